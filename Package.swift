@@ -1,0 +1,69 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "ocpp-gateway",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ocpp-gateway", targets: ["ocpp-gateway"]),
+        .library(name: "OCPP", targets: ["OCPP"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // OCPP-J 1.6: frames, CallError codes, typed messages. No I/O.
+        .target(name: "OCPP"),
+        // The central system: sessions, authorization, transactions, commands, events. No sockets, no MQTT.
+        .target(
+            name: "CentralSystem",
+            dependencies: [
+                "OCPP",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The charger-facing WebSocket listener on SwiftNIO.
+        .target(
+            name: "OCPPServer",
+            dependencies: [
+                "OCPP",
+                "CentralSystem",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Configuration, logging set-up and service wiring.
+        .target(
+            name: "GatewayApp",
+            dependencies: [
+                "OCPP",
+                "CentralSystem",
+                "OCPPServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(name: "ocpp-gateway", dependencies: ["GatewayApp"]),
+
+        .testTarget(name: "OCPPTests", dependencies: ["OCPP"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CentralSystemTests", dependencies: ["CentralSystem", "OCPP"]),
+        .testTarget(
+            name: "OCPPServerTests",
+            dependencies: [
+                "OCPPServer", "CentralSystem", "OCPP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "GatewayAppTests", dependencies: ["GatewayApp"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
