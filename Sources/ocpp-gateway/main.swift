@@ -1,1 +1,4 @@
-print("hi")
+import Foundation
+import GatewayApp
+
+exit(await Gateway.run())

@@ -1,0 +1,182 @@
+import Foundation
+import Logging
+import OCPP
+
+/// How the central system answers each message a charger sends.
+extension CentralSystem {
+    /// Answers one CALL. Never throws: every fault becomes the CALLERROR the spec names.
+    func handle(_ call: Call, station: String, logger: Logger) -> Frame {
+        guard let action = Action(rawValue: call.action) else {
+            logger.warning("Unknown action", metadata: ["ocpp.action": "\(call.action.prefix(64))"])
+            return .callError(CallError(messageID: call.messageID, code: .notImplemented,
+                                        description: "Unknown action '\(call.action.prefix(64))'"))
+        }
+        var logger = logger
+        logger[metadataKey: "ocpp.action"] = "\(action)"
+        logger.debug("CALL received", metadata: ["ocpp.message_id": "\(call.messageID)"])
+
+        switch action {
+        case .authorize:
+            return answer(call, station, logger) { (request: AuthorizeRequest) in
+                let response = AuthorizeResponse(idTagInfo: IdTagInfo(status: authorize(request.idTag.value, station: station)))
+                logger.info("Authorize", metadata: ["ocpp.id_tag": "\(redactedTag(request.idTag.value))",
+                                                   "ocpp.status": "\(response.idTagInfo.status)"])
+                return (response, .authorize(request, response))
+            }
+        case .bootNotification:
+            return answer(call, station, logger) { (request: BootNotificationRequest) in
+                let response = BootNotificationResponse(
+                    status: .accepted, currentTime: now(), interval: Int(configuration.heartbeatInterval.seconds))
+                logger.info("Boot", metadata: ["ocpp.vendor": "\(request.chargePointVendor)", "ocpp.model": "\(request.chargePointModel)"])
+                return (response, .bootNotification(request, response))
+            }
+        case .dataTransfer:
+            return answer(call, station, logger) { (request: DataTransferRequest) in
+                let response = configuration.dataTransferHandler?(station, request) ?? DataTransferResponse(status: .unknownVendorId)
+                return (response, .dataTransfer(request, response))
+            }
+        case .diagnosticsStatusNotification:
+            return answer(call, station, logger) { (request: DiagnosticsStatusNotificationRequest) in
+                (DiagnosticsStatusNotificationResponse(), .diagnosticsStatusNotification(request))
+            }
+        case .firmwareStatusNotification:
+            return answer(call, station, logger) { (request: FirmwareStatusNotificationRequest) in
+                (FirmwareStatusNotificationResponse(), .firmwareStatusNotification(request))
+            }
+        case .heartbeat:
+            return answer(call, station, logger) { (_: HeartbeatRequest) in
+                let response = HeartbeatResponse(currentTime: now())
+                return (response, .heartbeat(response))
+            }
+        case .meterValues:
+            return answer(call, station, logger) { (request: MeterValuesRequest) in
+                (MeterValuesResponse(), .meterValues(request, samples: MeterSample.normalise(request.meterValue)))
+            }
+        case .startTransaction:
+            return answer(call, station, logger) { (request: StartTransactionRequest) in
+                let response = try startTransaction(request, station: station)
+                logger.info("Transaction started", metadata: [
+                    "ocpp.transaction_id": "\(response.transactionId)", "ocpp.connector_id": "\(request.connectorId)",
+                    "ocpp.id_tag": "\(redactedTag(request.idTag.value))", "ocpp.status": "\(response.idTagInfo.status)",
+                ])
+                return (response, .startTransaction(request, response))
+            }
+        case .statusNotification:
+            return answer(call, station, logger) { (request: StatusNotificationRequest) in
+                logger.info("Status", metadata: ["ocpp.connector_id": "\(request.connectorId)", "ocpp.status": "\(request.status)",
+                                                "ocpp.error_code": "\(request.errorCode)"])
+                return (StatusNotificationResponse(), .statusNotification(request))
+            }
+        case .stopTransaction:
+            return answer(call, station, logger) { (request: StopTransactionRequest) in
+                let (response, transaction) = try stopTransaction(request, station: station)
+                logger.info("Transaction stopped", metadata: [
+                    "ocpp.transaction_id": "\(request.transactionId)", "ocpp.reason": "\(request.reason ?? .local)",
+                    "ocpp.known_transaction": "\(transaction != nil)",
+                ])
+                let samples = MeterSample.normalise(request.transactionData ?? [])
+                return (response, .stopTransaction(request, response, transaction: transaction, samples: samples))
+            }
+        case .securityEventNotification:
+            return answer(call, station, logger) { (request: SecurityEventNotificationRequest) in
+                logger.notice("Security event", metadata: ["ocpp.event_type": "\(request.type)"])
+                return (SecurityEventNotificationResponse(), .securityEventNotification(request))
+            }
+        case .signedFirmwareStatusNotification:
+            return answer(call, station, logger) { (request: SignedFirmwareStatusNotificationRequest) in
+                (SignedFirmwareStatusNotificationResponse(), .signedFirmwareStatusNotification(request))
+            }
+        case .logStatusNotification:
+            return answer(call, station, logger) { (request: LogStatusNotificationRequest) in
+                (LogStatusNotificationResponse(), .logStatusNotification(request))
+            }
+        default:
+            // A known action this central system does not take from a charger (one it sends itself, or
+            // SignCertificate, which needs a certificate authority).
+            logger.warning("Action not supported from a charger")
+            return .callError(CallError(messageID: call.messageID, code: .notSupported,
+                                        description: "\(action) is not supported by this central system"))
+        }
+    }
+
+    /// Decodes the request, runs `body`, emits the event and encodes the answer.
+    private func answer<Request: OCPPRequest>(
+        _ call: Call, _ station: String, _ logger: Logger, _ body: (Request) throws -> (Request.Response, ChargePointMessage)
+    ) -> Frame {
+        let request: Request
+        do {
+            request = try PayloadCoding.decode(Request.self, from: call.payload)
+        } catch {
+            logger.warning("Invalid payload", metadata: ["ocpp.error_code": "\(error.code)", "ocpp.error": "\(error.reason)"])
+            return .callError(CallError(messageID: call.messageID, code: error.code, description: error.reason))
+        }
+        do {
+            let (response, message) = try body(request)
+            let payload = try PayloadCoding.encode(response)
+            emit(.message(station: station, message))
+            return .callResult(CallResult(messageID: call.messageID, payload: payload))
+        } catch {
+            logger.error("Could not answer", metadata: ["ocpp.error": "\(error)"])
+            return .callError(CallError(messageID: call.messageID, code: .internalError,
+                                        description: "The central system could not process the request"))
+        }
+    }
+
+    // MARK: Authorization and transactions
+
+    /// `Blocked` while the station's charging switch is off; `Accepted` for a listed tag or one from a recent
+    /// accepted remote start; `Invalid` otherwise.
+    func authorize(_ idTag: String, station: String) -> AuthorizationStatus {
+        let moment = now()
+        return state.withLock { state in
+            if state.persisted.stations[station]?.chargingEnabled == false { return .blocked }
+            if configuration.authorizedTags.contains(where: { $0.caseInsensitiveCompare(idTag) == .orderedSame }) {
+                return .accepted
+            }
+            if let until = state.remoteStartTags[station]?[idTag.lowercased()], until > moment {
+                return .accepted
+            }
+            return .invalid
+        }
+    }
+
+    private func startTransaction(_ request: StartTransactionRequest, station: String) throws -> StartTransactionResponse {
+        let status = authorize(request.idTag.value, station: station)
+        return try state.withLock { state in
+            var persisted = state.persisted
+            persisted.lastTransactionID += 1
+            let transaction = Transaction(
+                id: persisted.lastTransactionID, station: station, connectorId: request.connectorId,
+                idTag: request.idTag.value, meterStart: request.meterStart, startedAt: request.timestamp)
+            persisted.activeTransactions[transaction.id] = transaction
+            // Saved before answering: an id the charger has seen is never handed out again.
+            try store.save(persisted)
+            state.persisted = persisted
+            if status == .accepted {
+                state.remoteStartTags[station]?.removeValue(forKey: request.idTag.value.lowercased())
+            }
+            return StartTransactionResponse(idTagInfo: IdTagInfo(status: status), transactionId: transaction.id)
+        }
+    }
+
+    private func stopTransaction(_ request: StopTransactionRequest, station: String) throws -> (StopTransactionResponse, Transaction?) {
+        let transaction = try state.withLock { state -> Transaction? in
+            guard let transaction = state.persisted.activeTransactions[request.transactionId],
+                transaction.station == station
+            else { return nil }
+            var persisted = state.persisted
+            persisted.activeTransactions.removeValue(forKey: request.transactionId)
+            try store.save(persisted)
+            state.persisted = persisted
+            return transaction
+        }
+        // Stopping is never refused; the tag that started the transaction, or any listed tag, is Accepted.
+        var info: IdTagInfo?
+        if let idTag = request.idTag?.value {
+            let ownTag = transaction.map { $0.idTag.caseInsensitiveCompare(idTag) == .orderedSame } ?? false
+            let listed = configuration.authorizedTags.contains { $0.caseInsensitiveCompare(idTag) == .orderedSame }
+            info = IdTagInfo(status: ownTag || listed ? .accepted : .invalid)
+        }
+        return (StopTransactionResponse(idTagInfo: info), transaction)
+    }
+}

@@ -1,0 +1,211 @@
+import Foundation
+import Logging
+import OCPP
+import Synchronization
+
+/// The OCPP 1.6 central system: answers every charger, keeps transactions and authorization, and sends
+/// commands to chargers. Transport-independent: the WebSocket server attaches connections and hands it frames.
+///
+/// ```swift
+/// let central = try CentralSystem(configuration: .init(authorizedTags: ["TAG1"]), store: InMemoryStateStore(), logger: logger)
+/// let link = await central.attach(station: "CP1", connection: socket, info: info)
+/// if let reply = await central.receive(text, on: link) { try await socket.send(reply) }
+/// let answer = try await central.send(ResetRequest(type: .soft), to: "CP1").get()
+/// ```
+public final class CentralSystem: Sendable {
+    let configuration: CentralSystemConfiguration
+    let store: any StateStore
+    let logger: Logger
+    let now: @Sendable () -> Date
+    private let broadcaster = EventBroadcaster()
+    let state: Mutex<State>
+
+    struct State {
+        var persisted: PersistedState
+        var sessions: [String: StationSession] = [:]
+        var connected: [String: ConnectionInfo] = [:]
+        /// Tags of accepted RemoteStartTransaction calls, by station, with when they stop being accepted.
+        var remoteStartTags: [String: [String: Date]] = [:]
+    }
+
+    /// Creates the central system and loads what `store` kept.
+    ///
+    /// - Parameter now: the clock for timestamps in answers (tests pass a fixed one).
+    /// - Throws: ``StateStoreError`` when the store cannot be read.
+    public init(
+        configuration: CentralSystemConfiguration, store: any StateStore, logger: Logger,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) throws {
+        self.configuration = configuration
+        self.store = store
+        self.logger = logger
+        self.now = now
+        self.state = Mutex(State(persisted: try store.load()))
+    }
+
+    /// A new stream of every event from now on. Each subscriber gets every event, in order.
+    public func events() -> AsyncStream<CentralSystemEvent> {
+        broadcaster.subscribe()
+    }
+
+    /// Ends every event stream (at shutdown).
+    public func finishEvents() {
+        broadcaster.finish()
+    }
+
+    func emit(_ event: CentralSystemEvent) {
+        broadcaster.emit(event)
+    }
+
+    // MARK: Connections
+
+    /// A charger's connection, as returned by ``attach(station:connection:info:)``.
+    public struct Link: Sendable {
+        public let station: String
+        let session: StationSession
+        let connection: any OCPPConnection
+        /// A logger with the station's metadata.
+        public let logger: Logger
+    }
+
+    /// Makes `connection` the station's connection. An earlier connection of the same station is closed
+    /// (1000, "replaced") and its calls continue on the new one.
+    public func attach(station: String, connection: any OCPPConnection, info: ConnectionInfo) async -> Link {
+        let session = state.withLock { state in
+            state.connected[station] = info
+            if let existing = state.sessions[station] { return existing }
+            let session = StationSession(station: station, callTimeout: configuration.callTimeout, logger: stationLogger(station))
+            state.sessions[station] = session
+            return session
+        }
+        let previous = await session.attach(connection)
+        var logger = stationLogger(station)
+        logger[metadataKey: "ocpp.remote_address"] = "\(info.remoteAddress)"
+        if let previous {
+            logger.info("Station connected again; closing its previous connection")
+            await previous.close(code: 1000, reason: "replaced by a new connection")
+            emit(.disconnected(station: station, reason: .replaced))
+        } else {
+            logger.info("Station connected", metadata: ["ocpp.subprotocol": "\(info.subprotocol ?? "none")"])
+        }
+        emit(.connected(station: station, info: info))
+        return Link(station: station, session: session, connection: connection, logger: logger)
+    }
+
+    /// Ends a connection. Nothing happens if it was already replaced by a newer one.
+    public func detach(_ link: Link, reason: DisconnectReason) async {
+        guard await link.session.detach(link.connection) else { return }
+        state.withLock { _ = $0.connected.removeValue(forKey: link.station) }
+        link.logger.info("Station disconnected", metadata: ["ocpp.disconnect_reason": "\(reason)"])
+        emit(.disconnected(station: link.station, reason: reason))
+    }
+
+    /// The stations connected now, with their connection facts.
+    public var connectedStations: [String: ConnectionInfo] {
+        state.withLock { $0.connected }
+    }
+
+    // MARK: Frames from chargers
+
+    /// Handles one text message from a charger; returns the frame to send back, if any.
+    public func receive(_ text: some Collection<UInt8>, on link: Link) async -> Data? {
+        let frame: Frame
+        do {
+            frame = try FrameCodec.decode(text)
+        } catch {
+            link.logger.warning("Malformed frame", metadata: ["ocpp.error_code": "\(error.code)", "ocpp.error": "\(error.reason)"])
+            if link.logger.logLevel <= .debug {
+                link.logger.debug("Malformed frame text", metadata: ["ocpp.frame": "\(String(decoding: Array(text), as: UTF8.self))"])
+            }
+            return error.reply.map { FrameCodec.encode(.callError($0)) }
+        }
+        switch frame {
+        case .call(let call):
+            return FrameCodec.encode(handle(call, station: link.station, logger: link.logger))
+        case .callResult, .callError:
+            await link.session.receive(frame)
+            return nil
+        }
+    }
+
+    // MARK: Commands to chargers
+
+    /// Sends a CALL to a station and waits for its answer (at most the call timeout once it is sent).
+    /// Calls to one station go one at a time, in order; stations do not wait for each other.
+    public func send<Request: OCPPRequest>(_ request: Request, to station: String) async -> Result<Request.Response, CommandError> {
+        let payload: RawJSON
+        do {
+            payload = try PayloadCoding.encode(request)
+        } catch {
+            return .failure(CommandError(.invalidRequest, error.reason))
+        }
+        let result = await sendRaw(action: Request.action.rawValue, payload: payload, to: station)
+        switch result {
+        case .failure(let error):
+            return .failure(error)
+        case .success(let raw):
+            do {
+                let response = try PayloadCoding.decode(Request.Response.self, from: raw)
+                noteCommandAnswered(request, response, station: station)
+                return .success(response)
+            } catch {
+                return .failure(CommandError(.invalidResponse, "\(error.code): \(error.reason)"))
+            }
+        }
+    }
+
+    /// Sends a CALL with an already encoded payload and returns the raw answer.
+    public func sendRaw(action: String, payload: RawJSON, to station: String) async -> Result<RawJSON, CommandError> {
+        guard let session = state.withLock({ $0.sessions[station] }) else {
+            return .failure(.notConnected(station))
+        }
+        return await session.call(action: action, payload: payload)
+    }
+
+    /// Remembers the id tag of an accepted remote start, so the charger's Authorize and StartTransaction for it succeed.
+    private func noteCommandAnswered<Request: OCPPRequest>(_ request: Request, _ response: Request.Response, station: String) {
+        guard let start = request as? RemoteStartTransactionRequest,
+            let answer = response as? RemoteStartTransactionResponse, answer.status == .accepted
+        else { return }
+        let until = now().addingTimeInterval(configuration.remoteStartAuthorizationWindow.seconds)
+        state.withLock { $0.remoteStartTags[station, default: [:]][start.idTag.value.lowercased()] = until }
+    }
+
+    // MARK: The charging switch
+
+    /// Whether the station's `charging_enabled` switch is on (it is unless turned off).
+    public func chargingEnabled(station: String) -> Bool {
+        state.withLock { $0.persisted.stations[station]?.chargingEnabled ?? true }
+    }
+
+    /// Turns a station's `charging_enabled` switch on or off; kept across restarts.
+    public func setChargingEnabled(_ enabled: Bool, station: String) throws {
+        try state.withLock { state in
+            var persisted = state.persisted
+            persisted.stations[station, default: StationRecord()].chargingEnabled = enabled
+            try store.save(persisted)
+            state.persisted = persisted
+        }
+        logger.info("Charging switch changed", metadata: ["ocpp.station_id": "\(station)", "ocpp.charging_enabled": "\(enabled)"])
+        emit(.chargingEnabledChanged(station: station, enabled: enabled))
+    }
+
+    /// Transactions started and not yet stopped.
+    public var activeTransactions: [Transaction] {
+        state.withLock { Array($0.persisted.activeTransactions.values) }.sorted { $0.id < $1.id }
+    }
+
+    func stationLogger(_ station: String) -> Logger {
+        var logger = logger
+        logger[metadataKey: "ocpp.station_id"] = "\(station)"
+        return logger
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `TimeInterval`.
+    public var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

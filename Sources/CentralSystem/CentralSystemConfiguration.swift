@@ -1,0 +1,32 @@
+import Foundation
+import OCPP
+
+/// How the central system answers chargers.
+public struct CentralSystemConfiguration: Sendable {
+    /// The heartbeat interval sent in every BootNotification answer (`OCPP_HEARTBEAT_INTERVAL`).
+    public var heartbeatInterval: Duration
+    /// RFID tags that Authorize and StartTransaction accept (`AUTHORIZED_TAG_ID_LIST`); compared ignoring case,
+    /// as OCPP's CiString is.
+    public var authorizedTags: [String]
+    /// How long a CALL to a charger may stay unanswered before it fails with a timeout (`OCPP_CALL_TIMEOUT`).
+    public var callTimeout: Duration
+    /// How long an id tag sent in an accepted RemoteStartTransaction is accepted by Authorize and
+    /// StartTransaction on that station, even when it is not in `authorizedTags`.
+    public var remoteStartAuthorizationWindow: Duration
+    /// Answers DataTransfer requests from chargers; when `nil`, they are answered `UnknownVendorId`.
+    public var dataTransferHandler: (@Sendable (_ station: String, _ request: DataTransferRequest) -> DataTransferResponse)?
+
+    public init(
+        heartbeatInterval: Duration = .seconds(300),
+        authorizedTags: [String] = [],
+        callTimeout: Duration = .seconds(30),
+        remoteStartAuthorizationWindow: Duration = .seconds(300),
+        dataTransferHandler: (@Sendable (String, DataTransferRequest) -> DataTransferResponse)? = nil
+    ) {
+        self.heartbeatInterval = heartbeatInterval
+        self.authorizedTags = authorizedTags
+        self.callTimeout = callTimeout
+        self.remoteStartAuthorizationWindow = remoteStartAuthorizationWindow
+        self.dataTransferHandler = dataTransferHandler
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import OCPP
+
+/// Something that happened at a station, for the MQTT bridge and other observers.
+public enum CentralSystemEvent: Sendable {
+    /// A charger connected (replacing an earlier connection of the same station, if there was one).
+    case connected(station: String, info: ConnectionInfo)
+    /// A charger's connection ended.
+    case disconnected(station: String, reason: DisconnectReason)
+    /// A charger sent a message, and this is how the central system answered it.
+    case message(station: String, ChargePointMessage)
+    /// The `charging_enabled` switch of a station changed.
+    case chargingEnabledChanged(station: String, enabled: Bool)
+
+    /// The station the event is about.
+    public var station: String {
+        switch self {
+        case .connected(let station, _), .disconnected(let station, _), .message(let station, _),
+            .chargingEnabledChanged(let station, _):
+            station
+        }
+    }
+}
+
+/// A message from a charger, typed, with the central system's answer where the answer carries information.
+public enum ChargePointMessage: Sendable {
+    case authorize(AuthorizeRequest, AuthorizeResponse)
+    case bootNotification(BootNotificationRequest, BootNotificationResponse)
+    case dataTransfer(DataTransferRequest, DataTransferResponse)
+    case diagnosticsStatusNotification(DiagnosticsStatusNotificationRequest)
+    case firmwareStatusNotification(FirmwareStatusNotificationRequest)
+    case heartbeat(HeartbeatResponse)
+    /// Meter values with every sampled value normalised.
+    case meterValues(MeterValuesRequest, samples: [MeterSample])
+    case startTransaction(StartTransactionRequest, StartTransactionResponse)
+    case statusNotification(StatusNotificationRequest)
+    /// A transaction stopped; `transaction` is the central system's record of its start, when it knew it,
+    /// and `samples` the normalised transaction data.
+    case stopTransaction(StopTransactionRequest, StopTransactionResponse, transaction: Transaction?, samples: [MeterSample])
+    case securityEventNotification(SecurityEventNotificationRequest)
+    case signedFirmwareStatusNotification(SignedFirmwareStatusNotificationRequest)
+    case logStatusNotification(LogStatusNotificationRequest)
+
+    public var action: Action {
+        switch self {
+        case .authorize: .authorize
+        case .bootNotification: .bootNotification
+        case .dataTransfer: .dataTransfer
+        case .diagnosticsStatusNotification: .diagnosticsStatusNotification
+        case .firmwareStatusNotification: .firmwareStatusNotification
+        case .heartbeat: .heartbeat
+        case .meterValues: .meterValues
+        case .startTransaction: .startTransaction
+        case .statusNotification: .statusNotification
+        case .stopTransaction: .stopTransaction
+        case .securityEventNotification: .securityEventNotification
+        case .signedFirmwareStatusNotification: .signedFirmwareStatusNotification
+        case .logStatusNotification: .logStatusNotification
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+
+/// The transport to one charger, as the central system sees it: a WebSocket in production, a fake in tests.
+public protocol OCPPConnection: AnyObject, Sendable {
+    /// Sends one OCPP-J frame as a text message.
+    func send(_ frame: Data) async throws
+    /// Closes the connection with a WebSocket close code.
+    func close(code: UInt16, reason: String) async
+}
+
+/// Why a charger's connection ended.
+public enum DisconnectReason: Sendable, Hashable, CustomStringConvertible {
+    /// The charger closed with 1000.
+    case normalClosure
+    /// The charger closed with 1001 (going away), or the gateway is shutting down.
+    case goingAway
+    /// No pong to our ping, or no traffic, within the keep-alive deadline.
+    case timeout
+    /// The same station id connected again; this connection was closed in favour of the new one.
+    case replaced
+    /// The charger broke the WebSocket protocol.
+    case protocolError
+    /// A message over the frame limit (closed with 1009).
+    case messageTooLarge
+    /// A binary frame (closed with 1003).
+    case unsupportedData
+    /// The TCP connection ended without a close handshake.
+    case connectionLost
+    /// The charger closed with another code.
+    case closed(code: UInt16)
+
+    /// The snake_case name published as `disconnect_reason`.
+    public var description: String {
+        switch self {
+        case .normalClosure: "normal_closure"
+        case .goingAway: "going_away"
+        case .timeout: "timeout"
+        case .replaced: "replaced"
+        case .protocolError: "protocol_error"
+        case .messageTooLarge: "message_too_large"
+        case .unsupportedData: "unsupported_data"
+        case .connectionLost: "connection_lost"
+        case .closed(let code): "closed_\(code)"
+        }
+    }
+}
+
+/// Facts about a charger's connection.
+public struct ConnectionInfo: Sendable, Hashable {
+    /// The remote address, for logs (`203.0.113.5:51234`).
+    public var remoteAddress: String
+    /// The negotiated subprotocol; `nil` when the charger offered none and was accepted as OCPP 1.6.
+    public var subprotocol: String?
+
+    public init(remoteAddress: String, subprotocol: String?) {
+        self.remoteAddress = remoteAddress
+        self.subprotocol = subprotocol
+    }
+}

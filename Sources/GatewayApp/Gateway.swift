@@ -1,0 +1,52 @@
+import CentralSystem
+import Foundation
+import Logging
+import OCPPServer
+import ServiceLifecycle
+
+/// The gateway process: reads its configuration, then runs its services until SIGTERM or SIGINT.
+public enum Gateway {
+    /// Runs the gateway and returns the process exit code: 0 after a clean shutdown, 2 for a bad
+    /// configuration, 1 when a service fails.
+    public static func run(environment: [String: String] = ProcessInfo.processInfo.environment) async -> Int32 {
+        let configuration: GatewayConfiguration
+        do {
+            configuration = try GatewayConfiguration.load(
+                environment: environment, workingDirectory: FileManager.default.currentDirectoryPath)
+        } catch {
+            FileHandle.standardError.write(Data("ocpp-gateway: configuration error: \(error)\n".utf8))
+            return 2
+        }
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "ocpp-gateway")
+
+        let centralSystem: CentralSystem
+        do {
+            let store = try FileStateStore(directory: configuration.dataDirectory)
+            centralSystem = try CentralSystem(configuration: configuration.centralSystem, store: store, logger: logger)
+        } catch {
+            logger.critical("Cannot use the data directory", metadata: ["error": "\(error)", "setting": "\(Settings.dataDir.name)"])
+            return 1
+        }
+        let server = OCPPServer(configuration: configuration.server, centralSystem: centralSystem, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        do {
+            try await group.run()
+            centralSystem.finishEvents()
+            logger.info("Stopped")
+            return 0
+        } catch {
+            logger.critical("Gateway stopped on an error", metadata: ["error": "\(error)"])
+            return 1
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import CentralSystem
+import Foundation
+import Logging
+import OCPPServer
+
+/// Everything the gateway is configured with, read from the environment and an optional env file.
+public struct GatewayConfiguration: Sendable {
+    public var server: OCPPServerConfiguration
+    public var centralSystem: CentralSystemConfiguration
+    /// Where the state file lives (`DATA_DIR`).
+    public var dataDirectory: String
+    public var logLevel: Logger.Level
+
+    /// Reads the configuration.
+    ///
+    /// - Parameters:
+    ///   - environment: the process environment; it wins over the env file, as with python-dotenv.
+    ///   - workingDirectory: where a relative `ENV_FILE` and the default `.env` are looked for.
+    /// - Throws: ``ConfigurationError`` naming the first bad variable.
+    public static func load(environment: [String: String], workingDirectory: String) throws(ConfigurationError) -> GatewayConfiguration {
+        var values = try envFileValues(environment: environment, workingDirectory: workingDirectory)
+        values.merge(environment) { _, process in process }
+        let reader = SettingsReader(values: values)
+        return GatewayConfiguration(
+            server: OCPPServerConfiguration(
+                host: try reader.string(Settings.listenAddr),
+                port: try reader.integer(Settings.listenPort, in: 0...65_535, expected: "a port number from 0 to 65535"),
+                maxFrameSize: try reader.integer(Settings.maxFrameSize, in: 1024...(64 << 20),
+                                                  expected: "a size in bytes from 1024 to 67108864"),
+                pingInterval: try reader.seconds(Settings.pingInterval, allowZero: true).flatMap { $0 == .zero ? nil : $0 },
+                pingTimeout: try reader.seconds(Settings.pingTimeout)!),
+            centralSystem: CentralSystemConfiguration(
+                heartbeatInterval: .seconds(try reader.integer(Settings.heartbeatInterval, in: 1...86_400,
+                                                                expected: "whole seconds from 1 to 86400")),
+                authorizedTags: try reader.tagList(Settings.authorizedTags),
+                callTimeout: try reader.seconds(Settings.callTimeout)!,
+                remoteStartAuthorizationWindow: try reader.seconds(Settings.remoteStartWindow, allowZero: true)!),
+            dataDirectory: try reader.string(Settings.dataDir),
+            logLevel: try reader.logLevel(Settings.logLevel))
+    }
+
+    private static func envFileValues(environment: [String: String], workingDirectory: String) throws(ConfigurationError) -> [String: String] {
+        let explicit = environment[Settings.envFile.name].flatMap { $0.isEmpty ? nil : $0 }
+        let path = explicit ?? Settings.envFile.defaultValue
+        let url = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: workingDirectory, isDirectory: true))
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            if explicit != nil {
+                throw ConfigurationError(variable: Settings.envFile.name, value: path, expected: "a readable env file")
+            }
+            return [:]
+        }
+        do {
+            return Dictionary(try EnvFile.parse(String(decoding: data, as: UTF8.self)), uniquingKeysWith: { _, last in last })
+        } catch {
+            throw ConfigurationError(variable: Settings.envFile.name, value: path, expected: "python-dotenv syntax (\(error))")
+        }
+    }
+}
+
+/// Typed reads of settings, each failing with a ``ConfigurationError`` that names the variable.
+struct SettingsReader {
+    let values: [String: String]
+
+    /// The raw value, or the default when unset or blank.
+    func raw(_ setting: Setting) -> String {
+        let value = values[setting.name]?.trimmingCharacters(in: .whitespaces) ?? ""
+        return value.isEmpty ? setting.defaultValue : value
+    }
+
+    func string(_ setting: Setting) throws(ConfigurationError) -> String {
+        let value = raw(setting)
+        guard !value.isEmpty else { throw ConfigurationError(variable: setting.name, value: value, expected: "a value") }
+        return value
+    }
+
+    func integer(_ setting: Setting, in range: ClosedRange<Int>, expected: String) throws(ConfigurationError) -> Int {
+        let value = raw(setting)
+        guard let number = Int(value), range.contains(number) else {
+            throw ConfigurationError(variable: setting.name, value: value, expected: expected)
+        }
+        return number
+    }
+
+    /// Seconds, fractions allowed (`0.3`); `nil` never, unless zero is allowed and mapped by the caller.
+    func seconds(_ setting: Setting, allowZero: Bool = false) throws(ConfigurationError) -> Duration? {
+        let value = raw(setting)
+        guard let number = Double(value), number.isFinite, number >= 0, number <= 31_536_000, allowZero || number > 0 else {
+            throw ConfigurationError(variable: setting.name, value: value,
+                                     expected: allowZero ? "a number of seconds, 0 or more" : "a number of seconds above 0")
+        }
+        return .milliseconds(Int64((number * 1000).rounded()))
+    }
+
+    func boolean(_ setting: Setting) throws(ConfigurationError) -> Bool {
+        let value = raw(setting)
+        switch value.lowercased() {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw ConfigurationError(variable: setting.name, value: value, expected: "true/false, 1/0, yes/no or on/off")
+        }
+    }
+
+    /// A JSON list of strings (the reference's format) or a comma-separated list.
+    func tagList(_ setting: Setting) throws(ConfigurationError) -> [String] {
+        let value = raw(setting)
+        if value.hasPrefix("[") {
+            guard let list = try? JSONDecoder().decode([String].self, from: Data(value.utf8)) else {
+                throw ConfigurationError(variable: setting.name, value: value, expected: #"a JSON list of strings such as ["tag1","tag2"]"#)
+            }
+            return list.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        return value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    func logLevel(_ setting: Setting) throws(ConfigurationError) -> Logger.Level {
+        let value = raw(setting)
+        switch value.uppercased() {
+        case "TRACE": return .trace
+        case "DEBUG": return .debug
+        case "INFO": return .info
+        case "NOTICE": return .notice
+        case "WARNING", "WARN": return .warning
+        case "ERROR": return .error
+        case "CRITICAL", "FATAL": return .critical
+        default:
+            throw ConfigurationError(variable: setting.name, value: value, expected: "TRACE, DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        }
+    }
+}

@@ -1,0 +1,223 @@
+import CentralSystem
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+import ServiceLifecycle
+
+/// The WebSocket listener chargers connect to (`ws://host:port/<station-id>`), as a Service.
+///
+/// Each connection is served by its own child task: frames are read in order and handed to the central
+/// system, whose answers are written back. On graceful shutdown the listener closes and every charger is
+/// closed with 1001 (going away).
+///
+/// ```swift
+/// let server = OCPPServer(configuration: .init(port: 3000), centralSystem: central, logger: logger)
+/// let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm], logger: logger)
+/// try await group.run()
+/// ```
+public final class OCPPServer: Service {
+    private let configuration: OCPPServerConfiguration
+    private let centralSystem: CentralSystem
+    private let logger: Logger
+    private let eventLoopGroup: any EventLoopGroup
+    private let openChannels = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+    private let listening = NIOLockedValueBox<(address: SocketAddress?, waiters: [CheckedContinuation<SocketAddress, Never>])>((nil, []))
+
+    enum UpgradeResult: Sendable {
+        case websocket(NIOAsyncChannel<ByteBuffer, ByteBuffer>, station: String, subprotocol: String?, outcome: ConnectionOutcome)
+        case notUpgraded(NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, verdict: HandshakeVerdict?)
+    }
+
+    public init(
+        configuration: OCPPServerConfiguration, centralSystem: CentralSystem, logger: Logger,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.configuration = configuration
+        self.centralSystem = centralSystem
+        self.logger = logger
+        self.eventLoopGroup = eventLoopGroup
+    }
+
+    /// The address the server listens on, once it does.
+    public func listeningAddress() async -> SocketAddress {
+        await withCheckedContinuation { continuation in
+            let ready = listening.withLockedValue { state -> SocketAddress? in
+                if let address = state.address { return address }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    public func run() async throws {
+        let configuration = configuration
+        let channel = try await ServerBootstrap(group: eventLoopGroup)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: configuration.host, port: configuration.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try Self.configurePipeline(channel, configuration: configuration)
+                }
+            }
+        let address = channel.channel.localAddress!
+        logger.info("Listening for chargers", metadata: [
+            "ocpp.listen_address": "\(address.ipAddress ?? configuration.host):\(address.port ?? configuration.port)",
+        ])
+        for waiter in listening.withLockedValue({ state in
+            state.address = address
+            defer { state.waiters = [] }
+            return state.waiters
+        }) {
+            waiter.resume(returning: address)
+        }
+
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await channel.executeThenClose { inbound in
+                    for try await upgrade in inbound {
+                        group.addTask { await self.serve(upgrade) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            self.logger.info("Closing the charger listener and every charger connection")
+            channel.channel.close(promise: nil)
+            for open in self.openChannels.withLockedValue({ Array($0.values) }) {
+                open.triggerUserOutboundEvent(
+                    CloseRequest(code: .goingAway, reason: "central system shutting down", disconnectReason: .goingAway),
+                    promise: nil)
+            }
+        }
+    }
+
+    private static func configurePipeline(_ channel: any Channel, configuration: OCPPServerConfiguration) throws
+        -> EventLoopFuture<UpgradeResult>
+    {
+        // The verdict is kept per connection: a refused upgrade's request is not passed on to the
+        // not-upgraded pipeline, so that pipeline reads the verdict from here to answer it.
+        let verdictBox = NIOLockedValueBox<HandshakeVerdict?>(nil)
+        let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
+            maxFrameSize: configuration.maxFrameSize,
+            shouldUpgrade: { channel, head in
+                let verdict = HandshakeVerdict.evaluate(head)
+                verdictBox.withLockedValue { $0 = verdict }
+                guard case .accept(_, let subprotocol) = verdict else { return channel.eventLoop.makeSucceededFuture(nil) }
+                var headers = HTTPHeaders()
+                if let subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
+                return channel.eventLoop.makeSucceededFuture(headers)
+            },
+            upgradePipelineHandler: { channel, head in
+                channel.eventLoop.makeCompletedFuture {
+                    guard case .accept(let station, let subprotocol) = verdictBox.withLockedValue({ $0 }) else {
+                        throw ChannelError.inappropriateOperationForState
+                    }
+                    let outcome = ConnectionOutcome()
+                    try channel.pipeline.syncOperations.addHandlers(
+                        NIOWebSocketFrameAggregator(
+                            minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024,
+                            maxAccumulatedFrameSize: configuration.maxFrameSize),
+                        WebSocketSessionHandler(
+                            pingInterval: configuration.pingInterval.map { .nanoseconds(Int64($0.seconds * 1e9)) },
+                            pingTimeout: .nanoseconds(Int64(configuration.pingTimeout.seconds * 1e9)),
+                            outcome: outcome))
+                    let asyncChannel = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    return .websocket(asyncChannel, station: station, subprotocol: subprotocol, outcome: outcome)
+                }
+            })
+        let upgradeConfiguration = NIOTypedHTTPServerUpgradeConfiguration(
+            upgraders: [upgrader],
+            notUpgradingCompletionHandler: { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let asyncChannel = try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                        wrappingChannelSynchronously: channel)
+                    return .notUpgraded(asyncChannel, verdict: verdictBox.withLockedValue { $0 })
+                }
+            })
+        return try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
+            configuration: .init(upgradeConfiguration: upgradeConfiguration))
+    }
+
+    private func serve(_ upgrade: EventLoopFuture<UpgradeResult>) async {
+        do {
+            switch try await upgrade.get() {
+            case .websocket(let channel, let station, let subprotocol, let outcome):
+                await serveCharger(channel, station: station, subprotocol: subprotocol, outcome: outcome)
+            case .notUpgraded(let channel, let verdict):
+                try await refuse(channel, verdict: verdict)
+            }
+        } catch {
+            logger.debug("Connection failed before the WebSocket handshake", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func serveCharger(
+        _ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, station: String, subprotocol: String?, outcome: ConnectionOutcome
+    ) async {
+        let id = ObjectIdentifier(channel.channel)
+        openChannels.withLockedValue { $0[id] = channel.channel }
+        defer { _ = openChannels.withLockedValue { $0.removeValue(forKey: id) } }
+        let remote = channel.channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown"
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                let connection = WebSocketConnection(outbound: outbound, channel: channel.channel)
+                let link = await centralSystem.attach(
+                    station: station, connection: connection, info: ConnectionInfo(remoteAddress: remote, subprotocol: subprotocol))
+                do {
+                    for try await message in inbound {
+                        if let reply = await centralSystem.receive(message.readableBytesView, on: link) {
+                            try await outbound.write(ByteBuffer(bytes: reply))
+                        }
+                    }
+                } catch {
+                    link.logger.debug("Connection ended with an error", metadata: ["error": "\(error)"])
+                }
+                await centralSystem.detach(link, reason: outcome.reason)
+            }
+        } catch {
+            logger.debug("Connection closed with an error", metadata: ["ocpp.station_id": "\(station)", "error": "\(error)"])
+        }
+    }
+
+    /// Answers a request that was not upgraded: the refusal reason, or 426 for plain HTTP.
+    private func refuse(
+        _ channel: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, verdict: HandshakeVerdict?
+    ) async throws {
+        try await channel.executeThenClose { inbound, outbound in
+            let status: HTTPResponseStatus
+            let reason: String
+            var target = ""
+            if case .refuse(let refusedStatus, let refusedReason) = verdict {
+                status = refusedStatus
+                reason = refusedReason
+            } else {
+                // Not an upgrade request at all (or one NIO found malformed): read its head for the log.
+                for try await part in inbound {
+                    if case .head(let head) = part { target = head.uri }
+                    if case .end = part { break }
+                }
+                status = .upgradeRequired
+                reason = "this port serves OCPP 1.6 chargers over WebSocket: ws://host:port/<station-id>"
+            }
+            logger.warning("Charger connection refused", metadata: [
+                "http.status": "\(status.code)", "ocpp.refusal": "\(reason)",
+                "http.remote_address": "\(channel.channel.remoteAddress?.description ?? "unknown")",
+                "http.target": "\(target.prefix(200))",
+            ])
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+            headers.add(name: "Content-Length", value: "\(reason.utf8.count + 1)")
+            headers.add(name: "Connection", value: "close")
+            if status == .upgradeRequired { headers.add(name: "Upgrade", value: "websocket") }
+            try await outbound.write(contentsOf: [
+                .head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)),
+                .body(.byteBuffer(ByteBuffer(string: reason + "\n"))),
+                .end(nil),
+            ])
+        }
+    }
+}

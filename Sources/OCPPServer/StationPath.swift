@@ -1,0 +1,89 @@
+/// Reads the station id from the request target of a charger's WebSocket handshake.
+///
+/// The id is `?station=<id>` when given, else the last non-empty path segment (`/ocpp/CP-1` -> `CP-1`),
+/// percent-decoded (OCPP-J 1.6 section 3.1.1). Ids that cannot be one MQTT topic level are refused.
+public enum StationPath {
+    /// The longest station id accepted.
+    public static let maximumLength = 128
+
+    public enum Failure: Error, Hashable, Sendable, CustomStringConvertible {
+        /// No id in the path or query.
+        case missing
+        /// A `%` not followed by two hex digits, or bytes that are not UTF-8.
+        case badEncoding
+        /// The id contains a character that cannot be in an MQTT topic level (`+`, `#`, `/`) or a control character.
+        case forbiddenCharacter(Character)
+        case tooLong
+
+        public var description: String {
+            switch self {
+            case .missing: "no station id in the URL (expected ws://host:port/<station-id>)"
+            case .badEncoding: "the station id is not valid percent-encoded UTF-8"
+            case .forbiddenCharacter(let character):
+                "the station id contains \(character.unicodeScalars.first.map { $0.value < 0x20 || $0.value == 0x7F } == true ? "a control character" : "'\(character)'"), which cannot be part of an MQTT topic"
+            case .tooLong: "the station id is longer than \(StationPath.maximumLength) characters"
+            }
+        }
+    }
+
+    public static func stationID(fromRequestTarget target: String) -> Result<String, Failure> {
+        let path: Substring
+        var query: Substring?
+        if let mark = target.firstIndex(of: "?") {
+            path = target[..<mark]
+            query = target[target.index(after: mark)...]
+        } else {
+            path = target[...]
+        }
+        var raw: Substring?
+        if let query {
+            for pair in query.split(separator: "&") where pair.hasPrefix("station=") {
+                raw = pair.dropFirst("station=".count)
+            }
+        }
+        if raw == nil || raw?.isEmpty == true {
+            raw = path.split(separator: "/", omittingEmptySubsequences: true).last
+        }
+        guard let raw, !raw.isEmpty else { return .failure(.missing) }
+        guard let decoded = percentDecode(raw) else { return .failure(.badEncoding) }
+        return validate(decoded)
+    }
+
+    /// Checks an already decoded id.
+    public static func validate(_ id: String) -> Result<String, Failure> {
+        guard !id.isEmpty else { return .failure(.missing) }
+        for character in id {
+            let forbidden = character == "+" || character == "#" || character == "/"
+                || character.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || (0x80...0x9F).contains($0.value) }
+            if forbidden { return .failure(.forbiddenCharacter(character)) }
+        }
+        guard id.count <= maximumLength else { return .failure(.tooLong) }
+        return .success(id)
+    }
+
+    static func percentDecode(_ text: Substring) -> String? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var iterator = text.utf8.makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                return nil
+            }
+            bytes.append(high << 4 | low)
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
