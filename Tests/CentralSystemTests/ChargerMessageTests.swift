@@ -1,0 +1,185 @@
+import CentralSystem
+import Foundation
+import OCPP
+import Testing
+
+@Suite(.timeLimit(.minutes(1))) struct ChargerMessageTests {
+    @Test func bootIsAcceptedWithTheConfiguredIntervalAndUTCTime() async throws {
+        let time = ManualTime()
+        let central = try CentralSystem.make(CentralSystemConfiguration(heartbeatInterval: .seconds(120)), time: time)
+        let link = await central.connect("CP1")
+        let reply = try await central.exchange(#"[2,"b1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]"#, on: link)
+        #expect(reply == .callResult(CallResult(messageID: "b1", payload: RawJSON(validatedBytes: Data(
+            #"{"currentTime":"2026-11-21T13:51:30Z","interval":120,"status":"Accepted"}"#.utf8)))))
+    }
+
+    @Test func listedTagsAreAcceptedIgnoringCaseAndOthersInvalid() async throws {
+        let central = try CentralSystem.make()
+        let link = await central.connect("CP1")
+        #expect(try await central.request(AuthorizeRequest(idTag: "TAG-1"), on: link).idTagInfo.status == .accepted)
+        #expect(try await central.request(AuthorizeRequest(idTag: "TAG-2"), on: link).idTagInfo.status == .accepted)
+        #expect(try await central.request(AuthorizeRequest(idTag: "other"), on: link).idTagInfo.status == .invalid)
+    }
+
+    @Test func chargingSwitchOffBlocksAuthorizeAndStartOnThatStationOnly() async throws {
+        let store = InMemoryStateStore()
+        let central = try CentralSystem.make(store: store)
+        let cp1 = await central.connect("CP1")
+        let cp2 = await central.connect("CP2")
+        try central.setChargingEnabled(false, station: "CP1")
+        #expect(try await central.request(AuthorizeRequest(idTag: "TAG-1"), on: cp1).idTagInfo.status == .blocked)
+        let start = StartTransactionRequest(connectorId: 1, idTag: "TAG-1", meterStart: 0, timestamp: someDate)
+        #expect(try await central.request(start, on: cp1).idTagInfo.status == .blocked)
+        #expect(try await central.request(AuthorizeRequest(idTag: "TAG-1"), on: cp2).idTagInfo.status == .accepted)
+
+        // Kept across a restart.
+        let restarted = try CentralSystem.make(store: store)
+        #expect(restarted.chargingEnabled(station: "CP1") == false)
+        #expect(restarted.chargingEnabled(station: "CP2") == true)
+    }
+
+    @Test func startTransactionChecksTheTagListAndIdsNeverRepeatAcrossRestarts() async throws {
+        let store = InMemoryStateStore()
+        var ids: [Int] = []
+        for _ in 0..<3 {
+            let central = try CentralSystem.make(store: store)
+            let link = await central.connect("CP1")
+            let accepted = try await central.request(
+                StartTransactionRequest(connectorId: 1, idTag: "TAG-1", meterStart: 10, timestamp: someDate), on: link)
+            let refused = try await central.request(
+                StartTransactionRequest(connectorId: 2, idTag: "stranger", meterStart: 10, timestamp: someDate), on: link)
+            #expect(accepted.idTagInfo.status == .accepted)
+            #expect(refused.idTagInfo.status == .invalid)
+            ids += [accepted.transactionId, refused.transactionId]
+        }
+        #expect(ids == Array(1...6))
+    }
+
+    @Test func stopTransactionIsAlwaysAnswered() async throws {
+        let central = try CentralSystem.make()
+        let link = await central.connect("CP1")
+        let events = central.events()
+        let started = try await central.request(
+            StartTransactionRequest(connectorId: 1, idTag: "TAG-1", meterStart: 1000, timestamp: someDate), on: link)
+        // Known transaction, with tag and reason.
+        let known = try await central.request(
+            StopTransactionRequest(transactionId: started.transactionId, meterStop: 5000, timestamp: someDate, idTag: "TAG-1", reason: .local),
+            on: link)
+        #expect(known.idTagInfo?.status == .accepted)
+        // Unknown transaction, no optional fields at all.
+        let unknown = try await central.exchange(
+            #"[2,"s2","StopTransaction",{"meterStop":1,"timestamp":"2026-01-01T00:00:00Z","transactionId":987654}]"#, on: link)
+        #expect(unknown == .callResult(CallResult(messageID: "s2", payload: .emptyObject)))
+        #expect(central.activeTransactions.isEmpty)
+
+        let seen = await collect(3, from: events)
+        guard case .message(_, .stopTransaction(_, _, let transaction?, _)) = seen[1] else {
+            Issue.record("expected the known stop with its transaction, got \(seen[1])")
+            return
+        }
+        #expect(transaction.meterStart == 1000)
+        guard case .message(_, .stopTransaction(_, _, nil, _)) = seen[2] else {
+            Issue.record("expected the unknown stop without a transaction, got \(seen[2])")
+            return
+        }
+    }
+
+    @Test func remoteStartTagIsAcceptedOnItsStationForAWhile() async throws {
+        let time = ManualTime()
+        let central = try CentralSystem.make(time: time)
+        let connection = FakeConnection()
+        let link = await central.connect("CP1", connection)
+        async let answer = central.send(RemoteStartTransactionRequest(idTag: "guest", connectorId: 1), to: "CP1")
+        await connection.waitForSent(1)
+        let call = try connection.call(0)
+        _ = await central.receive(Array(#"[3,"\#(call.messageID)",{"status":"Accepted"}]"#.utf8), on: link)
+        #expect(try await answer.get().status == .accepted)
+
+        let other = await central.connect("CP2")
+        #expect(try await central.request(AuthorizeRequest(idTag: "guest"), on: link).idTagInfo.status == .accepted)
+        #expect(try await central.request(AuthorizeRequest(idTag: "guest"), on: other).idTagInfo.status == .invalid)
+        time.advance(301)
+        #expect(try await central.request(AuthorizeRequest(idTag: "guest"), on: link).idTagInfo.status == .invalid)
+    }
+
+    @Test func meterValuesAreNormalisedSampleBySample() async throws {
+        let central = try CentralSystem.make()
+        let link = await central.connect("CP1")
+        let events = central.events()
+        let frame = #"""
+            [2,"mv","MeterValues",{"connectorId":2,"transactionId":5,"meterValue":[
+              {"timestamp":"2026-11-21T13:00:00Z","sampledValue":[
+                {"value":"12.5","unit":"kWh"},
+                {"value":"7.2","measurand":"Power.Active.Import","unit":"kW"},
+                {"value":"16.1","measurand":"Current.Import","phase":"L1","unit":"A"},
+                {"value":"15.9","measurand":"Current.Import","phase":"L2","unit":"A"},
+                {"value":"231","measurand":"Voltage","phase":"L1-N","unit":"V","location":"Outlet","context":"Sample.Periodic"}]},
+              {"timestamp":"2026-11-21T13:01:00Z","sampledValue":[{"value":"12600","measurand":"Energy.Active.Import.Register"}]}
+            ]}]
+            """#
+        #expect(try await central.exchange(frame, on: link) == .callResult(CallResult(messageID: "mv", payload: .emptyObject)))
+        guard case .message(_, .meterValues(let request, let samples)) = await collect(1, from: events)[0] else {
+            Issue.record("no meter values event")
+            return
+        }
+        #expect(request.connectorId == 2)
+        #expect(samples.map(\.measurand) == [.energyActiveImportRegister, .powerActiveImport, .currentImport, .currentImport, .voltage, .energyActiveImportRegister])
+        #expect(samples.map(\.value) == [12_500, 7_200, 16.1, 15.9, 231, 12_600])
+        #expect(samples.map(\.unit) == [.wh, .w, .a, .a, .v, .wh])
+        #expect(samples.map(\.phase) == [nil, nil, .l1, .l2, .l1N, nil])
+        #expect(samples[4].location == .outlet && samples[4].context == .samplePeriodic)
+        #expect(samples[5].timestamp == OCPPDateTime.parse("2026-11-21T13:01:00Z"))
+    }
+
+    @Test func dataTransferIsAnsweredUnknownVendorUnlessHandled() async throws {
+        let plain = try CentralSystem.make()
+        let link = await plain.connect("CP1")
+        #expect(try await plain.request(DataTransferRequest(vendorId: "acme", data: "x"), on: link).status == .unknownVendorId)
+
+        let handled = try CentralSystem.make(CentralSystemConfiguration(dataTransferHandler: { station, request in
+            DataTransferResponse(status: .accepted, data: "\(station):\(request.data ?? "")")
+        }))
+        let link2 = await handled.connect("CP9")
+        #expect(try await handled.request(DataTransferRequest(vendorId: "acme", data: "x"), on: link2) == DataTransferResponse(status: .accepted, data: "CP9:x"))
+    }
+
+    @Test func notificationsAreAcknowledged() async throws {
+        let central = try CentralSystem.make()
+        let link = await central.connect("CP1")
+        _ = try await central.request(DiagnosticsStatusNotificationRequest(status: .uploaded), on: link)
+        _ = try await central.request(FirmwareStatusNotificationRequest(status: .installed), on: link)
+        _ = try await central.request(SecurityEventNotificationRequest(type: "FirmwareUpdated", timestamp: someDate), on: link)
+        _ = try await central.request(SignedFirmwareStatusNotificationRequest(status: .signatureVerified, requestId: 3), on: link)
+        _ = try await central.request(LogStatusNotificationRequest(status: .uploaded), on: link)
+        _ = try await central.request(StatusNotificationRequest(connectorId: 0, errorCode: .noError, status: .available), on: link)
+        #expect(try await central.request(HeartbeatRequest(), on: link).currentTime == ManualTime().now)
+    }
+
+    @Test(arguments: [
+        (#"[2,"u1","FlyToTheMoon",{}]"#, "NotImplemented"),
+        (#"[2,"u2","Reset",{"type":"Hard"}]"#, "NotSupported"),
+        (#"[2,"u3","SignCertificate",{"csr":"x"}]"#, "NotSupported"),
+        (#"[2,"u4","Authorize",{}]"#, "OccurenceConstraintViolation"),
+        (#"[2,"u5","Authorize",{"idTag":42}]"#, "TypeConstraintViolation"),
+        (#"[2,"u6","StatusNotification",{"connectorId":1,"errorCode":"Oops","status":"Available"}]"#, "PropertyConstraintViolation"),
+        (#"[2,"u7","Heartbeat"]"#, "ProtocolError"),
+        (#"not json"#, "FormationViolation"),
+    ])
+    func badCallsGetTheSpecsCallError(frame: String, code: String) async throws {
+        let central = try CentralSystem.make()
+        let link = await central.connect("CP1")
+        guard case .callError(let error) = try await central.exchange(frame, on: link) else {
+            Issue.record("expected a CALLERROR")
+            return
+        }
+        #expect(error.code.rawValue == code)
+    }
+
+    @Test func answersToCallsAreNeverAnswered() async throws {
+        let central = try CentralSystem.make()
+        let link = await central.connect("CP1")
+        #expect(await central.receive(Array(#"[3,"nobody-asked",{}]"#.utf8), on: link) == nil)
+        #expect(await central.receive(Array(#"[4,"nobody-asked","GenericError","x",{}]"#.utf8), on: link) == nil)
+        #expect(await central.receive(Array(#"[3,"broken"]"#.utf8), on: link) == nil)
+    }
+}

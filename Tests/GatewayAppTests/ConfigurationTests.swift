@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+
+@testable import GatewayApp
+
+@Suite struct ConfigurationTests {
+    private func load(_ environment: [String: String], directory: String = "/nonexistent") throws(ConfigurationError) -> GatewayConfiguration {
+        try GatewayConfiguration.load(environment: environment, workingDirectory: directory)
+    }
+
+    @Test func defaultsMatchTheReference() throws {
+        let configuration = try load([:])
+        #expect(configuration.server.host == "0.0.0.0")
+        #expect(configuration.server.port == 3000)
+        #expect(configuration.server.maxFrameSize == 1 << 20)
+        #expect(configuration.server.pingInterval == .seconds(30))
+        #expect(configuration.centralSystem.heartbeatInterval == .seconds(300))
+        #expect(configuration.centralSystem.callTimeout == .seconds(30))
+        #expect(configuration.centralSystem.authorizedTags == [])
+        #expect(configuration.dataDirectory == "./data")
+        #expect(configuration.logLevel == .info)
+    }
+
+    @Test func readsEveryValue() throws {
+        let configuration = try load([
+            "LISTEN_ADDR": "127.0.0.1", "LISTEN_PORT": "9000", "OCPP_HEARTBEAT_INTERVAL": "60", "OCPP_CALL_TIMEOUT": "2.5",
+            "OCPP_PING_INTERVAL": "0", "OCPP_PING_TIMEOUT": "5", "OCPP_MAX_FRAME_SIZE": "65536",
+            "AUTHORIZED_TAG_ID_LIST": #"["johnny-car", "other-car"]"#, "DATA_DIR": "/var/lib/gw", "LOG_LEVEL": "warning",
+            "OCPP_REMOTE_START_AUTH_WINDOW": "0",
+        ])
+        #expect(configuration.server.host == "127.0.0.1")
+        #expect(configuration.server.port == 9000)
+        #expect(configuration.server.pingInterval == nil)
+        #expect(configuration.server.pingTimeout == .seconds(5))
+        #expect(configuration.server.maxFrameSize == 65536)
+        #expect(configuration.centralSystem.heartbeatInterval == .seconds(60))
+        #expect(configuration.centralSystem.callTimeout == .milliseconds(2500))
+        #expect(configuration.centralSystem.remoteStartAuthorizationWindow == .zero)
+        #expect(configuration.centralSystem.authorizedTags == ["johnny-car", "other-car"])
+        #expect(configuration.dataDirectory == "/var/lib/gw")
+        #expect(configuration.logLevel == .warning)
+    }
+
+    @Test func acceptsACommaSeparatedTagList() throws {
+        #expect(try load(["AUTHORIZED_TAG_ID_LIST": " a, b ,,c "]).centralSystem.authorizedTags == ["a", "b", "c"])
+    }
+
+    @Test(arguments: [
+        ("LISTEN_PORT", "abc", "LISTEN_PORT='abc' is invalid: expected a port number from 0 to 65535"),
+        ("LISTEN_PORT", "70000", "LISTEN_PORT='70000' is invalid: expected a port number from 0 to 65535"),
+        ("OCPP_HEARTBEAT_INTERVAL", "0", "OCPP_HEARTBEAT_INTERVAL='0' is invalid: expected whole seconds from 1 to 86400"),
+        ("OCPP_CALL_TIMEOUT", "-1", "OCPP_CALL_TIMEOUT='-1' is invalid: expected a number of seconds above 0"),
+        ("OCPP_PING_INTERVAL", "soon", "OCPP_PING_INTERVAL='soon' is invalid: expected a number of seconds, 0 or more"),
+        ("AUTHORIZED_TAG_ID_LIST", "[\"a\",", #"AUTHORIZED_TAG_ID_LIST='["a",' is invalid: expected a JSON list of strings such as ["tag1","tag2"]"#),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD' is invalid: expected TRACE, DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+    ])
+    func badValuesAreNamedInOneLine(variable: String, value: String, message: String) {
+        #expect(throws: ConfigurationError.self) { try load([variable: value]) }
+        do {
+            _ = try load([variable: value])
+        } catch {
+            #expect(error.description == message)
+        }
+    }
+
+    @Test func readsTheEnvFileAndTheEnvironmentWins() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("envfile-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try """
+            # the reference's sample
+            MQTT_BASEPATH='ocpp/chargerX'
+            LISTEN_PORT=3100   # inline comment
+            export LISTEN_ADDR="127.0.0.2"
+            AUTHORIZED_TAG_ID_LIST='["johnny-car","other-car"]'
+            LOG_LEVEL=debug
+            """.write(to: directory.appendingPathComponent(".env"), atomically: true, encoding: .utf8)
+        let configuration = try load(["LOG_LEVEL": "ERROR"], directory: directory.path)
+        #expect(configuration.server.port == 3100)
+        #expect(configuration.server.host == "127.0.0.2")
+        #expect(configuration.centralSystem.authorizedTags == ["johnny-car", "other-car"])
+        #expect(configuration.logLevel == .error)
+
+        try "LISTEN_PORT=3200\n".write(to: directory.appendingPathComponent("other.env"), atomically: true, encoding: .utf8)
+        #expect(try load(["ENV_FILE": "other.env"], directory: directory.path).server.port == 3200)
+    }
+
+    @Test func aMissingExplicitEnvFileIsAnError() {
+        #expect(throws: ConfigurationError(variable: "ENV_FILE", value: "missing.env", expected: "a readable env file")) {
+            try load(["ENV_FILE": "missing.env"])
+        }
+    }
+
+    @Test func envFileSyntax() throws {
+        let entries = try EnvFile.parse("""
+            A=1
+            B = two words
+            C="quoted # not a comment"
+            D='single \\n literal'
+            E="escaped \\"q\\" \\n"
+            F=
+            G=x # comment
+            """)
+        #expect(entries.map(\.key) == ["A", "B", "C", "D", "E", "F", "G"])
+        #expect(entries.map(\.value) == ["1", "two words", "quoted # not a comment", "single \\n literal", "escaped \"q\" \n", "", "x"])
+        #expect(throws: EnvFile.ParseError.self) { try EnvFile.parse("just words") }
+        #expect(throws: EnvFile.ParseError.self) { try EnvFile.parse("A=\"unterminated") }
+    }
+
+    @Test func everySettingIsDocumented() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let docs = try String(contentsOf: root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
+        for setting in Settings.all {
+            #expect(docs.contains("`\(setting.name)`"), "\(setting.name) is missing from docs/configuration.md")
+            #expect(docs.contains("`\(setting.name)` | `\(setting.defaultValue)`"), "docs/configuration.md gives \(setting.name) another default")
+        }
+    }
+}

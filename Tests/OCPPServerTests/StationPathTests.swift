@@ -1,0 +1,69 @@
+import NIOHTTP1
+import Testing
+
+@testable import OCPPServer
+
+@Suite struct StationPathTests {
+    @Test(arguments: [
+        ("/CP1", "CP1"),
+        ("/ocpp/CP1", "CP1"),
+        ("/a/b/c/CP-1_x.y", "CP-1_x.y"),
+        ("/ocpp/CP1/", "CP1"),
+        ("/CP%201", "CP 1"),
+        ("/%C3%A9tienne", "étienne"),
+        ("/ignored?station=Q%2D7", "Q-7"),
+        ("/path-id?other=1", "path-id"),
+        ("/path-id?station=", "path-id"),
+    ])
+    func readsTheStationID(target: String, station: String) {
+        #expect(StationPath.stationID(fromRequestTarget: target) == .success(station))
+    }
+
+    @Test(arguments: [
+        ("/", StationPath.Failure.missing),
+        ("", .missing),
+        ("/ocpp/a+b", .forbiddenCharacter("+")),
+        ("/ocpp/a%2Bb", .forbiddenCharacter("+")),
+        ("/ocpp/a%23b", .forbiddenCharacter("#")),
+        ("/ocpp/a%2Fb", .forbiddenCharacter("/")),
+        ("/ocpp/a%00b", .forbiddenCharacter("\u{0}")),
+        ("/ocpp/a%0Ab", .forbiddenCharacter("\n")),
+        ("/ocpp/a%2", .badEncoding),
+        ("/ocpp/a%zz", .badEncoding),
+        ("/ocpp/%FF", .badEncoding),
+    ])
+    func refusesIDsThatCannotBeATopicLevel(target: String, failure: StationPath.Failure) {
+        #expect(StationPath.stationID(fromRequestTarget: target) == .failure(failure))
+    }
+
+    @Test func refusesOverLongIDs() {
+        let long = String(repeating: "x", count: StationPath.maximumLength + 1)
+        #expect(StationPath.stationID(fromRequestTarget: "/\(long)") == .failure(.tooLong))
+    }
+
+    private func head(_ uri: String, protocols: [String]) -> HTTPRequestHead {
+        var headers = HTTPHeaders()
+        for value in protocols { headers.add(name: "Sec-WebSocket-Protocol", value: value) }
+        return HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)
+    }
+
+    @Test func negotiatesTheSubprotocol() {
+        #expect(HandshakeVerdict.evaluate(head("/CP1", protocols: ["ocpp1.6"])) == .accept(station: "CP1", subprotocol: "ocpp1.6"))
+        #expect(HandshakeVerdict.evaluate(head("/CP1", protocols: ["ocpp2.0.1, ocpp1.6"])) == .accept(station: "CP1", subprotocol: "ocpp1.6"))
+        #expect(HandshakeVerdict.evaluate(head("/CP1", protocols: [])) == .accept(station: "CP1", subprotocol: nil))
+        guard case .refuse(let status, _) = HandshakeVerdict.evaluate(head("/CP1", protocols: ["ocpp2.0.1", "ocpp1.5"])) else {
+            Issue.record("a charger offering only other versions must be refused")
+            return
+        }
+        #expect(status == .badRequest)
+    }
+
+    @Test func refusesBadIDsWith400AndMissingOnesWith404() {
+        guard case .refuse(.notFound, _) = HandshakeVerdict.evaluate(head("/", protocols: ["ocpp1.6"])),
+            case .refuse(.badRequest, _) = HandshakeVerdict.evaluate(head("/a%23b", protocols: ["ocpp1.6"]))
+        else {
+            Issue.record("wrong refusal")
+            return
+        }
+    }
+}
