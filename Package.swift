@@ -50,6 +50,14 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "ocpp-gateway", dependencies: ["GatewayApp"]),
+        // The gateway plus a JSON-lines console on stdin/stdout, for the interop tests. Not shipped.
+        .executableTarget(
+            name: "ocpp-test-harness",
+            dependencies: [
+                "GatewayApp", "CentralSystem", "OCPP",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
 
         .testTarget(name: "OCPPTests", dependencies: ["OCPP"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CentralSystemTests", dependencies: ["CentralSystem", "OCPP"]),

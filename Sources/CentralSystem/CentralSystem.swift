@@ -145,9 +145,7 @@ public final class CentralSystem: Sendable {
             return .failure(error)
         case .success(let raw):
             do {
-                let response = try PayloadCoding.decode(Request.Response.self, from: raw)
-                noteCommandAnswered(request, response, station: station)
-                return .success(response)
+                return .success(try PayloadCoding.decode(Request.Response.self, from: raw))
             } catch {
                 return .failure(CommandError(.invalidResponse, "\(error.code): \(error.reason)"))
             }
@@ -159,13 +157,18 @@ public final class CentralSystem: Sendable {
         guard let session = state.withLock({ $0.sessions[station] }) else {
             return .failure(.notConnected(station))
         }
-        return await session.call(action: action, payload: payload)
+        let result = await session.call(action: action, payload: payload)
+        if action == Action.remoteStartTransaction.rawValue, case .success(let answer) = result {
+            noteRemoteStart(request: payload, answer: answer, station: station)
+        }
+        return result
     }
 
     /// Remembers the id tag of an accepted remote start, so the charger's Authorize and StartTransaction for it succeed.
-    private func noteCommandAnswered<Request: OCPPRequest>(_ request: Request, _ response: Request.Response, station: String) {
-        guard let start = request as? RemoteStartTransactionRequest,
-            let answer = response as? RemoteStartTransactionResponse, answer.status == .accepted
+    private func noteRemoteStart(request: RawJSON, answer: RawJSON, station: String) {
+        guard let start = try? PayloadCoding.decode(RemoteStartTransactionRequest.self, from: request),
+            let response = try? PayloadCoding.decode(RemoteStartTransactionResponse.self, from: answer),
+            response.status == .accepted
         else { return }
         let until = now().addingTimeInterval(configuration.remoteStartAuthorizationWindow.seconds)
         state.withLock { $0.remoteStartTags[station, default: [:]][start.idTag.value.lowercased()] = until }

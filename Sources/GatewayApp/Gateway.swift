@@ -8,7 +8,13 @@ import ServiceLifecycle
 public enum Gateway {
     /// Runs the gateway and returns the process exit code: 0 after a clean shutdown, 2 for a bad
     /// configuration, 1 when a service fails.
-    public static func run(environment: [String: String] = ProcessInfo.processInfo.environment) async -> Int32 {
+    ///
+    /// - Parameter additionalServices: services to run beside the gateway's own, given its central system
+    ///   (the interop test harness adds its command console this way).
+    public static func run(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        additionalServices: @Sendable (CentralSystem) -> [any Service] = { _ in [] }
+    ) async -> Int32 {
         let configuration: GatewayConfiguration
         do {
             configuration = try GatewayConfiguration.load(
@@ -36,7 +42,7 @@ public enum Gateway {
         let server = OCPPServer(configuration: configuration.server, centralSystem: centralSystem, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: server)],
+                services: [.init(service: server)] + additionalServices(centralSystem).map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {

@@ -103,6 +103,7 @@ public final class OCPPServer: Service {
         let verdictBox = NIOLockedValueBox<HandshakeVerdict?>(nil)
         let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
             maxFrameSize: configuration.maxFrameSize,
+            enableAutomaticErrorHandling: false,
             shouldUpgrade: { channel, head in
                 let verdict = HandshakeVerdict.evaluate(head)
                 verdictBox.withLockedValue { $0 = verdict }

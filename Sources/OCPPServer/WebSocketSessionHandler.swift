@@ -24,7 +24,8 @@ final class ConnectionOutcome: Sendable {
 
 /// The WebSocket protocol around OCPP: passes text messages on as bytes, answers pings, sends its own pings
 /// and detects a dead peer, completes the close handshake, and refuses binary frames (1003) and messages over
-/// the frame limit (1009).
+/// the frame limit (1009). It is the only place that closes on protocol errors (NIO's automatic error handling
+/// is off), so the recorded disconnect reason is the cause, not the closed socket that follows it.
 final class WebSocketSessionHandler: ChannelDuplexHandler {
     typealias InboundIn = WebSocketFrame
     typealias InboundOut = ByteBuffer
@@ -144,16 +145,12 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch error {
-        case NIOWebSocketError.invalidFrameLength:
-            // NIO's protocol error handler has already sent 1009 and is closing.
-            outcome.record(.messageTooLarge)
-            closeSent = true
-        case NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge,
+        case NIOWebSocketError.invalidFrameLength,
+            NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge,
             NIOWebSocketFrameAggregator.Error.tooManyFragments:
             close(context: context, CloseRequest(code: .messageTooLarge, reason: "message too large", disconnectReason: .messageTooLarge))
         case is NIOWebSocketError:
-            outcome.record(.protocolError)
-            closeSent = true
+            close(context: context, CloseRequest(code: .protocolError, reason: "protocol error", disconnectReason: .protocolError))
         case is NIOWebSocketFrameAggregator.Error:
             close(context: context, CloseRequest(code: .protocolError, reason: "bad fragmentation", disconnectReason: .protocolError))
         default:

@@ -1,0 +1,162 @@
+"""Bad input and odd connections: precise answers, no crash, no effect on other chargers."""
+import asyncio
+import json
+import socket
+import urllib.error
+import urllib.request
+
+import pytest
+import websockets
+from ocpp.v16 import call
+
+from chargepoint import connected, now, run
+
+MALFORMED = [
+    ("hello", "-1", "FormationViolation"),
+    ('{"not": "an array"}', "-1", "FormationViolation"),
+    ("[]", "-1", "ProtocolError"),
+    ('[2,"m1","Heartbeat"]', "m1", "ProtocolError"),
+    ('[2,"m2","Heartbeat",[]]', "m2", "FormationViolation"),
+    ('[2,"m3","Heartbeat",{}', "m3", "FormationViolation"),
+    ('[2,"m4","FlyToTheMoon",{}]', "m4", "NotImplemented"),
+    ('[2,"m5","RemoteStartTransaction",{"idTag":"x"}]', "m5", "NotSupported"),
+    ('[2,"m6","Authorize",{}]', "m6", "OccurenceConstraintViolation"),
+    ('[2,"m7","Authorize",{"idTag":5}]', "m7", "TypeConstraintViolation"),
+    ('[2,"m8","Authorize",{"idTag":"123456789012345678901"}]', "m8", "PropertyConstraintViolation"),
+    ('[2,"m9","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Dancing"}]', "m9", "PropertyConstraintViolation"),
+    ('[2,"m10","MeterValues",{"connectorId":1,"meterValue":[]}]', "m10", "OccurenceConstraintViolation"),
+    ('[2,"m11","StartTransaction",{"connectorId":1,"idTag":"A","meterStart":0,"timestamp":"noon"}]', "m11", "PropertyConstraintViolation"),
+    ('[2,"0123456789012345678901234567890123456","Heartbeat",{}]', "0123456789012345678901234567890123456", "FormationViolation"),
+]
+
+
+def test_malformed_frames_get_the_specs_call_error_and_never_disturb_another_charger(gateway):
+    async def session():
+        async with connected(gateway.url("GOOD")) as good:
+            async with websockets.connect(gateway.url("BAD"), subprotocols=["ocpp1.6"]) as bad:
+                for text, message_id, code in MALFORMED:
+                    await bad.send(text)
+                    reply = json.loads(await asyncio.wait_for(bad.recv(), 5))
+                    assert reply[:3] == [4, message_id, code], (text, reply)
+                    assert isinstance(reply[3], str) and reply[4] == {}
+                    assert (await good.call(call.Heartbeat())).current_time
+                # Answers to nothing and broken answers are not answered; the session goes on.
+                await bad.send('[3,"nobody-asked",{}]')
+                await bad.send('[3,"broken"]')
+                await bad.send('[2,"after","Heartbeat",{}]')
+                reply = json.loads(await asyncio.wait_for(bad.recv(), 5))
+                assert reply[0] == 3 and reply[1] == "after"
+
+    run(session())
+    assert gateway.alive()
+
+
+def test_an_oversized_message_closes_only_that_charger_with_1009(start_gateway):
+    gateway = start_gateway(env={"OCPP_MAX_FRAME_SIZE": "2048"})
+
+    async def session():
+        async with connected(gateway.url("GOOD")) as good:
+            for fragmented in (False, True):
+                async with websockets.connect(gateway.url("BIG"), subprotocols=["ocpp1.6"], max_size=None) as big:
+                    payload = '[2,"x","DataTransfer",{"vendorId":"v","data":"' + "x" * 4096 + '"}]'
+                    await big.send([payload[i:i + 512] for i in range(0, len(payload), 512)] if fragmented else payload)
+                    with pytest.raises(websockets.ConnectionClosed) as closed:
+                        await asyncio.wait_for(big.recv(), 5)
+                    assert closed.value.rcvd.code == 1009
+                assert (await good.call(call.Heartbeat())).current_time
+
+    run(session())
+    assert gateway.event("disconnected", "BIG")["reason"] == "message_too_large"
+
+
+def test_a_binary_frame_closes_that_charger_with_1003(gateway):
+    async def session():
+        async with websockets.connect(gateway.url("BIN"), subprotocols=["ocpp1.6"]) as charger:
+            await charger.send(b'[2,"1","Heartbeat",{}]')
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(charger.recv(), 5)
+            assert closed.value.rcvd.code == 1003
+
+    run(session())
+    assert gateway.event("disconnected", "BIN")["reason"] == "unsupported_data"
+
+
+@pytest.mark.parametrize("path,subprotocols,status", [
+    ("/", ["ocpp1.6"], 404),
+    ("/a%23b", ["ocpp1.6"], 400),
+    ("/a+b", ["ocpp1.6"], 400),
+    ("/a%00b", ["ocpp1.6"], 400),
+    ("/CP1", ["ocpp2.0.1"], 400),
+])
+def test_bad_handshakes_are_refused_before_the_upgrade(gateway, path, subprotocols, status):
+    async def attempt():
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(f"ws://127.0.0.1:{gateway.port}{path}", subprotocols=subprotocols):
+                pass
+        return refused.value.response.status_code
+
+    assert run(attempt()) == status
+    assert any("Charger connection refused" in line for line in gateway.log)
+
+
+def test_plain_http_gets_426(gateway):
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"http://127.0.0.1:{gateway.port}/CP1", timeout=5)
+    assert refused.value.code == 426
+
+
+def test_the_same_station_connecting_again_replaces_the_first_connection(gateway):
+    async def session():
+        async with websockets.connect(gateway.url("TWIN"), subprotocols=["ocpp1.6"]) as first:
+            await asyncio.to_thread(gateway.event, "connected", "TWIN")
+            async with connected(gateway.url("TWIN")) as second:
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await asyncio.wait_for(first.recv(), 5)
+                assert closed.value.rcvd.code == 1000
+                assert (await second.call(call.Heartbeat())).current_time
+                result = await asyncio.to_thread(gateway.result, gateway.command("TWIN", "Reset", {"type": "Soft"}))
+                assert result["ok"] and second.received == [("Reset", {"type": "Soft"})]
+
+    run(session())
+    assert gateway.event("disconnected", "TWIN")["reason"] == "replaced"
+
+
+def test_a_dead_peer_is_detected_by_ping(start_gateway):
+    gateway = start_gateway(env={"OCPP_PING_INTERVAL": "0.2", "OCPP_PING_TIMEOUT": "0.3"})
+    # A raw socket that completes the handshake and then never answers anything.
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as raw:
+        raw.sendall((
+            "GET /SILENT HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n").encode())
+        received = b""
+        while True:  # read until the server closes (bounded by the socket timeout)
+            chunk = raw.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+        assert received.startswith(b"HTTP/1.1 101")
+        assert b"\x89" in received  # at least one ping frame came before the close
+    assert gateway.event("disconnected", "SILENT")["reason"] == "timeout"
+
+
+def test_sigterm_closes_chargers_with_1001_and_exits_0(gateway):
+    async def session():
+        async with websockets.connect(gateway.url("CP1"), subprotocols=["ocpp1.6"]) as charger:
+            await asyncio.to_thread(gateway.event, "connected", "CP1")
+            gateway.process.send_signal(15)
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(charger.recv(), 10)
+            return closed.value.rcvd.code
+
+    assert run(session()) == 1001
+    assert gateway.stop() == 0
+
+
+def test_the_gateway_binary_refuses_a_bad_setting_in_one_line(start_gateway, tmp_path):
+    import subprocess
+    from conftest import GATEWAY
+    result = subprocess.run([str(GATEWAY)], env={"LISTEN_PORT": "abc", "ENV_FILE": ""}, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "ocpp-gateway: configuration error: LISTEN_PORT='abc' is invalid: expected a port number from 0 to 65535"
