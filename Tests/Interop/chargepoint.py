@@ -42,8 +42,7 @@ class TestChargePoint(ChargePoint):
         return call_result.RemoteStartTransaction(status="Accepted")
 
     @on(Action.change_availability)
-    async def on_change_availability(self, connector_id, type, **_):
-        await asyncio.sleep(0.3)  # a slow charger: later calls must wait their turn
+    def on_change_availability(self, connector_id, type, **_):
         self.received.append(("ChangeAvailability", {"connector_id": connector_id, "type": type}))
         return call_result.ChangeAvailability(status="Accepted")
 

@@ -1,6 +1,8 @@
 """Commands from the gateway to a charger, answered by the Python ocpp charge point."""
 import asyncio
 
+import pytest
+
 from ocpp.v16 import call
 
 from chargepoint import connected, now, run
@@ -23,18 +25,28 @@ def test_a_command_is_answered_by_the_charger(gateway):
 
 
 def test_commands_to_one_charger_go_one_at_a_time(gateway):
-    async def session():
-        async with connected(gateway.url("CP1")) as cp:
-            gateway.event("connected", "CP1")
-            slow = gateway.command("CP1", "ChangeAvailability", {"connectorId": 1, "type": "Inoperative"})
-            quick = gateway.command("CP1", "Reset", {"type": "Hard"})
-            results = await asyncio.to_thread(lambda: [gateway.result(slow), gateway.result(quick)])
-            return cp.received, results
+    """Watches the wire: while the first CALL is unanswered, no second CALL arrives (OCPP-J 4.1.1)."""
+    import json
+    import websockets
 
-    received, results = run(session())
-    assert all(r["ok"] for r in results)
-    # The slow charger answered ChangeAvailability only after 0.3 s; Reset was not sent before that answer.
-    assert [name for name, _ in received] == ["ChangeAvailability", "Reset"]
+    async def session():
+        async with websockets.connect(gateway.url("CP1"), subprotocols=["ocpp1.6"]) as charger:
+            await asyncio.to_thread(gateway.event, "connected", "CP1")
+            commands = [gateway.command("CP1", "ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}),
+                        gateway.command("CP1", "ClearCache")]
+            first = json.loads(await asyncio.wait_for(charger.recv(), 5))
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(charger.recv(), 0.5)  # nothing else while the first is outstanding
+            answers = {"ChangeAvailability": {"status": "Accepted"}, "ClearCache": {"status": "Rejected"}}
+            await charger.send(json.dumps([3, first[1], answers[first[2]]]))
+            second = json.loads(await asyncio.wait_for(charger.recv(), 5))
+            await charger.send(json.dumps([3, second[1], answers[second[2]]]))
+            results = await asyncio.to_thread(lambda: [gateway.result(c) for c in commands])
+            return {first[2], second[2]}, results
+
+    actions, results = run(session())
+    assert actions == {"ChangeAvailability", "ClearCache"}
+    assert [r["payload"]["status"] for r in results] == ["Accepted", "Rejected"]
 
 
 def test_an_accepted_remote_start_authorizes_its_tag(gateway):
