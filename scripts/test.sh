@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test: the Swift unit tests, then the interop tests that drive the built gateway with the
+# Python `ocpp` package as a charge point. Installs what they need first. Usage: ./scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+require_swift
+python_venv Tests/Interop/requirements.txt
+
+echo "== Building"
+swift build
+echo "== Swift tests"
+swift test
+echo "== Interop tests (Python ocpp charge point against the gateway)"
+.venv/bin/python -m pytest -p no:cacheprovider Tests/Interop
