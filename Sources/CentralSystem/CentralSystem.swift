@@ -23,7 +23,8 @@ public final class CentralSystem: Sendable {
     struct State {
         var persisted: PersistedState
         var sessions: [String: StationSession] = [:]
-        var connected: [String: ConnectionInfo] = [:]
+        /// The connected stations, with the identity of their current connection.
+        var connected: [String: (connection: ObjectIdentifier, info: ConnectionInfo)] = [:]
         /// Tags of accepted RemoteStartTransaction calls, by station, with when they stop being accepted.
         var remoteStartTags: [String: [String: Date]] = [:]
     }
@@ -72,7 +73,7 @@ public final class CentralSystem: Sendable {
     /// (1000, "replaced") and its calls continue on the new one.
     public func attach(station: String, connection: any OCPPConnection, info: ConnectionInfo) async -> Link {
         let session = state.withLock { state in
-            state.connected[station] = info
+            state.connected[station] = (ObjectIdentifier(connection), info)
             if let existing = state.sessions[station] { return existing }
             let session = StationSession(station: station, callTimeout: configuration.callTimeout, logger: stationLogger(station))
             state.sessions[station] = session
@@ -83,7 +84,7 @@ public final class CentralSystem: Sendable {
         logger[metadataKey: "ocpp.remote_address"] = "\(info.remoteAddress)"
         if let previous {
             logger.info("Station connected again; closing its previous connection")
-            await previous.close(code: 1000, reason: "replaced by a new connection")
+            await previous.close(because: .replaced)
             emit(.disconnected(station: station, reason: .replaced))
         } else {
             logger.info("Station connected", metadata: ["ocpp.subprotocol": "\(info.subprotocol ?? "none")"])
@@ -95,14 +96,19 @@ public final class CentralSystem: Sendable {
     /// Ends a connection. Nothing happens if it was already replaced by a newer one.
     public func detach(_ link: Link, reason: DisconnectReason) async {
         guard await link.session.detach(link.connection) else { return }
-        state.withLock { _ = $0.connected.removeValue(forKey: link.station) }
+        state.withLock { state in
+            // A newer connection of the station may have registered meanwhile; leave it.
+            if state.connected[link.station]?.connection == ObjectIdentifier(link.connection) {
+                state.connected.removeValue(forKey: link.station)
+            }
+        }
         link.logger.info("Station disconnected", metadata: ["ocpp.disconnect_reason": "\(reason)"])
         emit(.disconnected(station: link.station, reason: reason))
     }
 
     /// The stations connected now, with their connection facts.
     public var connectedStations: [String: ConnectionInfo] {
-        state.withLock { $0.connected }
+        state.withLock { $0.connected.mapValues(\.info) }
     }
 
     // MARK: Frames from chargers
@@ -113,10 +119,10 @@ public final class CentralSystem: Sendable {
         do {
             frame = try FrameCodec.decode(text)
         } catch {
-            link.logger.warning("Malformed frame", metadata: ["ocpp.error_code": "\(error.code)", "ocpp.error": "\(error.reason)"])
-            if link.logger.logLevel <= .debug {
-                link.logger.debug("Malformed frame text", metadata: ["ocpp.frame": "\(String(decoding: Array(text), as: UTF8.self))"])
-            }
+            // The frame's text is not logged: it may hold an RFID tag.
+            link.logger.warning("Malformed frame", metadata: [
+                "ocpp.error_code": "\(error.code)", "ocpp.error": "\(error.reason)", "ocpp.frame_size": "\(text.count)",
+            ])
             return error.reply.map { FrameCodec.encode(.callError($0)) }
         }
         switch frame {

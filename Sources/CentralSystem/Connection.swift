@@ -4,8 +4,8 @@ import Foundation
 public protocol OCPPConnection: AnyObject, Sendable {
     /// Sends one OCPP-J frame as a text message.
     func send(_ frame: Data) async throws
-    /// Closes the connection with a WebSocket close code.
-    func close(code: UInt16, reason: String) async
+    /// Closes the connection (with the WebSocket close code that fits `reason`).
+    func close(because reason: DisconnectReason) async
 }
 
 /// Why a charger's connection ended.

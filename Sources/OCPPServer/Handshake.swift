@@ -17,8 +17,8 @@ enum HandshakeVerdict: Sendable, Hashable {
         case .failure(.missing): return .refuse(.notFound, reason: StationPath.Failure.missing.description)
         case .failure(let failure): return .refuse(.badRequest, reason: failure.description)
         }
-        let offered = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-            .filter { !$0.isEmpty }
+        // canonicalForm splits comma-separated values and trims them.
+        let offered = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map { $0.lowercased() }.filter { !$0.isEmpty }
         if offered.isEmpty {
             // Several real chargers offer no subprotocol at all; they speak 1.6.
             return .accept(station: station, subprotocol: nil)
@@ -28,14 +28,4 @@ enum HandshakeVerdict: Sendable, Hashable {
         }
         return .refuse(.badRequest, reason: "unsupported subprotocol \(offered.joined(separator: ", ")); this central system speaks \(subprotocol)")
     }
-}
-
-extension Substring {
-    fileprivate func trimmingCharacters(in set: Set<Character>) -> String {
-        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
-    }
-}
-
-extension Set where Element == Character {
-    fileprivate static let whitespaces: Set<Character> = [" ", "\t"]
 }

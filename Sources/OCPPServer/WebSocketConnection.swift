@@ -17,9 +17,11 @@ final class WebSocketConnection: OCPPConnection {
         try await outbound.write(ByteBuffer(bytes: frame))
     }
 
-    func close(code: UInt16, reason: String) async {
-        let disconnectReason: DisconnectReason = code == 1001 ? .goingAway : .replaced
-        let request = CloseRequest(code: WebSocketErrorCode(codeNumber: Int(code)), reason: reason, disconnectReason: disconnectReason)
+    func close(because reason: DisconnectReason) async {
+        let request: CloseRequest = switch reason {
+        case .replaced: CloseRequest(code: .normalClosure, reason: "replaced by a new connection", disconnectReason: reason)
+        default: CloseRequest(code: .goingAway, reason: "central system closing the connection", disconnectReason: reason)
+        }
         try? await channel.triggerUserOutboundEvent(request).get()
     }
 }

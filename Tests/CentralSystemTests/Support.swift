@@ -6,7 +6,7 @@ import Synchronization
 
 /// An in-memory connection that records what the central system sends and lets a test answer it.
 final class FakeConnection: OCPPConnection {
-    private let state = Mutex<(sent: [Data], closed: (UInt16, String)?, waiters: [(Int, CheckedContinuation<Void, Never>)])>(([], nil, []))
+    private let state = Mutex<(sent: [Data], closed: DisconnectReason?, waiters: [(Int, CheckedContinuation<Void, Never>)])>(([], nil, []))
 
     func send(_ frame: Data) async throws {
         let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
@@ -19,11 +19,11 @@ final class FakeConnection: OCPPConnection {
         ready.forEach { $0.resume() }
     }
 
-    func close(code: UInt16, reason: String) async {
-        state.withLock { $0.closed = (code, reason) }
+    func close(because reason: DisconnectReason) async {
+        state.withLock { $0.closed = reason }
     }
 
-    var closed: (UInt16, String)? { state.withLock { $0.closed } }
+    var closed: DisconnectReason? { state.withLock { $0.closed } }
     var sent: [Data] { state.withLock { $0.sent } }
 
     /// Waits until at least `count` frames were sent (no polling: the send resumes the waiter).
