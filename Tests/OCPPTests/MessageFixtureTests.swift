@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+
+@testable import OCPP
+
+/// Every implemented message, both directions: the golden fixture decodes into its type and encodes back to the
+/// same JSON. Tests/Interop/test_fixtures.py checks the same fixtures against the official OCPP 1.6 schemas, so
+/// together they show the types read and write spec-valid messages.
+@Suite struct MessageFixtureTests {
+    static let implemented = Action.allCases.filter { MessageTypes.requestType(for: $0) != nil }
+
+    private func fixture(_ action: Action, _ kind: String) throws -> RawJSON {
+        let url = try #require(Bundle.module.url(
+            forResource: "\(action.rawValue).\(kind)", withExtension: "json", subdirectory: "Fixtures/messages"))
+        var data = try Data(contentsOf: url)
+        while data.last == UInt8(ascii: "\n") { data.removeLast() }
+        return RawJSON(validatedBytes: data)
+    }
+
+    private func roundTrip<T: Codable>(_ type: T.Type, _ payload: RawJSON) throws -> RawJSON {
+        try PayloadCoding.encode(try PayloadCoding.decode(type, from: payload))
+    }
+
+    private func jsonObject(_ payload: RawJSON) throws -> NSDictionary {
+        try #require(try JSONSerialization.jsonObject(with: payload.bytes) as? NSDictionary)
+    }
+
+    @Test func allThirtyOneActionsAreImplemented() {
+        #expect(Self.implemented.count == 31)
+        #expect(Set(Action.core).isSubset(of: Set(Self.implemented)))
+    }
+
+    @Test(arguments: implemented)
+    func requestAndResponseRoundTrip(_ action: Action) throws {
+        let requestType = try #require(MessageTypes.requestType(for: action))
+        let responseType = try #require(MessageTypes.responseType(for: action))
+        #expect(requestType.action == action)
+        for (kind, type) in [("request", requestType as any Codable.Type), ("response", responseType as any Codable.Type)] {
+            let original = try fixture(action, kind)
+            let encoded = try roundTrip(type, original)
+            #expect(try jsonObject(encoded) == jsonObject(original), "\(action) \(kind): \(encoded)")
+        }
+    }
+}
