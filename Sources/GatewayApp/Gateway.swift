@@ -51,7 +51,7 @@ public enum Gateway {
             logger.info("Stopped")
             return 0
         } catch {
-            logger.critical("Gateway stopped on an error", metadata: ["error": "\(error)"])
+            logger.critical("Gateway stopped: \(error)")
             return 1
         }
     }

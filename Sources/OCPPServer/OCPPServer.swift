@@ -2,10 +2,18 @@ import CentralSystem
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
 import ServiceLifecycle
+
+/// Why the charger listener could not run.
+public struct OCPPServerError: Error, CustomStringConvertible {
+    public var description: String
+}
 
 /// The WebSocket listener chargers connect to (`ws://host:port/<station-id>`), as a Service.
 ///
@@ -55,15 +63,14 @@ public final class OCPPServer: Service {
 
     public func run() async throws {
         let configuration = configuration
-        let channel = try await ServerBootstrap(group: eventLoopGroup)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: configuration.host, port: configuration.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try Self.configurePipeline(channel, configuration: configuration)
-                }
-            }
+        let channel: NIOAsyncChannel<EventLoopFuture<UpgradeResult>, Never>
+        do {
+            channel = try await bind(configuration)
+        } catch {
+            throw OCPPServerError(
+                description: "cannot listen for chargers on \(configuration.host):\(configuration.port) "
+                    + "(LISTEN_ADDR, LISTEN_PORT): \(Self.plain(error))")
+        }
         let address = channel.channel.localAddress!
         logger.info("Listening for chargers", metadata: [
             "ocpp.listen_address": "\(address.ipAddress ?? configuration.host):\(address.port ?? configuration.port)",
@@ -93,6 +100,24 @@ public final class OCPPServer: Service {
                     promise: nil)
             }
         }
+    }
+
+    private func bind(_ configuration: OCPPServerConfiguration) async throws -> NIOAsyncChannel<EventLoopFuture<UpgradeResult>, Never> {
+        try await ServerBootstrap(group: eventLoopGroup)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: configuration.host, port: configuration.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try Self.configurePipeline(channel, configuration: configuration)
+                }
+            }
+    }
+
+    /// "Address already in use" rather than NIO's `bind(descriptor:ptr:bytes:): … (errno: 98)`.
+    private static func plain(_ error: any Error) -> String {
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
+        return "\(error)"
     }
 
     private static func configurePipeline(_ channel: any Channel, configuration: OCPPServerConfiguration) throws
