@@ -38,6 +38,26 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // libmosquitto (Debian libmosquitto-dev) and a Swift client around it that owns its network thread.
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        .target(
+            name: "Mosquitto",
+            dependencies: [
+                "CMosquitto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The MQTT contract: topics, state publishing, commands. Talks to MQTT through a small protocol.
+        .target(
+            name: "MQTTBridge",
+            dependencies: [
+                "OCPP",
+                "CentralSystem",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Configuration, logging set-up and service wiring.
         .target(
             name: "GatewayApp",
@@ -45,6 +65,8 @@ let package = Package(
                 "OCPP",
                 "CentralSystem",
                 "OCPPServer",
+                "Mosquitto",
+                "MQTTBridge",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -72,6 +94,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "GatewayAppTests", dependencies: ["GatewayApp"]),
+        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "CentralSystem", "OCPP"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,6 +6,10 @@ where RawValue == String {}
 
 extension SpecEnum {
     public init(from decoder: any Decoder) throws {
+        if decoder.userInfo[.fieldNameProbe] != nil, let first = Self.allCases.first {
+            self = first
+            return
+        }
         try self.init(specValueFrom: decoder)
     }
 

@@ -42,3 +42,23 @@ import Testing
         }
     }
 }
+
+@Suite struct FieldNamesTests {
+    /// The probe finds exactly the keys the fixtures use (the fixtures have every field set).
+    @Test(arguments: MessageFixtureTests.implemented)
+    func probeFindsEveryFieldOfTheFixture(_ action: Action) throws {
+        let type = try #require(MessageTypes.requestType(for: action))
+        let url = try #require(Bundle.module.url(forResource: "\(action.rawValue).request", withExtension: "json", subdirectory: "Fixtures/messages"))
+        var keys: Set<String> = []
+        func collect(_ value: Any) {
+            if let object = value as? [String: Any] {
+                keys.formUnion(object.keys)
+                object.values.forEach(collect)
+            } else if let array = value as? [Any] {
+                array.forEach(collect)
+            }
+        }
+        collect(try JSONSerialization.jsonObject(with: Data(contentsOf: url)))
+        #expect(FieldNames.of(type) == keys)
+    }
+}

@@ -1,0 +1,25 @@
+/// One message the bridge puts on the broker.
+public struct Publication: Hashable, Sendable, CustomStringConvertible {
+    public var topic: String
+    public var payload: String
+    public var retain: Bool
+
+    public init(topic: String, payload: String, retain: Bool = true) {
+        self.topic = topic
+        self.payload = payload
+        self.retain = retain
+    }
+
+    public var description: String { "\(topic) = \(payload)\(retain ? "" : " (not retained)")" }
+}
+
+/// How values are written as MQTT payloads.
+enum StateValue {
+    /// `1500` rather than `1500.0`; `16.1` as it is.
+    static func number(_ value: Double) -> String {
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return String(value)
+    }
+
+    static func onOff(_ on: Bool) -> String { on ? "ON" : "OFF" }
+}

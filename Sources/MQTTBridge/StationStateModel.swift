@@ -1,0 +1,253 @@
+import CentralSystem
+import Foundation
+import OCPP
+
+/// Turns central-system events into the retained state topics of the MQTT contract (docs/mqtt-api.md).
+///
+/// Pure state: it remembers, per station and connector, only what later topics depend on (the open
+/// transaction and its meter start, the status, which power and current topics are non-zero).
+struct StationStateModel {
+    let topics: TopicLayout
+    /// How often `last_seen` is refreshed by messages other than Heartbeat and BootNotification.
+    var lastSeenInterval: TimeInterval = 60
+    private(set) var stations: [String: Station] = [:]
+
+    struct Station {
+        var connectors: [Int: Connector] = [:]
+        var lastSeenPublished: Date?
+    }
+
+    struct Connector {
+        var status: ChargePointStatus?
+        var transactionID: Int?
+        var meterStart: Int?
+        /// Power and current parameters last published with a non-zero value.
+        var flowing: Set<String> = []
+    }
+
+    init(topics: TopicLayout) {
+        self.topics = topics
+    }
+
+    /// Remembers a transaction that was open before the gateway restarted, for session energy.
+    mutating func restore(_ transaction: Transaction) {
+        stations[transaction.station, default: Station()].connectors[transaction.connectorId, default: Connector()].transactionID = transaction.id
+        stations[transaction.station, default: Station()].connectors[transaction.connectorId, default: Connector()].meterStart = transaction.meterStart
+    }
+
+    mutating func apply(_ event: CentralSystemEvent, at now: Date) -> [Publication] {
+        var out = Output(topics: topics, station: event.station)
+        switch event {
+        case .connected:
+            out.station("connection_state", "CONNECTED")
+            out.station("last_connected", OCPPDateTime.format(now))
+            seen(&out, now, force: true)
+        case .disconnected(_, let reason):
+            out.station("connection_state", "DISCONNECTED")
+            out.station("last_disconnected", OCPPDateTime.format(now))
+            out.station("disconnect_reason", "\(reason)")
+            for connector in stations[event.station]?.connectors.keys.sorted() ?? [] {
+                stopFlows(&out, connector: connector)
+            }
+        case .chargingEnabledChanged(_, let enabled):
+            out.station("charging_enabled", StateValue.onOff(enabled))
+        case .message(_, let message):
+            apply(message, &out, now)
+        }
+        return out.publications
+    }
+
+    private mutating func apply(_ message: ChargePointMessage, _ out: inout Output, _ now: Date) {
+        switch message {
+        case .bootNotification(let request, _):
+            out.station("charge_point_vendor", request.chargePointVendor.value)
+            out.station("charge_point_model", request.chargePointModel.value)
+            out.station("charge_point_serial_number", request.chargePointSerialNumber?.value)
+            out.station("charge_box_serial_number", request.chargeBoxSerialNumber?.value)
+            out.station("firmware_version", request.firmwareVersion?.value)
+            out.station("iccid", request.iccid?.value)
+            out.station("imsi", request.imsi?.value)
+            out.station("meter_type", request.meterType?.value)
+            out.station("meter_serial_number", request.meterSerialNumber?.value)
+            seen(&out, now, force: true)
+        case .heartbeat:
+            out.station("heartbeat", "ON")
+            seen(&out, now, force: true)
+        case .statusNotification(let request):
+            let connector = request.connectorId
+            let previous = stations[out.stationID, default: Station()].connectors[connector]?.status
+            stations[out.stationID, default: Station()].connectors[connector, default: Connector()].status = request.status
+            out.connector(connector, "status", request.status.rawValue)
+            out.connector(connector, "error_code", request.errorCode.rawValue)
+            out.connector(connector, "connector_id", String(connector))
+            out.connector(connector, "info", request.info?.value)
+            out.connector(connector, "vendor_id", request.vendorId?.value)
+            out.connector(connector, "vendor_error_code", request.vendorErrorCode?.value)
+            out.connector(connector, "charging", StateValue.onOff(request.status == .charging))
+            out.connector(connector, "plugged", StateValue.onOff(Self.pluggedStatuses.contains(request.status)))
+            if previous == .charging && request.status != .charging {
+                stopFlows(&out, connector: connector)
+            }
+            seen(&out, now)
+        case .authorize(let request, let response):
+            out.station("authorize", response.idTagInfo.status.rawValue)
+            out.station("id_tag", request.idTag.value)
+            seen(&out, now)
+        case .startTransaction(let request, let response):
+            let connector = request.connectorId
+            stations[out.stationID, default: Station()].connectors[connector, default: Connector()].transactionID = response.transactionId
+            stations[out.stationID, default: Station()].connectors[connector, default: Connector()].meterStart = request.meterStart
+            out.connector(connector, "transaction_id", String(response.transactionId))
+            out.connector(connector, "id_tag", request.idTag.value)
+            out.connector(connector, "meter_start", String(request.meterStart))
+            out.connector(connector, "meter_start_timestamp", OCPPDateTime.format(request.timestamp))
+            out.connector(connector, "session_energy", "0")
+            out.connector(connector, "ev_connected", "ON")
+            seen(&out, now)
+        case .stopTransaction(let request, _, let transaction, _):
+            let connector = transaction?.connectorId ?? connectorOf(transaction: request.transactionId, station: out.stationID) ?? 1
+            let meterStart = transaction?.meterStart
+                ?? stations[out.stationID]?.connectors[connector].flatMap { $0.transactionID == request.transactionId ? $0.meterStart : nil }
+            out.connector(connector, "meter_stop", String(request.meterStop))
+            out.connector(connector, "meter_stop_timestamp", OCPPDateTime.format(request.timestamp))
+            out.connector(connector, "meter_stop_reason", (request.reason ?? .local).rawValue)
+            if let meterStart {
+                out.connector(connector, "session_energy", String(request.meterStop - meterStart))
+            }
+            out.connector(connector, "transaction_id", "")
+            out.connector(connector, "ev_connected", "OFF")
+            stations[out.stationID, default: Station()].connectors[connector, default: Connector()].transactionID = nil
+            stations[out.stationID, default: Station()].connectors[connector, default: Connector()].meterStart = nil
+            stopFlows(&out, connector: connector)
+            seen(&out, now)
+        case .meterValues(let request, let samples):
+            applyMeterValues(request, samples, &out)
+            seen(&out, now)
+        case .dataTransfer(let request, _):
+            out.station("data_transfer_vendor_id", request.vendorId.value)
+            out.station("data_transfer_message_id", request.messageId?.value ?? "")
+            out.station("data_transfer_data", request.data ?? "")
+            seen(&out, now)
+        case .diagnosticsStatusNotification(let request):
+            out.station("diagnostics_status", request.status.rawValue)
+            seen(&out, now)
+        case .firmwareStatusNotification(let request):
+            out.station("firmware_status", request.status.rawValue)
+            seen(&out, now)
+        case .signedFirmwareStatusNotification(let request):
+            out.station("firmware_status", request.status.rawValue)
+            seen(&out, now)
+        case .logStatusNotification(let request):
+            out.station("log_status", request.status.rawValue)
+            seen(&out, now)
+        case .securityEventNotification(let request):
+            out.station("security_event", request.type.value)
+            out.station("security_event_timestamp", OCPPDateTime.format(request.timestamp))
+            seen(&out, now)
+        }
+    }
+
+    private static let pluggedStatuses: Set<ChargePointStatus> = [.preparing, .charging, .suspendedEV, .suspendedEVSE, .finishing]
+
+    private mutating func applyMeterValues(_ request: MeterValuesRequest, _ samples: [MeterSample], _ out: inout Output) {
+        let connector = request.connectorId
+        // Later samples of the same parameter supersede earlier ones: one publish per parameter.
+        var order: [String] = []
+        var values: [String: String] = [:]
+        var energy: Double?
+        for sample in samples {
+            let parameter = Self.parameter(for: sample)
+            if values[parameter] == nil { order.append(parameter) }
+            values[parameter] = sample.value.map(StateValue.number) ?? sample.rawValue
+            if sample.measurand == .energyActiveImportRegister, sample.phase == nil, let value = sample.value {
+                energy = value
+            }
+        }
+        var state = stations[out.stationID, default: Station()].connectors[connector, default: Connector()]
+        for parameter in order {
+            let value = values[parameter]!
+            out.connector(connector, parameter, value)
+            if Self.isFlow(parameter) {
+                if Double(value) == 0 { state.flowing.remove(parameter) } else { state.flowing.insert(parameter) }
+            }
+        }
+        let transactionID = request.transactionId ?? state.transactionID
+        if let energy, let meterStart = state.meterStart, transactionID != nil, transactionID == state.transactionID {
+            out.connector(connector, "session_energy", StateValue.number(energy - Double(meterStart)))
+        }
+        stations[out.stationID, default: Station()].connectors[connector] = state
+    }
+
+    /// `energy_active_import_register`, `current_import_l1`, `voltage_l1_l2`, `temperature_body`.
+    static func parameter(for sample: MeterSample) -> String {
+        var name = sample.measurand.rawValue.lowercased().replacingOccurrences(of: ".", with: "_")
+        switch sample.phase {
+        case nil: break
+        case .l1, .l1N: name += "_l1"
+        case .l2, .l2N: name += "_l2"
+        case .l3, .l3N: name += "_l3"
+        case .n: name += "_n"
+        case .l1L2: name += "_l1_l2"
+        case .l2L3: name += "_l2_l3"
+        case .l3L1: name += "_l3_l1"
+        }
+        // Outlet is the spec's default location and SoC is always the EV's: no suffix for those.
+        switch sample.location {
+        case .inlet?, .cable?, .body?: name += "_" + sample.location!.rawValue.lowercased()
+        default: break
+        }
+        return name
+    }
+
+    /// Power and current flows: set to 0 when charging stops or the charger disconnects.
+    static func isFlow(_ parameter: String) -> Bool {
+        parameter.hasPrefix("power_active_import") || parameter.hasPrefix("power_active_export")
+            || parameter.hasPrefix("current_import") || parameter.hasPrefix("current_export")
+    }
+
+    private mutating func stopFlows(_ out: inout Output, connector: Int) {
+        guard let flowing = stations[out.stationID]?.connectors[connector]?.flowing, !flowing.isEmpty else { return }
+        for parameter in flowing.sorted() {
+            out.connector(connector, parameter, "0")
+        }
+        stations[out.stationID]?.connectors[connector]?.flowing = []
+    }
+
+    private func connectorOf(transaction id: Int, station: String) -> Int? {
+        stations[station]?.connectors.first { $0.value.transactionID == id }?.key
+    }
+
+    private mutating func seen(_ out: inout Output, _ now: Date, force: Bool = false) {
+        let last = stations[out.stationID]?.lastSeenPublished
+        guard force || last == nil || now.timeIntervalSince(last!) >= lastSeenInterval else { return }
+        stations[out.stationID, default: Station()].lastSeenPublished = now
+        out.station("last_seen", OCPPDateTime.format(now))
+    }
+}
+
+/// Collects one event's publications.
+private struct Output {
+    let topics: TopicLayout
+    let stationID: String
+    var publications: [Publication] = []
+
+    init(topics: TopicLayout, station: String) {
+        self.topics = topics
+        self.stationID = station
+    }
+
+    /// A station-wide parameter: `<S>/state/<parameter>`. Nothing for a nil value.
+    mutating func station(_ parameter: String, _ value: String?) {
+        guard let value else { return }
+        publications.append(Publication(topic: topics.state(stationID, parameter), payload: value))
+    }
+
+    /// A connector parameter: `<S>/connector/<n>/state/<parameter>`, mirrored on `<S>/state/<parameter>` for connector 1.
+    mutating func connector(_ connector: Int, _ parameter: String, _ value: String?) {
+        guard let value else { return }
+        publications.append(Publication(topic: topics.state(stationID, parameter, connector: connector), payload: value))
+        if connector == 1 {
+            publications.append(Publication(topic: topics.state(stationID, parameter), payload: value))
+        }
+    }
+}

@@ -1,0 +1,303 @@
+import CMosquitto
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// What happens on the MQTT connection.
+public enum MosquittoEvent: Sendable {
+    /// Connected (the broker accepted us); subscriptions have been renewed.
+    case connected
+    /// The connection ended; the client reconnects by itself.
+    case disconnected(reason: String)
+    /// A message arrived on a subscribed topic. `retained` is set for messages the broker kept from earlier.
+    case message(topic: String, payload: [UInt8], retained: Bool)
+}
+
+/// One MQTT connection over libmosquitto, as a Service.
+///
+/// The client owns libmosquitto's network loop on a thread of its own: it connects, runs the loop, and on any
+/// failure waits (exponential backoff) and connects again, for as long as the service runs. Publishing and
+/// subscribing are safe from any task. On graceful shutdown it publishes the will's message itself (a clean
+/// disconnect does not trigger the last will), waits for outstanding publishes to be acknowledged, and
+/// disconnects.
+///
+/// ```swift
+/// let client = try MosquittoClient(configuration: .init(clientID: "gw"), logger: logger)
+/// client.subscribe(["ocpp/+/cmd"])
+/// Task { for await event in client.events { ... } }
+/// try await client.run()
+/// ```
+public final class MosquittoClient: Service, @unchecked Sendable {
+    // @unchecked: `handle` is used only through libmosquitto's thread-safe API (threaded mode) and freed in
+    // deinit; every mutable property is behind `state`.
+
+    public let configuration: MosquittoConfiguration
+    /// Every connection change and incoming message, in order. One consumer.
+    public let events: AsyncStream<MosquittoEvent>
+    private let continuation: AsyncStream<MosquittoEvent>.Continuation
+    private let logger: Logger
+    private let handle: OpaquePointer
+    private let state = Mutex(State())
+    /// Signalled on every change that a waiting thread or task may care about.
+    private let wakeup = NSCondition()
+
+    private struct State {
+        var subscriptions: [String: Int] = [:]
+        var connected = false
+        var stopping = false
+        var loopFinished = false
+        /// Publishes handed to libmosquitto and not yet acknowledged (QoS 1/2) or written (QoS 0).
+        var unacknowledged: Set<Int32> = []
+    }
+
+    private static let libraryReady: Bool = {
+        mosquitto_lib_init()
+        return true
+    }()
+
+    /// Creates the client; it connects once ``run()`` runs.
+    /// - Throws: ``MosquittoError`` when libmosquitto refuses the settings.
+    public init(configuration: MosquittoConfiguration, logger: Logger) throws {
+        precondition(Self.libraryReady)
+        self.configuration = configuration
+        self.logger = logger
+        (events, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        guard let handle = mosquitto_new(configuration.clientID, true, nil) else {
+            throw MosquittoError("cannot create an MQTT client (out of memory or invalid client id)")
+        }
+        self.handle = handle
+        try check(mosquitto_threaded_set(handle, true), "threaded mode")
+        try check(mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, 1), "TCP_NODELAY")
+        try check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, Int32(MQTT_PROTOCOL_V311)), "protocol version")
+        if let username = configuration.username {
+            try check(mosquitto_username_pw_set(handle, username, configuration.password), "username and password")
+        }
+        if let will = configuration.will {
+            let bytes = Array(will.payload.utf8)
+            try check(mosquitto_will_set(handle, will.topic, Int32(bytes.count), bytes, Int32(will.qos), will.retain), "last will")
+        }
+        mosquitto_connect_callback_set(handle) { _, context, code in
+            MosquittoClient.from(context)?.didConnect(code: code)
+        }
+        mosquitto_disconnect_callback_set(handle) { _, context, code in
+            MosquittoClient.from(context)?.didDisconnect(code: code)
+        }
+        mosquitto_publish_callback_set(handle) { _, context, messageID in
+            MosquittoClient.from(context)?.didPublish(messageID: messageID)
+        }
+        mosquitto_message_callback_set(handle) { _, context, message in
+            guard let client = MosquittoClient.from(context), let message else { return }
+            client.didReceive(message.pointee)
+        }
+        // Last: `self` is complete, so the callbacks may find it.
+        mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    deinit {
+        mosquitto_destroy(handle)
+    }
+
+    private static func from(_ context: UnsafeMutableRawPointer?) -> MosquittoClient? {
+        context.map { Unmanaged<MosquittoClient>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    private func check(_ code: Int32, _ what: String) throws {
+        guard code == MOSQ_ERR_SUCCESS.rawValue else {
+            throw MosquittoError("cannot set \(what): \(String(cString: mosquitto_strerror(code)))")
+        }
+    }
+
+    /// Whether the broker has accepted the connection and it has not ended since.
+    public var isConnected: Bool { state.withLock { $0.connected } }
+
+    // MARK: Publishing and subscribing
+
+    /// Publishes a message. Returns false when it was not handed to libmosquitto (not connected with QoS 0,
+    /// or the message is invalid); a QoS 1 or 2 message published while disconnected is queued by libmosquitto
+    /// and sent after the reconnect, so it must not be published again.
+    @discardableResult
+    public func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) -> Bool {
+        var messageID: Int32 = 0
+        let code = payload.withUnsafeBytes { bytes in
+            mosquitto_publish(handle, &messageID, topic, Int32(bytes.count), bytes.baseAddress, Int32(qos), retain)
+        }
+        let queued = code == MOSQ_ERR_SUCCESS.rawValue || (code == MOSQ_ERR_NO_CONN.rawValue && qos > 0)
+        if queued {
+            state.withLock { _ = $0.unacknowledged.insert(messageID) }
+        } else if code != MOSQ_ERR_NO_CONN.rawValue {
+            logger.warning("MQTT publish refused", metadata: ["mqtt.topic": "\(topic)", "mqtt.error": "\(String(cString: mosquitto_strerror(code)))"])
+        }
+        return queued
+    }
+
+    /// Subscribes now (if connected) and after every reconnect.
+    public func subscribe(_ filters: [String], qos: Int = 1) {
+        let connected = state.withLock { state in
+            for filter in filters { state.subscriptions[filter] = qos }
+            return state.connected
+        }
+        if connected {
+            for filter in filters { mosquitto_subscribe(handle, nil, filter, Int32(qos)) }
+        }
+    }
+
+    // MARK: Callbacks (on the network thread)
+
+    private func didConnect(code: Int32) {
+        guard code == 0 else {
+            logger.error("MQTT broker refused the connection", metadata: [
+                "mqtt.broker": "\(configuration.brokerDescription)",
+                "mqtt.error": "\(String(cString: mosquitto_connack_string(code)))",
+            ])
+            return
+        }
+        let subscriptions = state.withLock { state in
+            state.connected = true
+            return state.subscriptions
+        }
+        for (filter, qos) in subscriptions { mosquitto_subscribe(handle, nil, filter, Int32(qos)) }
+        logger.info("MQTT connected", metadata: ["mqtt.broker": "\(configuration.brokerDescription)", "mqtt.client_id": "\(configuration.clientID)"])
+        continuation.yield(.connected)
+        wake()
+    }
+
+    private func didDisconnect(code: Int32) {
+        let wasConnected = state.withLock { state in
+            defer { state.connected = false }
+            return state.connected
+        }
+        guard wasConnected else { return }
+        let reason = code == 0 ? "client disconnected" : String(cString: mosquitto_strerror(code))
+        logger.warning("MQTT disconnected", metadata: ["mqtt.broker": "\(configuration.brokerDescription)", "mqtt.reason": "\(reason)"])
+        continuation.yield(.disconnected(reason: reason))
+        wake()
+    }
+
+    private func didPublish(messageID: Int32) {
+        state.withLock { _ = $0.unacknowledged.remove(messageID) }
+        wake()
+    }
+
+    private func didReceive(_ message: mosquitto_message) {
+        let topic = String(cString: message.topic)
+        let payload: [UInt8] = message.payload.map {
+            Array(UnsafeRawBufferPointer(start: $0, count: Int(message.payloadlen)))
+        } ?? []
+        continuation.yield(.message(topic: topic, payload: payload, retained: message.retain))
+    }
+
+    private func wake() {
+        wakeup.lock()
+        wakeup.broadcast()
+        wakeup.unlock()
+    }
+
+    // MARK: The network loop
+
+    public func run() async throws {
+        let thread = Thread { [self] in networkLoop() }
+        thread.name = "mqtt-network"
+        thread.start()
+        await withGracefulShutdownHandler {
+            await waitUntil(deadline: nil) { $0.loopFinished }
+        } onGracefulShutdown: {
+            Task { await self.shutdown() }
+        }
+        continuation.finish()
+    }
+
+    /// Publishes the will's message, waits (bounded) for every publish to be acknowledged, then disconnects.
+    private func shutdown() async {
+        if let will = configuration.will, isConnected {
+            publish(topic: will.topic, payload: Array(will.payload.utf8), qos: will.qos, retain: will.retain)
+        }
+        let flushed = await waitUntil(deadline: .now + .seconds(5)) { $0.unacknowledged.isEmpty || !$0.connected }
+        if !flushed {
+            logger.warning("MQTT publishes still unacknowledged at shutdown")
+        }
+        state.withLock { $0.stopping = true }
+        mosquitto_disconnect(handle)
+        wake()
+    }
+
+    /// Waits until `condition` holds (or the deadline passes); returns whether it held.
+    private func waitUntil(deadline: ContinuousClock.Instant?, _ condition: @escaping @Sendable (State) -> Bool) async -> Bool {
+        await withCheckedContinuation { (result: CheckedContinuation<Bool, Never>) in
+            // A short-lived helper thread waits on the condition, so no task blocks a cooperative thread.
+            Thread { [self] in
+                wakeup.lock()
+                defer { wakeup.unlock() }
+                while !state.withLock({ condition($0) }) {
+                    let limit: Date
+                    if let deadline {
+                        let left = ContinuousClock.now.duration(to: deadline)
+                        if left <= .zero {
+                            result.resume(returning: false)
+                            return
+                        }
+                        limit = Date(timeIntervalSinceNow: min(left.timeInterval, 1))
+                    } else {
+                        limit = Date(timeIntervalSinceNow: 1)
+                    }
+                    wakeup.wait(until: limit)
+                }
+                result.resume(returning: true)
+            }.start()
+        }
+    }
+
+    private func networkLoop() {
+        var delay = configuration.reconnectBaseDelay
+        var lastFailure = ""
+        while !state.withLock({ $0.stopping }) {
+            let port = configuration.transport == .unix ? 0 : Int32(configuration.port)
+            let code = mosquitto_connect(handle, configuration.host, port, Int32(configuration.keepAlive))
+            if code == MOSQ_ERR_SUCCESS.rawValue {
+                while !state.withLock({ $0.stopping }) {
+                    let loop = mosquitto_loop(handle, 1000, 1)
+                    if loop != MOSQ_ERR_SUCCESS.rawValue { break }
+                    if state.withLock({ $0.connected }) { delay = configuration.reconnectBaseDelay }
+                }
+                didDisconnect(code: MOSQ_ERR_CONN_LOST.rawValue)
+            } else {
+                let failure = code == MOSQ_ERR_ERRNO.rawValue ? String(cString: strerror(errno)) : String(cString: mosquitto_strerror(code))
+                // One line per kind of failure, not one per attempt.
+                if failure != lastFailure {
+                    logger.error("Cannot reach the MQTT broker; retrying with backoff", metadata: [
+                        "mqtt.broker": "\(configuration.brokerDescription)", "mqtt.error": "\(failure)",
+                    ])
+                    lastFailure = failure
+                }
+            }
+            if state.withLock({ $0.stopping }) { break }
+            sleep(for: delay)
+            delay = min(delay * 2, configuration.reconnectMaxDelay)
+        }
+        state.withLock { $0.loopFinished = true }
+        wake()
+    }
+
+    /// Waits on the condition so a shutdown cuts the wait short.
+    private func sleep(for duration: Duration) {
+        let until = Date(timeIntervalSinceNow: duration.timeInterval)
+        wakeup.lock()
+        while !state.withLock({ $0.stopping }) && Date() < until {
+            wakeup.wait(until: until)
+        }
+        wakeup.unlock()
+    }
+}
+
+/// A setting libmosquitto refused.
+public struct MosquittoError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension Duration {
+    var timeInterval: TimeInterval {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
