@@ -25,6 +25,8 @@ public final class CentralSystem: Sendable {
         var sessions: [String: StationSession] = [:]
         /// The connected stations, with the identity of their current connection.
         var connected: [String: (connection: ObjectIdentifier, info: ConnectionInfo)] = [:]
+        /// Tasks waiting for a station to connect.
+        var connectionWaiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
         /// Tags of accepted RemoteStartTransaction calls, by station, with when they stop being accepted.
         var remoteStartTags: [String: [String: Date]] = [:]
     }
@@ -90,6 +92,9 @@ public final class CentralSystem: Sendable {
             logger.info("Station connected", metadata: ["ocpp.subprotocol": "\(info.subprotocol ?? "none")"])
         }
         emit(.connected(station: station, info: info))
+        for waiter in state.withLock({ $0.connectionWaiters.removeValue(forKey: station) ?? [:] }).values {
+            waiter.resume()
+        }
         return Link(station: station, session: session, connection: connection, logger: logger)
     }
 
@@ -104,6 +109,33 @@ public final class CentralSystem: Sendable {
         }
         link.logger.info("Station disconnected", metadata: ["ocpp.disconnect_reason": "\(reason)"])
         emit(.disconnected(station: link.station, reason: reason))
+    }
+
+    /// Returns when `station` is connected, or after `timeout`, or when the task is cancelled; says whether it is connected.
+    @discardableResult
+    public func waitForConnection(of station: String, upTo timeout: Duration) async -> Bool {
+        if state.withLock({ $0.connected[station] != nil }) { return true }
+        let id = UUID()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { continuation in
+                        let connected = self.state.withLock { state -> Bool in
+                            if state.connected[station] != nil || Task.isCancelled { return true }
+                            state.connectionWaiters[station, default: [:]][id] = continuation
+                            return false
+                        }
+                        if connected { continuation.resume() }
+                    }
+                } onCancel: {
+                    self.state.withLock { $0.connectionWaiters[station]?.removeValue(forKey: id) }?.resume()
+                }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+        return state.withLock { $0.connected[station] != nil }
     }
 
     /// The stations connected now, with their connection facts.
@@ -197,6 +229,11 @@ public final class CentralSystem: Sendable {
         }
         logger.info("Charging switch changed", metadata: ["ocpp.station_id": "\(station)", "ocpp.charging_enabled": "\(enabled)"])
         emit(.chargingEnabledChanged(station: station, enabled: enabled))
+    }
+
+    /// The stations with settings kept from earlier runs.
+    public var knownStations: [String] {
+        state.withLock { Array($0.persisted.stations.keys) }.sorted()
     }
 
     /// Transactions started and not yet stopped.

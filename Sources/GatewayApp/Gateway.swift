@@ -1,6 +1,8 @@
 import CentralSystem
 import Foundation
 import Logging
+import MQTTBridge
+import Mosquitto
 import OCPPServer
 import ServiceLifecycle
 
@@ -40,9 +42,30 @@ public enum Gateway {
             return 1
         }
         let server = OCPPServer(configuration: configuration.server, centralSystem: centralSystem, logger: logger)
+        var mqttConfiguration = configuration.mqtt
+        mqttConfiguration.will = .init(topic: configuration.bridge.topics.bridgeState, payload: "offline", qos: 1, retain: true)
+        let mqtt: MosquittoClient
+        do {
+            mqtt = try MosquittoClient(configuration: mqttConfiguration, logger: logger)
+        } catch {
+            logger.critical("Cannot set up the MQTT client: \(error)")
+            return 1
+        }
+        let transport = MosquittoTransport(client: mqtt)
+        let bridge = MQTTBridge(
+            configuration: configuration.bridge, centralSystem: centralSystem, transport: transport,
+            transportEvents: transport.events, logger: logger)
+        logger.info("Starting", metadata: [
+            "mqtt.broker": "\(mqttConfiguration.brokerDescription)", "mqtt.client_id": "\(mqttConfiguration.clientID)",
+            "mqtt.base_path": "\(configuration.bridge.topics.basePath)",
+            "mqtt.use_station_name": "\(configuration.bridge.topics.useStationName)",
+        ])
+        // Started in this order, stopped in reverse: chargers first, then the bridge publishes their last
+        // state, then the MQTT client says offline and disconnects.
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: server)] + additionalServices(centralSystem).map { .init(service: $0) },
+                services: [.init(service: mqtt), .init(service: bridge), .init(service: server)]
+                    + additionalServices(centralSystem).map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {

@@ -1,6 +1,8 @@
 import CentralSystem
 import Foundation
 import Logging
+import MQTTBridge
+import Mosquitto
 import OCPPServer
 
 /// Everything the gateway is configured with, read from the environment and an optional env file.
@@ -10,6 +12,8 @@ public struct GatewayConfiguration: Sendable {
     /// Where the state file lives (`DATA_DIR`).
     public var dataDirectory: String
     public var logLevel: Logger.Level
+    public var mqtt: MosquittoConfiguration
+    public var bridge: MQTTBridgeConfiguration
 
     /// Reads the configuration.
     ///
@@ -36,7 +40,54 @@ public struct GatewayConfiguration: Sendable {
                 callTimeout: try reader.seconds(Settings.callTimeout)!,
                 remoteStartAuthorizationWindow: try reader.seconds(Settings.remoteStartWindow, allowZero: true)!),
             dataDirectory: try reader.string(Settings.dataDir),
-            logLevel: try reader.logLevel(Settings.logLevel))
+            logLevel: try reader.logLevel(Settings.logLevel),
+            mqtt: try mqttConfiguration(reader),
+            bridge: MQTTBridgeConfiguration(
+                topics: TopicLayout(basePath: try reader.string(Settings.mqttBasePath),
+                                    useStationName: try reader.boolean(Settings.mqttUseStationName)),
+                qos: try reader.integer(Settings.mqttQoS, in: 0...2, expected: "0, 1 or 2"),
+                expectedStations: try reader.tagList(Settings.expectedChargePoints),
+                retryAttempts: try reader.integer(Settings.commandRetryAttempts, in: 0...100, expected: "a whole number from 0 to 100"),
+                retryBaseDelay: try reader.seconds(Settings.commandRetryBaseDelay)!))
+    }
+
+    private static func mqttConfiguration(_ reader: SettingsReader) throws(ConfigurationError) -> MosquittoConfiguration {
+        let transportName = reader.raw(Settings.mqttTransport).lowercased()
+        guard let transport = MosquittoConfiguration.Transport(rawValue: transportName) else {
+            throw ConfigurationError(variable: Settings.mqttTransport.name, value: reader.raw(Settings.mqttTransport),
+                                     expected: "tcp or unix (MQTT over WebSocket is not supported; use the broker's MQTT port)")
+        }
+        _ = try reader.seconds(Settings.mqttTimeout)
+        let base = try reader.seconds(Settings.mqttReconnectBaseDelay)!
+        let maximum = try reader.seconds(Settings.mqttReconnectMaxDelay)!
+        guard maximum >= base else {
+            throw ConfigurationError(variable: Settings.mqttReconnectMaxDelay.name, value: reader.raw(Settings.mqttReconnectMaxDelay),
+                                     expected: "at least MQTT_RECONNECT_BASE_DELAY (\(reader.raw(Settings.mqttReconnectBaseDelay)))")
+        }
+        let clientID = reader.raw(Settings.mqttClientID)
+        let username = reader.raw(Settings.mqttUsername)
+        let password = reader.raw(Settings.mqttPassword)
+        return MosquittoConfiguration(
+            host: try reader.string(Settings.mqttHostname),
+            port: try reader.integer(Settings.mqttPort, in: 1...65_535, expected: "a port number from 1 to 65535"),
+            transport: transport,
+            clientID: clientID.isEmpty ? defaultClientID() : clientID,
+            username: username.isEmpty ? nil : username,
+            password: password.isEmpty ? nil : password,
+            keepAlive: try reader.integer(Settings.mqttKeepalive, in: 5...65_535, expected: "seconds from 5 to 65535"),
+            reconnectBaseDelay: base,
+            reconnectMaxDelay: maximum)
+    }
+
+    /// `ocppgw-` and 16 hex digits of a hash of the host name: stable across restarts, distinct between hosts,
+    /// and within MQTT 3.1.1's 23 characters.
+    static func defaultClientID(hostName: String = ProcessInfo.processInfo.hostName) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in hostName.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return "ocppgw-" + String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     private static func envFileValues(environment: [String: String], workingDirectory: String) throws(ConfigurationError) -> [String: String] {

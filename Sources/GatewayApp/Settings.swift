@@ -35,8 +35,42 @@ public enum Settings {
     public static let logLevel = Setting(name: "LOG_LEVEL", defaultValue: "INFO",
         help: "TRACE, DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)")
 
+    public static let mqttHostname = Setting(name: "MQTT_HOSTNAME", defaultValue: "localhost",
+        help: "MQTT broker host name or address; with MQTT_TRANSPORT=unix, the broker's socket path")
+    public static let mqttPort = Setting(name: "MQTT_PORT", defaultValue: "1883", help: "MQTT broker port")
+    public static let mqttTransport = Setting(name: "MQTT_TRANSPORT", defaultValue: "tcp",
+        help: "tcp or unix (websockets is not supported: use the broker's MQTT port)")
+    public static let mqttUsername = Setting(name: "MQTT_USERNAME", defaultValue: "", help: "MQTT user name (none by default)")
+    public static let mqttPassword = Setting(name: "MQTT_PASSWORD", defaultValue: "", help: "MQTT password (never logged)")
+    public static let mqttClientID = Setting(name: "MQTT_CLIENT_ID", defaultValue: "",
+        help: "MQTT client id; by default ocppgw- and a hash of the host name, stable across restarts")
+    public static let mqttKeepalive = Setting(name: "MQTT_KEEPALIVE", defaultValue: "60", help: "MQTT keep-alive in seconds")
+    public static let mqttReconnectBaseDelay = Setting(name: "MQTT_RECONNECT_BASE_DELAY", defaultValue: "5",
+        help: "Seconds before the first reconnect to the broker; doubles per failed attempt")
+    public static let mqttReconnectMaxDelay = Setting(name: "MQTT_RECONNECT_MAX_DELAY", defaultValue: "60",
+        help: "Longest wait between reconnects to the broker, in seconds")
+    public static let mqttTimeout = Setting(name: "MQTT_TIMEOUT", defaultValue: "30",
+        help: "Accepted for ocpp2mqtt compatibility; libmosquitto keeps its own timeouts")
+    public static let mqttWebsocketPath = Setting(name: "MQTT_WEBSOCKET_PATH", defaultValue: "",
+        help: "Accepted for ocpp2mqtt compatibility and ignored (MQTT over WebSocket is not supported)")
+    public static let mqttWebsocketHeaders = Setting(name: "MQTT_WEBSOCKET_HEADERS", defaultValue: "",
+        help: "Accepted for ocpp2mqtt compatibility and ignored")
+    public static let mqttBasePath = Setting(name: "MQTT_BASEPATH", defaultValue: "ocpp/test", help: "Root of every topic")
+    public static let mqttUseStationName = Setting(name: "MQTT_USESTATIONNAME", defaultValue: "false",
+        help: "Put each station under MQTT_BASEPATH/<station>; off, every station shares MQTT_BASEPATH (ocpp2mqtt's layout)")
+    public static let mqttQoS = Setting(name: "MQTT_QOS", defaultValue: "1", help: "QoS of everything published: 0, 1 or 2")
+    public static let expectedChargePoints = Setting(name: "EXPECTED_CHARGE_POINTS", defaultValue: "[]",
+        help: "Stations published as DISCONNECTED at start, as a JSON list or comma-separated")
+    public static let commandRetryAttempts = Setting(name: "OCPP_COMMAND_RETRY_ATTEMPTS", defaultValue: "5",
+        help: "How many more times a command for a station that is not connected is tried")
+    public static let commandRetryBaseDelay = Setting(name: "OCPP_COMMAND_RETRY_BASE_DELAY", defaultValue: "0.3",
+        help: "Seconds before the first retry of a command; doubles per retry")
+
     public static let all: [Setting] = [
         envFile, listenAddr, listenPort, heartbeatInterval, callTimeout, pingInterval, pingTimeout, maxFrameSize,
         remoteStartWindow, authorizedTags, dataDir, logLevel,
+        mqttHostname, mqttPort, mqttTransport, mqttUsername, mqttPassword, mqttClientID, mqttKeepalive,
+        mqttReconnectBaseDelay, mqttReconnectMaxDelay, mqttTimeout, mqttWebsocketPath, mqttWebsocketHeaders,
+        mqttBasePath, mqttUseStationName, mqttQoS, expectedChargePoints, commandRetryAttempts, commandRetryBaseDelay,
     ]
 }

@@ -125,8 +125,8 @@ struct StationStateModel {
             seen(&out, now)
         case .dataTransfer(let request, _):
             out.station("data_transfer_vendor_id", request.vendorId.value)
-            out.station("data_transfer_message_id", request.messageId?.value ?? "")
-            out.station("data_transfer_data", request.data ?? "")
+            out.station("data_transfer_message_id", request.messageId?.value)
+            out.station("data_transfer_data", request.data)
             seen(&out, now)
         case .diagnosticsStatusNotification(let request):
             out.station("diagnostics_status", request.status.rawValue)

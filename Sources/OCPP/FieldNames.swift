@@ -12,6 +12,14 @@ public enum FieldNames {
         _ = try? T(from: ProbeDecoder(recorder: recorder, codingPath: []))
         return recorder.keys
     }
+
+    /// Only the top-level fields.
+    public static func topLevel<T: Decodable>(of type: T.Type) -> Set<String> {
+        let recorder = KeyRecorder()
+        recorder.maximumDepth = 0
+        _ = try? T(from: ProbeDecoder(recorder: recorder, codingPath: []))
+        return recorder.keys
+    }
 }
 
 extension CodingUserInfoKey {
@@ -21,6 +29,11 @@ extension CodingUserInfoKey {
 
 private final class KeyRecorder {
     var keys: Set<String> = []
+    var maximumDepth = Int.max
+
+    func record(_ key: any CodingKey, at path: [any CodingKey]) {
+        if path.count <= maximumDepth { keys.insert(key.stringValue) }
+    }
 }
 
 /// Answers every request with a placeholder and records the keys.
@@ -59,27 +72,27 @@ private struct KeyedProbe<Key: CodingKey>: KeyedDecodingContainerProtocol {
     var allKeys: [Key] { [] }
 
     func contains(_ key: Key) -> Bool {
-        recorder.keys.insert(key.stringValue)
+        recorder.record(key, at: codingPath)
         return true
     }
 
     func decodeNil(forKey key: Key) throws -> Bool {
-        recorder.keys.insert(key.stringValue)
+        recorder.record(key, at: codingPath)
         return false
     }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        recorder.keys.insert(key.stringValue)
+        recorder.record(key, at: codingPath)
         return try placeholder(type, recorder, codingPath + [key])
     }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
-        recorder.keys.insert(key.stringValue)
+        recorder.record(key, at: codingPath)
         return KeyedDecodingContainer(KeyedProbe<NestedKey>(recorder: recorder, codingPath: codingPath + [key]))
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-        recorder.keys.insert(key.stringValue)
+        recorder.record(key, at: codingPath)
         return UnkeyedProbe(recorder: recorder, codingPath: codingPath + [key])
     }
 

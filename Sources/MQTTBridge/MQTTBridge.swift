@@ -1,0 +1,224 @@
+import CentralSystem
+import Foundation
+import Logging
+import OCPP
+import ServiceLifecycle
+import Synchronization
+
+/// The bridge between the central system and MQTT, as a Service: every event becomes retained state topics,
+/// every command message becomes an OCPP call (or a change of the charging switch), with its result published.
+///
+/// Commands for one station run in the order they arrived; stations do not wait for each other. A command for
+/// a station that is not connected is tried again with exponential backoff, and sent as soon as the station
+/// connects.
+public final class MQTTBridge: Service {
+    private let configuration: MQTTBridgeConfiguration
+    private let centralSystem: CentralSystem
+    private let transportEvents: AsyncStream<MQTTTransportEvent>
+    private let transport: any MQTTTransport
+    private let publisher: StatePublisher
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+    /// Subscribed when the bridge is made, so no event of a charger that connects early is missed.
+    private let events: AsyncStream<CentralSystemEvent>
+    /// The station that connected last: the target of commands when topics carry no station names.
+    private let lastConnected = Mutex<String?>(nil)
+
+    private var topics: TopicLayout { configuration.topics }
+
+    public init(
+        configuration: MQTTBridgeConfiguration, centralSystem: CentralSystem, transport: any MQTTTransport,
+        transportEvents: AsyncStream<MQTTTransportEvent>, logger: Logger, now: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.configuration = configuration
+        self.centralSystem = centralSystem
+        self.transport = transport
+        self.transportEvents = transportEvents
+        self.publisher = StatePublisher(transport: transport, qos: configuration.qos, logger: logger)
+        self.logger = logger
+        self.now = now
+        self.events = centralSystem.events()
+    }
+
+    public func run() async throws {
+        var model = StationStateModel(topics: topics)
+        for transaction in centralSystem.activeTransactions { model.restore(transaction) }
+        publisher.publish([Publication(topic: topics.bridgeState, payload: "online")])
+        publisher.publish(initialState())
+        transport.subscribe(topics.commandFilters)
+
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.serveMQTT() }
+                // Until shutdown finishes the event stream, after the chargers' last events.
+                for await event in events {
+                    if case .connected(let station, _) = event {
+                        lastConnected.withLock { $0 = station }
+                    }
+                    publisher.publish(model.apply(event, at: now()))
+                    if case .connected(let station, _) = event {
+                        publisher.publish([switchState(station)])
+                    }
+                }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.centralSystem.finishEvents()
+        }
+    }
+
+    /// Expected and known stations as DISCONNECTED, with their charging switches.
+    private func initialState() -> [Publication] {
+        let connected = centralSystem.connectedStations
+        var stations: [String] = []
+        for station in configuration.expectedStations + centralSystem.knownStations where !stations.contains(station) {
+            stations.append(station)
+        }
+        return stations.filter { connected[$0] == nil }.flatMap { station in
+            [Publication(topic: topics.state(station, "connection_state"), payload: "DISCONNECTED"), switchState(station)]
+        }
+    }
+
+    private func switchState(_ station: String) -> Publication {
+        Publication(topic: topics.state(station, "charging_enabled"),
+                    payload: StateValue.onOff(centralSystem.chargingEnabled(station: station)))
+    }
+
+    // MARK: Commands
+
+    private struct Job: Sendable {
+        var command: Command
+        /// The station named by the topic or the payload; nil means "the station that connected last".
+        var station: String?
+    }
+
+    /// Follows the MQTT connection and runs commands: one queue (and child task) per station.
+    private func serveMQTT() async {
+        await withDiscardingTaskGroup { group in
+            var queues: [String: AsyncStream<Job>.Continuation] = [:]
+            for await event in transportEvents {
+                switch event {
+                case .connected:
+                    publisher.connected()
+                case .disconnected:
+                    publisher.disconnected()
+                case .message(let topic, let payload, let retained):
+                    guard let job = accept(topic: topic, payload: payload, retained: retained) else { continue }
+                    let key = job.station ?? ""
+                    if queues[key] == nil {
+                        let (stream, continuation) = AsyncStream<Job>.makeStream()
+                        queues[key] = continuation
+                        group.addTask {
+                            for await job in stream { await self.execute(job) }
+                        }
+                    }
+                    queues[key]!.yield(job)
+                }
+            }
+            for queue in queues.values { queue.finish() }
+        }
+    }
+
+    /// Parses a command message; publishes the error result and returns nil when it is refused.
+    private func accept(topic: String, payload: [UInt8], retained: Bool) -> Job? {
+        let (topicStation, isCommand) = topics.commandTarget(of: topic)
+        guard isCommand else { return nil }
+        var logger = logger
+        logger[metadataKey: "mqtt.topic"] = "\(topic)"
+        let parsed = CommandParser.parse(payload)
+        let fallbackStation = topicStation ?? (try? parsed.get().station) ?? lastConnected.withLock { $0 } ?? ""
+        if retained {
+            // A retained command would run again at every restart and reconnect: refuse it, once.
+            logger.warning("Retained command ignored")
+            publishResult(station: fallbackStation, name: try? parsed.get().name, requestID: try? parsed.get().requestID,
+                          .error(code: "InvalidCommand", description: "retained commands are ignored; publish commands without the retain flag"))
+            return nil
+        }
+        switch parsed {
+        case .failure(let rejection):
+            logger.warning("Command refused", metadata: ["mqtt.error": "\(rejection)"])
+            publishResult(station: fallbackStation, name: rejection.name, requestID: rejection.requestID,
+                          .error(code: rejection.code, description: rejection.message))
+            return nil
+        case .success(let command):
+            return Job(command: command, station: topicStation ?? command.station)
+        }
+    }
+
+    private func execute(_ job: Job) async {
+        let command = job.command
+        let outcome: CommandOutcome
+        var station = job.station ?? lastConnected.withLock { $0 } ?? configuration.expectedStations.first
+        switch command.operation {
+        case .chargingEnabled(let enabled):
+            guard let target = station else {
+                outcome = .error(code: "StationOffline", description: "no station has connected yet; name one with \"station\"")
+                break
+            }
+            do {
+                try centralSystem.setChargingEnabled(enabled, station: target)
+                outcome = .ok(response: ["status": .string("Accepted"), "charging_enabled": .string(StateValue.onOff(enabled))])
+            } catch {
+                outcome = .error(code: "InternalError", description: "\(error)")
+            }
+        case .ocpp(let action, let payload):
+            (station, outcome) = await call(action, payload, station: station, explicit: job.station != nil)
+        }
+        publishResult(station: station ?? "", name: command.name, requestID: command.requestID, outcome)
+    }
+
+    /// Sends the call, trying again while the station is not connected.
+    private func call(_ action: Action, _ payload: RawJSON, station initial: String?, explicit: Bool) async -> (String?, CommandOutcome) {
+        var station = initial
+        var delay = configuration.retryBaseDelay
+        var attempt = 0
+        let started = ContinuousClock.now
+        while true {
+            if let target = station {
+                var logger = logger
+                logger[metadataKey: "ocpp.station_id"] = "\(target)"
+                switch await centralSystem.sendRaw(action: action.rawValue, payload: payload, to: target) {
+                case .success(let answer):
+                    return (target, .ok(response: JSONValue.parse(answer.bytes)?.objectValue ?? [:]))
+                case .failure(let error) where error.kind != .notConnected:
+                    logger.warning("Command failed", metadata: ["ocpp.action": "\(action)", "ocpp.error": "\(error)"])
+                    return (target, Self.outcome(of: error))
+                case .failure:
+                    break
+                }
+            }
+            guard attempt < configuration.retryAttempts, !Task.isCancelled else { break }
+            attempt += 1
+            if let target = station {
+                await centralSystem.waitForConnection(of: target, upTo: delay)
+            } else {
+                try? await Task.sleep(for: delay)
+            }
+            delay *= 2
+            if !explicit { station = lastConnected.withLock { $0 } ?? station }
+        }
+        if Task.isCancelled {
+            return (station, .error(code: "GatewayStopping", description: "the gateway is shutting down"))
+        }
+        let waited = String(format: "%.1f", (ContinuousClock.now - started).seconds)
+        let description = station.map { "station '\($0)' is not connected (tried \(attempt + 1) times over \(waited) s)" }
+            ?? "no station is connected (waited \(waited) s)"
+        return (station, .error(code: "StationOffline", description: description))
+    }
+
+    private static func outcome(of error: CommandError) -> CommandOutcome {
+        switch error.kind {
+        case .notConnected: .error(code: "StationOffline", description: error.message)
+        case .timeout: .error(code: "Timeout", description: error.message)
+        case .connectionLost: .error(code: "ConnectionLost", description: error.message)
+        case .invalidRequest: .error(code: "InvalidArguments", description: error.message)
+        case .invalidResponse: .error(code: "InvalidResponse", description: error.message)
+        case .callError:
+            .error(code: error.callError?.code.rawValue ?? "GenericError", description: error.callError?.description ?? error.message)
+        }
+    }
+
+    private func publishResult(station: String, name: String?, requestID: String?, _ outcome: CommandOutcome) {
+        publisher.publish(CommandResult.publications(topics: topics, station: station, name: name, requestID: requestID, outcome: outcome))
+    }
+}
