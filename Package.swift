@@ -94,7 +94,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "GatewayAppTests", dependencies: ["GatewayApp"]),
-        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "CentralSystem", "OCPP"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "CentralSystem", "OCPP"]),
     ],
     swiftLanguageModes: [.v6]
 )

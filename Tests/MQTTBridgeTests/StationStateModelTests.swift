@@ -1,0 +1,140 @@
+import CentralSystem
+import Foundation
+import OCPP
+import Testing
+
+@testable import MQTTBridge
+
+/// Golden tables: an event in, the exact publications out.
+@Suite struct StationStateModelTests {
+    let t0 = Date(timeIntervalSince1970: 1_795_269_090)  // 2026-11-21T13:51:30Z
+    var model = StationStateModel(topics: TopicLayout(basePath: "ocpp", useStationName: true))
+
+    private func table(_ publications: [Publication]) -> [String] {
+        publications.map { "\($0.topic) \($0.payload)" }
+    }
+
+    private func date(_ text: String) -> Date { OCPPDateTime.parse(text)! }
+
+    @Test mutating func connectBootHeartbeat() {
+        #expect(table(model.apply(.connected(station: "CP1", info: ConnectionInfo(remoteAddress: "x", subprotocol: nil)), at: t0)) == [
+            "ocpp/CP1/state/connection_state CONNECTED",
+            "ocpp/CP1/state/last_connected 2026-11-21T13:51:30Z",
+            "ocpp/CP1/state/last_seen 2026-11-21T13:51:30Z",
+        ])
+        let boot = BootNotificationRequest(chargePointVendor: "Acme", chargePointModel: "W1", chargePointSerialNumber: "S-9", firmwareVersion: "1.0")
+        #expect(table(model.apply(.message(station: "CP1", .bootNotification(boot, BootNotificationResponse(status: .accepted, currentTime: t0, interval: 300))), at: t0)) == [
+            "ocpp/CP1/state/charge_point_vendor Acme",
+            "ocpp/CP1/state/charge_point_model W1",
+            "ocpp/CP1/state/charge_point_serial_number S-9",
+            "ocpp/CP1/state/firmware_version 1.0",
+            "ocpp/CP1/state/last_seen 2026-11-21T13:51:30Z",
+        ])
+        #expect(table(model.apply(.message(station: "CP1", .heartbeat(HeartbeatResponse(currentTime: t0))), at: t0 + 5)) == [
+            "ocpp/CP1/state/heartbeat ON",
+            "ocpp/CP1/state/last_seen 2026-11-21T13:51:35Z",
+        ])
+    }
+
+    @Test mutating func statusPerConnectorWithConnectorOneMirrored() {
+        let status = StatusNotificationRequest(connectorId: 1, errorCode: .noError, status: .charging, info: "ok", vendorErrorCode: "E7")
+        #expect(table(model.apply(.message(station: "CP1", .statusNotification(status)), at: t0)) == [
+            "ocpp/CP1/connector/1/state/status Charging", "ocpp/CP1/state/status Charging",
+            "ocpp/CP1/connector/1/state/error_code NoError", "ocpp/CP1/state/error_code NoError",
+            "ocpp/CP1/connector/1/state/connector_id 1", "ocpp/CP1/state/connector_id 1",
+            "ocpp/CP1/connector/1/state/info ok", "ocpp/CP1/state/info ok",
+            "ocpp/CP1/connector/1/state/vendor_error_code E7", "ocpp/CP1/state/vendor_error_code E7",
+            "ocpp/CP1/connector/1/state/charging ON", "ocpp/CP1/state/charging ON",
+            "ocpp/CP1/connector/1/state/plugged ON", "ocpp/CP1/state/plugged ON",
+            "ocpp/CP1/state/last_seen 2026-11-21T13:51:30Z",
+        ])
+        // Connector 2 and connector 0 stay under their own topics; last_seen is not repeated within a minute.
+        let second = StatusNotificationRequest(connectorId: 2, errorCode: .noError, status: .available)
+        #expect(table(model.apply(.message(station: "CP1", .statusNotification(second)), at: t0 + 1)) == [
+            "ocpp/CP1/connector/2/state/status Available",
+            "ocpp/CP1/connector/2/state/error_code NoError",
+            "ocpp/CP1/connector/2/state/connector_id 2",
+            "ocpp/CP1/connector/2/state/charging OFF",
+            "ocpp/CP1/connector/2/state/plugged OFF",
+        ])
+    }
+
+    @Test mutating func aTransactionWithPhasesAndUnitsAndItsEnd() {
+        let start = StartTransactionRequest(connectorId: 1, idTag: "TAG", meterStart: 1000, timestamp: date("2026-11-21T13:00:00Z"))
+        _ = model.apply(.message(station: "CP1", .startTransaction(start, StartTransactionResponse(idTagInfo: IdTagInfo(status: .accepted), transactionId: 7))), at: t0)
+        _ = model.apply(.message(station: "CP1", .statusNotification(StatusNotificationRequest(connectorId: 1, errorCode: .noError, status: .charging))), at: t0)
+        let values = [MeterValue(timestamp: t0, sampledValue: [
+            SampledValue(value: "1.5", unit: .kWh),
+            SampledValue(value: "7.2", measurand: .powerActiveImport, unit: .kW),
+            SampledValue(value: "16", measurand: .currentImport, phase: .l1, unit: .a),
+            SampledValue(value: "230.5", measurand: .voltage, phase: .l1N, unit: .v),
+            SampledValue(value: "400", measurand: .voltage, phase: .l1L2, unit: .v),
+            SampledValue(value: "41", measurand: .temperature, location: .body, unit: .celsius),
+            SampledValue(value: "80", measurand: .soc, location: .ev, unit: .percent),
+        ]), MeterValue(timestamp: t0 + 10, sampledValue: [SampledValue(value: "1600", unit: .wh)])]
+        let request = MeterValuesRequest(connectorId: 1, transactionId: 7, meterValue: values)
+        #expect(table(model.apply(.message(station: "CP1", .meterValues(request, samples: MeterSample.normalise(values))), at: t0 + 10)).filter { !$0.hasPrefix("ocpp/CP1/state/") } == [
+            "ocpp/CP1/connector/1/state/energy_active_import_register 1600",
+            "ocpp/CP1/connector/1/state/power_active_import 7200",
+            "ocpp/CP1/connector/1/state/current_import_l1 16",
+            "ocpp/CP1/connector/1/state/voltage_l1 230.5",
+            "ocpp/CP1/connector/1/state/voltage_l1_l2 400",
+            "ocpp/CP1/connector/1/state/temperature_body 41",
+            "ocpp/CP1/connector/1/state/soc 80",
+            "ocpp/CP1/connector/1/state/session_energy 600",
+        ])
+        // Charging stops: power and current drop to 0.
+        let suspended = StatusNotificationRequest(connectorId: 1, errorCode: .noError, status: .suspendedEV)
+        let zeroed = table(model.apply(.message(station: "CP1", .statusNotification(suspended)), at: t0 + 11))
+        #expect(zeroed.contains("ocpp/CP1/state/power_active_import 0"))
+        #expect(zeroed.contains("ocpp/CP1/connector/1/state/current_import_l1 0"))
+        #expect(!zeroed.contains { $0.contains("voltage") })
+
+        let stop = StopTransactionRequest(transactionId: 7, meterStop: 2500, timestamp: date("2026-11-21T14:00:00Z"))
+        #expect(table(model.apply(.message(station: "CP1", .stopTransaction(stop, StopTransactionResponse(), transaction: nil, samples: [])), at: t0 + 12)) == [
+            "ocpp/CP1/connector/1/state/meter_stop 2500", "ocpp/CP1/state/meter_stop 2500",
+            "ocpp/CP1/connector/1/state/meter_stop_timestamp 2026-11-21T14:00:00Z", "ocpp/CP1/state/meter_stop_timestamp 2026-11-21T14:00:00Z",
+            "ocpp/CP1/connector/1/state/meter_stop_reason Local", "ocpp/CP1/state/meter_stop_reason Local",
+            "ocpp/CP1/connector/1/state/session_energy 1500", "ocpp/CP1/state/session_energy 1500",
+            "ocpp/CP1/connector/1/state/transaction_id ", "ocpp/CP1/state/transaction_id ",
+            "ocpp/CP1/connector/1/state/ev_connected OFF", "ocpp/CP1/state/ev_connected OFF",
+        ])
+    }
+
+    @Test mutating func aStopAfterARestartUsesTheStoredTransaction() {
+        let transaction = Transaction(id: 9, station: "CP1", connectorId: 2, idTag: "T", meterStart: 500, startedAt: t0)
+        model.restore(transaction)
+        let values = [MeterValue(timestamp: t0, sampledValue: [SampledValue(value: "900")])]
+        let published = table(model.apply(.message(station: "CP1", .meterValues(MeterValuesRequest(connectorId: 2, transactionId: 9, meterValue: values), samples: MeterSample.normalise(values))), at: t0))
+        #expect(published.contains("ocpp/CP1/connector/2/state/session_energy 400"))
+        let stop = StopTransactionRequest(transactionId: 9, meterStop: 1200, timestamp: t0, reason: .evDisconnected)
+        let stopped = table(model.apply(.message(station: "CP1", .stopTransaction(stop, StopTransactionResponse(), transaction: transaction, samples: [])), at: t0))
+        #expect(stopped.contains("ocpp/CP1/connector/2/state/session_energy 700"))
+        #expect(stopped.contains("ocpp/CP1/connector/2/state/meter_stop_reason EVDisconnected"))
+        #expect(!stopped.contains { $0.hasPrefix("ocpp/CP1/state/") })
+    }
+
+    @Test mutating func disconnectZeroesFlowsAndSaysWhy() {
+        let values = [MeterValue(timestamp: t0, sampledValue: [SampledValue(value: "11", measurand: .powerActiveImport, unit: .kW)])]
+        _ = model.apply(.message(station: "CP1", .meterValues(MeterValuesRequest(connectorId: 1, meterValue: values), samples: MeterSample.normalise(values))), at: t0)
+        #expect(table(model.apply(.disconnected(station: "CP1", reason: .timeout), at: t0)) == [
+            "ocpp/CP1/state/connection_state DISCONNECTED",
+            "ocpp/CP1/state/last_disconnected 2026-11-21T13:51:30Z",
+            "ocpp/CP1/state/disconnect_reason timeout",
+            "ocpp/CP1/connector/1/state/power_active_import 0", "ocpp/CP1/state/power_active_import 0",
+        ])
+    }
+
+    @Test mutating func notificationsAndTheSwitch() {
+        #expect(table(model.apply(.chargingEnabledChanged(station: "CP1", enabled: false), at: t0)) == ["ocpp/CP1/state/charging_enabled OFF"])
+        #expect(table(model.apply(.message(station: "CP1", .authorize(AuthorizeRequest(idTag: "T1"), AuthorizeResponse(idTagInfo: IdTagInfo(status: .blocked)))), at: t0)) == [
+            "ocpp/CP1/state/authorize Blocked", "ocpp/CP1/state/id_tag T1", "ocpp/CP1/state/last_seen 2026-11-21T13:51:30Z",
+        ])
+        #expect(table(model.apply(.message(station: "CP1", .firmwareStatusNotification(FirmwareStatusNotificationRequest(status: .installing))), at: t0)) == [
+            "ocpp/CP1/state/firmware_status Installing",
+        ])
+        #expect(table(model.apply(.message(station: "CP1", .dataTransfer(DataTransferRequest(vendorId: "acme"), DataTransferResponse(status: .unknownVendorId))), at: t0)) == [
+            "ocpp/CP1/state/data_transfer_vendor_id acme",
+        ])
+    }
+}

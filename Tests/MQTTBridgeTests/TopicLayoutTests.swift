@@ -1,0 +1,30 @@
+import Testing
+
+@testable import MQTTBridge
+
+@Suite struct TopicLayoutTests {
+    @Test func withStationNames() {
+        let topics = TopicLayout(basePath: "/ocpp/chargers/", useStationName: true)
+        #expect(topics.stationRoot("CP1") == "ocpp/chargers/CP1")
+        #expect(topics.state("CP1", "status") == "ocpp/chargers/CP1/state/status")
+        #expect(topics.state("CP1", "status", connector: 2) == "ocpp/chargers/CP1/connector/2/state/status")
+        #expect(topics.commandResult("CP1") == "ocpp/chargers/CP1/cmd_result")
+        #expect(topics.commandResult("CP1", field: "status") == "ocpp/chargers/CP1/cmd_result/status")
+        #expect(topics.bridgeState == "ocpp/chargers/bridge/state")
+        #expect(topics.commandFilters == ["ocpp/chargers/+/cmd", "ocpp/chargers/+/cmd/#"])
+        #expect(topics.commandTarget(of: "ocpp/chargers/CP1/cmd") == ("CP1", true))
+        #expect(topics.commandTarget(of: "ocpp/chargers/CP1/cmd/anything") == ("CP1", true))
+        #expect(topics.commandTarget(of: "ocpp/chargers/CP1/state/status") == (nil, false))
+        #expect(topics.commandTarget(of: "other/CP1/cmd") == (nil, false))
+    }
+
+    @Test func withoutStationNamesEveryStationSharesTheBase() {
+        let topics = TopicLayout(basePath: "ocpp/charger1", useStationName: false)
+        #expect(topics.state("anything", "status") == "ocpp/charger1/state/status")
+        #expect(topics.commandResult("anything", field: "status") == "ocpp/charger1/cmd_result/status")
+        #expect(topics.commandFilters == ["ocpp/charger1/cmd", "ocpp/charger1/cmd/#"])
+        #expect(topics.commandTarget(of: "ocpp/charger1/cmd") == (nil, true))
+        #expect(topics.commandTarget(of: "ocpp/charger1/cmd/x") == (nil, true))
+        #expect(topics.commandTarget(of: "ocpp/charger1/cmd_result") == (nil, false))
+    }
+}
