@@ -199,12 +199,23 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         let thread = Thread { [self] in networkLoop() }
         thread.name = "mqtt-network"
         thread.start()
-        await withGracefulShutdownHandler {
-            await waitUntil(deadline: nil) { $0.loopFinished }
-        } onGracefulShutdown: {
-            Task { await self.shutdown() }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await waitUntil(deadline: nil) { $0.loopFinished }
+            } onGracefulShutdown: {
+                Task { await self.shutdown() }
+            }
+        } onCancel: {
+            // Another service failed: stop at once, without the goodbye.
+            self.stop()
         }
         continuation.finish()
+    }
+
+    private func stop() {
+        state.withLock { $0.stopping = true }
+        mosquitto_disconnect(handle)
+        wake()
     }
 
     /// Publishes the will's message, waits (bounded) for every publish to be acknowledged, then disconnects.
@@ -216,9 +227,7 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         if !flushed {
             logger.warning("MQTT publishes still unacknowledged at shutdown")
         }
-        state.withLock { $0.stopping = true }
-        mosquitto_disconnect(handle)
-        wake()
+        stop()
     }
 
     /// Waits until `condition` holds (or the deadline passes); returns whether it held.

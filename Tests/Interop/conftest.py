@@ -1,24 +1,151 @@
-"""Starts the real gateway (the interop harness build: the gateway plus a JSON-lines console) for each test.
+"""Starts a real mosquitto broker and the real gateway (the interop harness build: the gateway plus a
+JSON-lines console) for each test.
 
-Everything listens on 127.0.0.1 with a port the gateway picks itself (LISTEN_PORT=0), read from its log line,
-so tests never race for ports. Every wait is bounded by a deadline.
+Everything listens on 127.0.0.1: the gateway on a port it picks itself (LISTEN_PORT=0), read from its log line;
+the broker on a free port, checked to be the broker this suite started. Every wait is bounded by a deadline.
 """
+import itertools
 import json
 import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = Path(os.environ.get("OCPP_TEST_HARNESS", ROOT / ".build" / "debug" / "ocpp-test-harness"))
 GATEWAY = Path(os.environ.get("OCPP_GATEWAY_BIN", ROOT / ".build" / "debug" / "ocpp-gateway"))
 LISTENING = re.compile(r"ocpp\.listen_address=[0-9.]+:(\d+).*Listening for chargers")
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Broker:
+    """A mosquitto of our own on a free loopback port (and a Unix socket), without persistence."""
+
+    def __init__(self, directory):
+        self.directory = Path(directory)
+        self.port = free_port()
+        self.socket_path = str(self.directory / "mosquitto.sock")
+        self.process = None
+        self.start()
+
+    def start(self, timeout=10):
+        config = self.directory / "mosquitto.conf"
+        config.write_text(
+            f"listener {self.port} 127.0.0.1\nlistener 0 {self.socket_path}\nallow_anonymous true\n"
+            "persistence false\nlog_dest stderr\n"
+            # Started as root, mosquitto would switch to its own user, which cannot use pytest's directories.
+            + ("user root\n" if os.geteuid() == 0 else ""))
+        self.process = subprocess.Popen(["mosquitto", "-c", str(config)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("mosquitto exited: " + self.process.stderr.read())
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    pass
+                if self.process.poll() is None:  # ours answers, not someone else's
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+
+class Watcher:
+    """An MQTT client that records everything under a topic filter, retained or live."""
+
+    _ids = itertools.count()
+
+    def __init__(self, broker, topic_filter):
+        self.messages = []
+        self.condition = threading.Condition()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"watcher-{os.getpid()}-{next(self._ids)}")
+        subscribed = threading.Event()
+        self.client.on_message = self._on_message
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic_filter, qos=1)
+        self.client.on_subscribe = lambda c, u, mid, codes, p: subscribed.set()
+        self.client.connect("127.0.0.1", broker.port)
+        self.client.loop_start()
+        if not subscribed.wait(10):
+            raise RuntimeError("watcher could not subscribe")
+
+    def _on_message(self, client, userdata, message):
+        with self.condition:
+            self.messages.append((message.topic, message.payload.decode("utf-8", "replace"), bool(message.retain)))
+            self.condition.notify_all()
+
+    def wait(self, topic, payload=None, timeout=10, after=0):
+        """The first message on topic (with payload, if given) at index >= after; its payload."""
+        deadline = time.monotonic() + timeout
+        with self.condition:
+            while True:
+                for t, p, _ in self.messages[after:]:
+                    if t == topic and (payload is None or p == payload):
+                        return p
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    seen = "\n".join(f"{t} {p}" for t, p, _ in self.messages[-40:])
+                    raise TimeoutError(f"no {topic} = {payload!r}; last messages:\n{seen}")
+                self.condition.wait(remaining)
+
+    def wait_json(self, topic, timeout=10, after=0, **fields):
+        """The first JSON document on topic whose fields match."""
+        deadline = time.monotonic() + timeout
+        with self.condition:
+            while True:
+                for t, p, _ in self.messages[after:]:
+                    if t == topic:
+                        document = json.loads(p)
+                        if all(document.get(k) == v for k, v in fields.items()):
+                            return document
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no document on {topic} with {fields}")
+                self.condition.wait(remaining)
+
+    def latest(self, topic):
+        with self.condition:
+            for t, p, _ in reversed(self.messages):
+                if t == topic:
+                    return p
+        return None
+
+    def mark(self):
+        with self.condition:
+            return len(self.messages)
+
+    def topics(self):
+        with self.condition:
+            return {t for t, _, _ in self.messages}
+
+    def publish(self, topic, payload, retain=False):
+        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(10)
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()
 
 
 class Gateway:
@@ -33,6 +160,8 @@ class Gateway:
             "AUTHORIZED_TAG_ID_LIST": '["TAG-OK","johnny-car"]',
             "LOG_LEVEL": "INFO",
             "ENV_FILE": "",
+            "MQTT_RECONNECT_BASE_DELAY": "0.2",
+            "MQTT_RECONNECT_MAX_DELAY": "1",
         }
         environment.update(env or {})
         self.process = subprocess.Popen(
@@ -123,13 +252,54 @@ class Gateway:
         return self.process.poll() is None
 
 
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory):
+    """One broker for the tests that do not stop it; each test has its own base path."""
+    shared = Broker(tmp_path_factory.mktemp("broker"))
+    yield shared
+    shared.stop()
+
+
 @pytest.fixture
-def start_gateway(tmp_path):
+def own_broker(tmp_path_factory):
+    """A broker for a test that stops and restarts it."""
+    mine = Broker(tmp_path_factory.mktemp("own-broker"))
+    yield mine
+    mine.stop()
+
+
+_bases = itertools.count()
+
+
+@pytest.fixture
+def base_path():
+    return f"t{os.getpid()}/{next(_bases)}"
+
+
+@pytest.fixture
+def watch(broker):
+    watchers = []
+
+    def start(topic_filter, on=None):
+        watcher = Watcher(on or broker, topic_filter)
+        watchers.append(watcher)
+        return watcher
+
+    yield start
+    for watcher in watchers:
+        watcher.close()
+
+
+@pytest.fixture
+def start_gateway(tmp_path, broker, base_path):
     started = []
 
-    def start(env=None, data_dir=None, binary=HARNESS):
+    def start(env=None, data_dir=None, binary=HARNESS, on=None):
         directory = data_dir or tmp_path
-        gateway = Gateway(directory, env, binary)
+        settings = {"MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str((on or broker).port),
+                    "MQTT_BASEPATH": base_path, "MQTT_USESTATIONNAME": "true"}
+        settings.update(env or {})
+        gateway = Gateway(directory, settings, binary)
         started.append(gateway)
         return gateway
 

@@ -22,6 +22,7 @@ def test_a_command_is_answered_by_the_charger(gateway):
     assert config["payload"]["configurationKey"][1] == {"key": "NumberOfConnectors", "readonly": True, "value": "2"}
     assert config["payload"]["unknownKey"] == ["Nope"]
     assert ("Reset", {"type": "Soft"}) in received
+    assert ("GetConfiguration", {"key": ["HeartbeatInterval"]}) in received
 
 
 def test_commands_to_one_charger_go_one_at_a_time(gateway):
@@ -66,14 +67,13 @@ def test_a_command_the_charger_does_not_support_returns_its_call_error(gateway):
     async def session():
         async with connected(gateway.url("CP1")):
             gateway.event("connected", "CP1")
-            command = gateway.command("CP1", "UnlockConnector", {"connectorId": 1})
+            command = gateway.command("CP1", "UnlockConnector", {"connectorId": 99})
             return await asyncio.to_thread(gateway.result, command)
 
     result = run(session())
     assert result["ok"] is False
     assert result["kind"] == "call_error"
-    # The Python package answers unhandled actions with its swapped code name; either way it is a CALLERROR.
-    assert result["code"] in ("NotImplemented", "NotSupported")
+    assert result["code"] == "NotSupported"
 
 
 def test_a_command_to_a_station_that_is_not_connected_fails_at_once(gateway):

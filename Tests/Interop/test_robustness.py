@@ -162,7 +162,7 @@ def test_the_gateway_binary_refuses_a_bad_setting_in_one_line(start_gateway, tmp
     assert result.stderr.strip() == "ocpp-gateway: configuration error: LISTEN_PORT='abc' is invalid: expected a port number from 0 to 65535"
 
 
-def test_a_taken_port_is_reported_in_one_clear_line(tmp_path):
+def test_a_taken_port_is_reported_in_one_clear_line(tmp_path, broker):
     import subprocess
     from conftest import GATEWAY
     with socket.socket() as holder:
@@ -170,7 +170,8 @@ def test_a_taken_port_is_reported_in_one_clear_line(tmp_path):
         holder.listen()
         port = holder.getsockname()[1]
         result = subprocess.run([str(GATEWAY)], env={"LISTEN_ADDR": "127.0.0.1", "LISTEN_PORT": str(port), "ENV_FILE": "",
-                                                    "DATA_DIR": str(tmp_path)},
+                                                    "DATA_DIR": str(tmp_path), "MQTT_HOSTNAME": "127.0.0.1",
+                                                    "MQTT_PORT": str(broker.port)},
                                 cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert f"cannot listen for chargers on 127.0.0.1:{port} (LISTEN_ADDR, LISTEN_PORT): Address already in use" in result.stderr
