@@ -49,6 +49,8 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         var loopFinished = false
         /// Publishes handed to libmosquitto and not yet acknowledged (QoS 1/2) or written (QoS 0).
         var unacknowledged: Set<Int32> = []
+        /// Acknowledgements that arrived before `mosquitto_publish` returned their message id to the publisher.
+        var acknowledgedEarly: Set<Int32> = []
     }
 
     private static let libraryReady: Bool = {
@@ -124,7 +126,9 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         }
         let queued = code == MOSQ_ERR_SUCCESS.rawValue || (code == MOSQ_ERR_NO_CONN.rawValue && qos > 0)
         if queued {
-            state.withLock { _ = $0.unacknowledged.insert(messageID) }
+            state.withLock { state in
+                if state.acknowledgedEarly.remove(messageID) == nil { state.unacknowledged.insert(messageID) }
+            }
         } else if code != MOSQ_ERR_NO_CONN.rawValue {
             logger.warning("MQTT publish refused", metadata: ["mqtt.topic": "\(topic)", "mqtt.error": "\(String(cString: mosquitto_strerror(code)))"])
         }
@@ -175,7 +179,9 @@ public final class MosquittoClient: Service, @unchecked Sendable {
     }
 
     private func didPublish(messageID: Int32) {
-        state.withLock { _ = $0.unacknowledged.remove(messageID) }
+        state.withLock { state in
+            if state.unacknowledged.remove(messageID) == nil { state.acknowledgedEarly.insert(messageID) }
+        }
         wake()
     }
 
