@@ -164,6 +164,7 @@ class Gateway:
             "MQTT_RECONNECT_MAX_DELAY": "1",
         }
         environment.update(env or {})
+        environment = {key: value for key, value in environment.items() if value is not None}  # None: leave unset
         self.process = subprocess.Popen(
             [str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=environment, cwd=str(data_dir), text=True, bufsize=1)
