@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test: the Swift unit tests, then the interop tests that drive the built gateway with the
-# Python `ocpp` package as a charge point. Installs what they need first. Usage: ./scripts/test.sh
+# Python `ocpp` package as a charge point against real mosquitto brokers the tests start on loopback ports.
+# Installs what they need first (Debian packages, a Python venv). Usage: ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
 require_swift
+apt_install libmosquitto-dev pkg-config mosquitto
 python_venv Tests/Interop/requirements.txt
 
 echo "== Building"

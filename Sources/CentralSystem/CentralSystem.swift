@@ -75,6 +75,17 @@ public final class CentralSystem: Sendable {
     /// (1000, "replaced") and its calls continue on the new one.
     public func attach(station: String, connection: any OCPPConnection, info: ConnectionInfo) async -> Link {
         let session = state.withLock { state in
+            if state.persisted.stations[station] == nil {
+                // Remembered from its first connection on, so it is published DISCONNECTED after a restart.
+                var persisted = state.persisted
+                persisted.stations[station] = StationRecord()
+                do {
+                    try store.save(persisted)
+                    state.persisted = persisted
+                } catch {
+                    self.logger.error("Cannot save the new station", metadata: ["ocpp.station_id": "\(station)", "error": "\(error)"])
+                }
+            }
             state.connected[station] = (ObjectIdentifier(connection), info)
             if let existing = state.sessions[station] { return existing }
             let session = StationSession(station: station, callTimeout: configuration.callTimeout, logger: stationLogger(station))
@@ -231,7 +242,7 @@ public final class CentralSystem: Sendable {
         emit(.chargingEnabledChanged(station: station, enabled: enabled))
     }
 
-    /// The stations with settings kept from earlier runs.
+    /// Every station that has ever connected (kept across restarts).
     public var knownStations: [String] {
         state.withLock { Array($0.persisted.stations.keys) }.sorted()
     }

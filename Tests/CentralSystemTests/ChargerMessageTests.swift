@@ -183,3 +183,13 @@ import Testing
         #expect(await central.receive(Array(#"[3,"broken"]"#.utf8), on: link) == nil)
     }
 }
+
+@Suite struct KnownStationTests {
+    @Test func aStationIsRememberedFromItsFirstConnection() async throws {
+        let store = InMemoryStateStore()
+        let central = try CentralSystem.make(store: store)
+        _ = await central.connect("CP-A")
+        _ = await central.connect("CP-B")
+        #expect(try CentralSystem.make(store: store).knownStations == ["CP-A", "CP-B"])
+    }
+}

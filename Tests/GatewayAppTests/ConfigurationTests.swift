@@ -112,7 +112,8 @@ import Testing
         let docs = try String(contentsOf: root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
         for setting in Settings.all {
             #expect(docs.contains("`\(setting.name)`"), "\(setting.name) is missing from docs/configuration.md")
-            #expect(docs.contains("`\(setting.name)` | `\(setting.defaultValue)`"), "docs/configuration.md gives \(setting.name) another default")
+            let documentedDefault = setting.defaultValue.isEmpty ? "—" : "`\(setting.defaultValue)`"
+            #expect(docs.contains("`\(setting.name)` | \(documentedDefault) |"), "docs/configuration.md gives \(setting.name) another default")
         }
     }
 }
