@@ -28,7 +28,7 @@ actor StationSession {
     func attach(_ connection: any OCPPConnection) -> (any OCPPConnection)? {
         let previous = self.connection
         self.connection = connection
-        if let previous, let outstanding = queue.outstanding {
+        if previous != nil, let outstanding = queue.outstanding {
             // The old socket will never see the answer; the waiting calls go to the new connection.
             finish(outstanding.messageID, with: .failure(CommandError(.connectionLost, "connection replaced before the charger answered")))
         }

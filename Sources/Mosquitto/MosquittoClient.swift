@@ -167,13 +167,14 @@ public final class MosquittoClient: Service, @unchecked Sendable {
     }
 
     private func didDisconnect(code: Int32) {
-        let wasConnected = state.withLock { state in
+        let (wasConnected, stopping) = state.withLock { state in
             defer { state.connected = false }
-            return state.connected
+            return (state.connected, state.stopping)
         }
         guard wasConnected else { return }
         let reason = code == 0 ? "client disconnected" : String(cString: mosquitto_strerror(code))
-        logger.warning("MQTT disconnected", metadata: ["mqtt.broker": "\(configuration.brokerDescription)", "mqtt.reason": "\(reason)"])
+        logger.log(level: stopping ? .info : .warning, "MQTT disconnected",
+                   metadata: ["mqtt.broker": "\(configuration.brokerDescription)", "mqtt.reason": "\(reason)"])
         continuation.yield(.disconnected(reason: reason))
         wake()
     }
@@ -205,7 +206,7 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         let thread = Thread { [self] in networkLoop() }
         thread.name = "mqtt-network"
         thread.start()
-        await withTaskCancellationHandler {
+        _ = await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
                 await waitUntil(deadline: nil) { $0.loopFinished }
             } onGracefulShutdown: {
@@ -255,7 +256,7 @@ public final class MosquittoClient: Service, @unchecked Sendable {
                     } else {
                         limit = Date(timeIntervalSinceNow: 1)
                     }
-                    wakeup.wait(until: limit)
+                    _ = wakeup.wait(until: limit)
                 }
                 result.resume(returning: true)
             }.start()
@@ -298,7 +299,7 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         let until = Date(timeIntervalSinceNow: duration.timeInterval)
         wakeup.lock()
         while !state.withLock({ $0.stopping }) && Date() < until {
-            wakeup.wait(until: until)
+            _ = wakeup.wait(until: until)
         }
         wakeup.unlock()
     }

@@ -35,7 +35,7 @@ struct Console: Service {
             thread.start()
         }
         let events = centralSystem.events()
-        try await withGracefulShutdownHandler {
+        await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask {
                     for await event in events { output.write(describe(event)) }
