@@ -44,9 +44,12 @@ public enum Gateway {
         let server = OCPPServer(configuration: configuration.server, centralSystem: centralSystem, logger: logger)
         var mqttConfiguration = configuration.mqtt
         mqttConfiguration.will = .init(topic: configuration.bridge.topics.bridgeState, payload: "offline", qos: 1, retain: true)
+        let (transportEvents, transportContinuation) = AsyncStream<MQTTTransportEvent>.makeStream(bufferingPolicy: .unbounded)
         let mqtt: MosquittoClient
         do {
-            mqtt = try MosquittoClient(configuration: mqttConfiguration, logger: logger)
+            mqtt = try MosquittoClient(configuration: mqttConfiguration, logger: logger) { event in
+                transportContinuation.yield(MosquittoTransport.bridgeEvent(event))
+            }
         } catch {
             logger.critical("Cannot set up the MQTT client: \(error)")
             return 1
@@ -54,7 +57,7 @@ public enum Gateway {
         let transport = MosquittoTransport(client: mqtt)
         let bridge = MQTTBridge(
             configuration: configuration.bridge, centralSystem: centralSystem, transport: transport,
-            transportEvents: transport.events, logger: logger)
+            transportEvents: transportEvents, logger: logger)
         logger.info("Starting", metadata: [
             "mqtt.broker": "\(mqttConfiguration.brokerDescription)", "mqtt.client_id": "\(mqttConfiguration.clientID)",
             "mqtt.base_path": "\(configuration.bridge.topics.basePath)",

@@ -13,22 +13,12 @@ struct MosquittoTransport: MQTTTransport {
         client.subscribe(filters)
     }
 
-    /// The client's events in the bridge's terms.
-    var events: AsyncStream<MQTTTransportEvent> {
-        let source = client.events
-        return AsyncStream { continuation in
-            let task = Task {
-                for await event in source {
-                    switch event {
-                    case .connected: continuation.yield(.connected)
-                    case .disconnected: continuation.yield(.disconnected)
-                    case .message(let topic, let payload, let retained):
-                        continuation.yield(.message(topic: topic, payload: payload, retained: retained))
-                    }
-                }
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in task.cancel() }
+    /// A client event in the bridge's terms.
+    static func bridgeEvent(_ event: MosquittoEvent) -> MQTTTransportEvent {
+        switch event {
+        case .connected: .connected
+        case .disconnected: .disconnected
+        case .message(let topic, let payload, let retained): .message(topic: topic, payload: payload, retained: retained)
         }
     }
 }

@@ -23,9 +23,10 @@ public enum MosquittoEvent: Sendable {
 /// disconnects.
 ///
 /// ```swift
-/// let client = try MosquittoClient(configuration: .init(clientID: "gw"), logger: logger)
+/// let client = try MosquittoClient(configuration: .init(clientID: "gw"), logger: logger) { event in
+///     continuation.yield(event)
+/// }
 /// client.subscribe(["ocpp/+/cmd"])
-/// Task { for await event in client.events { ... } }
 /// try await client.run()
 /// ```
 public final class MosquittoClient: Service, @unchecked Sendable {
@@ -33,9 +34,8 @@ public final class MosquittoClient: Service, @unchecked Sendable {
     // deinit; every mutable property is behind `state`.
 
     public let configuration: MosquittoConfiguration
-    /// Every connection change and incoming message, in order. One consumer.
-    public let events: AsyncStream<MosquittoEvent>
-    private let continuation: AsyncStream<MosquittoEvent>.Continuation
+    /// Told every connection change and incoming message, in order, on the network thread. It must not block.
+    private let onEvent: @Sendable (MosquittoEvent) -> Void
     private let logger: Logger
     private let handle: OpaquePointer
     private let state = Mutex(State())
@@ -60,11 +60,11 @@ public final class MosquittoClient: Service, @unchecked Sendable {
 
     /// Creates the client; it connects once ``run()`` runs.
     /// - Throws: ``MosquittoError`` when libmosquitto refuses the settings.
-    public init(configuration: MosquittoConfiguration, logger: Logger) throws {
+    public init(configuration: MosquittoConfiguration, logger: Logger, onEvent: @escaping @Sendable (MosquittoEvent) -> Void) throws {
         precondition(Self.libraryReady)
         self.configuration = configuration
         self.logger = logger
-        (events, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        self.onEvent = onEvent
         guard let handle = mosquitto_new(configuration.clientID, true, nil) else {
             throw MosquittoError("cannot create an MQTT client (out of memory or invalid client id)")
         }
@@ -162,7 +162,7 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         }
         for (filter, qos) in subscriptions { mosquitto_subscribe(handle, nil, filter, Int32(qos)) }
         logger.info("MQTT connected", metadata: ["mqtt.broker": "\(configuration.brokerDescription)", "mqtt.client_id": "\(configuration.clientID)"])
-        continuation.yield(.connected)
+        onEvent(.connected)
         wake()
     }
 
@@ -175,7 +175,7 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         let reason = code == 0 ? "client disconnected" : String(cString: mosquitto_strerror(code))
         logger.log(level: stopping ? .info : .warning, "MQTT disconnected",
                    metadata: ["mqtt.broker": "\(configuration.brokerDescription)", "mqtt.reason": "\(reason)"])
-        continuation.yield(.disconnected(reason: reason))
+        onEvent(.disconnected(reason: reason))
         wake()
     }
 
@@ -191,7 +191,7 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         let payload: [UInt8] = message.payload.map {
             Array(UnsafeRawBufferPointer(start: $0, count: Int(message.payloadlen)))
         } ?? []
-        continuation.yield(.message(topic: topic, payload: payload, retained: message.retain))
+        onEvent(.message(topic: topic, payload: payload, retained: message.retain))
     }
 
     private func wake() {
@@ -216,7 +216,6 @@ public final class MosquittoClient: Service, @unchecked Sendable {
             // Another service failed: stop at once, without the goodbye.
             self.stop()
         }
-        continuation.finish()
     }
 
     private func stop() {

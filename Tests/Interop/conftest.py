@@ -170,6 +170,7 @@ class Gateway:
             env=environment, cwd=str(data_dir), text=True, bufsize=1)
         self.lines = queue.Queue()
         self.log = []
+        self.log_changed = threading.Condition()
         self.port = None
         self._ids = 0
         self._pending = []
@@ -177,7 +178,9 @@ class Gateway:
 
         def read_stderr():
             for line in self.process.stderr:
-                self.log.append(line)
+                with self.log_changed:
+                    self.log.append(line)
+                    self.log_changed.notify_all()
                 match = LISTENING.search(line)
                 if match and self.port is None:
                     self.port = int(match.group(1))
@@ -192,6 +195,19 @@ class Gateway:
         if not port_found.wait(30):
             self.stop()
             raise RuntimeError("gateway did not start listening:\n" + "".join(self.log))
+
+    def wait_for_log(self, text, timeout=10):
+        """The first log line containing text (waiting for it, with a deadline)."""
+        deadline = time.monotonic() + timeout
+        with self.log_changed:
+            while True:
+                for line in self.log:
+                    if text in line:
+                        return line
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no log line with {text!r}")
+                self.log_changed.wait(remaining)
 
     def url(self, station):
         return f"ws://127.0.0.1:{self.port}/{station}"

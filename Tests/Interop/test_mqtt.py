@@ -168,11 +168,13 @@ def test_the_charging_switch_command(start_gateway, watch, base_path):
     async def session():
         async with connected(gateway.url("CP1")) as cp:
             live.wait(f"{base_path}/CP1/state/charging_enabled", "ON")
+            mark = live.mark()
             live.publish(f"{base_path}/CP1/cmd", json.dumps({"action": "charging_enabled", "args": "OFF", "request_id": 1}))
-            await asyncio.to_thread(live.wait, f"{base_path}/CP1/state/charging_enabled", "OFF")
+            await asyncio.to_thread(live.wait, f"{base_path}/CP1/state/charging_enabled", "OFF", 10, mark)
             blocked = (await cp.call(call.Authorize(id_tag="TAG-OK"))).id_tag_info["status"]
+            mark = live.mark()
             live.publish(f"{base_path}/CP1/cmd", json.dumps({"action": "charging_enabled", "args": {"value": True}}))
-            await asyncio.to_thread(live.wait, f"{base_path}/CP1/state/charging_enabled", "ON")
+            await asyncio.to_thread(live.wait, f"{base_path}/CP1/state/charging_enabled", "ON", 10, mark)
             return blocked, (await cp.call(call.Authorize(id_tag="TAG-OK"))).id_tag_info["status"]
 
     assert run(session()) == ("Blocked", "Accepted")

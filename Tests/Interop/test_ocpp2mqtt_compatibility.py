@@ -55,7 +55,7 @@ AUTHORIZED_TAG_ID_LIST='["johnny-car","uc_default_auth"]'
         # ocpp2mqtt's topics (from its openHAB example), without the station name.
         assert live.wait("ocpp/charger1/state/charge_point_vendor") == "Grizzl-E"
         assert live.wait("ocpp/charger1/state/energy_active_import_register") == "1234"
-        assert any("mqtt.client_id=ocppgw-" in line for line in gateway.log)
+        assert gateway.wait_for_log("mqtt.client_id=ocppgw-")
     finally:
         assert gateway.stop() == 0
 

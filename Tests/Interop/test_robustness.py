@@ -96,7 +96,7 @@ def test_bad_handshakes_are_refused_before_the_upgrade(gateway, path, subprotoco
         return refused.value.response.status_code
 
     assert run(attempt()) == status
-    assert any("Charger connection refused" in line for line in gateway.log)
+    assert "http.status=%d" % status in gateway.wait_for_log("Charger connection refused")
 
 
 def test_plain_http_gets_426(gateway):
