@@ -16,10 +16,9 @@ final class EventBroadcaster: Sendable {
     }
 
     func emit(_ event: CentralSystemEvent) {
-        subscribers.withLock { subscribers in
-            for continuation in subscribers.values {
-                continuation.yield(event)
-            }
+        // Yield outside the lock: a stream being cancelled calls `onTermination`, which takes it.
+        for continuation in subscribers.withLock({ Array($0.values) }) {
+            continuation.yield(event)
         }
     }
 

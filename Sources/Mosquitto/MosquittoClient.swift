@@ -241,25 +241,27 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         await withCheckedContinuation { (result: CheckedContinuation<Bool, Never>) in
             // A short-lived helper thread waits on the condition, so no task blocks a cooperative thread.
             Thread { [self] in
-                wakeup.lock()
-                defer { wakeup.unlock() }
-                while !state.withLock({ condition($0) }) {
-                    let limit: Date
-                    if let deadline {
-                        let left = ContinuousClock.now.duration(to: deadline)
-                        if left <= .zero {
-                            result.resume(returning: false)
-                            return
-                        }
-                        limit = Date(timeIntervalSinceNow: min(left.timeInterval, 1))
-                    } else {
-                        limit = Date(timeIntervalSinceNow: 1)
-                    }
-                    _ = wakeup.wait(until: limit)
-                }
-                result.resume(returning: true)
+                // Resume only after unlocking: resuming takes the task's status lock, which a cancellation
+                // handler may hold while it waits for this lock (in `stop()` -> `wake()`).
+                result.resume(returning: wait(deadline: deadline, condition))
             }.start()
         }
+    }
+
+    /// Blocks the calling thread until `condition` holds or the deadline passes.
+    private func wait(deadline: ContinuousClock.Instant?, _ condition: (State) -> Bool) -> Bool {
+        wakeup.lock()
+        defer { wakeup.unlock() }
+        while !state.withLock({ condition($0) }) {
+            var limit = Date(timeIntervalSinceNow: 1)
+            if let deadline {
+                let left = ContinuousClock.now.duration(to: deadline)
+                if left <= .zero { return false }
+                limit = Date(timeIntervalSinceNow: min(left.timeInterval, 1))
+            }
+            _ = wakeup.wait(until: limit)
+        }
+        return true
     }
 
     private func networkLoop() {
