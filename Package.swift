@@ -94,7 +94,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "GatewayAppTests", dependencies: ["GatewayApp"]),
-        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "CentralSystem", "OCPP"]),
+        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "CentralSystem", "OCPP"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -55,8 +55,10 @@ public enum Gateway {
             return 1
         }
         let transport = MosquittoTransport(client: mqtt)
+        var bridgeConfiguration = configuration.bridge
+        bridgeConfiguration.info = configuration.publicInfo(clientID: mqttConfiguration.clientID)
         let bridge = MQTTBridge(
-            configuration: configuration.bridge, centralSystem: centralSystem, transport: transport,
+            configuration: bridgeConfiguration, centralSystem: centralSystem, transport: transport,
             transportEvents: transportEvents, logger: logger)
         logger.info("Starting", metadata: [
             "mqtt.broker": "\(mqttConfiguration.brokerDescription)", "mqtt.client_id": "\(mqttConfiguration.clientID)",

@@ -42,13 +42,30 @@ public struct GatewayConfiguration: Sendable {
             dataDirectory: try reader.string(Settings.dataDir),
             logLevel: try reader.logLevel(Settings.logLevel),
             mqtt: try mqttConfiguration(reader),
-            bridge: MQTTBridgeConfiguration(
-                topics: TopicLayout(basePath: try reader.string(Settings.mqttBasePath),
-                                    useStationName: try reader.boolean(Settings.mqttUseStationName)),
-                qos: try reader.integer(Settings.mqttQoS, in: 0...2, expected: "0, 1 or 2"),
-                expectedStations: try reader.tagList(Settings.expectedChargePoints),
-                retryAttempts: try reader.integer(Settings.commandRetryAttempts, in: 0...100, expected: "a whole number from 0 to 100"),
-                retryBaseDelay: try reader.seconds(Settings.commandRetryBaseDelay)!))
+            bridge: try bridgeConfiguration(reader))
+    }
+
+    private static func bridgeConfiguration(_ reader: SettingsReader) throws(ConfigurationError) -> MQTTBridgeConfiguration {
+        let maxCurrent = try reader.number(Settings.maxCurrent, in: 1...1000, expected: "amperes from 1 to 1000")
+        let step = try reader.number(Settings.currentStep, in: 0.1...maxCurrent, expected: "amperes from 0.1 to OCPP_MAX_CURRENT")
+        let topics = TopicLayout(basePath: try reader.string(Settings.mqttBasePath),
+                                 useStationName: try reader.boolean(Settings.mqttUseStationName))
+        let discovery = try reader.boolean(Settings.haDiscovery)
+            ? DiscoveryConfiguration(prefix: try reader.string(Settings.haDiscoveryPrefix), statusTopic: try reader.string(Settings.haStatusTopic))
+            : nil
+        let remoteTag = try reader.string(Settings.remoteIDTag)
+        guard remoteTag.unicodeScalars.count <= 20 else {
+            throw ConfigurationError(variable: Settings.remoteIDTag.name, value: remoteTag, expected: "an id tag of at most 20 characters")
+        }
+        return MQTTBridgeConfiguration(
+            topics: topics,
+            qos: try reader.integer(Settings.mqttQoS, in: 0...2, expected: "0, 1 or 2"),
+            expectedStations: try reader.tagList(Settings.expectedChargePoints),
+            retryAttempts: try reader.integer(Settings.commandRetryAttempts, in: 0...100, expected: "a whole number from 0 to 100"),
+            retryBaseDelay: try reader.seconds(Settings.commandRetryBaseDelay)!,
+            discovery: discovery,
+            controls: ControlConfiguration(maxCurrent: maxCurrent, currentStep: step, remoteIDTag: remoteTag),
+            version: gatewayVersion)
     }
 
     private static func mqttConfiguration(_ reader: SettingsReader) throws(ConfigurationError) -> MosquittoConfiguration {
@@ -77,6 +94,31 @@ public struct GatewayConfiguration: Sendable {
             keepAlive: try reader.integer(Settings.mqttKeepalive, in: 5...65_535, expected: "seconds from 5 to 65535"),
             reconnectBaseDelay: base,
             reconnectMaxDelay: maximum)
+    }
+
+    /// What `<base>/bridge/info` publishes: the version and the settings, without secrets (no password, no tags).
+    func publicInfo(clientID: String) -> [String: JSONValue] {
+        [
+            "version": .string(gatewayVersion),
+            "ocpp": .object([
+                "listen_address": .string(server.host), "listen_port": .int(server.port),
+                "heartbeat_interval": .int(Int(centralSystem.heartbeatInterval.seconds)),
+                "call_timeout": .double(centralSystem.callTimeout.seconds),
+                "authorized_tags": .int(centralSystem.authorizedTags.count),
+            ]),
+            "mqtt": .object([
+                "broker": .string(mqtt.brokerDescription), "client_id": .string(clientID),
+                "base_path": .string(bridge.topics.basePath), "use_station_name": .bool(bridge.topics.useStationName),
+                "qos": .int(bridge.qos), "authenticated": .bool(mqtt.username != nil),
+            ]),
+            "home_assistant": .object([
+                "discovery": .bool(bridge.discovery != nil), "prefix": bridge.discovery.map { .string($0.prefix) } ?? .null,
+            ]),
+            "commands": .object([
+                "retry_attempts": .int(bridge.retryAttempts), "retry_base_delay": .double(bridge.retryBaseDelay.seconds),
+                "max_current": .double(bridge.controls.maxCurrent),
+            ]),
+        ]
     }
 
     /// `ocppgw-` and 16 hex digits of a hash of the host name: stable across restarts, distinct between hosts,
@@ -161,6 +203,14 @@ struct SettingsReader {
             return list.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
         return value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    func number(_ setting: Setting, in range: ClosedRange<Double>, expected: String) throws(ConfigurationError) -> Double {
+        let value = raw(setting)
+        guard let number = Double(value), number.isFinite, range.contains(number) else {
+            throw ConfigurationError(variable: setting.name, value: value, expected: expected)
+        }
+        return number
     }
 
     func logLevel(_ setting: Setting) throws(ConfigurationError) -> Logger.Level {

@@ -1,3 +1,6 @@
+/// The gateway's version, in logs, `<base>/bridge/info` and Home Assistant's origin block.
+public let gatewayVersion = "0.3.0"
+
 /// One environment variable the gateway reads.
 public struct Setting: Sendable, Hashable {
     public let name: String
@@ -66,11 +69,25 @@ public enum Settings {
     public static let commandRetryBaseDelay = Setting(name: "OCPP_COMMAND_RETRY_BASE_DELAY", defaultValue: "0.3",
         help: "Seconds before the first retry of a command; doubles per retry")
 
+    public static let haDiscovery = Setting(name: "HA_DISCOVERY", defaultValue: "true",
+        help: "Publish Home Assistant MQTT discovery configs for every station")
+    public static let haDiscoveryPrefix = Setting(name: "HA_DISCOVERY_PREFIX", defaultValue: "homeassistant",
+        help: "Home Assistant's discovery prefix")
+    public static let haStatusTopic = Setting(name: "HA_STATUS_TOPIC", defaultValue: "homeassistant/status",
+        help: "Where Home Assistant announces online; the gateway then publishes discovery again")
+    public static let maxCurrent = Setting(name: "OCPP_MAX_CURRENT", defaultValue: "32",
+        help: "Upper bound of the max_current control, in amperes")
+    public static let currentStep = Setting(name: "OCPP_CURRENT_STEP", defaultValue: "1",
+        help: "Step of the max_current control, in amperes")
+    public static let remoteIDTag = Setting(name: "OCPP_REMOTE_ID_TAG", defaultValue: "ocpp-gateway",
+        help: "Id tag sent by the remote_start control")
+
     public static let all: [Setting] = [
         envFile, listenAddr, listenPort, heartbeatInterval, callTimeout, pingInterval, pingTimeout, maxFrameSize,
         remoteStartWindow, authorizedTags, dataDir, logLevel,
         mqttHostname, mqttPort, mqttTransport, mqttUsername, mqttPassword, mqttClientID, mqttKeepalive,
         mqttReconnectBaseDelay, mqttReconnectMaxDelay, mqttTimeout, mqttWebsocketPath, mqttWebsocketHeaders,
         mqttBasePath, mqttUseStationName, mqttQoS, expectedChargePoints, commandRetryAttempts, commandRetryBaseDelay,
+        haDiscovery, haDiscoveryPrefix, haStatusTopic, maxCurrent, currentStep, remoteIDTag,
     ]
 }

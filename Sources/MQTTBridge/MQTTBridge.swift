@@ -23,6 +23,10 @@ public final class MQTTBridge: Service {
     private let events: AsyncStream<CentralSystemEvent>
     /// The station that connected last: the target of commands when topics carry no station names.
     private let lastConnected = Mutex<String?>(nil)
+    /// Home Assistant discovery, shared by the event loop and the MQTT loop (HA's status, bridge requests).
+    private let discovery: Mutex<DiscoveryModel?>
+    /// What `<base>/bridge/stations` lists, by station.
+    private let stationList = Mutex<[String: [String: JSONValue]]>([:])
 
     private var topics: TopicLayout { configuration.topics }
 
@@ -38,14 +42,19 @@ public final class MQTTBridge: Service {
         self.logger = logger
         self.now = now
         self.events = centralSystem.events()
+        self.discovery = Mutex(configuration.discovery.map {
+            DiscoveryModel(configuration: $0, topics: configuration.topics, controls: configuration.controls, version: configuration.version)
+        })
     }
 
     public func run() async throws {
         var model = StationStateModel(topics: topics)
         for transaction in centralSystem.activeTransactions { model.restore(transaction) }
         publisher.publish([Publication(topic: topics.bridgeState, payload: "online")])
+        publisher.publish([Publication(topic: topics.bridgeInfo, payload: JSONValue.object(configuration.info).text)])
         publisher.publish(initialState())
-        transport.subscribe(topics.commandFilters)
+        publishStationList()
+        transport.subscribe(topics.commandFilters + [topics.bridgeRequestFilter] + (configuration.discovery.map { [$0.statusTopic] } ?? []))
 
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
@@ -55,10 +64,13 @@ public final class MQTTBridge: Service {
                     if case .connected(let station, _) = event {
                         lastConnected.withLock { $0 = station }
                     }
-                    publisher.publish(model.apply(event, at: now()))
+                    let state = model.apply(event, at: now())
+                    publisher.publish(state)
                     if case .connected(let station, _) = event {
                         publisher.publish([switchState(station)])
                     }
+                    publisher.publish(discovery.withLock { $0?.apply(event, statePublications: state) } ?? [])
+                    if noteInStationList(event) { publishStationList() }
                 }
                 group.cancelAll()
             }
@@ -74,9 +86,44 @@ public final class MQTTBridge: Service {
         for station in configuration.expectedStations + centralSystem.knownStations where !stations.contains(station) {
             stations.append(station)
         }
+        for station in stations {
+            stationList.withLock { $0[station] = ["id": .string(station), "connection_state": .string("DISCONNECTED")] }
+        }
         return stations.filter { connected[$0] == nil }.flatMap { station in
             [Publication(topic: topics.state(station, "connection_state"), payload: "DISCONNECTED"), switchState(station)]
         }
+    }
+
+    /// Updates `<base>/bridge/stations`' entry for the event; returns whether it changed.
+    private func noteInStationList(_ event: CentralSystemEvent) -> Bool {
+        let moment: JSONValue = .string(OCPPDateTime.format(now()))
+        return stationList.withLock { list in
+            var entry = list[event.station] ?? ["id": .string(event.station)]
+            switch event {
+            case .connected:
+                entry["connection_state"] = .string("CONNECTED")
+                entry["last_connected"] = moment
+                entry["last_seen"] = moment
+            case .disconnected(_, let reason):
+                entry["connection_state"] = .string("DISCONNECTED")
+                entry["disconnect_reason"] = .string("\(reason)")
+                entry["last_disconnected"] = moment
+            case .message(_, .bootNotification(let request, _)):
+                entry["vendor"] = .string(request.chargePointVendor.value)
+                entry["model"] = .string(request.chargePointModel.value)
+                entry["firmware_version"] = request.firmwareVersion.map { .string($0.value) } ?? .null
+                entry["last_seen"] = moment
+            default:
+                return false
+            }
+            list[event.station] = entry
+            return true
+        }
+    }
+
+    private func publishStationList() {
+        let list = stationList.withLock { list in list.keys.sorted().map { JSONValue.object(list[$0]!) } }
+        publisher.publish([Publication(topic: topics.bridgeStations, payload: JSONValue.array(list).text)])
     }
 
     private func switchState(_ station: String) -> Publication {
@@ -90,6 +137,8 @@ public final class MQTTBridge: Service {
         var command: Command
         /// The station named by the topic or the payload; nil means "the station that connected last".
         var station: String?
+        /// A state parameter to publish when the command succeeds (a control's new value).
+        var stateOnSuccess: (parameter: String, value: String)?
     }
 
     /// Follows the MQTT connection and runs commands: one queue (and child task) per station.
@@ -119,8 +168,23 @@ public final class MQTTBridge: Service {
         }
     }
 
-    /// Parses a command message; publishes the error result and returns nil when it is refused.
+    /// Parses a command or control message; publishes the error result and returns nil when it is refused.
+    /// Also handles bridge requests and Home Assistant's status, which are not jobs.
     private func accept(topic: String, payload: [UInt8], retained: Bool) -> Job? {
+        if let status = configuration.discovery?.statusTopic, topic == status {
+            if String(decoding: payload, as: UTF8.self) == "online" {
+                logger.info("Home Assistant is online; publishing discovery again")
+                publisher.publish(discovery.withLock { $0?.everything() } ?? [])
+            }
+            return nil
+        }
+        if let request = topics.bridgeRequest(of: topic) {
+            if !retained { answer(request: request, payload: payload) }
+            return nil
+        }
+        if let (topicStation, name) = topics.controlTarget(of: topic) {
+            return acceptControl(station: topicStation, name: name, payload: payload, retained: retained)
+        }
         let (topicStation, isCommand) = topics.commandTarget(of: topic)
         guard isCommand else { return nil }
         var logger = logger
@@ -145,6 +209,71 @@ public final class MQTTBridge: Service {
         }
     }
 
+    private func acceptControl(station topicStation: String?, name: String, payload: [UInt8], retained: Bool) -> Job? {
+        let station = topicStation ?? lastConnected.withLock { $0 } ?? configuration.expectedStations.first
+        if retained {
+            publishResult(station: station ?? "", name: name, requestID: nil,
+                          .error(code: "InvalidCommand", description: "retained commands are ignored; publish commands without the retain flag"))
+            return nil
+        }
+        let transactions = station.map { target in centralSystem.activeTransactions.filter { $0.station == target } } ?? []
+        switch Controls.convert(name: name, payload: payload, settings: configuration.controls,
+                                transaction: { connector in transactions.last { $0.connectorId == connector }?.id }) {
+        case .failure(let rejection):
+            logger.warning("Control refused", metadata: ["mqtt.control": "\(name)", "mqtt.error": "\(rejection)"])
+            publishResult(station: station ?? "", name: name, requestID: nil, .error(code: rejection.code, description: rejection.message))
+            return nil
+        case .success(let converted):
+            return Job(command: converted.command, station: topicStation, stateOnSuccess: converted.stateOnSuccess)
+        }
+    }
+
+    // MARK: Bridge requests
+
+    /// Answers `<base>/bridge/request/<name>` on `<base>/bridge/response/<name>` with `{status, data, error, transaction}`.
+    private func answer(request name: String, payload: [UInt8]) {
+        let body = payload.isEmpty ? [:] : (JSONValue.parse(payload)?.objectValue ?? ["_invalid": .bool(true)])
+        var response: [String: JSONValue] = [:]
+        if let transaction = body["transaction"] { response["transaction"] = transaction }
+        func fail(_ message: String) {
+            response["status"] = .string("error")
+            response["error"] = .string(message)
+            response["data"] = .object([:])
+        }
+        func succeed(_ data: [String: JSONValue]) {
+            response["status"] = .string("ok")
+            response["data"] = .object(data)
+        }
+        if body["_invalid"] != nil {
+            fail("the request must be empty or a JSON object")
+        } else {
+            switch name {
+            case "health_check":
+                let connected = centralSystem.connectedStations.count
+                succeed(["healthy": .bool(true), "stations_connected": .int(connected),
+                         "stations_known": .int(stationList.withLock { $0.count })])
+            case "republish_discovery":
+                if let configs = discovery.withLock({ $0?.everything() }) {
+                    publisher.publish(configs)
+                    succeed(["configs": .int(configs.count)])
+                } else {
+                    fail("Home Assistant discovery is off (HA_DISCOVERY=false)")
+                }
+            case "forget_station":
+                guard case .string(let station)? = body["station"] else {
+                    fail(#"forget_station needs {"station": "<id>"}"#)
+                    break
+                }
+                let cleared = discovery.withLock { $0?.forget(station) } ?? []
+                publisher.forget(cleared.map(\.topic))
+                succeed(["station": .string(station), "removed_entities": .int(cleared.count)])
+            default:
+                fail("unknown request '\(name)'; expected health_check, republish_discovery or forget_station")
+            }
+        }
+        publisher.publish([Publication(topic: topics.bridgeResponse(name), payload: JSONValue.object(response).text, retain: false)])
+    }
+
     private func execute(_ job: Job) async {
         let command = job.command
         let outcome: CommandOutcome
@@ -163,6 +292,9 @@ public final class MQTTBridge: Service {
             }
         case .ocpp(let action, let payload):
             (station, outcome) = await call(action, payload, station: station, explicit: job.station != nil)
+        }
+        if case .ok = outcome, let (parameter, value) = job.stateOnSuccess, let station {
+            publisher.publish([Publication(topic: topics.state(station, parameter), payload: value)])
         }
         publishResult(station: station ?? "", name: command.name, requestID: command.requestID, outcome)
     }

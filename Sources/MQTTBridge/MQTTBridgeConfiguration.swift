@@ -10,14 +10,57 @@ public struct MQTTBridgeConfiguration: Sendable {
     /// The first wait between tries; it doubles each time (`OCPP_COMMAND_RETRY_BASE_DELAY`).
     public var retryBaseDelay: Duration
 
+    /// Home Assistant discovery; nil turns it off (`HA_DISCOVERY`).
+    public var discovery: DiscoveryConfiguration?
+    /// The controls' settings.
+    public var controls: ControlConfiguration
+    /// What `<base>/bridge/info` says about the gateway (no secrets).
+    public var info: [String: JSONValue]
+    /// The gateway's version, for discovery's origin block.
+    public var version: String
+
     public init(
         topics: TopicLayout, qos: Int = 1, expectedStations: [String] = [], retryAttempts: Int = 5,
-        retryBaseDelay: Duration = .milliseconds(300)
+        retryBaseDelay: Duration = .milliseconds(300), discovery: DiscoveryConfiguration? = nil,
+        controls: ControlConfiguration = ControlConfiguration(), info: [String: JSONValue] = [:], version: String = "dev"
     ) {
         self.topics = topics
         self.qos = qos
         self.expectedStations = expectedStations
         self.retryAttempts = retryAttempts
         self.retryBaseDelay = retryBaseDelay
+        self.discovery = discovery
+        self.controls = controls
+        self.info = info
+        self.version = version
+    }
+}
+
+/// Home Assistant MQTT discovery settings.
+public struct DiscoveryConfiguration: Sendable, Hashable {
+    /// `HA_DISCOVERY_PREFIX`.
+    public var prefix: String
+    /// `HA_STATUS_TOPIC`.
+    public var statusTopic: String
+
+    public init(prefix: String = "homeassistant", statusTopic: String = "homeassistant/status") {
+        self.prefix = prefix
+        self.statusTopic = statusTopic
+    }
+}
+
+/// The raw-value controls' settings.
+public struct ControlConfiguration: Sendable, Hashable {
+    /// The top of the max_current control, in amperes (`OCPP_MAX_CURRENT`).
+    public var maxCurrent: Double
+    /// Its step (`OCPP_CURRENT_STEP`).
+    public var currentStep: Double
+    /// The id tag the remote_start control sends (`OCPP_REMOTE_ID_TAG`).
+    public var remoteIDTag: String
+
+    public init(maxCurrent: Double = 32, currentStep: Double = 1, remoteIDTag: String = "ocpp-gateway") {
+        self.maxCurrent = maxCurrent
+        self.currentStep = currentStep
+        self.remoteIDTag = remoteIDTag
     }
 }

@@ -33,7 +33,12 @@ final class StatePublisher: Sendable {
         guard !publications.isEmpty else { return }
         state.withLock { state in
             for publication in publications {
-                if publication.retain {
+                if publication.retain && publication.payload.isEmpty {
+                    // An empty retained payload clears the topic: nothing to keep or republish.
+                    if state.retained.removeValue(forKey: publication.topic) != nil {
+                        state.order.removeAll { $0 == publication.topic }
+                    }
+                } else if publication.retain {
                     if state.retained.updateValue(publication.payload, forKey: publication.topic) == nil {
                         state.order.append(publication.topic)
                     }
@@ -73,6 +78,11 @@ final class StatePublisher: Sendable {
 
     func disconnected() {
         state.withLock { $0.connected = false }
+    }
+
+    /// Clears topics on the broker (empty retained payloads) and drops them from the cache.
+    func forget(_ topics: [String]) {
+        publish(topics.map { Publication(topic: $0, payload: "") })
     }
 
     /// The retained value of a topic, as last published.

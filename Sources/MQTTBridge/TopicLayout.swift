@@ -34,12 +34,47 @@ public struct TopicLayout: Sendable, Hashable {
         join(stationRoot(station), "cmd_result", field ?? "")
     }
 
+    /// `<S>/set/<name>`: a raw-value control.
+    public func control(_ station: String, _ name: String) -> String {
+        join(stationRoot(station), "set", name)
+    }
+
     /// `<base>/bridge/state`: `online` / `offline`, retained, and the last will.
     public var bridgeState: String { join(basePath, "bridge", "state") }
 
-    /// The filters the bridge subscribes to for commands.
+    /// `<base>/bridge/info`, `<base>/bridge/stations`, and the request/response pairs.
+    public var bridgeInfo: String { join(basePath, "bridge", "info") }
+    public var bridgeStations: String { join(basePath, "bridge", "stations") }
+    public func bridgeResponse(_ name: String) -> String { join(basePath, "bridge", "response", name) }
+    public var bridgeRequestFilter: String { join(basePath, "bridge", "request", "+") }
+
+    /// The request name of a `<base>/bridge/request/<name>` topic.
+    public func bridgeRequest(of topic: String) -> String? {
+        let prefix = join(basePath, "bridge", "request") + "/"
+        guard topic.hasPrefix(prefix) else { return nil }
+        let name = String(topic.dropFirst(prefix.count))
+        return name.isEmpty || name.contains("/") ? nil : name
+    }
+
+    /// The filters the bridge subscribes to for commands and controls.
     public var commandFilters: [String] {
-        useStationName ? [join(basePath, "+", "cmd"), join(basePath, "+", "cmd", "#")] : [join(basePath, "cmd"), join(basePath, "cmd", "#")]
+        useStationName
+            ? [join(basePath, "+", "cmd"), join(basePath, "+", "cmd", "#"), join(basePath, "+", "set", "+")]
+            : [join(basePath, "cmd"), join(basePath, "cmd", "#"), join(basePath, "set", "+")]
+    }
+
+    /// Where a control message arrived: the station (nil without station names) and the control's name.
+    public func controlTarget(of topic: String) -> (station: String?, name: String)? {
+        var levels = topic.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        let base = basePath.isEmpty ? [] : basePath.split(separator: "/").map(String.init)
+        guard levels.count > base.count, Array(levels.prefix(base.count)) == base else { return nil }
+        levels.removeFirst(base.count)
+        if useStationName {
+            guard levels.count == 3, !levels[0].isEmpty, levels[1] == "set", !levels[2].isEmpty else { return nil }
+            return (levels[0], levels[2])
+        }
+        guard levels.count == 2, levels[0] == "set", !levels[1].isEmpty else { return nil }
+        return (nil, levels[1])
     }
 
     /// Where a command arrived: the station named by the topic (nil without station names), or nil when the
@@ -50,7 +85,7 @@ public struct TopicLayout: Sendable, Hashable {
         guard levels.count > base.count, Array(levels.prefix(base.count)) == base else { return (nil, false) }
         levels.removeFirst(base.count)
         if useStationName {
-            guard levels.count >= 2, !levels[0].isEmpty, levels[1] == "cmd" else { return (nil, false) }
+            guard levels.count >= 2, !levels[0].isEmpty, levels[1] == "cmd", levels[0] != "bridge" else { return (nil, false) }
             return (levels[0], true)
         }
         return (nil, levels.first == "cmd")

@@ -1,0 +1,84 @@
+import Foundation
+import OCPP
+
+/// The raw-value controls on `<S>/set/<name>`: plain payloads (no JSON) for Home Assistant and openHAB.
+/// Each becomes a ``Command`` and takes the command path (same checks, queue, retries and results).
+enum Controls {
+    /// A control's command, and the state parameter to publish when it succeeds (for a select or number's state).
+    struct Converted {
+        var command: Command
+        var stateOnSuccess: (parameter: String, value: String)?
+    }
+
+    static let names = ["charging_enabled", "availability", "max_current", "reset", "unlock_connector", "remote_start", "remote_stop", "trigger"]
+
+    /// The TxDefaultProfile the max_current control replaces each time.
+    static let maxCurrentProfileID = 1
+
+    /// - Parameter transaction: the open transaction of a connector of the target station, for remote_stop.
+    static func convert(
+        name: String, payload: [UInt8], settings: ControlConfiguration, transaction: (_ connector: Int) -> Int?
+    ) -> Result<Converted, CommandRejection> {
+        let text = String(decoding: payload, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        func reject(_ message: String) -> Result<Converted, CommandRejection> {
+            .failure(CommandRejection(code: "InvalidArguments", message: message, name: name))
+        }
+        func ocpp(_ action: Action, _ args: [String: JSONValue], state: (String, String)? = nil) -> Result<Converted, CommandRejection> {
+            switch CommandParser.arguments(for: action, args) {
+            case .success(let payload):
+                let command = Command(name: CommandParser.snakeCase(action.rawValue), operation: .ocpp(action, payload: payload), requestID: nil, station: nil)
+                return .success(Converted(command: command, stateOnSuccess: state))
+            case .failure(let failure):
+                return reject(failure.message)
+            }
+        }
+        /// An optional connector number (empty means 1).
+        func connector() -> Int? { text.isEmpty ? 1 : Int(text).flatMap { $0 >= 0 ? $0 : nil } }
+
+        switch name {
+        case "charging_enabled":
+            guard let enabled = CommandParser.switchValue(.string(text)) else { return reject("charging_enabled takes ON or OFF") }
+            return .success(Converted(command: Command(name: name, operation: .chargingEnabled(enabled), requestID: nil, station: nil)))
+        case "availability":
+            guard let type = AvailabilityType(caseInsensitive: text) else { return reject("availability takes Operative or Inoperative") }
+            return ocpp(.changeAvailability, ["connectorId": .int(0), "type": .string(type.rawValue)], state: ("availability", type.rawValue))
+        case "max_current":
+            guard let amps = Double(text), amps.isFinite, amps >= 0, amps <= settings.maxCurrent else {
+                return reject("max_current takes a number of amperes from 0 to \(StateValue.number(settings.maxCurrent))")
+            }
+            let limit = (amps * 10).rounded() / 10  // the schema's multipleOf 0.1
+            let profile: [String: JSONValue] = [
+                "chargingProfileId": .int(maxCurrentProfileID), "stackLevel": .int(0),
+                "chargingProfilePurpose": .string("TxDefaultProfile"), "chargingProfileKind": .string("Relative"),
+                "chargingSchedule": .object([
+                    "chargingRateUnit": .string("A"),
+                    "chargingSchedulePeriod": .array([.object(["startPeriod": .int(0), "limit": .double(limit)])]),
+                ]),
+            ]
+            return ocpp(.setChargingProfile, ["connectorId": .int(0), "csChargingProfiles": .object(profile)],
+                        state: ("max_current", StateValue.number(limit)))
+        case "reset":
+            guard let type = ResetType(caseInsensitive: text.isEmpty ? "Soft" : text) else { return reject("reset takes Soft or Hard") }
+            return ocpp(.reset, ["type": .string(type.rawValue)])
+        case "unlock_connector":
+            guard let connector = connector(), connector >= 1 else { return reject("unlock_connector takes a connector number (1 or more)") }
+            return ocpp(.unlockConnector, ["connectorId": .int(connector)])
+        case "remote_start":
+            guard let connector = connector(), connector >= 1 else { return reject("remote_start takes a connector number (1 or more), or nothing for 1") }
+            return ocpp(.remoteStartTransaction, ["idTag": .string(settings.remoteIDTag), "connectorId": .int(connector)])
+        case "remote_stop":
+            guard let connector = connector(), connector >= 1 else { return reject("remote_stop takes a connector number (1 or more), or nothing for 1") }
+            guard let id = transaction(connector) else {
+                return .failure(CommandRejection(code: "NoTransaction", message: "no transaction is open on connector \(connector)", name: name))
+            }
+            return ocpp(.remoteStopTransaction, ["transactionId": .int(id)])
+        case "trigger":
+            guard let message = MessageTrigger(caseInsensitive: text) else {
+                return reject("trigger takes one of \(MessageTrigger.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return ocpp(.triggerMessage, ["requestedMessage": .string(message.rawValue)])
+        default:
+            return .failure(CommandRejection(code: "UnknownAction", message: "unknown control '\(name)'; expected one of: \(names.joined(separator: ", "))", name: name))
+        }
+    }
+}
