@@ -125,6 +125,19 @@ class Watcher:
                     raise TimeoutError(f"no document on {topic} with {fields}")
                 self.condition.wait(remaining)
 
+    def wait_json_list(self, topic, predicate, timeout=10):
+        """The first JSON list on topic for which predicate holds."""
+        deadline = time.monotonic() + timeout
+        with self.condition:
+            while True:
+                for t, p, _ in self.messages:
+                    if t == topic and predicate(json.loads(p)):
+                        return json.loads(p)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no matching list on {topic}")
+                self.condition.wait(remaining)
+
     def latest(self, topic):
         with self.condition:
             for t, p, _ in reversed(self.messages):
