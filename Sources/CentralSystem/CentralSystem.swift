@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import OCPP
 import Synchronization
 
@@ -103,6 +104,7 @@ public final class CentralSystem: Sendable {
             logger.info("Station connected", metadata: ["ocpp.subprotocol": "\(info.subprotocol ?? "none")"])
         }
         emit(.connected(station: station, info: info))
+        updateConnectedGauge()
         for waiter in state.withLock({ $0.connectionWaiters.removeValue(forKey: station) ?? [:] }).values {
             waiter.resume()
         }
@@ -118,6 +120,7 @@ public final class CentralSystem: Sendable {
                 state.connected.removeValue(forKey: link.station)
             }
         }
+        updateConnectedGauge()
         link.logger.info("Station disconnected", metadata: ["ocpp.disconnect_reason": "\(reason)"])
         emit(.disconnected(station: link.station, reason: reason))
     }
@@ -163,6 +166,8 @@ public final class CentralSystem: Sendable {
             frame = try FrameCodec.decode(text)
         } catch {
             // The frame's text is not logged: it may hold an RFID tag.
+            OCPPMetrics.received(action: "malformed", outcome: "error")
+            if error.reply != nil { OCPPMetrics.callError(error.code.rawValue, direction: "sent") }
             link.logger.warning("Malformed frame", metadata: [
                 "ocpp.error_code": "\(error.code)", "ocpp.error": "\(error.reason)", "ocpp.frame_size": "\(text.count)",
             ])
@@ -170,7 +175,15 @@ public final class CentralSystem: Sendable {
         }
         switch frame {
         case .call(let call):
-            return FrameCodec.encode(handle(call, station: link.station, logger: link.logger))
+            let answer = handle(call, station: link.station, logger: link.logger)
+            let known = Action(rawValue: call.action) != nil ? call.action : "unknown"
+            if case .callError(let error) = answer {
+                OCPPMetrics.received(action: known, outcome: "error")
+                OCPPMetrics.callError(error.code.rawValue, direction: "sent")
+            } else {
+                OCPPMetrics.received(action: known, outcome: "ok")
+            }
+            return FrameCodec.encode(answer)
         case .callResult, .callError:
             await link.session.receive(frame)
             return nil
@@ -206,7 +219,9 @@ public final class CentralSystem: Sendable {
         guard let session = state.withLock({ $0.sessions[station] }) else {
             return .failure(.notConnected(station))
         }
+        let started = ContinuousClock.now
         let result = await session.call(action: action, payload: payload)
+        OCPPMetrics.sent(action: action, result: result, after: ContinuousClock.now - started)
         if action == Action.remoteStartTransaction.rawValue, case .success(let answer) = result {
             noteRemoteStart(request: payload, answer: answer, station: station)
         }
@@ -250,6 +265,10 @@ public final class CentralSystem: Sendable {
     /// Transactions started and not yet stopped.
     public var activeTransactions: [Transaction] {
         state.withLock { Array($0.persisted.activeTransactions.values) }.sorted { $0.id < $1.id }
+    }
+
+    private func updateConnectedGauge() {
+        OCPPMetrics.connectedStations.record(state.withLock { $0.connected.count })
     }
 
     func stationLogger(_ station: String) -> Logger {

@@ -1,9 +1,12 @@
 import CentralSystem
+import Dispatch
 import Foundation
 import Logging
 import MQTTBridge
+import Metrics
 import Mosquitto
 import OCPPServer
+import Prometheus
 import ServiceLifecycle
 
 /// The gateway process: reads its configuration, then runs its services until SIGTERM or SIGINT.
@@ -25,13 +28,14 @@ public enum Gateway {
             FileHandle.standardError.write(Data("ocpp-gateway: configuration error: \(error)\n".utf8))
             return 2
         }
+        guard let output = makeLogOutput(configuration.logging) else { return 2 }
         let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { _ in GatewayLogHandler(output: output, logLevel: level) }
         let logger = Logger(label: "ocpp-gateway")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        Gauge(label: "ocpp_gateway_build_info", dimensions: [("version", gatewayVersion)]).record(1)
+        exitOnSecondSignal(logger: logger)
 
         let centralSystem: CentralSystem
         do {
@@ -54,33 +58,83 @@ public enum Gateway {
             logger.critical("Cannot set up the MQTT client: \(error)")
             return 1
         }
-        let transport = MosquittoTransport(client: mqtt)
         var bridgeConfiguration = configuration.bridge
         bridgeConfiguration.info = configuration.publicInfo(clientID: mqttConfiguration.clientID)
         let bridge = MQTTBridge(
-            configuration: bridgeConfiguration, centralSystem: centralSystem, transport: transport,
+            configuration: bridgeConfiguration, centralSystem: centralSystem, transport: MosquittoTransport(client: mqtt),
             transportEvents: transportEvents, logger: logger)
+        let api = AdminAPI(
+            centralSystem: centralSystem, server: server, bridge: bridge, registry: registry,
+            dataDirectory: configuration.dataDirectory, readyRequiresMQTT: configuration.admin.readyRequiresMQTT)
+        let admin = AdminServer(host: configuration.admin.host, port: configuration.admin.port, logger: logger) { request in
+            await api.respond(request)
+        }
         logger.info("Starting", metadata: [
+            "gateway.version": "\(gatewayVersion)",
             "mqtt.broker": "\(mqttConfiguration.brokerDescription)", "mqtt.client_id": "\(mqttConfiguration.clientID)",
             "mqtt.base_path": "\(configuration.bridge.topics.basePath)",
             "mqtt.use_station_name": "\(configuration.bridge.topics.useStationName)",
         ])
-        // Started in this order, stopped in reverse: chargers first, then the bridge publishes their last
-        // state, then the MQTT client says offline and disconnects.
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: mqtt), .init(service: bridge), .init(service: server)]
-                    + additionalServices(centralSystem).map { .init(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+        // Started in this order, stopped in reverse: chargers first (closed with 1001), then the bridge publishes
+        // their last state, then the MQTT client says offline and disconnects; the admin API answers to the end
+        // (/readyz says 503 as soon as the charger listener closes).
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: admin), .init(service: mqtt), .init(service: bridge), .init(service: server)]
+                + additionalServices(centralSystem).map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
         do {
-            try await group.run()
+            try await ServiceGroup(configuration: groupConfiguration).run()
             centralSystem.finishEvents()
             logger.info("Stopped")
             return 0
         } catch {
             logger.critical("Gateway stopped: \(error)")
             return 1
+        }
+    }
+
+    private static func makeLogOutput(_ logging: GatewayConfiguration.LoggingConfiguration) -> LogOutput? {
+        guard let path = logging.file else { return LogOutput(format: logging.format, file: nil) }
+        do {
+            return LogOutput(format: logging.format, file: try RotatingFile(path: path, maxSize: logging.maxSize, backups: logging.backups))
+        } catch {
+            FileHandle.standardError.write(Data(
+                "ocpp-gateway: configuration error: LOG_FILE='\(path)' is invalid: expected a writable file (\(error.localizedDescription))\n".utf8))
+            return nil
+        }
+    }
+
+    /// The first SIGTERM or SIGINT starts a graceful shutdown (swift-service-lifecycle); a second one ends the
+    /// process at once.
+    private static func exitOnSecondSignal(logger: Logger) {
+        let count = SignalCount()
+        for signalNumber in [SIGTERM, SIGINT] {
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                if count.increment() >= 2 {
+                    logger.warning("Second signal: exiting at once")
+                    exit(130)
+                }
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    nonisolated(unsafe) private static var signalSources: [any DispatchSourceSignal] = []
+}
+
+private final class SignalCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    func increment() -> Int {
+        lock.withLock {
+            value += 1
+            return value
         }
     }
 }

@@ -14,6 +14,25 @@ public struct GatewayConfiguration: Sendable {
     public var logLevel: Logger.Level
     public var mqtt: MosquittoConfiguration
     public var bridge: MQTTBridgeConfiguration
+    public var admin: AdminConfiguration
+    public var logging: LoggingConfiguration
+    /// How long a graceful shutdown may take (`SHUTDOWN_TIMEOUT`).
+    public var shutdownTimeout: Duration
+
+    /// The admin HTTP listener.
+    public struct AdminConfiguration: Sendable {
+        public var host: String
+        public var port: Int
+        public var readyRequiresMQTT: Bool
+    }
+
+    /// Where and how logs are written.
+    public struct LoggingConfiguration: Sendable {
+        public var format: LogOutput.Format
+        public var file: String?
+        public var maxSize: Int
+        public var backups: Int
+    }
 
     /// Reads the configuration.
     ///
@@ -42,7 +61,30 @@ public struct GatewayConfiguration: Sendable {
             dataDirectory: try reader.string(Settings.dataDir),
             logLevel: try reader.logLevel(Settings.logLevel),
             mqtt: try mqttConfiguration(reader),
-            bridge: try bridgeConfiguration(reader))
+            bridge: try bridgeConfiguration(reader),
+            admin: AdminConfiguration(
+                host: try reader.string(Settings.adminAddr),
+                port: try reader.integer(Settings.adminPort, in: 0...65_535, expected: "a port number from 0 to 65535"),
+                readyRequiresMQTT: try reader.boolean(Settings.readyRequiresMQTT)),
+            logging: try loggingConfiguration(reader),
+            shutdownTimeout: try reader.seconds(Settings.shutdownTimeout)!)
+    }
+
+    private static func loggingConfiguration(_ reader: SettingsReader) throws(ConfigurationError) -> LoggingConfiguration {
+        let formatText = reader.raw(Settings.logFormat)
+        let format: LogOutput.Format
+        if let known = LogOutput.Format(rawValue: formatText.lowercased()) {
+            format = known
+        } else if formatText.contains("%(") {
+            format = .text  // an ocpp2mqtt (Python logging) format string
+        } else {
+            throw ConfigurationError(variable: Settings.logFormat.name, value: formatText, expected: "text or json")
+        }
+        let file = reader.raw(Settings.logFile)
+        return LoggingConfiguration(
+            format: format, file: file.isEmpty ? nil : file,
+            maxSize: try reader.integer(Settings.logMaxSize, in: 1024...Int(Int32.max), expected: "a size in bytes of at least 1024"),
+            backups: try reader.integer(Settings.logBackupCount, in: 0...1000, expected: "a number of files from 0 to 1000"))
     }
 
     private static func bridgeConfiguration(_ reader: SettingsReader) throws(ConfigurationError) -> MQTTBridgeConfiguration {

@@ -82,6 +82,25 @@ public enum Settings {
     public static let remoteIDTag = Setting(name: "OCPP_REMOTE_ID_TAG", defaultValue: "ocpp-gateway",
         help: "Id tag sent by the remote_start control")
 
+    public static let adminAddr = Setting(name: "ADMIN_ADDR", defaultValue: "0.0.0.0",
+        help: "Address of the admin HTTP listener (/healthz, /readyz, /metrics, /api/stations)")
+    public static let adminPort = Setting(name: "ADMIN_PORT", defaultValue: "8080",
+        help: "Port of the admin HTTP listener; 0 picks a free port")
+    public static let readyRequiresMQTT = Setting(name: "READY_REQUIRES_MQTT", defaultValue: "false",
+        help: "Make /readyz fail while the MQTT broker is not connected")
+    public static let logFormat = Setting(name: "LOG_FORMAT", defaultValue: "text",
+        help: "text or json (one object per line); an ocpp2mqtt Python format string means text")
+    public static let logDateFormat = Setting(name: "LOG_DATE_FORMAT", defaultValue: "",
+        help: "Accepted for ocpp2mqtt env files and ignored (times are ISO 8601 UTC)")
+    public static let logFile = Setting(name: "LOG_FILE", defaultValue: "",
+        help: "Also write logs to this file, rotated by size")
+    public static let logMaxSize = Setting(name: "LOG_MAX_SIZE", defaultValue: "10485760",
+        help: "Size in bytes at which LOG_FILE is rotated")
+    public static let logBackupCount = Setting(name: "LOG_BACKUP_COUNT", defaultValue: "5",
+        help: "How many rotated log files are kept")
+    public static let shutdownTimeout = Setting(name: "SHUTDOWN_TIMEOUT", defaultValue: "20",
+        help: "Seconds a graceful shutdown may take before the remaining work is cancelled")
+
     public static let all: [Setting] = [
         envFile, listenAddr, listenPort, heartbeatInterval, callTimeout, pingInterval, pingTimeout, maxFrameSize,
         remoteStartWindow, authorizedTags, dataDir, logLevel,
@@ -89,5 +108,6 @@ public enum Settings {
         mqttReconnectBaseDelay, mqttReconnectMaxDelay, mqttTimeout, mqttWebsocketPath, mqttWebsocketHeaders,
         mqttBasePath, mqttUseStationName, mqttQoS, expectedChargePoints, commandRetryAttempts, commandRetryBaseDelay,
         haDiscovery, haDiscoveryPrefix, haStatusTopic, maxCurrent, currentStep, remoteIDTag,
+        adminAddr, adminPort, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout,
     ]
 }

@@ -1,6 +1,7 @@
 import CentralSystem
 import Foundation
 import Logging
+import Metrics
 import OCPP
 import ServiceLifecycle
 import Synchronization
@@ -79,6 +80,15 @@ public final class MQTTBridge: Service {
         }
     }
 
+    /// The stations as `<base>/bridge/stations` lists them (for the admin API).
+    public func stationsDocument() -> String {
+        let list = stationList.withLock { list in list.keys.sorted().map { JSONValue.object(list[$0]!) } }
+        return JSONValue.array(list).text
+    }
+
+    /// Whether the MQTT connection is up.
+    public var isMQTTConnected: Bool { publisher.isConnected }
+
     /// Expected and known stations as DISCONNECTED, with their charging switches.
     private func initialState() -> [Publication] {
         let connected = centralSystem.connectedStations
@@ -122,8 +132,7 @@ public final class MQTTBridge: Service {
     }
 
     private func publishStationList() {
-        let list = stationList.withLock { list in list.keys.sorted().map { JSONValue.object(list[$0]!) } }
-        publisher.publish([Publication(topic: topics.bridgeStations, payload: JSONValue.array(list).text)])
+        publisher.publish([Publication(topic: topics.bridgeStations, payload: stationsDocument())])
     }
 
     private func switchState(_ station: String) -> Publication {
@@ -351,6 +360,10 @@ public final class MQTTBridge: Service {
     }
 
     private func publishResult(station: String, name: String?, requestID: String?, _ outcome: CommandOutcome) {
+        switch outcome {
+        case .ok: Counter(label: "mqtt_command_results_total", dimensions: [("status", "ok"), ("code", "")]).increment()
+        case .error(let code, _): Counter(label: "mqtt_command_results_total", dimensions: [("status", "error"), ("code", code)]).increment()
+        }
         publisher.publish(CommandResult.publications(topics: topics, station: station, name: name, requestID: requestID, outcome: outcome))
     }
 }

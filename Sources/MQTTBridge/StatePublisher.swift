@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import Synchronization
 
 /// Puts publications on the broker, and keeps what must survive a broker outage.
@@ -51,6 +52,7 @@ final class StatePublisher: Sendable {
                         state.dropped += 1
                     }
                     state.pending.append(publication)
+                    Self.queued.record(state.pending.count)
                 }
             }
         }
@@ -67,6 +69,7 @@ final class StatePublisher: Sendable {
             defer {
                 state.pending = []
                 state.dropped = 0
+                Self.queued.record(0)
             }
             return (state.order.count, state.dropped)
         }
@@ -79,6 +82,10 @@ final class StatePublisher: Sendable {
     func disconnected() {
         state.withLock { $0.connected = false }
     }
+
+    var isConnected: Bool { state.withLock { $0.connected } }
+
+    private static let queued = Gauge(label: "mqtt_queued_messages")
 
     /// Clears topics on the broker (empty retained payloads) and drops them from the cache.
     func forget(_ topics: [String]) {

@@ -1,6 +1,7 @@
 import CMosquitto
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -51,7 +52,14 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         var unacknowledged: Set<Int32> = []
         /// Acknowledgements that arrived before `mosquitto_publish` returned their message id to the publisher.
         var acknowledgedEarly: Set<Int32> = []
+        /// Whether the broker ever accepted us (later connections count as reconnects).
+        var everConnected = false
     }
+
+    private static let connectedGauge = Gauge(label: "mqtt_connected")
+    private static let reconnects = Counter(label: "mqtt_reconnects_total")
+    private static let publishes = Counter(label: "mqtt_publishes_total")
+    private static let unacknowledgedGauge = Gauge(label: "mqtt_unacknowledged_messages")
 
     private static let libraryReady: Bool = {
         mosquitto_lib_init()
@@ -126,9 +134,12 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         }
         let queued = code == MOSQ_ERR_SUCCESS.rawValue || (code == MOSQ_ERR_NO_CONN.rawValue && qos > 0)
         if queued {
-            state.withLock { state in
+            Self.publishes.increment()
+            let waiting = state.withLock { state in
                 if state.acknowledgedEarly.remove(messageID) == nil { state.unacknowledged.insert(messageID) }
+                return state.unacknowledged.count
             }
+            Self.unacknowledgedGauge.record(waiting)
         } else if code != MOSQ_ERR_NO_CONN.rawValue {
             logger.warning("MQTT publish refused", metadata: ["mqtt.topic": "\(topic)", "mqtt.error": "\(String(cString: mosquitto_strerror(code)))"])
         }
@@ -156,10 +167,13 @@ public final class MosquittoClient: Service, @unchecked Sendable {
             ])
             return
         }
-        let subscriptions = state.withLock { state in
+        let (subscriptions, again) = state.withLock { state in
             state.connected = true
-            return state.subscriptions
+            defer { state.everConnected = true }
+            return (state.subscriptions, state.everConnected)
         }
+        Self.connectedGauge.record(1)
+        if again { Self.reconnects.increment() }
         for (filter, qos) in subscriptions { mosquitto_subscribe(handle, nil, filter, Int32(qos)) }
         logger.info("MQTT connected", metadata: ["mqtt.broker": "\(configuration.brokerDescription)", "mqtt.client_id": "\(configuration.clientID)"])
         onEvent(.connected)
@@ -172,6 +186,7 @@ public final class MosquittoClient: Service, @unchecked Sendable {
             return (state.connected, state.stopping)
         }
         guard wasConnected else { return }
+        Self.connectedGauge.record(0)
         let reason = code == 0 ? "client disconnected" : String(cString: mosquitto_strerror(code))
         logger.log(level: stopping ? .info : .warning, "MQTT disconnected",
                    metadata: ["mqtt.broker": "\(configuration.brokerDescription)", "mqtt.reason": "\(reason)"])
@@ -180,9 +195,11 @@ public final class MosquittoClient: Service, @unchecked Sendable {
     }
 
     private func didPublish(messageID: Int32) {
-        state.withLock { state in
+        let waiting = state.withLock { state in
             if state.unacknowledged.remove(messageID) == nil { state.acknowledgedEarly.insert(messageID) }
+            return state.unacknowledged.count
         }
+        Self.unacknowledgedGauge.record(waiting)
         wake()
     }
 

@@ -32,6 +32,7 @@ public final class OCPPServer: Service {
     private let logger: Logger
     private let eventLoopGroup: any EventLoopGroup
     private let openChannels = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+    private let closed = NIOLockedValueBox(false)
     private let listening = NIOLockedValueBox<(address: SocketAddress?, waiters: [CheckedContinuation<SocketAddress, Never>])>((nil, []))
 
     enum UpgradeResult: Sendable {
@@ -47,6 +48,11 @@ public final class OCPPServer: Service {
         self.centralSystem = centralSystem
         self.logger = logger
         self.eventLoopGroup = eventLoopGroup
+    }
+
+    /// Whether the listener is bound and accepting chargers.
+    public var isListening: Bool {
+        listening.withLockedValue { $0.address != nil } && !closed.withLockedValue { $0 }
     }
 
     /// The address the server listens on, once it does.
@@ -93,6 +99,7 @@ public final class OCPPServer: Service {
             }
         } onGracefulShutdown: {
             self.logger.info("Closing the charger listener and every charger connection")
+            self.closed.withLockedValue { $0 = true }
             channel.channel.close(promise: nil)
             for open in self.openChannels.withLockedValue({ Array($0.values) }) {
                 open.triggerUserOutboundEvent(

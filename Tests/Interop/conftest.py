@@ -22,7 +22,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = Path(os.environ.get("OCPP_TEST_HARNESS", ROOT / ".build" / "debug" / "ocpp-test-harness"))
 GATEWAY = Path(os.environ.get("OCPP_GATEWAY_BIN", ROOT / ".build" / "debug" / "ocpp-gateway"))
-LISTENING = re.compile(r"ocpp\.listen_address=[0-9.]+:(\d+).*Listening for chargers")
+LISTENING = re.compile(r"Listening for chargers.*ocpp\.listen_address=[0-9.]+:(\d+)")
+ADMIN_LISTENING = re.compile(r"Admin API listening.*admin\.listen_address=[0-9.]+:(\d+)")
 
 
 def free_port():
@@ -175,6 +176,8 @@ class Gateway:
             "ENV_FILE": "",
             "MQTT_RECONNECT_BASE_DELAY": "0.2",
             "MQTT_RECONNECT_MAX_DELAY": "1",
+            "ADMIN_ADDR": "127.0.0.1",
+            "ADMIN_PORT": "0",
         }
         environment.update(env or {})
         environment = {key: value for key, value in environment.items() if value is not None}  # None: leave unset
@@ -185,6 +188,7 @@ class Gateway:
         self.log = []
         self.log_changed = threading.Condition()
         self.port = None
+        self.admin_port = None
         self._ids = 0
         self._pending = []
         port_found = threading.Event()
@@ -194,6 +198,9 @@ class Gateway:
                 with self.log_changed:
                     self.log.append(line)
                     self.log_changed.notify_all()
+                admin = ADMIN_LISTENING.search(line)
+                if admin:
+                    self.admin_port = int(admin.group(1))
                 match = LISTENING.search(line)
                 if match and self.port is None:
                     self.port = int(match.group(1))
@@ -277,6 +284,10 @@ class Gateway:
             self.process.kill()
             self.process.wait(5)
             raise
+
+    def wait_exit(self, timeout=25):
+        """The exit code, waiting (bounded) without sending a signal."""
+        return self.process.wait(timeout)
 
     def alive(self):
         return self.process.poll() is None

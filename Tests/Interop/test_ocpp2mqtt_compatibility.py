@@ -77,7 +77,7 @@ def test_mqtt_over_a_unix_socket(tmp_path, broker, base_path):
 
 
 def test_mqtt_over_websockets_is_refused_at_start_up(tmp_path):
-    result = subprocess.run([str(GATEWAY)], env={"MQTT_TRANSPORT": "websockets", "ENV_FILE": ""}, cwd=tmp_path,
+    result = subprocess.run([str(GATEWAY)], env={"MQTT_TRANSPORT": "websockets", "ENV_FILE": "", "ADMIN_PORT": "0"}, cwd=tmp_path,
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert result.stderr.strip() == (

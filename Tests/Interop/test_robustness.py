@@ -150,13 +150,13 @@ def test_sigterm_closes_chargers_with_1001_and_exits_0(gateway):
             return closed.value.rcvd.code
 
     assert run(session()) == 1001
-    assert gateway.stop() == 0
+    assert gateway.wait_exit() == 0
 
 
 def test_the_gateway_binary_refuses_a_bad_setting_in_one_line(start_gateway, tmp_path):
     import subprocess
     from conftest import GATEWAY
-    result = subprocess.run([str(GATEWAY)], env={"LISTEN_PORT": "abc", "ENV_FILE": ""}, cwd=tmp_path,
+    result = subprocess.run([str(GATEWAY)], env={"LISTEN_PORT": "abc", "ENV_FILE": "", "ADMIN_PORT": "0"}, cwd=tmp_path,
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert result.stderr.strip() == "ocpp-gateway: configuration error: LISTEN_PORT='abc' is invalid: expected a port number from 0 to 65535"
@@ -169,7 +169,7 @@ def test_a_taken_port_is_reported_in_one_clear_line(tmp_path, broker):
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        result = subprocess.run([str(GATEWAY)], env={"LISTEN_ADDR": "127.0.0.1", "LISTEN_PORT": str(port), "ENV_FILE": "",
+        result = subprocess.run([str(GATEWAY)], env={"LISTEN_ADDR": "127.0.0.1", "LISTEN_PORT": str(port), "ENV_FILE": "", "ADMIN_PORT": "0",
                                                     "DATA_DIR": str(tmp_path), "MQTT_HOSTNAME": "127.0.0.1",
                                                     "MQTT_PORT": str(broker.port)},
                                 cwd=tmp_path, capture_output=True, text=True, timeout=30)
