@@ -41,6 +41,12 @@ import Testing
         #expect(configuration.logLevel == .warning)
     }
 
+    @Test func ocpp2mqttsLogFormatMeansText() throws {
+        #expect(try load(["LOG_FORMAT": "%(asctime)s - %(name)s - %(levelname)s - %(message)s"]).logging.format == .text)
+        #expect(try load(["LOG_FORMAT": "JSON"]).logging.format == .json)
+        #expect(throws: ConfigurationError(variable: "LOG_FORMAT", value: "xml", expected: "text or json")) { try load(["LOG_FORMAT": "xml"]) }
+    }
+
     @Test func acceptsACommaSeparatedTagList() throws {
         #expect(try load(["AUTHORIZED_TAG_ID_LIST": " a, b ,,c "]).centralSystem.authorizedTags == ["a", "b", "c"])
     }

@@ -22,8 +22,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = Path(os.environ.get("OCPP_TEST_HARNESS", ROOT / ".build" / "debug" / "ocpp-test-harness"))
 GATEWAY = Path(os.environ.get("OCPP_GATEWAY_BIN", ROOT / ".build" / "debug" / "ocpp-gateway"))
-LISTENING = re.compile(r"Listening for chargers.*ocpp\.listen_address=[0-9.]+:(\d+)")
-ADMIN_LISTENING = re.compile(r"Admin API listening.*admin\.listen_address=[0-9.]+:(\d+)")
+# Text lines say `ocpp.listen_address=127.0.0.1:N`, JSON lines `"ocpp.listen_address":"127.0.0.1:N"`.
+LISTENING = re.compile(r'Listening for chargers.*ocpp\.listen_address"?[=:]"?[0-9.]+:(\d+)')
+ADMIN_LISTENING = re.compile(r'Admin API listening.*admin\.listen_address"?[=:]"?[0-9.]+:(\d+)')
 
 
 def free_port():

@@ -1,0 +1,155 @@
+"""The admin API, metrics, logs, shutdown and the example env file (docs/operations.md)."""
+import asyncio
+import json
+import re
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import websockets
+from ocpp.v16 import call
+
+from chargepoint import connected, now, run
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def get(gateway, path):
+    """(status, content type, body) of a GET on the admin port."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{gateway.admin_port}{path}", timeout=10) as response:
+            return response.status, response.headers["Content-Type"], response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Content-Type"], error.read().decode()
+
+
+def metric(text, name, **labels):
+    """The value of one sample in Prometheus text, or None."""
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        match = re.match(r"([a-z_]+)(\{(.*)\})? (\S+)$", line)
+        if not match or match.group(1) != name:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(3) or ""))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(match.group(4))
+    return None
+
+
+def test_health_readiness_stations_and_errors(start_gateway):
+    gateway = start_gateway()
+    assert get(gateway, "/healthz") == (200, "text/plain; charset=utf-8", "ok\n")
+    status, kind, body = get(gateway, "/readyz")
+    assert status == 200 and kind == "application/json"
+    assert json.loads(body)["checks"] == {"ocpp_listener": True, "store": True, "mqtt": True, "mqtt_required": False}
+
+    async def session():
+        async with connected(gateway.url("CP1")) as cp:
+            await cp.call(call.BootNotification(charge_point_vendor="Acme", charge_point_model="W"))
+            return get(gateway, "/api/stations")
+
+    status, _, body = run(session())
+    assert status == 200 and json.loads(body)[0]["id"] == "CP1" and json.loads(body)[0]["vendor"] == "Acme"
+    assert get(gateway, "/nothing-here")[0] == 404
+    request = urllib.request.Request(f"http://127.0.0.1:{gateway.admin_port}/healthz", method="POST", data=b"x")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 405
+
+
+def test_readiness_can_require_mqtt(start_gateway, own_broker):
+    own_broker.stop()
+    gateway = start_gateway(env={"READY_REQUIRES_MQTT": "true"}, on=own_broker)
+    status, _, body = get(gateway, "/readyz")
+    assert status == 503 and json.loads(body)["checks"]["mqtt"] is False
+    own_broker.start()
+    gateway.wait_for_log("MQTT connected", timeout=20)
+    assert get(gateway, "/readyz")[0] == 200
+
+
+def test_metrics_move_when_chargers_talk(start_gateway):
+    gateway = start_gateway()
+    _, kind, before = get(gateway, "/metrics")
+    assert kind.startswith("text/plain; version=0.0.4")
+    assert metric(before, "ocpp_gateway_build_info") == 1
+    assert metric(before, "mqtt_connected") == 1
+
+    async def session():
+        async with connected(gateway.url("CP1")) as cp:
+            await asyncio.to_thread(gateway.event, "connected", "CP1")
+            during = get(gateway, "/metrics")[2]
+            for _ in range(3):
+                await cp.call(call.Heartbeat())
+            await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Available"))
+            result = await asyncio.to_thread(gateway.result, gateway.command("CP1", "Reset", {"type": "Soft"}))
+            assert result["ok"]
+        async with websockets.connect(gateway.url("BAD"), subprotocols=["ocpp1.6"]) as bad:
+            await bad.send('[2,"x","FlyToTheMoon",{}]')
+            await bad.recv()
+        return during
+
+    during = run(session())
+    after = get(gateway, "/metrics")[2]
+    assert metric(during, "ocpp_stations_connected") == 1
+    assert metric(after, "ocpp_stations_connected") == 0
+    assert metric(after, "ocpp_messages_total", direction="received", action="Heartbeat", outcome="ok") == 3
+    assert metric(after, "ocpp_messages_total", direction="received", action="StatusNotification", outcome="ok") == 1
+    assert metric(after, "ocpp_messages_total", direction="sent", action="Reset", outcome="ok") == 1
+    assert metric(after, "ocpp_messages_total", direction="received", action="unknown", outcome="error") == 1
+    assert metric(after, "ocpp_call_errors_total", direction="sent", code="NotImplemented") == 1
+    assert metric(after, "ocpp_call_duration_seconds_count") == 1
+    assert metric(after, "mqtt_publishes_total") > metric(before, "mqtt_publishes_total")
+
+
+def test_sigterm_closes_chargers_publishes_their_state_and_offline_then_exits_0(start_gateway, watch, base_path):
+    gateway = start_gateway(env={"SHUTDOWN_TIMEOUT": "10"})
+    live = watch(f"{base_path}/#")
+
+    async def session():
+        async with websockets.connect(gateway.url("CP1"), subprotocols=["ocpp1.6"]) as charger:
+            await asyncio.to_thread(live.wait, f"{base_path}/CP1/state/connection_state", "CONNECTED")
+            gateway.process.send_signal(15)
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(charger.recv(), 10)
+            return closed.value.rcvd.code
+
+    assert run(session()) == 1001
+    assert gateway.wait_exit(15) == 0
+    assert live.wait(f"{base_path}/CP1/state/connection_state", "DISCONNECTED")
+    assert live.wait(f"{base_path}/CP1/state/disconnect_reason", "going_away")
+    assert live.wait(f"{base_path}/bridge/state", "offline")
+    # offline comes after the charger's last state.
+    messages = list(live.messages)
+    last_state = max(i for i, (t, _, _) in enumerate(messages) if t == f"{base_path}/CP1/state/disconnect_reason")
+    offline = [i for i, (t, p, _) in enumerate(messages) if t == f"{base_path}/bridge/state" and p == "offline"]
+    assert offline and offline[-1] > last_state
+
+
+def test_json_logs_are_one_object_per_line_and_never_hold_tags(start_gateway, tmp_path):
+    log_file = tmp_path / "logs" / "gateway.log"
+    gateway = start_gateway(env={"LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG", "LOG_FILE": str(log_file)})
+
+    async def session():
+        async with connected(gateway.url("CP1")) as cp:
+            await cp.call(call.Authorize(id_tag="johnny-car"))
+            await cp.call(call.StartTransaction(connector_id=1, id_tag="johnny-car", meter_start=0, timestamp=now()))
+
+    run(session())
+    gateway.wait_for_log("Transaction started")
+    assert gateway.stop() == 0
+    lines = [line for line in gateway.log if line.strip()]
+    objects = [json.loads(line) for line in lines]
+    assert all({"time", "level", "message", "source", "metadata"} <= set(o) for o in objects)
+    assert any(o["message"] == "Station connected" and o["metadata"]["ocpp.station_id"] == "CP1" for o in objects)
+    assert not any("johnny-car" in line for line in lines)
+    assert log_file.read_text().splitlines() == [line.rstrip("\n") for line in lines]
+
+
+def test_the_example_env_file_parses_and_starts_the_gateway(start_gateway, tmp_path):
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    gateway = start_gateway(env={"ENV_FILE": None})
+    assert get(gateway, "/healthz")[0] == 200
+    assert gateway.stop() == 0
