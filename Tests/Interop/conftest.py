@@ -205,6 +205,7 @@ class Gateway:
                 match = LISTENING.search(line)
                 if match and self.port is None:
                     self.port = int(match.group(1))
+                if self.port is not None and self.admin_port is not None:
                     port_found.set()
 
         def read_stdout():

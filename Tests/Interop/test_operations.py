@@ -153,3 +153,14 @@ def test_the_example_env_file_parses_and_starts_the_gateway(start_gateway, tmp_p
     gateway = start_gateway(env={"ENV_FILE": None})
     assert get(gateway, "/healthz")[0] == 200
     assert gateway.stop() == 0
+
+
+def test_the_healthcheck_subcommand(start_gateway, tmp_path):
+    import subprocess
+    from conftest import GATEWAY
+    gateway = start_gateway()
+    probe = lambda port: subprocess.run([str(GATEWAY), "healthcheck"], env={"ADMIN_PORT": str(port)},
+                                        capture_output=True, timeout=20).returncode
+    assert probe(gateway.admin_port) == 0
+    assert gateway.stop() == 0
+    assert probe(gateway.admin_port) == 1
