@@ -164,3 +164,27 @@ def test_the_healthcheck_subcommand(start_gateway, tmp_path):
     assert probe(gateway.admin_port) == 0
     assert gateway.stop() == 0
     assert probe(gateway.admin_port) == 1
+
+
+def test_a_second_signal_exits_at_once(start_gateway, own_broker):
+    import signal
+    import time
+    gateway = start_gateway(on=own_broker)
+    gateway.wait_for_log("MQTT connected")
+    # A frozen broker acknowledges nothing, so the graceful shutdown waits (up to 5 s) for its acknowledgements.
+    own_broker.process.send_signal(signal.SIGSTOP)
+    try:
+        async def session():
+            async with connected(gateway.url("CP1")) as cp:
+                await cp.call(call.BootNotification(charge_point_vendor="V", charge_point_model="M"))
+
+        run(session())
+        gateway.process.send_signal(signal.SIGTERM)
+        gateway.wait_for_log("Closing the charger listener")
+        assert gateway.alive()  # still shutting down gracefully
+        started = time.monotonic()
+        gateway.process.send_signal(signal.SIGTERM)
+        assert gateway.wait_exit(5) == 130
+        assert time.monotonic() - started < 2
+    finally:
+        own_broker.process.send_signal(signal.SIGCONT)
