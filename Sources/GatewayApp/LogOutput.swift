@@ -13,17 +13,19 @@ public final class LogOutput: Sendable {
     }
 
     let format: Format
+    private let toStandardError: Bool
     private let file: Mutex<RotatingFile?>
 
-    init(format: Format, file: consuming RotatingFile?) {
+    init(format: Format, file: consuming RotatingFile?, toStandardError: Bool = true) {
         self.format = format
+        self.toStandardError = toStandardError
         self.file = Mutex(file)
     }
 
     func write(_ line: String) {
         let data = Data((line + "\n").utf8)
         file.withLock { file in
-            FileHandle.standardError.write(data)
+            if toStandardError { FileHandle.standardError.write(data) }
             file?.write(data)
         }
     }

@@ -33,7 +33,7 @@ import Testing
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("json.log").path
-        let output = LogOutput(format: .json, file: try RotatingFile(path: path, maxSize: 1 << 20, backups: 1))
+        let output = LogOutput(format: .json, file: try RotatingFile(path: path, maxSize: 1 << 20, backups: 1), toStandardError: false)
         var logger = Logger(label: "test") { _ in GatewayLogHandler(output: output, logLevel: .info) }
         logger[metadataKey: "ocpp.station_id"] = "CP \"1\""
         logger.info("Station connected\nreally", metadata: ["ocpp.subprotocol": "ocpp1.6"])
@@ -51,7 +51,7 @@ import Testing
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("text.log").path
-        let output = LogOutput(format: .text, file: try RotatingFile(path: path, maxSize: 1 << 20, backups: 1))
+        let output = LogOutput(format: .text, file: try RotatingFile(path: path, maxSize: 1 << 20, backups: 1), toStandardError: false)
         let logger = Logger(label: "test") { _ in GatewayLogHandler(output: output, logLevel: .info) }
         logger.warning("Malformed frame", metadata: ["ocpp.error_code": "FormationViolation"])
         let line = try String(contentsOfFile: path, encoding: .utf8)
