@@ -51,7 +51,11 @@ public struct GatewayConfiguration: Sendable {
                 maxFrameSize: try reader.integer(Settings.maxFrameSize, in: 1024...(64 << 20),
                                                   expected: "a size in bytes from 1024 to 67108864"),
                 pingInterval: try reader.seconds(Settings.pingInterval, allowZero: true).flatMap { $0 == .zero ? nil : $0 },
-                pingTimeout: try reader.seconds(Settings.pingTimeout)!),
+                pingTimeout: try reader.seconds(Settings.pingTimeout)!,
+                access: StationAccess(passwords: try stationPasswords(reader, workingDirectory: workingDirectory),
+                                      allowedStations: try allowedStations(reader)),
+                maxStations: try reader.integer(Settings.maxStations, in: 1...1_000_000, expected: "a number of stations from 1 to 1000000"),
+                handshakeTimeout: try reader.seconds(Settings.handshakeTimeout)!),
             centralSystem: CentralSystemConfiguration(
                 heartbeatInterval: .seconds(try reader.integer(Settings.heartbeatInterval, in: 1...86_400,
                                                                 expected: "whole seconds from 1 to 86400")),
@@ -68,6 +72,55 @@ public struct GatewayConfiguration: Sendable {
                 readyRequiresMQTT: try reader.boolean(Settings.readyRequiresMQTT)),
             logging: try loggingConfiguration(reader),
             shutdownTimeout: try reader.seconds(Settings.shutdownTimeout)!)
+    }
+
+    /// The passwords of `OCPP_STATION_PASSWORDS` and `OCPP_STATION_PASSWORDS_FILE` together; nil when neither is set.
+    static func stationPasswords(_ reader: SettingsReader, workingDirectory: String) throws(ConfigurationError) -> [String: String]? {
+        var passwords: [String: String] = [:]
+        var configured = false
+        let inline = reader.raw(Settings.stationPasswords)
+        if !inline.isEmpty {
+            configured = true
+            passwords = try parsePasswords(inline, separator: ",", variable: Settings.stationPasswords.name, shown: "(hidden)")
+        }
+        let path = reader.raw(Settings.stationPasswordsFile)
+        if !path.isEmpty {
+            configured = true
+            let url = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: workingDirectory, isDirectory: true))
+            guard let data = FileManager.default.contents(atPath: url.path) else {
+                throw ConfigurationError(variable: Settings.stationPasswordsFile.name, value: path, expected: "a readable file")
+            }
+            let fromFile = try parsePasswords(String(decoding: data, as: UTF8.self), separator: "\n",
+                                              variable: Settings.stationPasswordsFile.name, shown: path)
+            passwords.merge(fromFile) { _, file in file }
+        }
+        return configured ? passwords : nil
+    }
+
+    /// A JSON object of strings, or `station:password` entries (the password is everything after the first `:`).
+    private static func parsePasswords(_ text: String, separator: Character, variable: String, shown: String) throws(ConfigurationError) -> [String: String] {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.hasPrefix("{") {
+            guard let object = try? JSONDecoder().decode([String: String].self, from: Data(trimmed.utf8)) else {
+                throw ConfigurationError(variable: variable, value: shown, expected: #"a JSON object of station ids and passwords such as {"CP1": "secret"}"#)
+            }
+            return object
+        }
+        var passwords: [String: String] = [:]
+        for entry in trimmed.split(separator: separator) {
+            let line = entry.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let colon = line.firstIndex(of: ":"), colon != line.startIndex, line.index(after: colon) != line.endIndex else {
+                throw ConfigurationError(variable: variable, value: shown, expected: "station:password entries (or a JSON object)")
+            }
+            passwords[String(line[..<colon])] = String(line[line.index(after: colon)...])
+        }
+        return passwords
+    }
+
+    private static func allowedStations(_ reader: SettingsReader) throws(ConfigurationError) -> Set<String>? {
+        let stations = try reader.tagList(Settings.allowedStations)
+        return stations.isEmpty ? nil : Set(stations)
     }
 
     private static func loggingConfiguration(_ reader: SettingsReader) throws(ConfigurationError) -> LoggingConfiguration {
@@ -147,6 +200,9 @@ public struct GatewayConfiguration: Sendable {
                 "heartbeat_interval": .int(Int(centralSystem.heartbeatInterval.seconds)),
                 "call_timeout": .double(centralSystem.callTimeout.seconds),
                 "authorized_tags": .int(centralSystem.authorizedTags.count),
+                "security_profile": .int(server.access.passwords == nil ? 0 : 1),
+                "allowed_stations": .int(server.access.allowedStations?.count ?? 0),
+                "max_stations": .int(server.maxStations),
             ]),
             "mqtt": .object([
                 "broker": .string(mqtt.brokerDescription), "client_id": .string(clientID),

@@ -101,6 +101,17 @@ public enum Settings {
     public static let shutdownTimeout = Setting(name: "SHUTDOWN_TIMEOUT", defaultValue: "20",
         help: "Seconds a graceful shutdown may take before the remaining work is cancelled")
 
+    public static let stationPasswords = Setting(name: "OCPP_STATION_PASSWORDS", defaultValue: "",
+        help: #"Security profile 1: each station's password, as JSON ({"CP1": "secret"}) or CP1:secret,CP2:other"#)
+    public static let stationPasswordsFile = Setting(name: "OCPP_STATION_PASSWORDS_FILE", defaultValue: "",
+        help: "A file with the station passwords (JSON, or one station:password per line), e.g. a mounted secret")
+    public static let allowedStations = Setting(name: "OCPP_ALLOWED_STATIONS", defaultValue: "",
+        help: "Only these stations may connect (JSON list or comma-separated); others get 404. Empty: any")
+    public static let maxStations = Setting(name: "OCPP_MAX_STATIONS", defaultValue: "25000",
+        help: "Most stations connected at once; more are refused with 503")
+    public static let handshakeTimeout = Setting(name: "OCPP_HANDSHAKE_TIMEOUT", defaultValue: "10",
+        help: "Seconds a new connection may take to complete its WebSocket handshake before it is closed")
+
     public static let all: [Setting] = [
         envFile, listenAddr, listenPort, heartbeatInterval, callTimeout, pingInterval, pingTimeout, maxFrameSize,
         remoteStartWindow, authorizedTags, dataDir, logLevel,
@@ -109,5 +120,6 @@ public enum Settings {
         mqttBasePath, mqttUseStationName, mqttQoS, expectedChargePoints, commandRetryAttempts, commandRetryBaseDelay,
         haDiscovery, haDiscoveryPrefix, haStatusTopic, maxCurrent, currentStep, remoteIDTag,
         adminAddr, adminPort, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout,
+        stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout,
     ]
 }

@@ -1,5 +1,6 @@
 import CentralSystem
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 #if canImport(Glibc)
@@ -114,9 +115,12 @@ public final class OCPPServer: Service {
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: configuration.host, port: configuration.port) { channel in
+            .bind(host: configuration.host, port: configuration.port) { [openChannels, centralSystem] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Self.configurePipeline(channel, configuration: configuration)
+                    try Self.configurePipeline(channel, configuration: configuration) { station in
+                        openChannels.withLockedValue { $0.count } >= configuration.maxStations
+                            && centralSystem.connectedStations[station] == nil
+                    }
                 }
             }
     }
@@ -127,17 +131,26 @@ public final class OCPPServer: Service {
         return "\(error)"
     }
 
-    private static func configurePipeline(_ channel: any Channel, configuration: OCPPServerConfiguration) throws
-        -> EventLoopFuture<UpgradeResult>
-    {
+    private static func configurePipeline(
+        _ channel: any Channel, configuration: OCPPServerConfiguration, atCapacity: @escaping @Sendable (String) -> Bool
+    ) throws -> EventLoopFuture<UpgradeResult> {
         // The verdict is kept per connection: a refused upgrade's request is not passed on to the
         // not-upgraded pipeline, so that pipeline reads the verdict from here to answer it.
         let verdictBox = NIOLockedValueBox<HandshakeVerdict?>(nil)
+        let upgraded = NIOLockedValueBox(false)
+        // A connection that has not finished its handshake in time is closed: half-open or silent
+        // connections cannot pile up.
+        channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(configuration.handshakeTimeout.seconds * 1e9))) {
+            if !upgraded.withLockedValue({ $0 }) && channel.isActive {
+                Counter(label: "ocpp_connections_refused_total", dimensions: [("reason", "handshake_timeout")]).increment()
+                channel.close(promise: nil)
+            }
+        }
         let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
             maxFrameSize: configuration.maxFrameSize,
             enableAutomaticErrorHandling: false,
             shouldUpgrade: { channel, head in
-                let verdict = HandshakeVerdict.evaluate(head)
+                let verdict = HandshakeVerdict.evaluate(head, access: configuration.access, atCapacity: atCapacity)
                 verdictBox.withLockedValue { $0 = verdict }
                 guard case .accept(_, let subprotocol) = verdict else { return channel.eventLoop.makeSucceededFuture(nil) }
                 var headers = HTTPHeaders()
@@ -149,6 +162,7 @@ public final class OCPPServer: Service {
                     guard case .accept(let station, let subprotocol) = verdictBox.withLockedValue({ $0 }) else {
                         throw ChannelError.inappropriateOperationForState
                     }
+                    upgraded.withLockedValue { $0 = true }
                     let outcome = ConnectionOutcome()
                     try channel.pipeline.syncOperations.addHandlers(
                         NIOWebSocketFrameAggregator(
@@ -223,10 +237,12 @@ public final class OCPPServer: Service {
         try await channel.executeThenClose { inbound, outbound in
             let status: HTTPResponseStatus
             let reason: String
+            let metric: String
             var target = ""
-            if case .refuse(let refusedStatus, let refusedReason) = verdict {
+            if case .refuse(let refusedStatus, let refusedReason, let refusedMetric) = verdict {
                 status = refusedStatus
                 reason = refusedReason
+                metric = refusedMetric
             } else {
                 // Not an upgrade request at all (or one NIO found malformed): read its head for the log.
                 for try await part in inbound {
@@ -235,9 +251,12 @@ public final class OCPPServer: Service {
                 }
                 status = .upgradeRequired
                 reason = "this port serves OCPP 1.6 chargers over WebSocket: ws://host:port/<station-id>"
+                metric = "not_websocket"
             }
+            Counter(label: "ocpp_connections_refused_total", dimensions: [("reason", metric)]).increment()
+            // The reason names the rule broken, never the credentials.
             logger.warning("Charger connection refused", metadata: [
-                "http.status": "\(status.code)", "ocpp.refusal": "\(reason)",
+                "http.status": "\(status.code)", "ocpp.refusal": "\(reason)", "ocpp.refusal_code": "\(metric)",
                 "http.remote_address": "\(channel.channel.remoteAddress?.description ?? "unknown")",
                 "http.target": "\(target.prefix(200))",
             ])
@@ -246,6 +265,7 @@ public final class OCPPServer: Service {
             headers.add(name: "Content-Length", value: "\(reason.utf8.count + 1)")
             headers.add(name: "Connection", value: "close")
             if status == .upgradeRequired { headers.add(name: "Upgrade", value: "websocket") }
+            if status == .unauthorized { headers.add(name: "WWW-Authenticate", value: #"Basic realm="OCPP", charset="UTF-8""#) }
             try await outbound.write(contentsOf: [
                 .head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)),
                 .body(.byteBuffer(ByteBuffer(string: reason + "\n"))),

@@ -12,15 +12,25 @@ public struct OCPPServerConfiguration: Sendable {
     /// How long a charger has to answer a ping, with a pong or anything else, before it is taken for dead
     /// (`OCPP_PING_TIMEOUT`).
     public var pingTimeout: Duration
+    /// Passwords (security profile 1) and the allowlist.
+    public var access: StationAccess
+    /// The most stations connected at once (`OCPP_MAX_STATIONS`); more are refused with 503.
+    public var maxStations: Int
+    /// How long a new connection may take to complete its WebSocket handshake (`OCPP_HANDSHAKE_TIMEOUT`).
+    public var handshakeTimeout: Duration
 
     public init(
         host: String = "0.0.0.0", port: Int = 3000, maxFrameSize: Int = 1 << 20,
-        pingInterval: Duration? = .seconds(30), pingTimeout: Duration = .seconds(20)
+        pingInterval: Duration? = .seconds(30), pingTimeout: Duration = .seconds(20),
+        access: StationAccess = StationAccess(), maxStations: Int = 25_000, handshakeTimeout: Duration = .seconds(10)
     ) {
         self.host = host
         self.port = port
         self.maxFrameSize = maxFrameSize
         self.pingInterval = pingInterval
         self.pingTimeout = pingTimeout
+        self.access = access
+        self.maxStations = maxStations
+        self.handshakeTimeout = handshakeTimeout
     }
 }

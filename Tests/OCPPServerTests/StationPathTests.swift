@@ -51,7 +51,7 @@ import Testing
         #expect(HandshakeVerdict.evaluate(head("/CP1", protocols: ["ocpp1.6"])) == .accept(station: "CP1", subprotocol: "ocpp1.6"))
         #expect(HandshakeVerdict.evaluate(head("/CP1", protocols: ["ocpp2.0.1, ocpp1.6"])) == .accept(station: "CP1", subprotocol: "ocpp1.6"))
         #expect(HandshakeVerdict.evaluate(head("/CP1", protocols: [])) == .accept(station: "CP1", subprotocol: nil))
-        guard case .refuse(let status, _) = HandshakeVerdict.evaluate(head("/CP1", protocols: ["ocpp2.0.1", "ocpp1.5"])) else {
+        guard case .refuse(let status, _, _) = HandshakeVerdict.evaluate(head("/CP1", protocols: ["ocpp2.0.1", "ocpp1.5"])) else {
             Issue.record("a charger offering only other versions must be refused")
             return
         }
@@ -59,8 +59,8 @@ import Testing
     }
 
     @Test func refusesBadIDsWith400AndMissingOnesWith404() {
-        guard case .refuse(.notFound, _) = HandshakeVerdict.evaluate(head("/", protocols: ["ocpp1.6"])),
-            case .refuse(.badRequest, _) = HandshakeVerdict.evaluate(head("/a%23b", protocols: ["ocpp1.6"]))
+        guard case .refuse(.notFound, _, _) = HandshakeVerdict.evaluate(head("/", protocols: ["ocpp1.6"])),
+            case .refuse(.badRequest, _, _) = HandshakeVerdict.evaluate(head("/a%23b", protocols: ["ocpp1.6"]))
         else {
             Issue.record("wrong refusal")
             return
