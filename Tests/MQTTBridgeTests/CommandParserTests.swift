@@ -125,3 +125,43 @@ import Testing
         ])
     }
 }
+
+/// A randomised test in the normal suite (scripts/fuzz.sh runs the coverage-guided version): mutated commands
+/// never crash the parser, and each is a command or a rejection that says why.
+@Suite struct CommandParserPropertyTests {
+    @Test func mutatedCommandsAreCommandsOrPreciseRejections() {
+        var state: UInt64 = 0xC0FFEE
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        let seeds = [
+            #"{"action":"reset","args":{"type":"Soft"},"request_id":"r1"}"#,
+            #"{"op":"change_availability","message":{"connector_id":1,"type":"Operative"}}"#,
+            #"{"action":"set_charging_profile","args":{"connector_id":1,"cs_charging_profiles":{"charging_profile_id":1,"stack_level":0,"charging_profile_purpose":"TxDefaultProfile","charging_profile_kind":"Absolute","charging_schedule":{"charging_rate_unit":"A","charging_schedule_period":[{"start_period":0,"limit":16}]}}}}"#,
+            #"{"action":"charging_enabled","args":"OFF"}"#,
+        ].map { Array($0.utf8) }
+        let alphabet = Array(#"{}[]",:0123456789.-eE truefalsnl_"#.utf8) + [0, 0xFF, 0xC3]
+        var accepted = 0
+        for _ in 0..<5_000 {
+            var bytes = seeds[Int(next() % UInt64(seeds.count))]
+            for _ in 0..<(1 + next() % 3) where !bytes.isEmpty {
+                let position = Int(next() % UInt64(bytes.count))
+                switch next() % 3 {
+                case 0: bytes[position] = alphabet[Int(next() % UInt64(alphabet.count))]
+                case 1: bytes.remove(at: position)
+                default: bytes.insert(alphabet[Int(next() % UInt64(alphabet.count))], at: position)
+                }
+            }
+            switch CommandParser.parse(bytes) {
+            case .success: accepted += 1
+            case .failure(let rejection):
+                #expect(!rejection.code.isEmpty && !rejection.message.isEmpty)
+            }
+        }
+        #expect(accepted > 0)  // the mutations are not all fatal: both paths are exercised
+    }
+}

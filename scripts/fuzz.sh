@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (frame decoder, message decoders, MQTT command parser) with AddressSanitizer and
+# runs each for the given number of seconds (default 60), starting from the seed corpora in Fuzz/corpus.
+# New inputs go to .build-fuzz/corpus/<target>; crashes to .build-fuzz/crash-*. Usage: ./scripts/fuzz.sh [seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-60}"
+out=.build-fuzz
+mkdir -p "$out/src"
+
+# The targets are compiled with swiftc as one module, so the sources' imports of our own modules are dropped.
+build() {
+    local name=$1; shift
+    local dir="$out/src/$name"
+    rm -rf "$dir" && mkdir -p "$dir"
+    for file in "$@"; do sed -E '/^import (OCPP|CentralSystem|Logging|Metrics)$/d' "$file" > "$dir/$(basename "$file")"; done
+    echo "== Building $name"
+    swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name "Fuzz$name" "$dir"/*.swift -o "$out/$name" 2> "$out/$name.build.log" \
+        || { cat "$out/$name.build.log" >&2; exit 1; }
+}
+
+build frame Sources/OCPP/*.swift Fuzz/FrameFuzz.swift
+build payload Sources/OCPP/*.swift Fuzz/PayloadFuzz.swift
+build command Sources/OCPP/*.swift Sources/MQTTBridge/Command.swift Sources/MQTTBridge/JSONValue.swift Fuzz/CommandFuzz.swift
+
+status=0
+for name in frame payload command; do
+    mkdir -p "$out/corpus/$name"
+    echo "== Fuzzing $name for ${seconds}s"
+    if ! "$out/$name" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
+        -artifact_prefix="$out/crash-$name-" "$out/corpus/$name" "Fuzz/corpus/$name" 2> "$out/$name.log"; then
+        status=1
+        echo "!! $name found a failure; see $out/$name.log and $out/crash-$name-*" >&2
+    fi
+    grep -E "^stat::number_of_executed_units|^stat::new_units_added|cov:" "$out/$name.log" | tail -3
+done
+exit $status
