@@ -160,16 +160,27 @@ extension CentralSystem {
     }
 
     private func stopTransaction(_ request: StopTransactionRequest, station: String) throws -> (StopTransactionResponse, Transaction?) {
+        var repeated = false
         let transaction = try state.withLock { state -> Transaction? in
             guard let transaction = state.persisted.activeTransactions[request.transactionId],
                 transaction.station == station
-            else { return nil }
+            else {
+                // An id this gateway issued that is no longer open: the charger repeats a stop already recorded.
+                repeated = (1...max(1, state.persisted.lastTransactionID)).contains(request.transactionId)
+                    && state.persisted.lastTransactionID > 0
+                return nil
+            }
             var persisted = state.persisted
             persisted.activeTransactions.removeValue(forKey: request.transactionId)
             try store.save(persisted)
             state.persisted = persisted
             return transaction
         }
+        // Into the history before answering, like the start: a stop the charger has seen answered is kept.
+        if !repeated { try store.record(CompletedTransaction(
+            id: request.transactionId, station: station, connectorId: transaction?.connectorId,
+            idTag: transaction?.idTag ?? request.idTag?.value, meterStart: transaction?.meterStart, meterStop: request.meterStop,
+            startedAt: transaction?.startedAt, stoppedAt: request.timestamp, stopReason: (request.reason ?? .local).rawValue)) }
         // Stopping is never refused; the tag that started the transaction, or any listed tag, is Accepted.
         var info: IdTagInfo?
         if let idTag = request.idTag?.value {

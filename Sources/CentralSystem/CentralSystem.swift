@@ -262,6 +262,11 @@ public final class CentralSystem: Sendable {
         state.withLock { Array($0.persisted.stations.keys) }.sorted()
     }
 
+    /// Ended transactions, oldest first, of one station (or all) that stopped at or after `since`.
+    public func history(station: String? = nil, since: Date? = nil) throws -> [CompletedTransaction] {
+        try store.history(station: station, since: since)
+    }
+
     /// Transactions started and not yet stopped.
     public var activeTransactions: [Transaction] {
         state.withLock { Array($0.persisted.activeTransactions.values) }.sorted { $0.id < $1.id }

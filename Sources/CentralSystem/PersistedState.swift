@@ -47,10 +47,47 @@ public struct Transaction: Codable, Sendable, Hashable {
     }
 }
 
-/// Where ``PersistedState`` lives. Small on purpose, so the core can be tested with an in-memory store.
+/// A transaction that has ended, as the history keeps it.
+public struct CompletedTransaction: Codable, Sendable, Hashable {
+    public var id: Int
+    public var station: String
+    /// nil for a transaction the gateway did not see start (started before its data was lost, or elsewhere).
+    public var connectorId: Int?
+    public var idTag: String?
+    public var meterStart: Int?
+    public var meterStop: Int
+    public var startedAt: Date?
+    public var stoppedAt: Date
+    public var stopReason: String
+
+    /// Wh charged, when the start is known.
+    public var energy: Int? { meterStart.map { meterStop - $0 } }
+
+    public init(
+        id: Int, station: String, connectorId: Int?, idTag: String?, meterStart: Int?, meterStop: Int,
+        startedAt: Date?, stoppedAt: Date, stopReason: String
+    ) {
+        self.id = id
+        self.station = station
+        self.connectorId = connectorId
+        self.idTag = idTag
+        self.meterStart = meterStart
+        self.meterStop = meterStop
+        self.startedAt = startedAt
+        self.stoppedAt = stoppedAt
+        self.stopReason = stopReason
+    }
+}
+
+/// Where ``PersistedState`` and the transaction history live. Small on purpose, so the core can be tested with
+/// an in-memory store.
 public protocol StateStore: Sendable {
     func load() throws -> PersistedState
     func save(_ state: PersistedState) throws
+    /// Adds an ended transaction to the history.
+    func record(_ transaction: CompletedTransaction) throws
+    /// Ended transactions, oldest first, of one station (or all) that stopped at or after `since`.
+    func history(station: String?, since: Date?) throws -> [CompletedTransaction]
 }
 
 /// Why the store could not be used.
@@ -58,9 +95,11 @@ public struct StateStoreError: Error, CustomStringConvertible {
     public var description: String
 }
 
-/// Keeps ``PersistedState`` as one JSON file, replaced atomically on every change.
+/// Keeps ``PersistedState`` as one JSON file, replaced atomically on every change, and the history as
+/// `transactions.jsonl`, one JSON object per ended transaction, appended.
 public struct FileStateStore: StateStore {
     public let url: URL
+    public let historyURL: URL
 
     /// Uses `state.json` in `directory`, creating the directory if needed.
     public init(directory: String) throws {
@@ -74,6 +113,46 @@ public struct FileStateStore: StateStore {
             throw StateStoreError(description: "data directory '\(directory)' is not writable")
         }
         url = directoryURL.appendingPathComponent("state.json")
+        historyURL = directoryURL.appendingPathComponent("transactions.jsonl")
+    }
+
+    private static func historyEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    public func record(_ transaction: CompletedTransaction) throws {
+        do {
+            var line = try Self.historyEncoder().encode(transaction)
+            line.append(UInt8(ascii: "\n"))
+            if !FileManager.default.fileExists(atPath: historyURL.path) {
+                FileManager.default.createFile(atPath: historyURL.path, contents: nil)
+            }
+            let handle = try FileHandle(forUpdating: historyURL)
+            defer { try? handle.close() }
+            let end = try handle.seekToEnd()
+            if end > 0 {
+                // A line torn by a crash is closed first, so this record is not glued onto it.
+                try handle.seek(toOffset: end - 1)
+                if try handle.read(upToCount: 1) != Data("\n".utf8) { line.insert(UInt8(ascii: "\n"), at: 0) }
+                try handle.seekToEnd()
+            }
+            try handle.write(contentsOf: line)
+            try handle.synchronize()
+        } catch {
+            throw StateStoreError(description: "cannot write '\(historyURL.path)': \(error.localizedDescription)")
+        }
+    }
+
+    public func history(station: String?, since: Date?) throws -> [CompletedTransaction] {
+        guard let data = FileManager.default.contents(atPath: historyURL.path) else { return [] }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        // A line cut short by a crash is skipped, not fatal.
+        return data.split(separator: UInt8(ascii: "\n")).compactMap { try? decoder.decode(CompletedTransaction.self, from: Data($0)) }
+            .filter { (station == nil || $0.station == station) && (since == nil || $0.stoppedAt >= since!) }
     }
 
     public func load() throws -> PersistedState {
@@ -103,6 +182,7 @@ public struct FileStateStore: StateStore {
 public final class InMemoryStateStore: StateStore, @unchecked Sendable {
     private let lock = NSLock()
     private var state: PersistedState
+    private var completed: [CompletedTransaction] = []
 
     public init(_ state: PersistedState = PersistedState()) {
         self.state = state
@@ -114,5 +194,13 @@ public final class InMemoryStateStore: StateStore, @unchecked Sendable {
 
     public func save(_ state: PersistedState) throws {
         lock.withLock { self.state = state }
+    }
+
+    public func record(_ transaction: CompletedTransaction) throws {
+        lock.withLock { completed.append(transaction) }
+    }
+
+    public func history(station: String?, since: Date?) throws -> [CompletedTransaction] {
+        lock.withLock { completed }.filter { (station == nil || $0.station == station) && (since == nil || $0.stoppedAt >= since!) }
     }
 }

@@ -4,6 +4,7 @@ import MQTTBridge
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import OCPP
 import OCPPServer
 import Prometheus
 
@@ -30,9 +31,67 @@ struct AdminAPI: Sendable {
                                  body: String(decoding: buffer, as: UTF8.self))
         case "/api/stations":
             return .json(bridge.stationsDocument())
+        case "/api/transactions", "/api/transactions.csv":
+            return transactions(query: Self.query(request.uri), csv: path.hasSuffix(".csv"))
         default:
-            return .text("not found; try /healthz, /readyz, /metrics or /api/stations\n", status: .notFound)
+            return .text("not found; try /healthz, /readyz, /metrics, /api/stations, /api/transactions or /api/transactions.csv\n", status: .notFound)
         }
+    }
+
+    /// `?station=CP1&since=2026-11-01T00:00:00Z`, percent-decoded.
+    static func query(_ uri: String) -> [String: String] {
+        guard let mark = uri.firstIndex(of: "?") else { return [:] }
+        var out: [String: String] = [:]
+        for pair in uri[uri.index(after: mark)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ") }
+            guard let key = parts.first?.removingPercentEncoding else { continue }
+            out[key] = parts.count > 1 ? (parts[1].removingPercentEncoding ?? parts[1]) : ""
+        }
+        return out
+    }
+
+    private func transactions(query: [String: String], csv: Bool) -> AdminResponse {
+        var since: Date?
+        if let text = query["since"], !text.isEmpty {
+            guard let date = OCPPDateTime.parse(text) else {
+                return .text("since must be an ISO 8601 date-time such as 2026-11-01T00:00:00Z\n", status: .badRequest)
+            }
+            since = date
+        }
+        let station = query["station"].flatMap { $0.isEmpty ? nil : $0 }
+        let history: [CompletedTransaction]
+        do {
+            history = try centralSystem.history(station: station, since: since)
+        } catch {
+            return .text("cannot read the transaction history: \(error)\n", status: .internalServerError)
+        }
+        func date(_ value: Date?) -> String { value.map(OCPPDateTime.format) ?? "" }
+        if csv {
+            var out = "transaction_id,station,connector_id,id_tag,started_at,stopped_at,meter_start_wh,meter_stop_wh,energy_wh,stop_reason\n"
+            for t in history {
+                let fields = [String(t.id), t.station, t.connectorId.map(String.init) ?? "", t.idTag ?? "", date(t.startedAt),
+                              date(t.stoppedAt), t.meterStart.map(String.init) ?? "", String(t.meterStop),
+                              t.energy.map(String.init) ?? "", t.stopReason]
+                out += fields.map(Self.csvField).joined(separator: ",") + "\n"
+            }
+            return AdminResponse(status: .ok, contentType: "text/csv; charset=utf-8", body: out)
+        }
+        let items: [JSONValue] = history.map { t in
+            func optional(_ value: Int?) -> JSONValue { value.map { .int($0) } ?? .null }
+            return .object([
+                "transaction_id": .int(t.id), "station": .string(t.station), "connector_id": optional(t.connectorId),
+                "id_tag": t.idTag.map { .string($0) } ?? .null, "started_at": t.startedAt.map { .string(OCPPDateTime.format($0)) } ?? .null,
+                "stopped_at": .string(date(t.stoppedAt)), "meter_start_wh": optional(t.meterStart), "meter_stop_wh": .int(t.meterStop),
+                "energy_wh": optional(t.energy), "stop_reason": .string(t.stopReason),
+            ])
+        }
+        return .json(JSONValue.array(items).text + "\n")
+    }
+
+    /// RFC 4180: quoted when it holds a comma, a quote or a line break.
+    static func csvField(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
     /// Alive unless an event loop does not run a trivial task within two seconds.

@@ -193,3 +193,41 @@ import Testing
         #expect(try CentralSystem.make(store: store).knownStations == ["CP-A", "CP-B"])
     }
 }
+
+@Suite struct HistoryTests {
+    @Test func endedTransactionsAreKeptOnceWithTheirEnergy() async throws {
+        let store = InMemoryStateStore()
+        let central = try CentralSystem.make(store: store)
+        let link = await central.connect("CP1")
+        let started = try await central.request(
+            StartTransactionRequest(connectorId: 2, idTag: "TAG-1", meterStart: 1000, timestamp: someDate), on: link)
+        let stop = StopTransactionRequest(transactionId: started.transactionId, meterStop: 4500, timestamp: someDate + 3600, reason: .evDisconnected)
+        _ = try await central.request(stop, on: link)
+        _ = try await central.request(stop, on: link, id: "again")  // the charger repeats the stop: not a second record
+        // A transaction this gateway never issued (started on another central system) is kept, partly known.
+        _ = try await central.request(StopTransactionRequest(transactionId: 999_999, meterStop: 10, timestamp: someDate + 7200), on: link)
+        let history = try central.history()
+        #expect(history.count == 2)
+        #expect(history[0].energy == 3500 && history[0].connectorId == 2 && history[0].stopReason == "EVDisconnected")
+        #expect(history[1].id == 999_999 && history[1].energy == nil && history[1].stopReason == "Local")
+        #expect(try central.history(station: "CP2").isEmpty)
+        #expect(try central.history(since: someDate + 5000).map(\.id) == [999_999])
+    }
+
+    @Test func theFileStoreAppendsAndSurvivesATornLine() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("history-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try FileStateStore(directory: directory)
+        let record = CompletedTransaction(id: 1, station: "CP1", connectorId: 1, idTag: "T", meterStart: 0, meterStop: 5,
+                                          startedAt: someDate, stoppedAt: someDate, stopReason: "Local")
+        try store.record(record)
+        let handle = try FileHandle(forWritingTo: store.historyURL)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(#"{"id":2,"stat"#.utf8))  // a crash in the middle of a write
+        try handle.close()
+        var second = record
+        second.id = 3
+        try store.record(second)
+        #expect(try FileStateStore(directory: directory).history(station: nil, since: nil).map(\.id) == [1, 3])
+    }
+}

@@ -200,3 +200,47 @@ def test_a_second_signal_exits_at_once(start_gateway, own_broker):
         assert time.monotonic() - started < 2
     finally:
         own_broker.process.send_signal(signal.SIGCONT)
+
+
+def test_transaction_history_as_json_and_csv(start_gateway, tmp_path):
+    import csv
+    import io
+    first = start_gateway(data_dir=tmp_path)
+
+    async def charge(gateway, station, meter_start, meter_stop, stop_id=None):
+        async with connected(gateway.url(station)) as cp:
+            started = await cp.call(call.StartTransaction(connector_id=1, id_tag="TAG-OK", meter_start=meter_start, timestamp=now()))
+            await cp.call(call.StopTransaction(meter_stop=meter_stop, timestamp=now(), transaction_id=stop_id or started.transaction_id,
+                                               reason="EVDisconnected"))
+
+    run(charge(first, "GARAGE", 1000, 8500))
+    # A transaction open across a restart ends up in the history with its whole energy.
+    async def start_only():
+        async with connected(first.url("STREET")) as cp:
+            return (await cp.call(call.StartTransaction(connector_id=2, id_tag="TAG-OK", meter_start=500, timestamp=now()))).transaction_id
+    open_id = run(start_only())
+    assert first.stop() == 0
+    second = start_gateway(data_dir=tmp_path)
+
+    async def stop_after_restart():
+        async with connected(second.url("STREET")) as cp:
+            await cp.call(call.StopTransaction(meter_stop=2500, timestamp=now(), transaction_id=open_id))
+    run(stop_after_restart())
+
+    status, kind, body = get(second, "/api/transactions")
+    assert status == 200 and kind == "application/json"
+    history = json.loads(body)
+    assert [(t["station"], t["energy_wh"], t["connector_id"]) for t in history] == [("GARAGE", 7500, 1), ("STREET", 2000, 2)]
+    assert set(history[0]) == {"transaction_id", "station", "connector_id", "id_tag", "started_at", "stopped_at",
+                               "meter_start_wh", "meter_stop_wh", "energy_wh", "stop_reason"}
+    assert json.loads(get(second, "/api/transactions?station=STREET")[2])[0]["transaction_id"] == open_id
+    assert json.loads(get(second, "/api/transactions?since=2999-01-01T00:00:00Z")[2]) == []
+    assert get(second, "/api/transactions?since=yesterday")[0] == 400
+
+    status, kind, body = get(second, "/api/transactions.csv?station=GARAGE")
+    assert status == 200 and kind.startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert list(rows[0]) == ["transaction_id", "station", "connector_id", "id_tag", "started_at", "stopped_at",
+                             "meter_start_wh", "meter_stop_wh", "energy_wh", "stop_reason"]
+    assert rows == [dict(rows[0], station="GARAGE", meter_start_wh="1000", meter_stop_wh="8500", energy_wh="7500",
+                         stop_reason="EVDisconnected", connector_id="1", id_tag="TAG-OK")]
