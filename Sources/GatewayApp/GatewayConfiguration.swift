@@ -176,6 +176,11 @@ public struct GatewayConfiguration: Sendable {
             throw ConfigurationError(variable: Settings.mqttReconnectMaxDelay.name, value: reader.raw(Settings.mqttReconnectMaxDelay),
                                      expected: "at least MQTT_RECONNECT_BASE_DELAY (\(reader.raw(Settings.mqttReconnectBaseDelay)))")
         }
+        let tls = try mqttTLS(reader)
+        if tls != nil, transport == .unix {
+            throw ConfigurationError(variable: Settings.mqttTLSCA.name, value: reader.raw(Settings.mqttTLSCA),
+                                     expected: "no TLS with MQTT_TRANSPORT=unix")
+        }
         let clientID = reader.raw(Settings.mqttClientID)
         let username = reader.raw(Settings.mqttUsername)
         let password = reader.raw(Settings.mqttPassword)
@@ -188,7 +193,33 @@ public struct GatewayConfiguration: Sendable {
             password: password.isEmpty ? nil : password,
             keepAlive: try reader.integer(Settings.mqttKeepalive, in: 5...65_535, expected: "seconds from 5 to 65535"),
             reconnectBaseDelay: base,
-            reconnectMaxDelay: maximum)
+            reconnectMaxDelay: maximum,
+            tls: tls)
+    }
+
+    /// TLS to the broker when MQTT_TLS_CA is set; each file must be readable now, not at the first connect.
+    private static func mqttTLS(_ reader: SettingsReader) throws(ConfigurationError) -> MosquittoConfiguration.TLS? {
+        func file(_ setting: Setting) throws(ConfigurationError) -> String? {
+            let path = reader.raw(setting)
+            guard !path.isEmpty else { return nil }
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw ConfigurationError(variable: setting.name, value: path, expected: "a readable PEM file")
+            }
+            return path
+        }
+        let certificate = try file(Settings.mqttTLSCert)
+        let key = try file(Settings.mqttTLSKey)
+        guard let ca = try file(Settings.mqttTLSCA) else {
+            if certificate != nil || key != nil {
+                throw ConfigurationError(variable: Settings.mqttTLSCA.name, value: nil, expected: "a CA file whenever MQTT_TLS_CERT or MQTT_TLS_KEY is set")
+            }
+            return nil
+        }
+        guard (certificate == nil) == (key == nil) else {
+            throw ConfigurationError(variable: certificate == nil ? Settings.mqttTLSCert.name : Settings.mqttTLSKey.name, value: nil,
+                                     expected: "MQTT_TLS_CERT and MQTT_TLS_KEY together")
+        }
+        return .init(caFile: ca, certificateFile: certificate, keyFile: key, insecure: try reader.boolean(Settings.mqttTLSInsecure))
     }
 
     /// What `<base>/bridge/info` publishes: the version and the settings, without secrets (no password, no tags).
@@ -207,7 +238,7 @@ public struct GatewayConfiguration: Sendable {
             "mqtt": .object([
                 "broker": .string(mqtt.brokerDescription), "client_id": .string(clientID),
                 "base_path": .string(bridge.topics.basePath), "use_station_name": .bool(bridge.topics.useStationName),
-                "qos": .int(bridge.qos), "authenticated": .bool(mqtt.username != nil),
+                "qos": .int(bridge.qos), "authenticated": .bool(mqtt.username != nil), "tls": .bool(mqtt.tls != nil),
             ]),
             "home_assistant": .object([
                 "discovery": .bool(bridge.discovery != nil), "prefix": bridge.discovery.map { .string($0.prefix) } ?? .null,

@@ -112,6 +112,15 @@ public enum Settings {
     public static let handshakeTimeout = Setting(name: "OCPP_HANDSHAKE_TIMEOUT", defaultValue: "10",
         help: "Seconds a new connection may take to complete its WebSocket handshake before it is closed")
 
+    public static let mqttTLSCA = Setting(name: "MQTT_TLS_CA", defaultValue: "",
+        help: "PEM file of the authorities that sign the broker's certificate; setting it turns TLS on")
+    public static let mqttTLSCert = Setting(name: "MQTT_TLS_CERT", defaultValue: "",
+        help: "Client certificate (PEM) for brokers that require one")
+    public static let mqttTLSKey = Setting(name: "MQTT_TLS_KEY", defaultValue: "",
+        help: "Key (PEM) of MQTT_TLS_CERT")
+    public static let mqttTLSInsecure = Setting(name: "MQTT_TLS_INSECURE", defaultValue: "false",
+        help: "Skip the check that the broker's certificate names MQTT_HOSTNAME; for testing only")
+
     public static let all: [Setting] = [
         envFile, listenAddr, listenPort, heartbeatInterval, callTimeout, pingInterval, pingTimeout, maxFrameSize,
         remoteStartWindow, authorizedTags, dataDir, logLevel,
@@ -121,5 +130,6 @@ public enum Settings {
         haDiscovery, haDiscoveryPrefix, haStatusTopic, maxCurrent, currentStep, remoteIDTag,
         adminAddr, adminPort, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout,
         stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout,
+        mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure,
     ]
 }

@@ -83,6 +83,12 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         if let username = configuration.username {
             try check(mosquitto_username_pw_set(handle, username, configuration.password), "username and password")
         }
+        if let tls = configuration.tls {
+            // Peer verification on, TLS 1.2 or later.
+            try check(mosquitto_tls_set(handle, tls.caFile, nil, tls.certificateFile, tls.keyFile, nil), "TLS certificates")
+            try check(mosquitto_tls_opts_set(handle, 1, "tlsv1.2", nil), "TLS options")
+            if tls.insecure { try check(mosquitto_tls_insecure_set(handle, true), "TLS host name check") }
+        }
         if let will = configuration.will {
             let bytes = Array(will.payload.utf8)
             try check(mosquitto_will_set(handle, will.topic, Int32(bytes.count), bytes, Int32(will.qos), will.retain), "last will")
@@ -295,7 +301,10 @@ public final class MosquittoClient: Service, @unchecked Sendable {
                 }
                 didDisconnect(code: MOSQ_ERR_CONN_LOST.rawValue)
             } else {
-                let failure = code == MOSQ_ERR_ERRNO.rawValue ? String(cString: strerror(errno)) : String(cString: mosquitto_strerror(code))
+                var failure = code == MOSQ_ERR_ERRNO.rawValue ? String(cString: strerror(errno)) : String(cString: mosquitto_strerror(code))
+                if code == MOSQ_ERR_TLS.rawValue {
+                    failure += " (check MQTT_TLS_CA and that the broker's certificate names MQTT_HOSTNAME)"
+                }
                 // One line per kind of failure, not one per attempt.
                 if failure != lastFailure {
                     logger.error("Cannot reach the MQTT broker; retrying with backoff", metadata: [

@@ -36,11 +36,32 @@ public struct MosquittoConfiguration: Sendable {
     public var reconnectBaseDelay: Duration
     public var reconnectMaxDelay: Duration
     public var will: Will?
+    /// TLS to the broker; nil for plain TCP.
+    public var tls: TLS?
+
+    /// TLS settings (`MQTT_TLS_*`).
+    public struct TLS: Sendable, Hashable {
+        /// PEM file of the certificate authorities that sign the broker's certificate.
+        public var caFile: String
+        /// Client certificate and key (PEM), for brokers that require one.
+        public var certificateFile: String?
+        public var keyFile: String?
+        /// Skip the check that the broker's certificate names the host connected to. For tests only.
+        public var insecure: Bool
+
+        public init(caFile: String, certificateFile: String? = nil, keyFile: String? = nil, insecure: Bool = false) {
+            self.caFile = caFile
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+            self.insecure = insecure
+        }
+    }
 
     public init(
         host: String = "localhost", port: Int = 1883, transport: Transport = .tcp, clientID: String,
         username: String? = nil, password: String? = nil, keepAlive: Int = 60,
-        reconnectBaseDelay: Duration = .seconds(5), reconnectMaxDelay: Duration = .seconds(60), will: Will? = nil
+        reconnectBaseDelay: Duration = .seconds(5), reconnectMaxDelay: Duration = .seconds(60), will: Will? = nil,
+        tls: TLS? = nil
     ) {
         self.host = host
         self.port = port
@@ -52,10 +73,11 @@ public struct MosquittoConfiguration: Sendable {
         self.reconnectBaseDelay = reconnectBaseDelay
         self.reconnectMaxDelay = reconnectMaxDelay
         self.will = will
+        self.tls = tls
     }
 
     /// `host:port`, or the socket path, for logs.
     public var brokerDescription: String {
-        transport == .unix ? "unix:\(host)" : "\(host):\(port)"
+        transport == .unix ? "unix:\(host)" : "\(tls == nil ? "" : "tls://")\(host):\(port)"
     }
 }

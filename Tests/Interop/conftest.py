@@ -36,8 +36,9 @@ def free_port():
 class Broker:
     """A mosquitto of our own on a free loopback port (and a Unix socket), without persistence."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, extra=""):
         self.directory = Path(directory)
+        self.extra = extra
         self.port = free_port()
         self.socket_path = str(self.directory / "mosquitto.sock")
         self.process = None
@@ -47,7 +48,7 @@ class Broker:
         config = self.directory / "mosquitto.conf"
         config.write_text(
             f"listener {self.port} 127.0.0.1\nlistener 0 {self.socket_path}\nallow_anonymous true\n"
-            "persistence false\nlog_dest stderr\n"
+            "persistence false\nlog_dest stderr\n" + self.extra
             # Started as root, mosquitto would switch to its own user, which cannot use pytest's directories.
             + ("user root\n" if os.geteuid() == 0 else ""))
         self.process = subprocess.Popen(["mosquitto", "-c", str(config)], stdout=subprocess.DEVNULL,
