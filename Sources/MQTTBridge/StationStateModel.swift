@@ -31,8 +31,15 @@ struct StationStateModel {
 
     /// Remembers a transaction that was open before the gateway restarted, for session energy.
     mutating func restore(_ transaction: Transaction) {
-        stations[transaction.station, default: Station()].connectors[transaction.connectorId, default: Connector()].transactionID = transaction.id
-        stations[transaction.station, default: Station()].connectors[transaction.connectorId, default: Connector()].meterStart = transaction.meterStart
+        update(transaction.station, transaction.connectorId) {
+            $0.transactionID = transaction.id
+            $0.meterStart = transaction.meterStart
+        }
+    }
+
+    /// Changes one connector's record, creating the station and connector on first use.
+    private mutating func update(_ station: String, _ connector: Int, _ change: (inout Connector) -> Void) {
+        change(&stations[station, default: Station()].connectors[connector, default: Connector()])
     }
 
     mutating func apply(_ event: CentralSystemEvent, at now: Date) -> [Publication] {
@@ -75,8 +82,8 @@ struct StationStateModel {
             seen(&out, now, force: true)
         case .statusNotification(let request):
             let connector = request.connectorId
-            let previous = stations[out.stationID, default: Station()].connectors[connector]?.status
-            stations[out.stationID, default: Station()].connectors[connector, default: Connector()].status = request.status
+            let previous = stations[out.stationID]?.connectors[connector]?.status
+            update(out.stationID, connector) { $0.status = request.status }
             out.connector(connector, "status", request.status.rawValue)
             out.connector(connector, "error_code", request.errorCode.rawValue)
             out.connector(connector, "connector_id", String(connector))
@@ -95,8 +102,10 @@ struct StationStateModel {
             seen(&out, now)
         case .startTransaction(let request, let response):
             let connector = request.connectorId
-            stations[out.stationID, default: Station()].connectors[connector, default: Connector()].transactionID = response.transactionId
-            stations[out.stationID, default: Station()].connectors[connector, default: Connector()].meterStart = request.meterStart
+            update(out.stationID, connector) {
+                $0.transactionID = response.transactionId
+                $0.meterStart = request.meterStart
+            }
             out.connector(connector, "transaction_id", String(response.transactionId))
             out.connector(connector, "id_tag", request.idTag.value)
             out.connector(connector, "meter_start", String(request.meterStart))
@@ -116,8 +125,10 @@ struct StationStateModel {
             }
             out.connector(connector, "transaction_id", "")
             out.connector(connector, "ev_connected", "OFF")
-            stations[out.stationID, default: Station()].connectors[connector, default: Connector()].transactionID = nil
-            stations[out.stationID, default: Station()].connectors[connector, default: Connector()].meterStart = nil
+            update(out.stationID, connector) {
+                $0.transactionID = nil
+                $0.meterStart = nil
+            }
             stopFlows(&out, connector: connector)
             seen(&out, now)
         case .meterValues(let request, let samples):
