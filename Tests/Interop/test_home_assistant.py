@@ -61,7 +61,8 @@ def test_every_control_does_what_its_name_says(start_gateway, watch, base_path):
     async def session():
         async with connected(gateway.url("CP1")) as cp:
             started = await cp.call(call.StartTransaction(connector_id=1, id_tag="TAG-OK", meter_start=0, timestamp=now()))
-            await asyncio.to_thread(live.wait, f"{prefix}/number/{node}/max_current/config")
+            # The remote_stop button is the last base entity announced: once it is here, all controls are.
+            await asyncio.to_thread(live.wait, f"{prefix}/button/{node}/remote_stop/config")
             controls = {t.split("/")[-2]: c for t, c in configs(live, prefix, node).items() if "command_topic" in c}
             presses = []
             for name in sorted(controls):
