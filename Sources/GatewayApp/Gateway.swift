@@ -78,9 +78,13 @@ public enum Gateway {
         // Started in this order, stopped in reverse: chargers first (closed with 1001), then the bridge publishes
         // their last state, then the MQTT client says offline and disconnects; the admin API answers to the end
         // (/readyz says 503 as soon as the charger listener closes).
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] =
+            [.init(service: admin), .init(service: mqtt), .init(service: bridge), .init(service: server)]
+        if let tls = configuration.server.tls {
+            services.append(.init(service: CertificateReloader(provider: tls, interval: .seconds(30), logger: logger)))
+        }
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: admin), .init(service: mqtt), .init(service: bridge), .init(service: server)]
-                + additionalServices(centralSystem).map { .init(service: $0) },
+            services: services + additionalServices(centralSystem).map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout

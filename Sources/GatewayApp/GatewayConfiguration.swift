@@ -55,7 +55,8 @@ public struct GatewayConfiguration: Sendable {
                 access: StationAccess(passwords: try stationPasswords(reader, workingDirectory: workingDirectory),
                                       allowedStations: try allowedStations(reader)),
                 maxStations: try reader.integer(Settings.maxStations, in: 1...1_000_000, expected: "a number of stations from 1 to 1000000"),
-                handshakeTimeout: try reader.seconds(Settings.handshakeTimeout)!),
+                handshakeTimeout: try reader.seconds(Settings.handshakeTimeout)!,
+                tls: try chargerTLS(reader)),
             centralSystem: CentralSystemConfiguration(
                 heartbeatInterval: .seconds(try reader.integer(Settings.heartbeatInterval, in: 1...86_400,
                                                                 expected: "whole seconds from 1 to 86400")),
@@ -116,6 +117,30 @@ public struct GatewayConfiguration: Sendable {
             passwords[String(line[..<colon])] = String(line[line.index(after: colon)...])
         }
         return passwords
+    }
+
+    /// TLS for chargers when OCPP_TLS_CERT and OCPP_TLS_KEY are set; the files are loaded now, so a bad one
+    /// stops start-up.
+    private static func chargerTLS(_ reader: SettingsReader) throws(ConfigurationError) -> TLSContextProvider? {
+        let certificate = reader.raw(Settings.tlsCert)
+        let key = reader.raw(Settings.tlsKey)
+        let clientCA = reader.raw(Settings.tlsClientCA)
+        if certificate.isEmpty && key.isEmpty {
+            guard clientCA.isEmpty else {
+                throw ConfigurationError(variable: Settings.tlsClientCA.name, value: clientCA, expected: "OCPP_TLS_CERT and OCPP_TLS_KEY as well")
+            }
+            return nil
+        }
+        guard !certificate.isEmpty, !key.isEmpty else {
+            throw ConfigurationError(variable: certificate.isEmpty ? Settings.tlsCert.name : Settings.tlsKey.name, value: nil,
+                                     expected: "OCPP_TLS_CERT and OCPP_TLS_KEY together")
+        }
+        do {
+            return try TLSContextProvider(settings: TLSSettings(certificateFile: certificate, keyFile: key,
+                                                                clientCAFile: clientCA.isEmpty ? nil : clientCA))
+        } catch {
+            throw ConfigurationError(variable: Settings.tlsCert.name, value: certificate, expected: "readable PEM files that fit together (\(error))")
+        }
     }
 
     private static func allowedStations(_ reader: SettingsReader) throws(ConfigurationError) -> Set<String>? {
@@ -231,7 +256,7 @@ public struct GatewayConfiguration: Sendable {
                 "heartbeat_interval": .int(Int(centralSystem.heartbeatInterval.seconds)),
                 "call_timeout": .double(centralSystem.callTimeout.seconds),
                 "authorized_tags": .int(centralSystem.authorizedTags.count),
-                "security_profile": .int(server.access.passwords == nil ? 0 : 1),
+                "security_profile": .int(server.tls?.settings.clientCAFile != nil ? 3 : server.tls != nil ? 2 : server.access.passwords == nil ? 0 : 1),
                 "allowed_stations": .int(server.access.allowedStations?.count ?? 0),
                 "max_stations": .int(server.maxStations),
             ]),

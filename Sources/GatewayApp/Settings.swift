@@ -121,6 +121,12 @@ public enum Settings {
     public static let mqttTLSInsecure = Setting(name: "MQTT_TLS_INSECURE", defaultValue: "false",
         help: "Skip the check that the broker's certificate names MQTT_HOSTNAME; for testing only")
 
+    public static let tlsCert = Setting(name: "OCPP_TLS_CERT", defaultValue: "",
+        help: "Server certificate chain (PEM) for wss://; with OCPP_TLS_KEY it turns TLS on (security profile 2)")
+    public static let tlsKey = Setting(name: "OCPP_TLS_KEY", defaultValue: "", help: "Key (PEM) of OCPP_TLS_CERT")
+    public static let tlsClientCA = Setting(name: "OCPP_TLS_CLIENT_CA", defaultValue: "",
+        help: "Authorities for charger certificates (PEM): each charger must present one naming its station id (profile 3)")
+
     public static let all: [Setting] = [
         envFile, listenAddr, listenPort, heartbeatInterval, callTimeout, pingInterval, pingTimeout, maxFrameSize,
         remoteStartWindow, authorizedTags, dataDir, logLevel,
@@ -130,6 +136,6 @@ public enum Settings {
         haDiscovery, haDiscoveryPrefix, haStatusTopic, maxCurrent, currentStep, remoteIDTag,
         adminAddr, adminPort, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout,
         stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout,
-        mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure,
+        mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA,
     ]
 }

@@ -8,6 +8,7 @@ import Glibc
 #endif
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 import ServiceLifecycle
 
@@ -81,6 +82,7 @@ public final class OCPPServer: Service {
         let address = channel.channel.localAddress!
         logger.info("Listening for chargers", metadata: [
             "ocpp.listen_address": "\(address.ipAddress ?? configuration.host):\(address.port ?? configuration.port)",
+            "ocpp.tls": "\(configuration.tls == nil ? "off" : configuration.tls?.settings.clientCAFile == nil ? "on" : "on, client certificates")",
         ])
         for waiter in listening.withLockedValue({ state in
             state.address = address
@@ -146,11 +148,24 @@ public final class OCPPServer: Service {
                 channel.close(promise: nil)
             }
         }
+        if let tls = configuration.tls {
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current))
+        }
+        let requireClientCertificate = configuration.tls?.settings.clientCAFile != nil
         let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
             maxFrameSize: configuration.maxFrameSize,
             enableAutomaticErrorHandling: false,
             shouldUpgrade: { channel, head in
-                let verdict = HandshakeVerdict.evaluate(head, access: configuration.access, atCapacity: atCapacity)
+                var verdict = HandshakeVerdict.evaluate(head, access: configuration.access, atCapacity: atCapacity)
+                // Profile 3: the client certificate (already verified against OCPP_TLS_CLIENT_CA by the TLS
+                // handshake) must name the station.
+                if requireClientCertificate, case .accept(let station, _) = verdict {
+                    let commonNames = ((try? channel.pipeline.syncOperations.nioSSL_peerCertificate()) ?? nil)?
+                        .subjectName.filter { $0.type == .commonName }.map(\.value) ?? []
+                    if !commonNames.contains(station) {
+                        verdict = .refuse(.forbidden, reason: "the client certificate does not name this station", metric: "certificate_mismatch")
+                    }
+                }
                 verdictBox.withLockedValue { $0 = verdict }
                 guard case .accept(_, let subprotocol) = verdict else { return channel.eventLoop.makeSucceededFuture(nil) }
                 var headers = HTTPHeaders()
@@ -198,6 +213,8 @@ public final class OCPPServer: Service {
                 try await refuse(channel, verdict: verdict)
             }
         } catch {
+            // TLS handshake failures (no or bad client certificate, plain text on a TLS port) end here.
+            Counter(label: "ocpp_connections_refused_total", dimensions: [("reason", "handshake_failed")]).increment()
             logger.debug("Connection failed before the WebSocket handshake", metadata: ["error": "\(error)"])
         }
     }

@@ -18,11 +18,14 @@ public struct OCPPServerConfiguration: Sendable {
     public var maxStations: Int
     /// How long a new connection may take to complete its WebSocket handshake (`OCPP_HANDSHAKE_TIMEOUT`).
     public var handshakeTimeout: Duration
+    /// TLS for chargers (`wss://`); nil for plain WebSocket.
+    public var tls: TLSContextProvider?
 
     public init(
         host: String = "0.0.0.0", port: Int = 3000, maxFrameSize: Int = 1 << 20,
         pingInterval: Duration? = .seconds(30), pingTimeout: Duration = .seconds(20),
-        access: StationAccess = StationAccess(), maxStations: Int = 25_000, handshakeTimeout: Duration = .seconds(10)
+        access: StationAccess = StationAccess(), maxStations: Int = 25_000, handshakeTimeout: Duration = .seconds(10),
+        tls: TLSContextProvider? = nil
     ) {
         self.host = host
         self.port = port
@@ -32,5 +35,6 @@ public struct OCPPServerConfiguration: Sendable {
         self.access = access
         self.maxStations = maxStations
         self.handshakeTimeout = handshakeTimeout
+        self.tls = tls
     }
 }
