@@ -60,6 +60,7 @@ public enum Gateway {
         }
         var bridgeConfiguration = configuration.bridge
         bridgeConfiguration.info = configuration.publicInfo(clientID: mqttConfiguration.clientID)
+        bridgeConfiguration.outbox = FileOutbox(path: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("outbox.jsonl").path)
         let bridge = MQTTBridge(
             configuration: bridgeConfiguration, centralSystem: centralSystem, transport: MosquittoTransport(client: mqtt),
             transportEvents: transportEvents, logger: logger)

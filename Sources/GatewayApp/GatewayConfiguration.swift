@@ -185,7 +185,8 @@ public struct GatewayConfiguration: Sendable {
             retryBaseDelay: try reader.seconds(Settings.commandRetryBaseDelay)!,
             discovery: discovery,
             controls: ControlConfiguration(maxCurrent: maxCurrent, currentStep: step, remoteIDTag: remoteTag),
-            version: gatewayVersion)
+            version: gatewayVersion,
+            outboxLimit: try reader.integer(Settings.outboxMaxMessages, in: 100...100_000_000, expected: "a number of messages from 100 to 100000000"))
     }
 
     private static func mqttConfiguration(_ reader: SettingsReader) throws(ConfigurationError) -> MosquittoConfiguration {

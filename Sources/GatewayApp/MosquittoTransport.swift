@@ -5,7 +5,7 @@ import Mosquitto
 struct MosquittoTransport: MQTTTransport {
     let client: MosquittoClient
 
-    func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) {
+    func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) -> Int32? {
         client.publish(topic: topic, payload: payload, qos: qos, retain: retain)
     }
 
@@ -19,6 +19,7 @@ struct MosquittoTransport: MQTTTransport {
         case .connected: .connected
         case .disconnected: .disconnected
         case .message(let topic, let payload, let retained): .message(topic: topic, payload: payload, retained: retained)
+        case .published(let messageID): .acknowledged(messageID: messageID)
         }
     }
 }

@@ -127,6 +127,9 @@ public enum Settings {
     public static let tlsClientCA = Setting(name: "OCPP_TLS_CLIENT_CA", defaultValue: "",
         help: "Authorities for charger certificates (PEM): each charger must present one naming its station id (profile 3)")
 
+    public static let outboxMaxMessages = Setting(name: "OUTBOX_MAX_MESSAGES", defaultValue: "100000",
+        help: "Most messages waiting for the broker (meter readings, transaction events, results); past it the oldest tenth is dropped")
+
     public static let all: [Setting] = [
         envFile, listenAddr, listenPort, heartbeatInterval, callTimeout, pingInterval, pingTimeout, maxFrameSize,
         remoteStartWindow, authorizedTags, dataDir, logLevel,
@@ -136,6 +139,6 @@ public enum Settings {
         haDiscovery, haDiscoveryPrefix, haStatusTopic, maxCurrent, currentStep, remoteIDTag,
         adminAddr, adminPort, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout,
         stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout,
-        mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA,
+        mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA, outboxMaxMessages,
     ]
 }

@@ -39,7 +39,8 @@ public final class MQTTBridge: Service {
         self.centralSystem = centralSystem
         self.transport = transport
         self.transportEvents = transportEvents
-        self.publisher = StatePublisher(transport: transport, qos: configuration.qos, logger: logger)
+        self.publisher = StatePublisher(
+            transport: transport, qos: configuration.qos, store: configuration.outbox, outboxLimit: configuration.outboxLimit, logger: logger)
         self.logger = logger
         self.now = now
         self.events = centralSystem.events()
@@ -160,6 +161,8 @@ public final class MQTTBridge: Service {
                     publisher.connected()
                 case .disconnected:
                     publisher.disconnected()
+                case .acknowledged(let messageID):
+                    publisher.acknowledged(messageID)
                 case .message(let topic, let payload, let retained):
                     guard let job = accept(topic: topic, payload: payload, retained: retained) else { continue }
                     let key = job.station ?? ""

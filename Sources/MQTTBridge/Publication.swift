@@ -3,11 +3,15 @@ public struct Publication: Hashable, Sendable, CustomStringConvertible {
     public var topic: String
     public var payload: String
     public var retain: Bool
+    /// Kept in full through broker outages and restarts (meter readings, transaction events): every one reaches
+    /// the broker, in order. Other retained state keeps only its latest value.
+    public var kept: Bool
 
-    public init(topic: String, payload: String, retain: Bool = true) {
+    public init(topic: String, payload: String, retain: Bool = true, kept: Bool = false) {
         self.topic = topic
         self.payload = payload
         self.retain = retain
+        self.kept = kept
     }
 
     public var description: String { "\(topic) = \(payload)\(retain ? "" : " (not retained)")" }

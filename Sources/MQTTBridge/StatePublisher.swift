@@ -2,90 +2,131 @@ import Logging
 import Metrics
 import Synchronization
 
-/// Puts publications on the broker, and keeps what must survive a broker outage.
+/// Puts publications on the broker, and keeps what must survive broker outages and restarts.
 ///
-/// Retained state is cached, last value per topic, and the whole cache is published again after every
-/// (re)connect: so state changed while the broker was away arrives once it is back (superseded values
-/// coalesced), and a broker that lost its retained messages gets them back. Messages that are not retained
-/// (the command result documents) are held in a bounded queue while disconnected and sent on reconnect.
+/// - Kept publications (meter readings, transaction events) and command results go through the outbox: written
+///   to it before they are handed to the MQTT client, removed when the broker acknowledges them. During an
+///   outage they wait there, in order; after a reconnect, or a restart, they are sent again in order. A message
+///   in flight when the connection dropped may arrive twice (QoS 1 semantics), never not at all.
+/// - Other retained state keeps only its latest value per topic (superseded values are coalesced).
+/// - After every (re)connect, the latest retained value of every topic the outbox did not just resend is
+///   published again, so a broker that lost its retained messages gets them back.
+/// - The outbox is bounded (`OUTBOX_MAX_MESSAGES`); past it the oldest tenth is dropped, logged and counted.
 final class StatePublisher: Sendable {
     private let transport: any MQTTTransport
     private let qos: Int
-    private let pendingLimit: Int
+    private let outboxLimit: Int
+    private let store: any OutboxStore
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     private struct State {
         var connected = false
         var order: [String] = []
         var retained: [String: String] = [:]
-        var pending: [Publication] = []
-        var dropped = 0
+        /// Unacknowledged outbox entries, oldest first.
+        var outbox: [OutboxEntry] = []
+        /// Message id -> outbox sequence, for the entries handed to the MQTT client.
+        var inFlight: [Int32: UInt64] = [:]
+        var nextSequence: UInt64 = 1
+        var acknowledgedSinceRewrite = 0
     }
 
-    init(transport: any MQTTTransport, qos: Int, pendingLimit: Int = 10_000, logger: Logger) {
+    private static let queued = Gauge(label: "mqtt_queued_messages")
+    private static let dropped = Counter(label: "mqtt_outbox_dropped_total")
+
+    init(transport: any MQTTTransport, qos: Int, store: any OutboxStore = MemoryOutbox(), outboxLimit: Int = 100_000, logger: Logger) {
         self.transport = transport
         self.qos = qos
-        self.pendingLimit = pendingLimit
+        self.store = store
+        self.outboxLimit = max(10, outboxLimit)
         self.logger = logger
+        var initial = State()
+        do {
+            initial.outbox = try store.load()
+            initial.nextSequence = (initial.outbox.last?.sequence ?? 0) + 1
+            if !initial.outbox.isEmpty {
+                logger.info("Messages waiting from before the restart", metadata: ["mqtt.outbox": "\(initial.outbox.count)"])
+            }
+        } catch {
+            logger.error("Cannot read the outbox; starting with an empty one", metadata: ["error": "\(error)"])
+        }
+        state = Mutex(initial)
+        Self.queued.record(initial.outbox.count)
     }
 
     func publish(_ publications: [Publication]) {
         guard !publications.isEmpty else { return }
         state.withLock { state in
             for publication in publications {
-                if publication.retain && publication.payload.isEmpty {
-                    // An empty retained payload clears the topic: nothing to keep or republish.
-                    if state.retained.removeValue(forKey: publication.topic) != nil {
-                        state.order.removeAll { $0 == publication.topic }
-                    }
-                } else if publication.retain {
-                    if state.retained.updateValue(publication.payload, forKey: publication.topic) == nil {
-                        state.order.append(publication.topic)
-                    }
+                if publication.retain { remember(publication, in: &state) }
+                guard publication.kept || !publication.retain else {
+                    if state.connected { _ = send(publication.topic, publication.payload, publication.retain) }
+                    continue
                 }
-                if state.connected {
-                    send(publication)
-                } else if !publication.retain {
-                    if state.pending.count >= pendingLimit {
-                        state.pending.removeFirst()
-                        state.dropped += 1
-                    }
-                    state.pending.append(publication)
-                    Self.queued.record(state.pending.count)
+                let entry = OutboxEntry(sequence: state.nextSequence, topic: publication.topic, payload: publication.payload,
+                                        retain: publication.retain)
+                state.nextSequence += 1
+                do {
+                    try store.append(entry)
+                } catch {
+                    logger.error("Cannot write to the outbox; the message is kept in memory only", metadata: ["error": "\(error)"])
+                }
+                state.outbox.append(entry)
+                if state.outbox.count > outboxLimit { dropOldest(&state) }
+                if state.connected, let id = send(entry.topic, entry.payload, entry.retain) {
+                    state.inFlight[id] = entry.sequence
                 }
             }
+            Self.queued.record(state.outbox.count)
         }
     }
 
-    /// The broker connection is up: republish every retained value, then what waited.
+    /// The broker connection is up: resend the outbox in order, then the latest retained state.
     func connected() {
-        let (count, dropped) = state.withLock { state in
+        let (resent, republished) = state.withLock { state in
             state.connected = true
-            for topic in state.order {
-                send(Publication(topic: topic, payload: state.retained[topic]!, retain: true))
+            state.inFlight = [:]
+            var resentTopics: Set<String> = []
+            for entry in state.outbox {
+                if let id = send(entry.topic, entry.payload, entry.retain) { state.inFlight[id] = entry.sequence }
+                resentTopics.insert(entry.topic)
             }
-            for publication in state.pending { send(publication) }
-            defer {
-                state.pending = []
-                state.dropped = 0
-                Self.queued.record(0)
+            var republished = 0
+            for topic in state.order where !resentTopics.contains(topic) {
+                _ = send(topic, state.retained[topic]!, true)
+                republished += 1
             }
-            return (state.order.count, state.dropped)
+            return (state.outbox.count, republished)
         }
-        logger.info("Published the retained state after connecting", metadata: ["mqtt.retained_topics": "\(count)"])
-        if dropped > 0 {
-            logger.warning("Command results dropped while the broker was away (queue full)", metadata: ["mqtt.dropped": "\(dropped)"])
-        }
+        logger.info("Published the outbox and the retained state after connecting",
+                    metadata: ["mqtt.outbox": "\(resent)", "mqtt.retained_topics": "\(republished)"])
     }
 
     func disconnected() {
         state.withLock { $0.connected = false }
     }
 
+    /// The broker acknowledged a message: it leaves the outbox.
+    func acknowledged(_ messageID: Int32) {
+        state.withLock { state in
+            guard let sequence = state.inFlight.removeValue(forKey: messageID),
+                let index = state.outbox.firstIndex(where: { $0.sequence == sequence })
+            else { return }
+            state.outbox.remove(at: index)
+            state.acknowledgedSinceRewrite += 1
+            // Keep the file short: rewrite it when it has emptied, or every thousand acknowledgements.
+            if state.outbox.isEmpty || state.acknowledgedSinceRewrite >= 1000 {
+                rewrite(&state)
+            }
+            Self.queued.record(state.outbox.count)
+        }
+    }
+
     var isConnected: Bool { state.withLock { $0.connected } }
 
-    private static let queued = Gauge(label: "mqtt_queued_messages")
+    /// How many messages wait for the broker.
+    var waiting: Int { state.withLock { $0.outbox.count } }
 
     /// Clears topics on the broker (empty retained payloads) and drops them from the cache.
     func forget(_ topics: [String]) {
@@ -97,7 +138,39 @@ final class StatePublisher: Sendable {
         state.withLock { $0.retained[topic] }
     }
 
-    private func send(_ publication: Publication) {
-        transport.publish(topic: publication.topic, payload: Array(publication.payload.utf8), qos: qos, retain: publication.retain)
+    private func remember(_ publication: Publication, in state: inout State) {
+        if publication.payload.isEmpty {
+            // An empty retained payload clears the topic: nothing to keep or republish.
+            if state.retained.removeValue(forKey: publication.topic) != nil {
+                state.order.removeAll { $0 == publication.topic }
+            }
+        } else if state.retained.updateValue(publication.payload, forKey: publication.topic) == nil {
+            state.order.append(publication.topic)
+        }
+    }
+
+    private func dropOldest(_ state: inout State) {
+        let count = max(1, outboxLimit / 10)
+        let gone = Set(state.outbox.prefix(count).map(\.sequence))
+        state.outbox.removeFirst(min(count, state.outbox.count))
+        state.inFlight = state.inFlight.filter { !gone.contains($0.value) }
+        Self.dropped.increment(by: gone.count)
+        logger.warning("Outbox full: dropped the oldest messages", metadata: [
+            "mqtt.dropped": "\(gone.count)", "mqtt.outbox_limit": "\(outboxLimit)",
+        ])
+        rewrite(&state)
+    }
+
+    private func rewrite(_ state: inout State) {
+        do {
+            try store.rewrite(state.outbox)
+            state.acknowledgedSinceRewrite = 0
+        } catch {
+            logger.error("Cannot rewrite the outbox", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func send(_ topic: String, _ payload: String, _ retain: Bool) -> Int32? {
+        transport.publish(topic: topic, payload: Array(payload.utf8), qos: qos, retain: retain)
     }
 }

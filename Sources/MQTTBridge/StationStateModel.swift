@@ -106,25 +106,25 @@ struct StationStateModel {
                 $0.transactionID = response.transactionId
                 $0.meterStart = request.meterStart
             }
-            out.connector(connector, "transaction_id", String(response.transactionId))
-            out.connector(connector, "id_tag", request.idTag.value)
-            out.connector(connector, "meter_start", String(request.meterStart))
-            out.connector(connector, "meter_start_timestamp", OCPPDateTime.format(request.timestamp))
-            out.connector(connector, "session_energy", "0")
-            out.connector(connector, "ev_connected", "ON")
+            out.connector(connector, "transaction_id", String(response.transactionId), kept: true)
+            out.connector(connector, "id_tag", request.idTag.value, kept: true)
+            out.connector(connector, "meter_start", String(request.meterStart), kept: true)
+            out.connector(connector, "meter_start_timestamp", OCPPDateTime.format(request.timestamp), kept: true)
+            out.connector(connector, "session_energy", "0", kept: true)
+            out.connector(connector, "ev_connected", "ON", kept: true)
             seen(&out, now)
         case .stopTransaction(let request, _, let transaction, _):
             let connector = transaction?.connectorId ?? connectorOf(transaction: request.transactionId, station: out.stationID) ?? 1
             let meterStart = transaction?.meterStart
                 ?? stations[out.stationID]?.connectors[connector].flatMap { $0.transactionID == request.transactionId ? $0.meterStart : nil }
-            out.connector(connector, "meter_stop", String(request.meterStop))
-            out.connector(connector, "meter_stop_timestamp", OCPPDateTime.format(request.timestamp))
-            out.connector(connector, "meter_stop_reason", (request.reason ?? .local).rawValue)
+            out.connector(connector, "meter_stop", String(request.meterStop), kept: true)
+            out.connector(connector, "meter_stop_timestamp", OCPPDateTime.format(request.timestamp), kept: true)
+            out.connector(connector, "meter_stop_reason", (request.reason ?? .local).rawValue, kept: true)
             if let meterStart {
-                out.connector(connector, "session_energy", String(request.meterStop - meterStart))
+                out.connector(connector, "session_energy", String(request.meterStop - meterStart), kept: true)
             }
-            out.connector(connector, "transaction_id", "")
-            out.connector(connector, "ev_connected", "OFF")
+            out.connector(connector, "transaction_id", "", kept: true)
+            out.connector(connector, "ev_connected", "OFF", kept: true)
             update(out.stationID, connector) {
                 $0.transactionID = nil
                 $0.meterStart = nil
@@ -177,14 +177,14 @@ struct StationStateModel {
         var state = stations[out.stationID, default: Station()].connectors[connector, default: Connector()]
         for parameter in order {
             let value = values[parameter]!
-            out.connector(connector, parameter, value)
+            out.connector(connector, parameter, value, kept: true)
             if Self.isFlow(parameter) {
                 if Double(value) == 0 { state.flowing.remove(parameter) } else { state.flowing.insert(parameter) }
             }
         }
         let transactionID = request.transactionId ?? state.transactionID
         if let energy, let meterStart = state.meterStart, transactionID != nil, transactionID == state.transactionID {
-            out.connector(connector, "session_energy", StateValue.number(energy - Double(meterStart)))
+            out.connector(connector, "session_energy", StateValue.number(energy - Double(meterStart)), kept: true)
         }
         stations[out.stationID, default: Station()].connectors[connector] = state
     }
@@ -254,11 +254,11 @@ private struct Output {
     }
 
     /// A connector parameter: `<S>/connector/<n>/state/<parameter>`, mirrored on `<S>/state/<parameter>` for connector 1.
-    mutating func connector(_ connector: Int, _ parameter: String, _ value: String?) {
+    mutating func connector(_ connector: Int, _ parameter: String, _ value: String?, kept: Bool = false) {
         guard let value else { return }
-        publications.append(Publication(topic: topics.state(stationID, parameter, connector: connector), payload: value))
+        publications.append(Publication(topic: topics.state(stationID, parameter, connector: connector), payload: value, kept: kept))
         if connector == 1 {
-            publications.append(Publication(topic: topics.state(stationID, parameter), payload: value))
+            publications.append(Publication(topic: topics.state(stationID, parameter), payload: value, kept: kept))
         }
     }
 }

@@ -13,6 +13,8 @@ public enum MosquittoEvent: Sendable {
     case disconnected(reason: String)
     /// A message arrived on a subscribed topic. `retained` is set for messages the broker kept from earlier.
     case message(topic: String, payload: [UInt8], retained: Bool)
+    /// The broker acknowledged the message with this id (QoS 1 or 2), or a QoS 0 message was written.
+    case published(messageID: Int32)
 }
 
 /// One MQTT connection over libmosquitto, as a Service.
@@ -129,11 +131,11 @@ public final class MosquittoClient: Service, @unchecked Sendable {
 
     // MARK: Publishing and subscribing
 
-    /// Publishes a message. Returns false when it was not handed to libmosquitto (not connected with QoS 0,
-    /// or the message is invalid); a QoS 1 or 2 message published while disconnected is queued by libmosquitto
-    /// and sent after the reconnect, so it must not be published again.
+    /// Publishes a message and returns its message id, or nil when it was not handed to libmosquitto (not
+    /// connected with QoS 0, or the message is invalid); a QoS 1 or 2 message published while disconnected is
+    /// queued by libmosquitto and sent after the reconnect, so it must not be published again.
     @discardableResult
-    public func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) -> Bool {
+    public func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) -> Int32? {
         var messageID: Int32 = 0
         let code = payload.withUnsafeBytes { bytes in
             mosquitto_publish(handle, &messageID, topic, Int32(bytes.count), bytes.baseAddress, Int32(qos), retain)
@@ -149,7 +151,7 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         } else if code != MOSQ_ERR_NO_CONN.rawValue {
             logger.warning("MQTT publish refused", metadata: ["mqtt.topic": "\(topic)", "mqtt.error": "\(String(cString: mosquitto_strerror(code)))"])
         }
-        return queued
+        return queued ? messageID : nil
     }
 
     /// Subscribes now (if connected) and after every reconnect.
@@ -206,6 +208,7 @@ public final class MosquittoClient: Service, @unchecked Sendable {
             return state.unacknowledged.count
         }
         Self.unacknowledgedGauge.record(waiting)
+        onEvent(.published(messageID: messageID))
         wake()
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Synchronization
 import Testing
@@ -6,27 +7,90 @@ import Testing
 
 final class RecordingTransport: MQTTTransport {
     let published = Mutex<[String]>([])
-    func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) {
-        published.withLock { $0.append("\(topic)=\(String(decoding: payload, as: UTF8.self))\(retain ? "" : "!")") }
+    func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) -> Int32? {
+        published.withLock {
+            $0.append("\(topic)=\(String(decoding: payload, as: UTF8.self))\(retain ? "" : "!")")
+            return Int32($0.count)  // the message id: the position in the log, from 1
+        }
     }
     func subscribe(_ filters: [String]) {}
+    var log: [String] { published.withLock { $0 } }
+    func clear() { published.withLock { $0 = [] } }
 }
 
 @Suite struct StatePublisherTests {
-    @Test func whileDisconnectedStateIsCoalescedAndResultsQueuedThenAllIsSentOnConnect() {
+    let quiet = Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    private func reading(_ topic: String, _ value: String) -> Publication { Publication(topic: topic, payload: value, kept: true) }
+
+    @Test func duringAnOutageReadingsAreKeptInOrderAndOtherStateCoalesced() {
         let transport = RecordingTransport()
-        let publisher = StatePublisher(transport: transport, qos: 1, pendingLimit: 2, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
-        publisher.publish([Publication(topic: "a", payload: "1"), Publication(topic: "b", payload: "1"), Publication(topic: "a", payload: "2")])
-        publisher.publish([Publication(topic: "r", payload: "x", retain: false), Publication(topic: "r", payload: "y", retain: false),
-                           Publication(topic: "r", payload: "z", retain: false)])
-        #expect(transport.published.withLock { $0 } == [])
+        let publisher = StatePublisher(transport: transport, qos: 1, logger: quiet)
+        publisher.publish([Publication(topic: "status", payload: "Charging"), reading("energy", "100"), reading("energy", "200")])
+        publisher.publish([Publication(topic: "status", payload: "SuspendedEV"), Publication(topic: "result", payload: "{}", retain: false),
+                           reading("energy", "300")])
+        #expect(transport.log == [])
         publisher.connected()
-        // The oldest queued result was dropped (limit 2); state arrives with its latest values.
-        #expect(transport.published.withLock { $0 } == ["a=2", "b=1", "r=y!", "r=z!"])
-        publisher.publish([Publication(topic: "b", payload: "3")])
+        // Every reading and the result in order, then the latest value of the coalesced state.
+        #expect(transport.log == ["energy=100", "energy=200", "result={}!", "energy=300", "status=SuspendedEV"])
+    }
+
+    @Test func acknowledgedMessagesLeaveTheOutboxAndTheRestIsResent() {
+        let transport = RecordingTransport()
+        let publisher = StatePublisher(transport: transport, qos: 1, logger: quiet)
+        publisher.connected()
+        publisher.publish([reading("energy", "1"), reading("energy", "2"), reading("energy", "3")])
+        #expect(transport.log == ["energy=1", "energy=2", "energy=3"])
+        publisher.acknowledged(1)
+        publisher.acknowledged(3)
+        #expect(publisher.waiting == 1)
         publisher.disconnected()
-        publisher.publish([Publication(topic: "c", payload: "4")])
+        transport.clear()
         publisher.connected()
-        #expect(transport.published.withLock { $0 }.suffix(4) == ["b=3", "a=2", "b=3", "c=4"])
+        // Only the unacknowledged reading goes again; the latest value of energy is not repeated after it.
+        #expect(transport.log == ["energy=2"])
+    }
+
+    @Test func aRestartSendsWhatWasNotAcknowledged() throws {
+        let store = MemoryOutbox()
+        let first = StatePublisher(transport: RecordingTransport(), qos: 1, store: store, logger: quiet)
+        first.publish([reading("energy", "10"), reading("energy", "20")])
+        // The process dies here, with the broker away. A new one starts on the same outbox:
+        let transport = RecordingTransport()
+        let second = StatePublisher(transport: transport, qos: 1, store: store, logger: quiet)
+        second.publish([reading("energy", "30")])
+        second.connected()
+        #expect(transport.log == ["energy=10", "energy=20", "energy=30"])
+        for id: Int32 in 1...3 { second.acknowledged(id) }
+        #expect(try store.load().isEmpty)
+    }
+
+    @Test func aFullOutboxDropsItsOldestTenthAndSaysSo() {
+        let transport = RecordingTransport()
+        let publisher = StatePublisher(transport: transport, qos: 1, outboxLimit: 20, logger: quiet)
+        publisher.publish((1...21).map { reading("energy", String($0)) })
+        #expect(publisher.waiting == 19)
+        publisher.connected()
+        #expect(transport.log.first == "energy=3")
+        #expect(transport.log.count == 19)
+    }
+}
+
+@Suite struct FileOutboxTests {
+    @Test func entriesSurviveAReopenAndATornLine() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("outbox-\(UUID()).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let outbox = FileOutbox(path: path)
+        try outbox.append(OutboxEntry(sequence: 1, topic: "a/\"b\"", payload: "line\nbreak", retain: true))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(#"{"s":2,"t":"#.utf8))  // torn by a crash
+        try handle.close()
+        let reopened = FileOutbox(path: path)
+        try reopened.append(OutboxEntry(sequence: 3, topic: "c", payload: "", retain: false))
+        #expect(try FileOutbox(path: path).load().map(\.sequence) == [1, 3])
+        #expect(try FileOutbox(path: path).load().first?.payload == "line\nbreak")
+        try reopened.rewrite([])
+        #expect(try FileOutbox(path: path).load().isEmpty)
     }
 }

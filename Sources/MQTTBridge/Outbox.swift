@@ -1,0 +1,116 @@
+import Foundation
+
+/// One message waiting for the broker's acknowledgement.
+public struct OutboxEntry: Codable, Sendable, Hashable {
+    public var sequence: UInt64
+    public var topic: String
+    public var payload: String
+    public var retain: Bool
+
+    public init(sequence: UInt64, topic: String, payload: String, retain: Bool) {
+        self.sequence = sequence
+        self.topic = topic
+        self.payload = payload
+        self.retain = retain
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case sequence = "s", topic = "t", payload = "p", retain = "r"
+    }
+}
+
+/// Where messages wait until the broker acknowledges them, so outages and restarts lose none.
+/// Used by one owner at a time (the publisher, under its lock).
+public protocol OutboxStore: Sendable {
+    /// The entries kept from before (after a restart), oldest first.
+    func load() throws -> [OutboxEntry]
+    func append(_ entry: OutboxEntry) throws
+    /// Replaces the contents with `entries` (the ones still unacknowledged).
+    func rewrite(_ entries: [OutboxEntry]) throws
+}
+
+/// The outbox as `outbox.jsonl` in DATA_DIR: one line per message, appended; rewritten with only the
+/// unacknowledged entries from time to time. Appends are not synced to the disk one by one: the outbox survives
+/// the process being killed (the data is in the kernel's cache), not a power cut in the same second.
+public final class FileOutbox: OutboxStore, @unchecked Sendable {
+    // @unchecked: used only under the publisher's lock.
+    public let path: String
+    private var handle: FileHandle?
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    public func load() throws -> [OutboxEntry] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        let decoder = JSONDecoder()
+        // A line torn by a crash is skipped.
+        return data.split(separator: UInt8(ascii: "\n")).compactMap { try? decoder.decode(OutboxEntry.self, from: Data($0)) }
+    }
+
+    public func append(_ entry: OutboxEntry) throws {
+        if handle == nil {
+            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+            let opened = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+            let end = try opened.seekToEnd()
+            if end > 0 {
+                try opened.seek(toOffset: end - 1)
+                if try opened.read(upToCount: 1) != Data("\n".utf8) { try opened.write(contentsOf: Data("\n".utf8)) }
+                try opened.seekToEnd()
+            }
+            handle = opened
+        }
+        try handle!.write(contentsOf: Self.line(entry))
+    }
+
+    public func rewrite(_ entries: [OutboxEntry]) throws {
+        try? handle?.close()
+        handle = nil
+        var data = Data()
+        for entry in entries { data.append(Self.line(entry)) }
+        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    /// `{"s":1,"t":"topic","p":"payload","r":true}` and a newline, written by hand: this is on the publish path.
+    static func line(_ entry: OutboxEntry) -> Data {
+        var text = #"{"s":"# + String(entry.sequence) + #","t":"#
+        appendQuoted(entry.topic, to: &text)
+        text += #","p":"#
+        appendQuoted(entry.payload, to: &text)
+        text += entry.retain ? #","r":true}"# : #","r":false}"#
+        text += "\n"
+        return Data(text.utf8)
+    }
+
+    private static func appendQuoted(_ value: String, to text: inout String) {
+        text += "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: text.unicodeScalars.append(scalar)
+            }
+        }
+        text += "\""
+    }
+}
+
+/// An outbox in memory, for tests and for running without a data directory.
+public final class MemoryOutbox: OutboxStore, @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [OutboxEntry]
+
+    public init(_ entries: [OutboxEntry] = []) {
+        self.entries = entries
+    }
+
+    public func load() throws -> [OutboxEntry] { lock.withLock { entries } }
+    public func append(_ entry: OutboxEntry) throws { lock.withLock { entries.append(entry) } }
+    public func rewrite(_ entries: [OutboxEntry]) throws { lock.withLock { self.entries = entries } }
+}
