@@ -52,6 +52,18 @@ public final class CentralSystem: Sendable {
         broadcaster.subscribe()
     }
 
+    /// The stream for the one durable subscriber (the MQTT bridge): every event, numbered. Each charger message
+    /// is answered only after ``confirm(upTo:)`` has confirmed its number, so what a charger was answered is
+    /// never lost with the process. Without a durable subscriber, answers do not wait.
+    public func durableEvents() -> AsyncStream<SequencedEvent> {
+        broadcaster.subscribeDurably()
+    }
+
+    /// The durable subscriber has made every event up to `sequence` durable.
+    public func confirm(upTo sequence: UInt64) {
+        broadcaster.confirm(upTo: sequence)
+    }
+
     /// Ends every event stream (at shutdown).
     public func finishEvents() {
         broadcaster.finish()
@@ -59,6 +71,11 @@ public final class CentralSystem: Sendable {
 
     func emit(_ event: CentralSystemEvent) {
         broadcaster.emit(event)
+    }
+
+    /// Emits a charger message event; returns the number to wait for before answering.
+    func emitMessage(_ event: CentralSystemEvent) -> UInt64? {
+        broadcaster.emit(event, confirm: true)
     }
 
     // MARK: Connections
@@ -175,7 +192,8 @@ public final class CentralSystem: Sendable {
         }
         switch frame {
         case .call(let call):
-            let answer = handle(call, station: link.station, logger: link.logger)
+            let (answer, confirmation) = handle(call, station: link.station, logger: link.logger)
+            if let confirmation { await broadcaster.waitUntilConfirmed(confirmation) }
             let known = Action(rawValue: call.action) != nil ? call.action : "unknown"
             if case .callError(let error) = answer {
                 OCPPMetrics.received(action: known, outcome: "error")

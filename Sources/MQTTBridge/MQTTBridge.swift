@@ -20,8 +20,9 @@ public final class MQTTBridge: Service {
     private let publisher: StatePublisher
     private let logger: Logger
     private let now: @Sendable () -> Date
-    /// Subscribed when the bridge is made, so no event of a charger that connects early is missed.
-    private let events: AsyncStream<CentralSystemEvent>
+    /// Subscribed when the bridge is made, so no event of a charger that connects early is missed. Durable: each
+    /// event is confirmed once its publications are in the outbox, and only then is the charger answered.
+    private let events: AsyncStream<SequencedEvent>
     /// The station that connected last: the target of commands when topics carry no station names.
     private let lastConnected = Mutex<String?>(nil)
     /// Home Assistant discovery, shared by the event loop and the MQTT loop (HA's status, bridge requests).
@@ -43,7 +44,7 @@ public final class MQTTBridge: Service {
             transport: transport, qos: configuration.qos, store: configuration.outbox, outboxLimit: configuration.outboxLimit, logger: logger)
         self.logger = logger
         self.now = now
-        self.events = centralSystem.events()
+        self.events = centralSystem.durableEvents()
         self.discovery = Mutex(configuration.discovery.map {
             DiscoveryModel(configuration: $0, topics: configuration.topics, controls: configuration.controls, version: configuration.version)
         })
@@ -62,7 +63,8 @@ public final class MQTTBridge: Service {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.serveMQTT() }
                 // Until shutdown finishes the event stream, after the chargers' last events.
-                for await event in events {
+                for await sequenced in events {
+                    let event = sequenced.event
                     if case .connected(let station, _) = event {
                         lastConnected.withLock { $0 = station }
                     }
@@ -73,6 +75,7 @@ public final class MQTTBridge: Service {
                     }
                     publisher.publish(discovery.withLock { $0?.apply(event, statePublications: state) } ?? [])
                     if noteInStationList(event) { publishStationList() }
+                    centralSystem.confirm(upTo: sequenced.sequence)
                 }
                 group.cancelAll()
             }

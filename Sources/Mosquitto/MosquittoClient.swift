@@ -295,17 +295,30 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         var lastFailure = ""
         while !state.withLock({ $0.stopping }) {
             let port = configuration.transport == .unix ? 0 : Int32(configuration.port)
-            let code = mosquitto_connect(handle, configuration.host, port, Int32(configuration.keepAlive))
+            var code = mosquitto_connect(handle, configuration.host, port, Int32(configuration.keepAlive))
+            var handshakeFailed = false
             if code == MOSQ_ERR_SUCCESS.rawValue {
+                var acceptedThisTime = false
                 while !state.withLock({ $0.stopping }) {
                     let loop = mosquitto_loop(handle, 1000, 1)
-                    if loop != MOSQ_ERR_SUCCESS.rawValue { break }
-                    if state.withLock({ $0.connected }) { delay = configuration.reconnectBaseDelay }
+                    if state.withLock({ $0.connected }) {
+                        delay = configuration.reconnectBaseDelay
+                        acceptedThisTime = true
+                    }
+                    if loop != MOSQ_ERR_SUCCESS.rawValue {
+                        // A connection the broker never accepted failed during the handshake (a TLS check, say).
+                        if !acceptedThisTime {
+                            code = loop
+                            handshakeFailed = true
+                        }
+                        break
+                    }
                 }
                 didDisconnect(code: MOSQ_ERR_CONN_LOST.rawValue)
-            } else {
+            }
+            if code != MOSQ_ERR_SUCCESS.rawValue && !state.withLock({ $0.stopping }) {
                 var failure = code == MOSQ_ERR_ERRNO.rawValue ? String(cString: strerror(errno)) : String(cString: mosquitto_strerror(code))
-                if code == MOSQ_ERR_TLS.rawValue {
+                if code == MOSQ_ERR_TLS.rawValue || (configuration.tls != nil && handshakeFailed) {
                     failure += " (check MQTT_TLS_CA and that the broker's certificate names MQTT_HOSTNAME)"
                 }
                 // One line per kind of failure, not one per attempt.

@@ -1,6 +1,7 @@
 import CentralSystem
 import Foundation
 import OCPP
+import Synchronization
 import Testing
 
 @Suite(.timeLimit(.minutes(1))) struct ChargerMessageTests {
@@ -230,4 +231,40 @@ import Testing
         try store.record(second)
         #expect(try FileStateStore(directory: directory).history(station: nil, since: nil).map(\.id) == [1, 3])
     }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct DurableEventTests {
+    @Test func anAnswerWaitsUntilTheDurableSubscriberConfirmsItsEvent() async throws {
+        let central = try CentralSystem.make()
+        let durable = central.durableEvents()
+        let link = await central.connect("CP1")
+        let answered = ManagedFlag()
+        async let reply: Data? = {
+            let reply = await central.receive(Array(#"[2,"h1","Heartbeat",{}]"#.utf8), on: link)
+            answered.set()
+            return reply
+        }()
+        var iterator = durable.makeAsyncIterator()
+        var heartbeat: SequencedEvent?
+        while let next = await iterator.next() {
+            if case .message = next.event { heartbeat = next; break }
+        }
+        for _ in 0..<50 { await Task.yield() }
+        #expect(!answered.isSet)  // held until confirmed
+        central.confirm(upTo: try #require(heartbeat).sequence)
+        #expect(try await #require(reply).isEmpty == false)
+        #expect(answered.isSet)
+    }
+
+    @Test func withoutADurableSubscriberAnswersDoNotWait() async throws {
+        let central = try CentralSystem.make()
+        let link = await central.connect("CP1")
+        #expect(await central.receive(Array(#"[2,"h1","Heartbeat",{}]"#.utf8), on: link) != nil)
+    }
+}
+
+final class ManagedFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }

@@ -36,9 +36,10 @@ def free_port():
 class Broker:
     """A mosquitto of our own on a free loopback port (and a Unix socket), without persistence."""
 
-    def __init__(self, directory, extra=""):
+    def __init__(self, directory, extra="", persistent=False):
         self.directory = Path(directory)
         self.extra = extra
+        self.persistent = persistent
         self.port = free_port()
         self.socket_path = str(self.directory / "mosquitto.sock")
         self.process = None
@@ -48,7 +49,8 @@ class Broker:
         config = self.directory / "mosquitto.conf"
         config.write_text(
             f"listener {self.port} 127.0.0.1\nlistener 0 {self.socket_path}\nallow_anonymous true\n"
-            "persistence false\nlog_dest stderr\n" + self.extra
+            + (f"persistence true\npersistence_location {self.directory}/\nautosave_interval 0\n" if self.persistent else "persistence false\n")
+            + "log_dest stderr\n" + self.extra
             # Started as root, mosquitto would switch to its own user, which cannot use pytest's directories.
             + ("user root\n" if os.geteuid() == 0 else ""))
         self.process = subprocess.Popen(["mosquitto", "-c", str(config)], stdout=subprocess.DEVNULL,
@@ -81,10 +83,14 @@ class Watcher:
 
     _ids = itertools.count()
 
-    def __init__(self, broker, topic_filter):
+    def __init__(self, broker, topic_filter, persistent=False):
+        """With persistent, the watcher keeps its session on the broker: what is published while it reconnects
+        (after a broker restart) is queued for it."""
         self.messages = []
         self.condition = threading.Condition()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"watcher-{os.getpid()}-{next(self._ids)}")
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"watcher-{os.getpid()}-{next(self._ids)}",
+                                  clean_session=not persistent)
+        self.client.reconnect_delay_set(0.1, 0.5)
         subscribed = threading.Event()
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic_filter, qos=1)
