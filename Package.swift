@@ -43,6 +43,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The store: SQLite (Debian libsqlite3-dev) under DATA_DIR.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "Store", dependencies: ["CSQLite", "CentralSystem", "MQTTBridge"]),
         // libmosquitto (Debian libmosquitto-dev) and a Swift client around it that owns its network thread.
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
         .target(
@@ -74,6 +77,7 @@ let package = Package(
                 "OCPPServer",
                 "Mosquitto",
                 "MQTTBridge",
+                "Store",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -107,6 +111,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "GatewayAppTests", dependencies: ["GatewayApp"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "CentralSystem", "MQTTBridge"]),
         .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "CentralSystem", "OCPP"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

@@ -93,6 +93,10 @@ public protocol StateStore: Sendable {
 /// Why the store could not be used.
 public struct StateStoreError: Error, CustomStringConvertible {
     public var description: String
+
+    public init(description: String) {
+        self.description = description
+    }
 }
 
 /// Keeps ``PersistedState`` as one JSON file, replaced atomically on every change, and the history as

@@ -8,6 +8,7 @@ import Mosquitto
 import OCPPServer
 import Prometheus
 import ServiceLifecycle
+import Store
 
 /// The gateway process: reads its configuration, then runs its services until SIGTERM or SIGINT.
 public enum Gateway {
@@ -38,8 +39,9 @@ public enum Gateway {
         exitOnSecondSignal(logger: logger)
 
         let centralSystem: CentralSystem
+        let store: SQLiteStore
         do {
-            let store = try FileStateStore(directory: configuration.dataDirectory)
+            store = try SQLiteStore(directory: configuration.dataDirectory)
             centralSystem = try CentralSystem(configuration: configuration.centralSystem, store: store, logger: logger)
         } catch {
             logger.critical("Cannot use the data directory", metadata: ["error": "\(error)", "setting": "\(Settings.dataDir.name)"])
@@ -60,7 +62,7 @@ public enum Gateway {
         }
         var bridgeConfiguration = configuration.bridge
         bridgeConfiguration.info = configuration.publicInfo(clientID: mqttConfiguration.clientID)
-        bridgeConfiguration.outbox = FileOutbox(path: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("outbox.jsonl").path)
+        bridgeConfiguration.outbox = store
         let bridge = MQTTBridge(
             configuration: bridgeConfiguration, centralSystem: centralSystem, transport: MosquittoTransport(client: mqtt),
             transportEvents: transportEvents, logger: logger)

@@ -1,0 +1,103 @@
+import CSQLite
+import Foundation
+
+/// A thin, synchronous layer over the system SQLite: one connection, prepared statements, typed columns.
+/// Not thread-safe by itself; its owner serialises access.
+final class SQLiteDatabase {
+    private let handle: OpaquePointer
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    init(path: String) throws {
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        guard sqlite3_open_v2(path, &db, flags, nil) == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close(db)
+            throw Failure(description: "cannot open '\(path)': \(message)")
+        }
+        handle = db
+        sqlite3_busy_timeout(handle, 5000)
+    }
+
+    deinit {
+        sqlite3_close(handle)
+    }
+
+    private var lastError: String { String(cString: sqlite3_errmsg(handle)) }
+
+    /// Runs SQL without results (several statements allowed).
+    func execute(_ sql: String) throws {
+        guard sqlite3_exec(handle, sql, nil, nil, nil) == SQLITE_OK else { throw Failure(description: "\(lastError) in: \(sql.prefix(80))") }
+    }
+
+    /// A value bound to a `?`.
+    enum Value {
+        case int(Int64)
+        case text(String)
+        case null
+
+        init(_ value: Int?) { self = value.map { .int(Int64($0)) } ?? .null }
+        init(_ value: String?) { self = value.map { .text($0) } ?? .null }
+    }
+
+    /// Runs a statement, calling `row` for each result row.
+    func run(_ sql: String, _ values: [Value] = [], row: ((Row) throws -> Void)? = nil) throws {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
+            throw Failure(description: "\(lastError) in: \(sql.prefix(80))")
+        }
+        defer { sqlite3_finalize(statement) }
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        for (index, value) in values.enumerated() {
+            let position = Int32(index + 1)
+            switch value {
+            case .int(let number): sqlite3_bind_int64(statement, position, number)
+            case .text(let text): sqlite3_bind_text(statement, position, text, -1, transient)
+            case .null: sqlite3_bind_null(statement, position)
+            }
+        }
+        while true {
+            switch sqlite3_step(statement) {
+            case SQLITE_ROW: try row?(Row(statement: statement))
+            case SQLITE_DONE: return
+            default: throw Failure(description: "\(lastError) in: \(sql.prefix(80))")
+            }
+        }
+    }
+
+    /// Runs `body` in one transaction: all of it, or none of it.
+    func transaction(_ body: () throws -> Void) throws {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            try body()
+            try execute("COMMIT")
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// The schema version (`PRAGMA user_version`).
+    var userVersion: Int {
+        get throws {
+            var version = 0
+            try run("PRAGMA user_version") { version = $0.int(0) ?? 0 }
+            return version
+        }
+    }
+
+    struct Row {
+        let statement: OpaquePointer
+
+        func int(_ column: Int32) -> Int? {
+            sqlite3_column_type(statement, column) == SQLITE_NULL ? nil : Int(sqlite3_column_int64(statement, column))
+        }
+
+        func text(_ column: Int32) -> String? {
+            sqlite3_column_text(statement, column).map { String(cString: $0) }
+        }
+    }
+}

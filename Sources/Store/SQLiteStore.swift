@@ -1,0 +1,209 @@
+import CentralSystem
+import Foundation
+import MQTTBridge
+
+/// The gateway's store: one SQLite database, `DATA_DIR/gateway.sqlite3`, in WAL mode, with the central system's
+/// state, the transaction history and the MQTT outbox.
+///
+/// Writes touch only what changed. The schema is versioned (`PRAGMA user_version`) and migrated at open; a first
+/// open imports the files of earlier versions (`state.json`, `transactions.jsonl`, `outbox.jsonl`), which are then
+/// renamed `*.migrated`. Safe from several threads (one lock around the connection).
+public final class SQLiteStore: StateStore, OutboxStore, @unchecked Sendable {
+    public let path: String
+    private let database: SQLiteDatabase
+    private let lock = NSLock()
+    /// What the tables hold now, to turn `save` into the changes only.
+    private var saved = PersistedState()
+
+    static let schemaVersion = 1
+
+    /// Opens (creating, migrating and importing as needed) the store in `directory`.
+    /// - Throws: ``StateStoreError`` with a clear reason for an unwritable directory or a damaged database.
+    public init(directory: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StateStoreError(description: "cannot create data directory '\(directory)': \(error.localizedDescription)")
+        }
+        path = (directory as NSString).appendingPathComponent("gateway.sqlite3")
+        do {
+            database = try SQLiteDatabase(path: path)
+            try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+            try migrate(directory: directory)
+            saved = try readState()
+        } catch {
+            throw StateStoreError(description: "cannot use the database '\(path)': \(error)")
+        }
+    }
+
+    private func migrate(directory: String) throws {
+        let version = try database.userVersion
+        guard version < Self.schemaVersion else {
+            if version > Self.schemaVersion {
+                throw SQLiteDatabase.Failure(description: "it was written by a newer version (schema \(version))")
+            }
+            return
+        }
+        try database.transaction {
+            if version < 1 {
+                try database.execute("""
+                    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                    CREATE TABLE stations (id TEXT PRIMARY KEY, charging_enabled INTEGER NOT NULL);
+                    CREATE TABLE active_transactions (id INTEGER PRIMARY KEY, station TEXT NOT NULL, connector_id INTEGER NOT NULL,
+                        id_tag TEXT NOT NULL, meter_start INTEGER NOT NULL, started_at INTEGER NOT NULL);
+                    CREATE TABLE transactions (id INTEGER NOT NULL, station TEXT NOT NULL, connector_id INTEGER, id_tag TEXT,
+                        meter_start INTEGER, meter_stop INTEGER NOT NULL, started_at INTEGER, stopped_at INTEGER NOT NULL,
+                        stop_reason TEXT NOT NULL);
+                    CREATE INDEX transactions_by_time ON transactions (stopped_at);
+                    CREATE INDEX transactions_by_station ON transactions (station, stopped_at);
+                    CREATE TABLE outbox (sequence INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload TEXT NOT NULL, retain INTEGER NOT NULL);
+                    """)
+                try importFiles(from: directory)
+            }
+            try database.execute("PRAGMA user_version = \(Self.schemaVersion)")
+        }
+    }
+
+    /// Brings in what the file store of earlier versions kept.
+    private func importFiles(from directory: String) throws {
+        let files = try FileStateStore(directory: directory)
+        let state = try files.load()
+        try write(state, over: PersistedState())
+        for transaction in try files.history(station: nil, since: nil) { try insert(transaction) }
+        let outboxPath = (directory as NSString).appendingPathComponent("outbox.jsonl")
+        for entry in try FileOutbox(path: outboxPath).load() { try insert(entry) }
+        for file in [files.url.path, files.historyURL.path, outboxPath] where FileManager.default.fileExists(atPath: file) {
+            try FileManager.default.moveItem(atPath: file, toPath: file + ".migrated")
+        }
+    }
+
+    private func locked<T>(_ body: () throws -> T) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        do {
+            return try body()
+        } catch let error as StateStoreError {
+            throw error
+        } catch {
+            throw StateStoreError(description: "database '\(path)': \(error)")
+        }
+    }
+
+    // MARK: StateStore
+
+    public func load() throws -> PersistedState {
+        try locked { saved }
+    }
+
+    public func save(_ state: PersistedState) throws {
+        try locked {
+            try database.transaction { try write(state, over: saved) }
+            saved = state
+        }
+    }
+
+    /// Writes the differences between `old` and `new`.
+    private func write(_ new: PersistedState, over old: PersistedState) throws {
+        if new.lastTransactionID != old.lastTransactionID {
+            try database.run("INSERT INTO meta (key, value) VALUES ('last_transaction_id', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                             [.int(Int64(new.lastTransactionID))])
+        }
+        for (id, record) in new.stations where old.stations[id] != record {
+            try database.run("INSERT INTO stations (id, charging_enabled) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET charging_enabled = excluded.charging_enabled",
+                             [.text(id), .int(record.chargingEnabled ? 1 : 0)])
+        }
+        for id in old.stations.keys where new.stations[id] == nil {
+            try database.run("DELETE FROM stations WHERE id = ?", [.text(id)])
+        }
+        for (id, transaction) in new.activeTransactions where old.activeTransactions[id] != transaction {
+            try database.run("INSERT OR REPLACE INTO active_transactions (id, station, connector_id, id_tag, meter_start, started_at) VALUES (?, ?, ?, ?, ?, ?)",
+                             [.int(Int64(id)), .text(transaction.station), .int(Int64(transaction.connectorId)), .text(transaction.idTag),
+                              .int(Int64(transaction.meterStart)), .int(Self.millis(transaction.startedAt))])
+        }
+        for id in old.activeTransactions.keys where new.activeTransactions[id] == nil {
+            try database.run("DELETE FROM active_transactions WHERE id = ?", [.int(Int64(id))])
+        }
+    }
+
+    private func readState() throws -> PersistedState {
+        var state = PersistedState()
+        try database.run("SELECT value FROM meta WHERE key = 'last_transaction_id'") { state.lastTransactionID = $0.int(0) ?? 0 }
+        try database.run("SELECT id, charging_enabled FROM stations") {
+            state.stations[$0.text(0) ?? ""] = StationRecord(chargingEnabled: $0.int(1) != 0)
+        }
+        try database.run("SELECT id, station, connector_id, id_tag, meter_start, started_at FROM active_transactions") { row in
+            let id = row.int(0) ?? 0
+            state.activeTransactions[id] = Transaction(
+                id: id, station: row.text(1) ?? "", connectorId: row.int(2) ?? 0, idTag: row.text(3) ?? "",
+                meterStart: row.int(4) ?? 0, startedAt: Self.date(row.int(5) ?? 0))
+        }
+        return state
+    }
+
+    public func record(_ transaction: CompletedTransaction) throws {
+        try locked { try insert(transaction) }
+    }
+
+    private func insert(_ t: CompletedTransaction) throws {
+        try database.run("""
+            INSERT INTO transactions (id, station, connector_id, id_tag, meter_start, meter_stop, started_at, stopped_at, stop_reason)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [.int(Int64(t.id)), .text(t.station), .init(t.connectorId), .init(t.idTag), .init(t.meterStart),
+                  .int(Int64(t.meterStop)), t.startedAt.map { .int(Self.millis($0)) } ?? .null, .int(Self.millis(t.stoppedAt)),
+                  .text(t.stopReason)])
+    }
+
+    public func history(station: String?, since: Date?) throws -> [CompletedTransaction] {
+        try locked {
+            var out: [CompletedTransaction] = []
+            var sql = "SELECT id, station, connector_id, id_tag, meter_start, meter_stop, started_at, stopped_at, stop_reason FROM transactions WHERE stopped_at >= ?"
+            var values: [SQLiteDatabase.Value] = [.int(since.map(Self.millis) ?? Int64.min)]
+            if let station {
+                sql += " AND station = ?"
+                values.append(.text(station))
+            }
+            try database.run(sql + " ORDER BY stopped_at, rowid", values) { row in
+                out.append(CompletedTransaction(
+                    id: row.int(0) ?? 0, station: row.text(1) ?? "", connectorId: row.int(2), idTag: row.text(3),
+                    meterStart: row.int(4), meterStop: row.int(5) ?? 0, startedAt: row.int(6).map(Self.date),
+                    stoppedAt: Self.date(row.int(7) ?? 0), stopReason: row.text(8) ?? ""))
+            }
+            return out
+        }
+    }
+
+    // MARK: OutboxStore
+
+    public func load() throws -> [OutboxEntry] {
+        try locked {
+            var entries: [OutboxEntry] = []
+            try database.run("SELECT sequence, topic, payload, retain FROM outbox ORDER BY sequence") { row in
+                entries.append(OutboxEntry(sequence: UInt64(row.int(0) ?? 0), topic: row.text(1) ?? "", payload: row.text(2) ?? "",
+                                           retain: row.int(3) != 0))
+            }
+            return entries
+        }
+    }
+
+    public func append(_ entry: OutboxEntry) throws {
+        try locked { try insert(entry) }
+    }
+
+    private func insert(_ entry: OutboxEntry) throws {
+        try database.run("INSERT OR REPLACE INTO outbox (sequence, topic, payload, retain) VALUES (?, ?, ?, ?)",
+                         [.int(Int64(entry.sequence)), .text(entry.topic), .text(entry.payload), .int(entry.retain ? 1 : 0)])
+    }
+
+    /// Keeps `entries` (the unacknowledged ones, oldest first): everything older than the first of them goes.
+    /// Entries acknowledged out of order after it stay until a later rewrite passes them; after a restart they
+    /// would be sent once more, which QoS 1 allows.
+    public func rewrite(_ entries: [OutboxEntry]) throws {
+        try locked {
+            let first = entries.first.map { Int64($0.sequence) } ?? Int64.max
+            try database.run("DELETE FROM outbox WHERE sequence < ?", [.int(first)])
+        }
+    }
+
+    private static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    private static func date(_ millis: Int) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
+}

@@ -1,0 +1,99 @@
+import CentralSystem
+import Foundation
+import MQTTBridge
+import Testing
+
+@testable import Store
+
+@Suite struct SQLiteStoreTests {
+    let t0 = Date(timeIntervalSince1970: 1_795_269_090.5)
+
+    private func directory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID())").path
+    }
+
+    @Test func stateSurvivesAReopenAndOnlyChangesAreWritten() throws {
+        let dir = directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var state = PersistedState(lastTransactionID: 7, stations: ["CP1": StationRecord(chargingEnabled: false), "CP2": StationRecord()])
+        state.activeTransactions[7] = Transaction(id: 7, station: "CP1", connectorId: 2, idTag: "T", meterStart: 100, startedAt: t0)
+        try SQLiteStore(directory: dir).save(state)
+        var reopened = try SQLiteStore(directory: dir)
+        #expect(try (reopened as StateStore).load() == state)
+        state.activeTransactions.removeValue(forKey: 7)
+        state.stations["CP1"]?.chargingEnabled = true
+        state.lastTransactionID = 8
+        try reopened.save(state)
+        reopened = try SQLiteStore(directory: dir)
+        #expect(try (reopened as StateStore).load() == state)
+    }
+
+    @Test func historyIsQueriedByStationAndTime() throws {
+        let dir = directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try SQLiteStore(directory: dir)
+        for (id, station, offset) in [(1, "CP1", 0.0), (2, "CP2", 60), (3, "CP1", 120)] {
+            try store.record(CompletedTransaction(id: id, station: station, connectorId: id == 2 ? nil : 1, idTag: "T",
+                                                  meterStart: id == 2 ? nil : 0, meterStop: 10 * id, startedAt: id == 2 ? nil : t0,
+                                                  stoppedAt: t0 + offset, stopReason: "Local"))
+        }
+        #expect(try store.history(station: nil, since: nil).map(\.id) == [1, 2, 3])
+        #expect(try store.history(station: "CP1", since: nil).map(\.id) == [1, 3])
+        #expect(try store.history(station: nil, since: t0 + 60).map(\.id) == [2, 3])
+        let partial = try store.history(station: "CP2", since: nil)[0]
+        #expect(partial.connectorId == nil && partial.meterStart == nil && partial.startedAt == nil && partial.energy == nil)
+        #expect(try store.history(station: "CP1", since: nil)[0].startedAt == t0)
+    }
+
+    @Test func theOutboxKeepsWhatIsNotAcknowledged() throws {
+        let dir = directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try SQLiteStore(directory: dir)
+        for sequence: UInt64 in 1...5 {
+            try store.append(OutboxEntry(sequence: sequence, topic: "t/\(sequence)", payload: "p\"\(sequence)", retain: sequence % 2 == 0))
+        }
+        try store.rewrite([OutboxEntry(sequence: 4, topic: "t/4", payload: "p\"4", retain: true),
+                           OutboxEntry(sequence: 5, topic: "t/5", payload: "p\"5", retain: false)])
+        let left: [OutboxEntry] = try SQLiteStore(directory: dir).load()
+        #expect(left.map(\.sequence) == [4, 5])
+        #expect(left.first?.payload == "p\"4" && left.first?.retain == true)
+        try store.rewrite([])
+        #expect(try (SQLiteStore(directory: dir) as OutboxStore).load().isEmpty)
+    }
+
+    @Test func theFilesOfAnEarlierVersionAreImportedOnce() throws {
+        let dir = directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let files = try FileStateStore(directory: dir)
+        let state = PersistedState(lastTransactionID: 41, stations: ["OLD": StationRecord(chargingEnabled: false)],
+                                   activeTransactions: [41: Transaction(id: 41, station: "OLD", connectorId: 1, idTag: "T", meterStart: 5, startedAt: t0)])
+        try files.save(state)
+        try files.record(CompletedTransaction(id: 40, station: "OLD", connectorId: 1, idTag: "T", meterStart: 0, meterStop: 9,
+                                              startedAt: t0, stoppedAt: t0, stopReason: "Local"))
+        try FileOutbox(path: (dir as NSString).appendingPathComponent("outbox.jsonl"))
+            .append(OutboxEntry(sequence: 3, topic: "x", payload: "y", retain: true))
+        let inFiles = try files.load()  // the file store kept whole seconds; the import carries what it had
+        let store = try SQLiteStore(directory: dir)
+        #expect(try (store as StateStore).load().lastTransactionID == 41)
+        #expect(try (store as StateStore).load() == inFiles)
+        #expect(inFiles.stations == state.stations && inFiles.activeTransactions.keys == state.activeTransactions.keys)
+        #expect(try store.history(station: nil, since: nil).map(\.id) == [40])
+        #expect(try (store as OutboxStore).load().map(\.sequence) == [3])
+        #expect(FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent("state.json.migrated")))
+        #expect(!FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent("state.json")))
+        // Opening again imports nothing twice.
+        #expect(try SQLiteStore(directory: dir).history(station: nil, since: nil).count == 1)
+    }
+
+    @Test func aDamagedDatabaseIsReportedClearly() throws {
+        let dir = directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Data(String(repeating: "not a database ", count: 100).utf8).write(to: URL(fileURLWithPath: (dir as NSString).appendingPathComponent("gateway.sqlite3")))
+        #expect {
+            _ = try SQLiteStore(directory: dir)
+        } throws: { error in
+            "\(error)".contains("gateway.sqlite3") && "\(error)".contains("not a database")
+        }
+    }
+}
