@@ -18,7 +18,7 @@ public struct MQTTBridgeConfiguration: Sendable {
     public var info: [String: JSONValue]
     /// The gateway's version, for discovery's origin block.
     public var version: String
-    /// Where messages wait for the broker's acknowledgement (`DATA_DIR/outbox.jsonl` in the gateway).
+    /// Where messages wait for the broker's acknowledgement (the SQLite store in the gateway).
     public var outbox: any OutboxStore
     /// The most messages the outbox holds (`OUTBOX_MAX_MESSAGES`).
     public var outboxLimit: Int
