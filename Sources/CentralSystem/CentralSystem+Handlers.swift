@@ -35,6 +35,13 @@ extension CentralSystem {
                 let response = BootNotificationResponse(
                     status: .accepted, currentTime: now(), interval: Int(configuration.heartbeatInterval.seconds))
                 logger.info("Boot", metadata: ["ocpp.vendor": "\(request.chargePointVendor)", "ocpp.model": "\(request.chargePointModel)"])
+                let facts = BootFacts(vendor: request.chargePointVendor.value, model: request.chargePointModel.value,
+                                      serialNumber: (request.chargePointSerialNumber ?? request.chargeBoxSerialNumber)?.value,
+                                      firmwareVersion: request.firmwareVersion?.value)
+                remember(station) {
+                    $0.boot = facts
+                    $0.lastSeen = response.currentTime
+                }
                 return (response, .bootNotification(request, response))
             }
         case .dataTransfer:
@@ -72,6 +79,10 @@ extension CentralSystem {
             return answer(call, station, logger, &confirmation) { (request: StatusNotificationRequest) in
                 logger.info("Status", metadata: ["ocpp.connector_id": "\(request.connectorId)", "ocpp.status": "\(request.status)",
                                                 "ocpp.error_code": "\(request.errorCode)"])
+                remember(station) {
+                    $0.connectors = ($0.connectors ?? [:]).merging(
+                        [request.connectorId: ConnectorStatus(status: request.status.rawValue, errorCode: request.errorCode.rawValue)]) { _, new in new }
+                }
                 return (StatusNotificationResponse(), .statusNotification(request))
             }
         case .stopTransaction:

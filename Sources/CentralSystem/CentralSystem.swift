@@ -138,6 +138,8 @@ public final class CentralSystem: Sendable {
             }
         }
         updateConnectedGauge()
+        let moment = now()
+        remember(link.station) { $0.lastSeen = moment }
         link.logger.info("Station disconnected", metadata: ["ocpp.disconnect_reason": "\(reason)"])
         emit(.disconnected(station: link.station, reason: reason))
     }
@@ -273,6 +275,30 @@ public final class CentralSystem: Sendable {
         }
         logger.info("Charging switch changed", metadata: ["ocpp.station_id": "\(station)", "ocpp.charging_enabled": "\(enabled)"])
         emit(.chargingEnabledChanged(station: station, enabled: enabled))
+    }
+
+    /// What the store knows of each station: its switch and last known state.
+    public var stationRecords: [String: StationRecord] {
+        state.withLock { $0.persisted.stations }
+    }
+
+    /// Changes a station's record and saves it when it changed. Failures are logged: the last known state is a
+    /// convenience, not worth refusing a charger's message for.
+    func remember(_ station: String, _ change: (inout StationRecord) -> Void) {
+        do {
+            try state.withLock { state in
+                var record = state.persisted.stations[station] ?? StationRecord()
+                let before = record
+                change(&record)
+                guard record != before else { return }
+                var persisted = state.persisted
+                persisted.stations[station] = record
+                try store.save(persisted)
+                state.persisted = persisted
+            }
+        } catch {
+            logger.error("Cannot save the station's state", metadata: ["ocpp.station_id": "\(station)", "error": "\(error)"])
+        }
     }
 
     /// Every station that has ever connected (kept across restarts).

@@ -17,13 +17,48 @@ public struct PersistedState: Codable, Sendable, Hashable {
     }
 }
 
-/// Per-station settings kept across restarts.
+/// Per-station settings and last known state, kept across restarts.
 public struct StationRecord: Codable, Sendable, Hashable {
     /// The `charging_enabled` switch: while off, Authorize and StartTransaction answer `Blocked`.
     public var chargingEnabled: Bool
+    /// What the last BootNotification said.
+    public var boot: BootFacts?
+    /// When the station was last heard from (saved at boot and at disconnect, not on every message).
+    public var lastSeen: Date?
+    /// The last StatusNotification of each connector.
+    public var connectors: [Int: ConnectorStatus]?
 
-    public init(chargingEnabled: Bool = true) {
+    public init(chargingEnabled: Bool = true, boot: BootFacts? = nil, lastSeen: Date? = nil, connectors: [Int: ConnectorStatus]? = nil) {
         self.chargingEnabled = chargingEnabled
+        self.boot = boot
+        self.lastSeen = lastSeen
+        self.connectors = connectors
+    }
+}
+
+/// The facts of a BootNotification worth keeping.
+public struct BootFacts: Codable, Sendable, Hashable {
+    public var vendor: String
+    public var model: String
+    public var serialNumber: String?
+    public var firmwareVersion: String?
+
+    public init(vendor: String, model: String, serialNumber: String? = nil, firmwareVersion: String? = nil) {
+        self.vendor = vendor
+        self.model = model
+        self.serialNumber = serialNumber
+        self.firmwareVersion = firmwareVersion
+    }
+}
+
+/// A connector's last reported status.
+public struct ConnectorStatus: Codable, Sendable, Hashable {
+    public var status: String
+    public var errorCode: String
+
+    public init(status: String, errorCode: String) {
+        self.status = status
+        self.errorCode = errorCode
     }
 }
 

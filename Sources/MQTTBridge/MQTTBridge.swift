@@ -103,9 +103,34 @@ public final class MQTTBridge: Service {
         for station in stations {
             stationList.withLock { $0[station] = ["id": .string(station), "connection_state": .string("DISCONNECTED")] }
         }
+        let records = centralSystem.stationRecords
         return stations.filter { connected[$0] == nil }.flatMap { station in
             [Publication(topic: topics.state(station, "connection_state"), payload: "DISCONNECTED"), switchState(station)]
+                + lastKnownState(station, records[station])
         }
+    }
+
+    /// What the store remembers of a station (boot facts, last seen, connector statuses), published again at
+    /// start-up so a broker that lost its retained messages still shows the station.
+    private func lastKnownState(_ station: String, _ record: StationRecord?) -> [Publication] {
+        guard let record else { return [] }
+        var out: [Publication] = []
+        func add(_ parameter: String, _ value: String?, connector: Int? = nil) {
+            guard let value else { return }
+            out.append(Publication(topic: topics.state(station, parameter, connector: connector), payload: value))
+        }
+        add("charge_point_vendor", record.boot?.vendor)
+        add("charge_point_model", record.boot?.model)
+        add("charge_point_serial_number", record.boot?.serialNumber)
+        add("firmware_version", record.boot?.firmwareVersion)
+        add("last_seen", record.lastSeen.map(OCPPDateTime.format))
+        for (connector, status) in (record.connectors ?? [:]).sorted(by: { $0.key < $1.key }) {
+            for target in connector == 1 ? [connector, nil] : [connector] {
+                add("status", status.status, connector: target)
+                add("error_code", status.errorCode, connector: target)
+            }
+        }
+        return out
     }
 
     /// Updates `<base>/bridge/stations`' entry for the event; returns whether it changed.

@@ -15,7 +15,7 @@ public final class SQLiteStore: StateStore, OutboxStore, @unchecked Sendable {
     /// What the tables hold now, to turn `save` into the changes only.
     private var saved = PersistedState()
 
-    static let schemaVersion = 1
+    static let schemaVersion = 2
 
     /// Opens (creating, migrating and importing as needed) the store in `directory`.
     /// - Throws: ``StateStoreError`` with a clear reason for an unwritable directory or a damaged database.
@@ -58,6 +58,20 @@ public final class SQLiteStore: StateStore, OutboxStore, @unchecked Sendable {
                     CREATE INDEX transactions_by_station ON transactions (station, stopped_at);
                     CREATE TABLE outbox (sequence INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload TEXT NOT NULL, retain INTEGER NOT NULL);
                     """)
+            }
+            if version < 2 {
+                // Version 2: each station's last known state.
+                try database.execute("""
+                    ALTER TABLE stations ADD COLUMN vendor TEXT;
+                    ALTER TABLE stations ADD COLUMN model TEXT;
+                    ALTER TABLE stations ADD COLUMN serial_number TEXT;
+                    ALTER TABLE stations ADD COLUMN firmware_version TEXT;
+                    ALTER TABLE stations ADD COLUMN last_seen INTEGER;
+                    CREATE TABLE connector_status (station TEXT NOT NULL, connector INTEGER NOT NULL, status TEXT NOT NULL,
+                        error_code TEXT NOT NULL, PRIMARY KEY (station, connector));
+                    """)
+            }
+            if version < 1 {
                 try importFiles(from: directory)
             }
             try database.execute("PRAGMA user_version = \(Self.schemaVersion)")
@@ -109,11 +123,23 @@ public final class SQLiteStore: StateStore, OutboxStore, @unchecked Sendable {
                              [.int(Int64(new.lastTransactionID))])
         }
         for (id, record) in new.stations where old.stations[id] != record {
-            try database.run("INSERT INTO stations (id, charging_enabled) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET charging_enabled = excluded.charging_enabled",
-                             [.text(id), .int(record.chargingEnabled ? 1 : 0)])
+            try database.run("""
+                INSERT INTO stations (id, charging_enabled, vendor, model, serial_number, firmware_version, last_seen)
+                VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET charging_enabled = excluded.charging_enabled,
+                vendor = excluded.vendor, model = excluded.model, serial_number = excluded.serial_number,
+                firmware_version = excluded.firmware_version, last_seen = excluded.last_seen
+                """, [.text(id), .int(record.chargingEnabled ? 1 : 0), .init(record.boot?.vendor), .init(record.boot?.model),
+                      .init(record.boot?.serialNumber), .init(record.boot?.firmwareVersion),
+                      record.lastSeen.map { .int(Self.millis($0)) } ?? .null])
+            let before = old.stations[id]?.connectors ?? [:]
+            for (connector, status) in record.connectors ?? [:] where before[connector] != status {
+                try database.run("INSERT OR REPLACE INTO connector_status (station, connector, status, error_code) VALUES (?, ?, ?, ?)",
+                                 [.text(id), .int(Int64(connector)), .text(status.status), .text(status.errorCode)])
+            }
         }
         for id in old.stations.keys where new.stations[id] == nil {
             try database.run("DELETE FROM stations WHERE id = ?", [.text(id)])
+            try database.run("DELETE FROM connector_status WHERE station = ?", [.text(id)])
         }
         for (id, transaction) in new.activeTransactions where old.activeTransactions[id] != transaction {
             try database.run("INSERT OR REPLACE INTO active_transactions (id, station, connector_id, id_tag, meter_start, started_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -128,8 +154,14 @@ public final class SQLiteStore: StateStore, OutboxStore, @unchecked Sendable {
     private func readState() throws -> PersistedState {
         var state = PersistedState()
         try database.run("SELECT value FROM meta WHERE key = 'last_transaction_id'") { state.lastTransactionID = $0.int(0) ?? 0 }
-        try database.run("SELECT id, charging_enabled FROM stations") {
-            state.stations[$0.text(0) ?? ""] = StationRecord(chargingEnabled: $0.int(1) != 0)
+        try database.run("SELECT id, charging_enabled, vendor, model, serial_number, firmware_version, last_seen FROM stations") { row in
+            let boot = row.text(2).map { BootFacts(vendor: $0, model: row.text(3) ?? "", serialNumber: row.text(4), firmwareVersion: row.text(5)) }
+            state.stations[row.text(0) ?? ""] = StationRecord(chargingEnabled: row.int(1) != 0, boot: boot, lastSeen: row.int(6).map(Self.date))
+        }
+        try database.run("SELECT station, connector, status, error_code FROM connector_status") { row in
+            let station = row.text(0) ?? ""
+            state.stations[station, default: StationRecord()].connectors =
+                (state.stations[station]?.connectors ?? [:]).merging([row.int(1) ?? 0: ConnectorStatus(status: row.text(2) ?? "", errorCode: row.text(3) ?? "")]) { _, new in new }
         }
         try database.run("SELECT id, station, connector_id, id_tag, meter_start, started_at FROM active_transactions") { row in
             let id = row.int(0) ?? 0

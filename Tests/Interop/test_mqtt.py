@@ -364,3 +364,31 @@ def test_an_open_transaction_is_stopped_correctly_after_a_gateway_restart(start_
     run(stop())
     assert live.wait(f"{base_path}/CP1/state/session_energy", "3000")
     assert live.wait(f"{base_path}/CP1/state/meter_stop", "43000")
+
+
+def test_a_restarted_gateway_republishes_what_it_knows_of_stations_that_are_away(start_gateway, own_broker, base_path, tmp_path):
+    from conftest import Watcher
+    first = start_gateway(on=own_broker, data_dir=tmp_path)
+
+    async def visit():
+        async with connected(first.url("CP1")) as cp:
+            await cp.call(call.BootNotification(charge_point_vendor="Acme", charge_point_model="Wallbox", firmware_version="9.1"))
+            await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Faulted"))
+            await cp.call(call.StatusNotification(connector_id=2, error_code="GroundFailure", status="Faulted"))
+
+    run(visit())
+    first.wait_for_log("Station disconnected")
+    assert first.stop() == 0
+    own_broker.restart()  # no persistence: the broker has forgotten everything
+    second = start_gateway(on=own_broker, data_dir=tmp_path)
+    watcher = Watcher(own_broker, f"{base_path}/#")
+    try:
+        assert watcher.wait(f"{base_path}/CP1/state/connection_state", "DISCONNECTED", timeout=20)
+        assert watcher.wait(f"{base_path}/CP1/state/charge_point_vendor", "Acme")
+        assert watcher.wait(f"{base_path}/CP1/state/firmware_version", "9.1")
+        assert watcher.wait(f"{base_path}/CP1/state/status", "Faulted")
+        assert watcher.wait(f"{base_path}/CP1/connector/2/state/error_code", "GroundFailure")
+        assert watcher.wait(f"{base_path}/CP1/state/last_seen").endswith("Z")
+    finally:
+        watcher.close()
+        second.stop()

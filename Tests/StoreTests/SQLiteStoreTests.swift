@@ -97,3 +97,36 @@ import Testing
         }
     }
 }
+
+@Suite struct SQLiteMigrationTests {
+    @Test func aVersionOneDatabaseIsMigratedAndKeepsItsData() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("store-v1-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // A database as version 1 of the schema left it.
+        let old = try SQLiteDatabase(path: (dir as NSString).appendingPathComponent("gateway.sqlite3"))
+        try old.execute("""
+            CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            CREATE TABLE stations (id TEXT PRIMARY KEY, charging_enabled INTEGER NOT NULL);
+            CREATE TABLE active_transactions (id INTEGER PRIMARY KEY, station TEXT NOT NULL, connector_id INTEGER NOT NULL,
+                id_tag TEXT NOT NULL, meter_start INTEGER NOT NULL, started_at INTEGER NOT NULL);
+            CREATE TABLE transactions (id INTEGER NOT NULL, station TEXT NOT NULL, connector_id INTEGER, id_tag TEXT,
+                meter_start INTEGER, meter_stop INTEGER NOT NULL, started_at INTEGER, stopped_at INTEGER NOT NULL, stop_reason TEXT NOT NULL);
+            CREATE TABLE outbox (sequence INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload TEXT NOT NULL, retain INTEGER NOT NULL);
+            INSERT INTO meta VALUES ('last_transaction_id', 12);
+            INSERT INTO stations VALUES ('CP1', 0);
+            PRAGMA user_version = 1;
+            """)
+        let store = try SQLiteStore(directory: dir)
+        var state: PersistedState = try store.load()
+        #expect(state.lastTransactionID == 12 && state.stations["CP1"]?.chargingEnabled == false)
+        state.stations["CP1"]?.boot = BootFacts(vendor: "Acme", model: "W", serialNumber: "S", firmwareVersion: "1")
+        state.stations["CP1"]?.connectors = [1: ConnectorStatus(status: "Charging", errorCode: "NoError")]
+        state.stations["CP1"]?.lastSeen = Date(timeIntervalSince1970: 1_795_269_090)
+        try store.save(state)
+        #expect(try (SQLiteStore(directory: dir) as StateStore).load() == state)
+        var version = 0
+        try SQLiteDatabase(path: store.path).run("PRAGMA user_version") { version = $0.int(0) ?? 0 }
+        #expect(version == SQLiteStore.schemaVersion)
+    }
+}
