@@ -63,6 +63,7 @@ public enum Gateway {
         var bridgeConfiguration = configuration.bridge
         bridgeConfiguration.info = configuration.publicInfo(clientID: mqttConfiguration.clientID)
         bridgeConfiguration.outbox = store
+        bridgeConfiguration.commands = store
         let bridge = MQTTBridge(
             configuration: bridgeConfiguration, centralSystem: centralSystem, transport: MosquittoTransport(client: mqtt),
             transportEvents: transportEvents, logger: logger)

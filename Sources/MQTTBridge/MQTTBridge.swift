@@ -177,12 +177,69 @@ public final class MQTTBridge: Service {
         var station: String?
         /// A state parameter to publish when the command succeeds (a control's new value).
         var stateOnSuccess: (parameter: String, value: String)?
+        /// Its id in the command store while it waits (OCPP commands only).
+        var storedID: Int64?
+    }
+
+    /// Keeps an OCPP command in the store until its result is out, so a restart does not lose it.
+    private func stored(_ job: Job) -> Job {
+        guard case .ocpp(let action, let payload) = job.command.operation else { return job }
+        var job = job
+        do {
+            job.storedID = try configuration.commands.add(StoredCommand(
+                station: job.station, name: job.command.name, action: action.rawValue, payload: payload.description,
+                requestID: job.command.requestID, stateParameter: job.stateOnSuccess?.parameter, stateValue: job.stateOnSuccess?.value))
+        } catch {
+            logger.error("Cannot store the command; it will not survive a restart", metadata: ["error": "\(error)"])
+        }
+        return job
+    }
+
+    /// The commands a previous run left waiting: resumed, or, when they had been sent, reported as lost.
+    private func resumeStoredCommands() -> [Job] {
+        let commands: [StoredCommand]
+        do {
+            commands = try configuration.commands.storedCommands()
+        } catch {
+            logger.error("Cannot read the stored commands", metadata: ["error": "\(error)"])
+            return []
+        }
+        var jobs: [Job] = []
+        for command in commands {
+            guard !command.sent, let action = Action(rawValue: command.action) else {
+                // Handed to the charger before the restart: whether it acted is unknown, and sending it again could
+                // act twice (a second reset, a second start).
+                publishResult(station: command.station ?? "", name: command.name, requestID: command.requestID,
+                              .error(code: "ConnectionLost", description: "the gateway restarted before the charger answered; the command was not sent again"))
+                try? configuration.commands.remove(command.id)
+                continue
+            }
+            let state = command.stateParameter.flatMap { parameter in command.stateValue.map { (parameter, $0) } }
+            jobs.append(Job(
+                command: Command(name: command.name, operation: .ocpp(action, payload: RawJSON(validatedBytes: Data(command.payload.utf8))),
+                                 requestID: command.requestID, station: command.station),
+                station: command.station, stateOnSuccess: state, storedID: command.id))
+        }
+        if !jobs.isEmpty { logger.info("Resuming commands waiting from before the restart", metadata: ["mqtt.commands": "\(jobs.count)"]) }
+        return jobs
     }
 
     /// Follows the MQTT connection and runs commands: one queue (and child task) per station.
     private func serveMQTT() async {
         await withDiscardingTaskGroup { group in
             var queues: [String: AsyncStream<Job>.Continuation] = [:]
+            func enqueue(_ job: Job) {
+                let key = job.station ?? ""
+                if queues[key] == nil {
+                    let (stream, continuation) = AsyncStream<Job>.makeStream()
+                    queues[key] = continuation
+                    group.addTask {
+                        for await job in stream { await self.execute(job) }
+                    }
+                }
+                queues[key]!.yield(job)
+            }
+            for job in resumeStoredCommands() { enqueue(job) }
             for await event in transportEvents {
                 switch event {
                 case .connected:
@@ -193,15 +250,7 @@ public final class MQTTBridge: Service {
                     publisher.acknowledged(messageID)
                 case .message(let topic, let payload, let retained):
                     guard let job = accept(topic: topic, payload: payload, retained: retained) else { continue }
-                    let key = job.station ?? ""
-                    if queues[key] == nil {
-                        let (stream, continuation) = AsyncStream<Job>.makeStream()
-                        queues[key] = continuation
-                        group.addTask {
-                            for await job in stream { await self.execute(job) }
-                        }
-                    }
-                    queues[key]!.yield(job)
+                    enqueue(stored(job))
                 }
             }
             for queue in queues.values { queue.finish() }
@@ -331,8 +380,12 @@ public final class MQTTBridge: Service {
                 outcome = .error(code: "InternalError", description: "\(error)")
             }
         case .ocpp(let action, let payload):
-            (station, outcome) = await call(action, payload, station: station, explicit: job.station != nil)
+            (station, outcome) = await call(action, payload, station: station, explicit: job.station != nil, storedID: job.storedID)
         }
+        if case .error("GatewayStopping", _) = outcome, job.storedID != nil {
+            return  // kept in the store: it goes on after the restart, and its result comes then
+        }
+        if let id = job.storedID { try? configuration.commands.remove(id) }
         if case .ok = outcome, let (parameter, value) = job.stateOnSuccess, let station {
             publisher.publish([Publication(topic: topics.state(station, parameter), payload: value)])
         }
@@ -340,7 +393,7 @@ public final class MQTTBridge: Service {
     }
 
     /// Sends the call, trying again while the station is not connected.
-    private func call(_ action: Action, _ payload: RawJSON, station initial: String?, explicit: Bool) async -> (String?, CommandOutcome) {
+    private func call(_ action: Action, _ payload: RawJSON, station initial: String?, explicit: Bool, storedID: Int64?) async -> (String?, CommandOutcome) {
         var station = initial
         var delay = configuration.retryBaseDelay
         var attempt = 0
@@ -349,7 +402,13 @@ public final class MQTTBridge: Service {
             if let target = station {
                 var logger = logger
                 logger[metadataKey: "ocpp.station_id"] = "\(target)"
-                switch await centralSystem.sendRaw(action: action.rawValue, payload: payload, to: target) {
+                // Marked sent before the attempt: if the process dies during it, the command is not sent twice.
+                if let storedID { try? configuration.commands.markSent(storedID, true) }
+                let result = await centralSystem.sendRaw(action: action.rawValue, payload: payload, to: target)
+                if let storedID, case .failure(let error) = result, error.kind == .notConnected {
+                    try? configuration.commands.markSent(storedID, false)
+                }
+                switch result {
                 case .success(let answer):
                     return (target, .ok(response: JSONValue.parse(answer.bytes)?.objectValue ?? [:]))
                 case .failure(let error) where error.kind != .notConnected:

@@ -22,12 +22,14 @@ public struct MQTTBridgeConfiguration: Sendable {
     public var outbox: any OutboxStore
     /// The most messages the outbox holds (`OUTBOX_MAX_MESSAGES`).
     public var outboxLimit: Int
+    /// Where commands waiting for their station are kept across restarts.
+    public var commands: any CommandStore
 
     public init(
         topics: TopicLayout, qos: Int = 1, expectedStations: [String] = [], retryAttempts: Int = 5,
         retryBaseDelay: Duration = .milliseconds(300), discovery: DiscoveryConfiguration? = nil,
         controls: ControlConfiguration = ControlConfiguration(), info: [String: JSONValue] = [:], version: String = "dev",
-        outbox: any OutboxStore = MemoryOutbox(), outboxLimit: Int = 100_000
+        outbox: any OutboxStore = MemoryOutbox(), outboxLimit: Int = 100_000, commands: any CommandStore = MemoryCommandStore()
     ) {
         self.topics = topics
         self.qos = qos
@@ -40,6 +42,7 @@ public struct MQTTBridgeConfiguration: Sendable {
         self.version = version
         self.outbox = outbox
         self.outboxLimit = outboxLimit
+        self.commands = commands
     }
 }
 

@@ -68,6 +68,9 @@ final class SQLiteDatabase {
         }
     }
 
+    /// The rowid of the last row inserted on this connection.
+    var lastInsertedRow: Int64 { sqlite3_last_insert_rowid(handle) }
+
     /// Runs `body` in one transaction: all of it, or none of it.
     func transaction(_ body: () throws -> Void) throws {
         try execute("BEGIN IMMEDIATE")

@@ -3,19 +3,19 @@ import Foundation
 import MQTTBridge
 
 /// The gateway's store: one SQLite database, `DATA_DIR/gateway.sqlite3`, in WAL mode, with the central system's
-/// state, the transaction history and the MQTT outbox.
+/// state, the transaction history, the MQTT outbox and the MQTT commands waiting for their station.
 ///
 /// Writes touch only what changed. The schema is versioned (`PRAGMA user_version`) and migrated at open; a first
 /// open imports the files of earlier versions (`state.json`, `transactions.jsonl`, `outbox.jsonl`), which are then
 /// renamed `*.migrated`. Safe from several threads (one lock around the connection).
-public final class SQLiteStore: StateStore, OutboxStore, @unchecked Sendable {
+public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecked Sendable {
     public let path: String
     private let database: SQLiteDatabase
     private let lock = NSLock()
     /// What the tables hold now, to turn `save` into the changes only.
     private var saved = PersistedState()
 
-    static let schemaVersion = 2
+    static let schemaVersion = 3
 
     /// Opens (creating, migrating and importing as needed) the store in `directory`.
     /// - Throws: ``StateStoreError`` with a clear reason for an unwritable directory or a damaged database.
@@ -69,6 +69,14 @@ public final class SQLiteStore: StateStore, OutboxStore, @unchecked Sendable {
                     ALTER TABLE stations ADD COLUMN last_seen INTEGER;
                     CREATE TABLE connector_status (station TEXT NOT NULL, connector INTEGER NOT NULL, status TEXT NOT NULL,
                         error_code TEXT NOT NULL, PRIMARY KEY (station, connector));
+                    """)
+            }
+            if version < 3 {
+                // Version 3: MQTT commands waiting for their station.
+                try database.execute("""
+                    CREATE TABLE pending_commands (id INTEGER PRIMARY KEY AUTOINCREMENT, station TEXT, name TEXT NOT NULL,
+                        action TEXT NOT NULL, payload TEXT NOT NULL, request_id TEXT, state_parameter TEXT, state_value TEXT,
+                        sent INTEGER NOT NULL);
                     """)
             }
             if version < 1 {
@@ -233,6 +241,40 @@ public final class SQLiteStore: StateStore, OutboxStore, @unchecked Sendable {
         try locked {
             let first = entries.first.map { Int64($0.sequence) } ?? Int64.max
             try database.run("DELETE FROM outbox WHERE sequence < ?", [.int(first)])
+        }
+    }
+
+    // MARK: CommandStore
+
+    public func add(_ command: StoredCommand) throws -> Int64 {
+        try locked {
+            try database.run("""
+                INSERT INTO pending_commands (station, name, action, payload, request_id, state_parameter, state_value, sent)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.init(command.station), .text(command.name), .text(command.action), .text(command.payload), .init(command.requestID),
+                      .init(command.stateParameter), .init(command.stateValue), .int(command.sent ? 1 : 0)])
+            return database.lastInsertedRow
+        }
+    }
+
+    public func markSent(_ id: Int64, _ sent: Bool) throws {
+        try locked { try database.run("UPDATE pending_commands SET sent = ? WHERE id = ?", [.int(sent ? 1 : 0), .int(id)]) }
+    }
+
+    public func remove(_ id: Int64) throws {
+        try locked { try database.run("DELETE FROM pending_commands WHERE id = ?", [.int(id)]) }
+    }
+
+    public func storedCommands() throws -> [StoredCommand] {
+        try locked {
+            var commands: [StoredCommand] = []
+            try database.run("SELECT id, station, name, action, payload, request_id, state_parameter, state_value, sent FROM pending_commands ORDER BY id") { row in
+                commands.append(StoredCommand(
+                    id: Int64(row.int(0) ?? 0), station: row.text(1), name: row.text(2) ?? "", action: row.text(3) ?? "",
+                    payload: row.text(4) ?? "{}", requestID: row.text(5), stateParameter: row.text(6), stateValue: row.text(7),
+                    sent: row.int(8) != 0))
+            }
+            return commands
         }
     }
 

@@ -1,5 +1,7 @@
 """The MQTT contract against a real mosquitto, with the Python ocpp charge point (docs/mqtt-api.md)."""
 import asyncio
+
+import pytest
 import json
 
 from ocpp.v16 import call
@@ -392,3 +394,58 @@ def test_a_restarted_gateway_republishes_what_it_knows_of_stations_that_are_away
     finally:
         watcher.close()
         second.stop()
+
+
+def wait_until_processed(live, base_path):
+    """A bridge request after a command returns only once the bridge has taken the command (one queue, in order)."""
+    mark = live.mark()
+    live.publish(f"{base_path}/bridge/request/health_check", json.dumps({"transaction": mark}))
+    live.wait_json(f"{base_path}/bridge/response/health_check", 10, mark, transaction=mark)
+
+
+def test_a_command_waiting_for_its_station_survives_a_restart(start_gateway, watch, base_path, tmp_path):
+    settings = {"OCPP_COMMAND_RETRY_ATTEMPTS": "12", "OCPP_COMMAND_RETRY_BASE_DELAY": "1"}
+    first = start_gateway(env=settings, data_dir=tmp_path)
+    live = watch(f"{base_path}/#")
+    live.publish(f"{base_path}/LATER/cmd", json.dumps({"action": "reset", "args": {"type": "Soft"}, "request_id": "survivor"}))
+    wait_until_processed(live, base_path)
+    assert first.stop() == 0
+    assert f"{base_path}/LATER/cmd_result" not in live.topics()  # no premature error: it is still waiting
+    second = start_gateway(env=settings, data_dir=tmp_path)
+
+    async def arrive():
+        async with connected(second.url("LATER")) as cp:
+            document = await asyncio.to_thread(live.wait_json, f"{base_path}/LATER/cmd_result", 30, 0, request_id="survivor")
+            return document, cp.received
+
+    document, received = run(arrive(), timeout=60)
+    assert document["status"] == "ok" and received == [("Reset", {"type": "Soft"})]
+
+
+def test_a_command_sent_before_a_crash_is_not_sent_again(start_gateway, watch, base_path, tmp_path):
+    import signal
+    import websockets
+    first = start_gateway(data_dir=tmp_path)
+    live = watch(f"{base_path}/#")
+
+    async def mute_charger():
+        async with websockets.connect(first.url("MUTE"), subprotocols=["ocpp1.6"]) as charger:
+            await asyncio.to_thread(first.event, "connected", "MUTE")
+            live.publish(f"{base_path}/MUTE/cmd", json.dumps({"action": "reset", "args": {"type": "Hard"}, "request_id": "once"}))
+            assert '"Reset"' in await asyncio.wait_for(charger.recv(), 10)  # sent; the charger does not answer
+            first.process.send_signal(signal.SIGKILL)
+            first.process.wait(10)
+
+    run(mute_charger())
+    second = start_gateway(data_dir=tmp_path)
+    document = live.wait_json(f"{base_path}/MUTE/cmd_result", 20, 0, request_id="once")
+    assert document["status"] == "error" and document["error"]["code"] == "ConnectionLost"
+
+    async def reconnect():
+        async with websockets.connect(second.url("MUTE"), subprotocols=["ocpp1.6"]) as charger:
+            await charger.send('[2,"1","Heartbeat",{}]')
+            assert json.loads(await asyncio.wait_for(charger.recv(), 5))[0] == 3
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(charger.recv(), 1.5)  # the reset does not come again
+
+    run(reconnect())

@@ -130,3 +130,21 @@ import Testing
         #expect(version == SQLiteStore.schemaVersion)
     }
 }
+
+@Suite struct StoredCommandTests {
+    @Test func commandsWaitInTheStoreUntilRemoved() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("commands-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try SQLiteStore(directory: dir)
+        let first = try store.add(StoredCommand(station: "CP1", name: "reset", action: "Reset", payload: #"{"type":"Soft"}"#, requestID: "\"r1\""))
+        let second = try store.add(StoredCommand(station: nil, name: "max_current", action: "SetChargingProfile", payload: "{}",
+                                                 requestID: nil, stateParameter: "max_current", stateValue: "16"))
+        try store.markSent(first, true)
+        let reopened = try SQLiteStore(directory: dir).storedCommands()
+        #expect(reopened.map(\.id) == [first, second])
+        #expect(reopened[0].sent && reopened[0].requestID == "\"r1\"" && reopened[0].station == "CP1")
+        #expect(!reopened[1].sent && reopened[1].station == nil && reopened[1].stateValue == "16")
+        try store.remove(first)
+        #expect(try SQLiteStore(directory: dir).storedCommands().map(\.id) == [second])
+    }
+}
