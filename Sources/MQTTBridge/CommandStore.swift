@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// An MQTT command waiting for its station, as the store keeps it across restarts.
 public struct StoredCommand: Sendable, Hashable {
@@ -33,7 +32,10 @@ public struct StoredCommand: Sendable, Hashable {
 }
 
 /// Where commands wait for their station across restarts.
-public protocol CommandStore: Sendable {
+// Class-bound on purpose: with two non-class existentials (address-only) in MQTTBridgeConfiguration, returned through
+// the typed-throws configuration loaders, Swift 6.3.1's debug build corrupted an async task context (a SIGSEGV
+// jumping to 0x5 in ConfigurationTests). Class-bound existentials are plain references and avoid it.
+public protocol CommandStore: AnyObject, Sendable {
     /// Stores a command; returns its id.
     func add(_ command: StoredCommand) throws -> Int64
     func markSent(_ id: Int64, _ sent: Bool) throws
@@ -43,32 +45,34 @@ public protocol CommandStore: Sendable {
 }
 
 /// Commands in memory (tests, and the bridge without a store).
-public final class MemoryCommandStore: CommandStore {
-    private let commands = Mutex<(next: Int64, all: [StoredCommand])>((1, []))
+public final class MemoryCommandStore: CommandStore, @unchecked Sendable {
+    private let lock = NSLock()
+    private var next: Int64 = 1
+    private var all: [StoredCommand] = []
 
     public init() {}
 
     public func add(_ command: StoredCommand) throws -> Int64 {
-        commands.withLock { state in
+        lock.withLock {
             var stored = command
-            stored.id = state.next
-            state.next += 1
-            state.all.append(stored)
+            stored.id = next
+            next += 1
+            all.append(stored)
             return stored.id
         }
     }
 
     public func markSent(_ id: Int64, _ sent: Bool) throws {
-        commands.withLock { state in
-            if let index = state.all.firstIndex(where: { $0.id == id }) { state.all[index].sent = sent }
+        lock.withLock {
+            if let index = all.firstIndex(where: { $0.id == id }) { all[index].sent = sent }
         }
     }
 
     public func remove(_ id: Int64) throws {
-        commands.withLock { $0.all.removeAll { $0.id == id } }
+        lock.withLock { all.removeAll { $0.id == id } }
     }
 
     public func storedCommands() throws -> [StoredCommand] {
-        commands.withLock { $0.all }
+        lock.withLock { all }
     }
 }

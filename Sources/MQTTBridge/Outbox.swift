@@ -21,7 +21,10 @@ public struct OutboxEntry: Codable, Sendable, Hashable {
 
 /// Where messages wait until the broker acknowledges them, so outages and restarts lose none.
 /// Used by one owner at a time (the publisher, under its lock).
-public protocol OutboxStore: Sendable {
+// Class-bound on purpose: with two non-class existentials (address-only) in MQTTBridgeConfiguration, returned through
+// the typed-throws configuration loaders, Swift 6.3.1's debug build corrupted an async task context (a SIGSEGV
+// jumping to 0x5 in ConfigurationTests). Class-bound existentials are plain references and avoid it.
+public protocol OutboxStore: AnyObject, Sendable {
     /// The entries kept from before (after a restart), oldest first.
     func load() throws -> [OutboxEntry]
     func append(_ entry: OutboxEntry) throws
