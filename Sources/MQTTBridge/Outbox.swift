@@ -1,4 +1,5 @@
 import Foundation
+import OCPP
 
 /// One message waiting for the broker's acknowledgement.
 public struct OutboxEntry: Codable, Sendable, Hashable {
@@ -76,31 +77,9 @@ public final class FileOutbox: OutboxStore, @unchecked Sendable {
 
     /// `{"s":1,"t":"topic","p":"payload","r":true}` and a newline, written by hand: this is on the publish path.
     static func line(_ entry: OutboxEntry) -> Data {
-        var text = #"{"s":"# + String(entry.sequence) + #","t":"#
-        appendQuoted(entry.topic, to: &text)
-        text += #","p":"#
-        appendQuoted(entry.payload, to: &text)
-        text += entry.retain ? #","r":true}"# : #","r":false}"#
-        text += "\n"
+        let text = #"{"s":"# + String(entry.sequence) + #","t":"# + JSONString.quoted(entry.topic) + #","p":"#
+            + JSONString.quoted(entry.payload) + (entry.retain ? #","r":true}"# : #","r":false}"#) + "\n"
         return Data(text.utf8)
-    }
-
-    private static func appendQuoted(_ value: String, to text: inout String) {
-        text += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        text += "\""
     }
 }
 
