@@ -133,11 +133,6 @@ final class StatePublisher: Sendable {
         publish(topics.map { Publication(topic: $0, payload: "") })
     }
 
-    /// The retained value of a topic, as last published.
-    func retainedValue(_ topic: String) -> String? {
-        state.withLock { $0.retained[topic] }
-    }
-
     private func remember(_ publication: Publication, in state: inout State) {
         if publication.payload.isEmpty {
             // An empty retained payload clears the topic: nothing to keep or republish.

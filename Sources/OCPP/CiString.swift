@@ -50,11 +50,6 @@ public struct CiString<Limit: CiStringLimit>: Hashable, Sendable, Codable, Custo
     }
 
     public var description: String { value }
-
-    /// Compares case-insensitively, as the spec's CiString does.
-    public func matches(_ other: String) -> Bool {
-        value.caseInsensitiveCompare(other) == .orderedSame
-    }
 }
 
 public typealias CiString20 = CiString<Limit20>

@@ -5,7 +5,7 @@ enum HandshakeVerdict: Sendable, Hashable {
     /// Upgrade; echo `subprotocol` when the charger offered one.
     case accept(station: String, subprotocol: String?)
     /// Answer with an HTTP error instead of upgrading; `metric` names the refusal in metrics.
-    case refuse(HTTPResponseStatus, reason: String, metric: String = "bad_request")
+    case refuse(HTTPResponseStatus, reason: String, metric: String)
 
     /// The OCPP version this gateway speaks.
     static let subprotocol = "ocpp1.6"

@@ -35,7 +35,7 @@ public final class OCPPServer: Service {
     private let eventLoopGroup: any EventLoopGroup
     private let openChannels = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
     private let closed = NIOLockedValueBox(false)
-    private let listening = NIOLockedValueBox<(address: SocketAddress?, waiters: [CheckedContinuation<SocketAddress, Never>])>((nil, []))
+    private let listeningAddress = NIOLockedValueBox<SocketAddress?>(nil)
 
     enum UpgradeResult: Sendable {
         case websocket(NIOAsyncChannel<ByteBuffer, ByteBuffer>, station: String, subprotocol: String?, outcome: ConnectionOutcome)
@@ -54,19 +54,7 @@ public final class OCPPServer: Service {
 
     /// Whether the listener is bound and accepting chargers.
     public var isListening: Bool {
-        listening.withLockedValue { $0.address != nil } && !closed.withLockedValue { $0 }
-    }
-
-    /// The address the server listens on, once it does.
-    public func listeningAddress() async -> SocketAddress {
-        await withCheckedContinuation { continuation in
-            let ready = listening.withLockedValue { state -> SocketAddress? in
-                if let address = state.address { return address }
-                state.waiters.append(continuation)
-                return nil
-            }
-            if let ready { continuation.resume(returning: ready) }
-        }
+        listeningAddress.withLockedValue { $0 != nil } && !closed.withLockedValue { $0 }
     }
 
     public func run() async throws {
@@ -84,13 +72,7 @@ public final class OCPPServer: Service {
             "ocpp.listen_address": "\(address.ipAddress ?? configuration.host):\(address.port ?? configuration.port)",
             "ocpp.tls": "\(configuration.tls == nil ? "off" : configuration.tls?.settings.clientCAFile == nil ? "on" : "on, client certificates")",
         ])
-        for waiter in listening.withLockedValue({ state in
-            state.address = address
-            defer { state.waiters = [] }
-            return state.waiters
-        }) {
-            waiter.resume(returning: address)
-        }
+        listeningAddress.withLockedValue { $0 = address }
 
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
