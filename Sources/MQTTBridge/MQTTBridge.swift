@@ -380,10 +380,15 @@ public final class MQTTBridge: Service {
                 outcome = .error(code: "InternalError", description: "\(error)")
             }
         case .ocpp(let action, let payload):
-            (station, outcome) = await call(action, payload, station: station, explicit: job.station != nil, storedID: job.storedID)
-        }
-        if case .error("GatewayStopping", _) = outcome, job.storedID != nil {
-            return  // kept in the store: it goes on after the restart, and its result comes then
+            let attempts = await call(action, payload, station: station, explicit: job.station != nil, storedID: job.storedID)
+            station = attempts.station
+            if let finished = attempts.outcome {
+                outcome = finished
+            } else if job.storedID != nil {
+                return  // kept in the store: it goes on after the restart, and its result comes then
+            } else {
+                outcome = .error(code: "GatewayStopping", description: "the gateway is shutting down")
+            }
         }
         if let id = job.storedID { try? configuration.commands.remove(id) }
         if case .ok = outcome, let (parameter, value) = job.stateOnSuccess, let station {
@@ -393,7 +398,10 @@ public final class MQTTBridge: Service {
     }
 
     /// Sends the call, trying again while the station is not connected.
-    private func call(_ action: Action, _ payload: RawJSON, station initial: String?, explicit: Bool, storedID: Int64?) async -> (String?, CommandOutcome) {
+    /// - Returns: the station tried last, and the outcome; `nil` when the gateway stopped before there was one.
+    private func call(
+        _ action: Action, _ payload: RawJSON, station initial: String?, explicit: Bool, storedID: Int64?
+    ) async -> (station: String?, outcome: CommandOutcome?) {
         var station = initial
         var delay = configuration.retryBaseDelay
         var attempt = 0
@@ -428,9 +436,7 @@ public final class MQTTBridge: Service {
             delay *= 2
             if !explicit { station = lastConnected.withLock { $0 } ?? station }
         }
-        if Task.isCancelled {
-            return (station, .error(code: "GatewayStopping", description: "the gateway is shutting down"))
-        }
+        if Task.isCancelled { return (station, nil) }
         let waited = String(format: "%.1f", (ContinuousClock.now - started).seconds)
         let description = station.map { "station '\($0)' is not connected (tried \(attempt + 1) times over \(waited) s)" }
             ?? "no station is connected (waited \(waited) s)"
