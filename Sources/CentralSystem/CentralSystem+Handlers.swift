@@ -6,14 +6,15 @@ import OCPP
 extension CentralSystem {
     /// Answers one CALL. Never throws: every fault becomes the CALLERROR the spec names. Also returns the event
     /// number the answer must wait for (see ``durableEvents()``).
-    func handle(_ call: Call, station: String, logger: Logger) -> (Frame, UInt64?) {
+    /// - Parameter action: the call's action, `nil` when OCPP 1.6 has no such action.
+    func handle(_ call: Call, action: Action?, station: String, logger: Logger) -> (Frame, UInt64?) {
         var confirmation: UInt64?
-        let frame = handle(call, station: station, logger: logger, confirmation: &confirmation)
+        let frame = handle(call, action: action, station: station, logger: logger, confirmation: &confirmation)
         return (frame, confirmation)
     }
 
-    private func handle(_ call: Call, station: String, logger: Logger, confirmation: inout UInt64?) -> Frame {
-        guard let action = Action(rawValue: call.action) else {
+    private func handle(_ call: Call, action: Action?, station: String, logger: Logger, confirmation: inout UInt64?) -> Frame {
+        guard let action else {
             logger.warning("Unknown action", metadata: ["ocpp.action": "\(call.action.prefix(64))"])
             return .callError(CallError(messageID: call.messageID, code: .notImplemented,
                                         description: "Unknown action '\(call.action.prefix(64))'"))

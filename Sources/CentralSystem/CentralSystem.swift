@@ -194,9 +194,10 @@ public final class CentralSystem: Sendable {
         }
         switch frame {
         case .call(let call):
-            let (answer, confirmation) = handle(call, station: link.station, logger: link.logger)
+            let action = Action(rawValue: call.action)
+            let (answer, confirmation) = handle(call, action: action, station: link.station, logger: link.logger)
             if let confirmation { await broadcaster.waitUntilConfirmed(confirmation) }
-            let known = Action(rawValue: call.action) != nil ? call.action : "unknown"
+            let known = action?.rawValue ?? "unknown"
             if case .callError(let error) = answer {
                 OCPPMetrics.received(action: known, outcome: "error")
                 OCPPMetrics.callError(error.code.rawValue, direction: "sent")
