@@ -13,28 +13,15 @@ import pytest
 import websockets
 
 from chargepoint import run
+from pki import authorities, issue
 
 PASSWORD = "0123456789abcdef0123"
-
-
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
-def issue(d, name, subject, ca="ca", server=False):
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
-    extension = ["-extfile", "san.cnf"] if server else []
-    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key", "-CAcreateserial",
-            "-days", "2", "-out", f"{name}.pem", *extension, cwd=d)
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     d = tmp_path_factory.mktemp("charger-pki")
-    (d / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    for ca in ("ca", "other-ca"):
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={ca}",
-                "-keyout", f"{ca}.key", "-out", f"{ca}.pem", cwd=d)
+    authorities(d)
     issue(d, "server", "/CN=127.0.0.1", server=True)
     issue(d, "renewed", "/CN=127.0.0.1", server=True)
     issue(d, "cp1", "/CN=CP1")

@@ -5,23 +5,15 @@ import subprocess
 import pytest
 
 from conftest import GATEWAY, Broker, Gateway, Watcher, free_port
-
-
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+from pki import authorities, issue
 
 
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory):
     d = tmp_path_factory.mktemp("pki")
-    for ca in ("ca", "other-ca"):
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={ca}",
-                "-keyout", f"{ca}.key", "-out", f"{ca}.pem", cwd=d)
-    (d / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    for name, subject, extension in (("server", "/CN=127.0.0.1", ["-extfile", "san.cnf"]), ("client", "/CN=ocpp-gateway", [])):
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                "-days", "2", "-out", f"{name}.pem", *extension, cwd=d)
+    authorities(d)
+    issue(d, "server", "/CN=127.0.0.1", server=True)
+    issue(d, "client", "/CN=ocpp-gateway")
     return d
 
 
