@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ocpp-gateway", targets: ["ocpp-gateway"]),
+        .executable(name: "ocpp-loadgen", targets: ["ocpp-loadgen"]),
         .library(name: "OCPP", targets: ["OCPP"]),
     ],
     dependencies: [
@@ -98,6 +99,21 @@ let package = Package(
             ]
         ),
 
+        // The load generator (docs/performance.md): simulated chargers plus an MQTT probe. Not shipped.
+        .target(
+            name: "LoadGenerator",
+            dependencies: [
+                "OCPP", "Mosquitto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(name: "ocpp-loadgen", dependencies: ["LoadGenerator"]),
+
+        .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "OCPP"]),
         .testTarget(name: "OCPPTests", dependencies: ["OCPP"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CentralSystemTests", dependencies: ["CentralSystem", "OCPP"]),
         .testTarget(
