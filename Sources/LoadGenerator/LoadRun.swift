@@ -96,8 +96,9 @@ public enum LoadRun {
         let plan = ChargerPlan(mode: options.mode == .meter ? .meter : .idle, idTag: options.idTag)
         let connector = ChargerConnector(host: options.host, port: options.port, group: group, plan: plan, run: run)
         let rampStart = monotonicNanoseconds()
+        let rampLimit = Double(options.chargers) / Double(options.connectRate) + 60
         var launched = 0
-        while launched < options.chargers {
+        while launched < options.chargers, Double(monotonicNanoseconds() - rampStart) / 1e9 < rampLimit {
             let settled = run.ready.load(ordering: .relaxed) + run.connectFailures.load(ordering: .relaxed) + run.disconnected.load(ordering: .relaxed)
             let allowed = Int(Double(monotonicNanoseconds() - rampStart) / 1e9 * Double(options.connectRate)) + 1
             if launched - settled >= 500 || launched >= allowed {
@@ -111,8 +112,8 @@ public enum LoadRun {
             }
             launched += 1
         }
-        let rampLimit = Double(options.chargers) / Double(options.connectRate) + 60
-        _ = await poll(deadline: rampLimit) {
+        let rampLeft = rampLimit - Double(monotonicNanoseconds() - rampStart) / 1e9
+        _ = await poll(deadline: max(0, rampLeft)) {
             run.ready.load(ordering: .relaxed) + run.connectFailures.load(ordering: .relaxed) + run.disconnected.load(ordering: .relaxed) >= options.chargers
         }
         report.rampSeconds = Double(monotonicNanoseconds() - rampStart) / 1e9

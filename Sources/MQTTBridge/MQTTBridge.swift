@@ -29,6 +29,16 @@ public final class MQTTBridge: Service {
     private let discovery: Mutex<DiscoveryModel?>
     /// What `<base>/bridge/stations` lists, by station.
     private let stationList = Mutex<[String: [String: JSONValue]]>([:])
+    /// `bridge/stations` lists every station, so publishing it on every connect would cost O(stations) per
+    /// connect, O(stations²) for a reconnect storm: it is published at most once per interval, the last change
+    /// included.
+    private let stationListSchedule = Mutex(StationListSchedule())
+    private static let stationListInterval: Duration = .seconds(1)
+
+    private struct StationListSchedule {
+        var lastPublished: ContinuousClock.Instant?
+        var pending = false
+    }
 
     private var topics: TopicLayout { configuration.topics }
 
@@ -62,6 +72,7 @@ public final class MQTTBridge: Service {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.serveMQTT() }
+                group.addTask { await self.publishStationListChanges() }
                 // Until shutdown finishes the event stream, after the chargers' last events.
                 for await sequenced in events {
                     let event = sequenced.event
@@ -74,9 +85,11 @@ public final class MQTTBridge: Service {
                         publisher.publish([switchState(station)])
                     }
                     publisher.publish(discovery.withLock { $0?.apply(event, statePublications: state) } ?? [])
-                    if noteInStationList(event) { publishStationList() }
+                    if noteInStationList(event) { stationListChanged() }
                     centralSystem.confirm(upTo: sequenced.sequence)
                 }
+                // The chargers' last events are in: the list goes out with them, not a second later.
+                if stationListSchedule.withLock({ $0.pending }) { publishStationList() }
                 group.cancelAll()
             }
         } onGracefulShutdown: {
@@ -161,7 +174,34 @@ public final class MQTTBridge: Service {
     }
 
     private func publishStationList() {
+        stationListSchedule.withLock {
+            $0.lastPublished = .now
+            $0.pending = false
+        }
         publisher.publish([Publication(topic: topics.bridgeStations, payload: stationsDocument())])
+    }
+
+    /// Publishes the list now if it has not been published within the interval; otherwise soon.
+    private func stationListChanged() {
+        let now = ContinuousClock.now
+        let publishNow = stationListSchedule.withLock { schedule in
+            if let last = schedule.lastPublished, now - last < Self.stationListInterval {
+                schedule.pending = true
+                return false
+            }
+            return true
+        }
+        if publishNow { publishStationList() }
+    }
+
+    /// Publishes changes held back by ``stationListChanged()``, until the task is cancelled.
+    private func publishStationListChanges() async {
+        while (try? await Task.sleep(for: Self.stationListInterval / 4)) != nil {
+            let due = stationListSchedule.withLock { schedule in
+                schedule.pending && schedule.lastPublished.map { .now - $0 >= Self.stationListInterval } != false
+            }
+            if due { publishStationList() }
+        }
     }
 
     private func switchState(_ station: String) -> Publication {

@@ -28,7 +28,8 @@ public struct OutboxEntry: Codable, Sendable, Hashable {
 public protocol OutboxStore: AnyObject, Sendable {
     /// The entries kept from before (after a restart), oldest first.
     func load() throws -> [OutboxEntry]
-    func append(_ entry: OutboxEntry) throws
+    /// Keeps `entries` (those of one event, all or none where the store can).
+    func append(_ entries: [OutboxEntry]) throws
     /// Replaces the contents with `entries` (the ones still unacknowledged).
     func rewrite(_ entries: [OutboxEntry]) throws
 }
@@ -52,7 +53,8 @@ public final class FileOutbox: OutboxStore, @unchecked Sendable {
         return data.split(separator: UInt8(ascii: "\n")).compactMap { try? decoder.decode(OutboxEntry.self, from: Data($0)) }
     }
 
-    public func append(_ entry: OutboxEntry) throws {
+    public func append(_ entries: [OutboxEntry]) throws {
+        guard !entries.isEmpty else { return }
         if handle == nil {
             if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
             let opened = try FileHandle(forUpdating: URL(fileURLWithPath: path))
@@ -64,7 +66,9 @@ public final class FileOutbox: OutboxStore, @unchecked Sendable {
             }
             handle = opened
         }
-        try handle!.write(contentsOf: Self.line(entry))
+        var data = Data()
+        for entry in entries { data.append(Self.line(entry)) }
+        try handle!.write(contentsOf: data)
     }
 
     public func rewrite(_ entries: [OutboxEntry]) throws {
@@ -93,6 +97,6 @@ public final class MemoryOutbox: OutboxStore, @unchecked Sendable {
     }
 
     public func load() throws -> [OutboxEntry] { lock.withLock { entries } }
-    public func append(_ entry: OutboxEntry) throws { lock.withLock { entries.append(entry) } }
+    public func append(_ entries: [OutboxEntry]) throws { lock.withLock { self.entries += entries } }
     public func rewrite(_ entries: [OutboxEntry]) throws { lock.withLock { self.entries = entries } }
 }

@@ -24,8 +24,9 @@ final class StatePublisher: Sendable {
         var connected = false
         var order: [String] = []
         var retained: [String: String] = [:]
-        /// Unacknowledged outbox entries, oldest first.
-        var outbox: [OutboxEntry] = []
+        /// Unacknowledged outbox entries, oldest first. A slice: acknowledgements come mostly in order, and
+        /// dropping a slice's first element moves its start instead of every other element.
+        var outbox: ArraySlice<OutboxEntry> = []
         /// Message id -> outbox sequence, for the entries handed to the MQTT client.
         var inFlight: [Int32: UInt64] = [:]
         var nextSequence: UInt64 = 1
@@ -43,7 +44,7 @@ final class StatePublisher: Sendable {
         self.logger = logger
         var initial = State()
         do {
-            initial.outbox = try store.load()
+            initial.outbox = try store.load()[...]
             initial.nextSequence = (initial.outbox.last?.sequence ?? 0) + 1
             if !initial.outbox.isEmpty {
                 logger.info("Messages waiting from before the restart", metadata: ["mqtt.outbox": "\(initial.outbox.count)"])
@@ -58,19 +59,33 @@ final class StatePublisher: Sendable {
     func publish(_ publications: [Publication]) {
         guard !publications.isEmpty else { return }
         state.withLock { state in
+            // First keep what must be kept, in one write to the store; then hand everything to MQTT in order.
+            var kept: [OutboxEntry] = []
+            var entries: [OutboxEntry?] = []
+            entries.reserveCapacity(publications.count)
             for publication in publications {
                 if publication.retain { remember(publication, in: &state) }
                 guard publication.kept || !publication.retain else {
-                    if state.connected { _ = send(publication.topic, publication.payload, publication.retain) }
+                    entries.append(nil)
                     continue
                 }
                 let entry = OutboxEntry(sequence: state.nextSequence, topic: publication.topic, payload: publication.payload,
                                         retain: publication.retain)
                 state.nextSequence += 1
+                kept.append(entry)
+                entries.append(entry)
+            }
+            if !kept.isEmpty {
                 do {
-                    try store.append(entry)
+                    try store.append(kept)
                 } catch {
                     logger.error("Cannot write to the outbox; the message is kept in memory only", metadata: ["error": "\(error)"])
+                }
+            }
+            for (publication, entry) in zip(publications, entries) {
+                guard let entry else {
+                    if state.connected { _ = send(publication.topic, publication.payload, publication.retain) }
+                    continue
                 }
                 state.outbox.append(entry)
                 if state.outbox.count > outboxLimit { dropOldest(&state) }
@@ -111,9 +126,13 @@ final class StatePublisher: Sendable {
     func acknowledged(_ messageID: Int32) {
         state.withLock { state in
             guard let sequence = state.inFlight.removeValue(forKey: messageID),
-                let index = state.outbox.firstIndex(where: { $0.sequence == sequence })
+                let index = Self.index(of: sequence, in: state.outbox)
             else { return }
-            state.outbox.remove(at: index)
+            if index == state.outbox.startIndex {
+                state.outbox.removeFirst()
+            } else {
+                state.outbox.remove(at: index)
+            }
             state.acknowledgedSinceRewrite += 1
             // Keep the file short: rewrite it when it has emptied, or every thousand acknowledgements.
             if state.outbox.isEmpty || state.acknowledgedSinceRewrite >= 1000 {
@@ -124,6 +143,18 @@ final class StatePublisher: Sendable {
     }
 
     var isConnected: Bool { state.withLock { $0.connected } }
+
+    /// Where the entry with `sequence` is: the outbox is in sequence order, and acknowledgements mostly come for
+    /// its first entries.
+    static func index(of sequence: UInt64, in outbox: ArraySlice<OutboxEntry>) -> Int? {
+        if outbox.first?.sequence == sequence { return outbox.startIndex }
+        var low = outbox.startIndex, high = outbox.endIndex
+        while low < high {
+            let middle = (low + high) / 2
+            if outbox[middle].sequence < sequence { low = middle + 1 } else { high = middle }
+        }
+        return low < outbox.endIndex && outbox[low].sequence == sequence ? low : nil
+    }
 
     /// How many messages wait for the broker.
     var waiting: Int { state.withLock { $0.outbox.count } }
@@ -158,7 +189,7 @@ final class StatePublisher: Sendable {
 
     private func rewrite(_ state: inout State) {
         do {
-            try store.rewrite(state.outbox)
+            try store.rewrite(Array(state.outbox))
             state.acknowledgedSinceRewrite = 0
         } catch {
             logger.error("Cannot rewrite the outbox", metadata: ["error": "\(error)"])

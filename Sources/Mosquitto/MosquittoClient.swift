@@ -54,6 +54,9 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         var unacknowledged: Set<Int32> = []
         /// Acknowledgements that arrived before `mosquitto_publish` returned their message id to the publisher.
         var acknowledgedEarly: Set<Int32> = []
+        /// Threads blocked in `wait`: an acknowledgement wakes them only if there are any (one syscall saved per
+        /// acknowledgement otherwise).
+        var waiters = 0
         /// Whether the broker ever accepted us (later connections count as reconnects).
         var everConnected = false
     }
@@ -209,7 +212,7 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         }
         Self.unacknowledgedGauge.record(waiting)
         onEvent(.published(messageID: messageID))
-        wake()
+        if state.withLock({ $0.waiters > 0 }) { wake() }
     }
 
     private func didReceive(_ message: mosquitto_message) {
@@ -277,7 +280,11 @@ public final class MosquittoClient: Service, @unchecked Sendable {
     /// Blocks the calling thread until `condition` holds or the deadline passes.
     private func wait(deadline: ContinuousClock.Instant?, _ condition: (State) -> Bool) -> Bool {
         wakeup.lock()
-        defer { wakeup.unlock() }
+        state.withLock { $0.waiters += 1 }
+        defer {
+            state.withLock { $0.waiters -= 1 }
+            wakeup.unlock()
+        }
         while !state.withLock({ condition($0) }) {
             var limit = Date(timeIntervalSinceNow: 1)
             if let deadline {

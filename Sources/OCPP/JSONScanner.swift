@@ -19,6 +19,11 @@ struct JSONScanner: ~Copyable {
 
     var isAtEnd: Bool { index >= bytes.count }
 
+    /// Moves to `position` (a position this scanner found itself).
+    mutating func advance(to position: Int) {
+        index = position
+    }
+
     /// The next byte after white space, without consuming it.
     mutating func peekSignificant() -> UInt8? {
         skipWhitespace()

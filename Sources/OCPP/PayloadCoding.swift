@@ -22,6 +22,12 @@ public struct PayloadDecodingError: Error, Hashable, Sendable, CustomStringConve
 public enum PayloadCoding {
     /// Decodes a payload into `type`.
     public static func decode<T: Decodable>(_ type: T.Type, from payload: RawJSON) throws(PayloadDecodingError) -> T {
+        if let value = FastPath.decode(type, from: payload) { return value }
+        return try decodeGenerally(type, from: payload)
+    }
+
+    /// The general path: Foundation's decoder, every fault classified. Internal for the equivalence tests.
+    static func decodeGenerally<T: Decodable>(_ type: T.Type, from payload: RawJSON) throws(PayloadDecodingError) -> T {
         do {
             return try makeDecoder().decode(type, from: payload.bytes)
         } catch let error as PayloadDecodingError {
@@ -35,6 +41,11 @@ public enum PayloadCoding {
 
     /// Encodes a message as a payload.
     public static func encode<T: Encodable>(_ value: T) throws(PayloadDecodingError) -> RawJSON {
+        if let payload = FastPath.encode(value) { return payload }
+        return try encodeGenerally(value)
+    }
+
+    static func encodeGenerally<T: Encodable>(_ value: T) throws(PayloadDecodingError) -> RawJSON {
         do {
             return RawJSON(validatedBytes: try makeEncoder().encode(value))
         } catch let error as PayloadDecodingError {

@@ -5,6 +5,9 @@ import Foundation
 /// Not thread-safe by itself; its owner serialises access.
 final class SQLiteDatabase {
     private let handle: OpaquePointer
+    /// Prepared statements by SQL text: preparing costs more than running the small statements of the hot path.
+    private var statements: [String: OpaquePointer] = [:]
+    private static let maximumCachedStatements = 64
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -23,6 +26,7 @@ final class SQLiteDatabase {
     }
 
     deinit {
+        for statement in statements.values { sqlite3_finalize(statement) }
         sqlite3_close(handle)
     }
 
@@ -45,11 +49,11 @@ final class SQLiteDatabase {
 
     /// Runs a statement, calling `row` for each result row.
     func run(_ sql: String, _ values: [Value] = [], row: ((Row) throws -> Void)? = nil) throws {
-        var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
-            throw Failure(description: "\(lastError) in: \(sql.prefix(80))")
+        let statement = try prepared(sql)
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
         }
-        defer { sqlite3_finalize(statement) }
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
         for (index, value) in values.enumerated() {
             let position = Int32(index + 1)
@@ -66,6 +70,20 @@ final class SQLiteDatabase {
             default: throw Failure(description: "\(lastError) in: \(sql.prefix(80))")
             }
         }
+    }
+
+    private func prepared(_ sql: String) throws -> OpaquePointer {
+        if let statement = statements[sql] { return statement }
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
+            throw Failure(description: "\(lastError) in: \(sql.prefix(80))")
+        }
+        if statements.count >= Self.maximumCachedStatements {
+            for old in statements.values { sqlite3_finalize(old) }
+            statements.removeAll()
+        }
+        statements[sql] = statement
+        return statement
     }
 
     /// The rowid of the last row inserted on this connection.

@@ -28,7 +28,10 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
         path = (directory as NSString).appendingPathComponent("gateway.sqlite3")
         do {
             database = try SQLiteDatabase(path: path)
-            try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+            // Exclusive locking: the gateway is the database's only user, so it takes the file lock once instead of
+            // with fcntl calls around every transaction (measured: docs/performance.md); a second gateway on the
+            // same DATA_DIR is refused at start-up instead of sharing the files.
+            try database.execute("PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
             try migrate(directory: directory)
             saved = try readState()
         } catch {
@@ -225,8 +228,16 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
         }
     }
 
-    public func append(_ entry: OutboxEntry) throws {
-        try locked { try insert(entry) }
+    /// One transaction for the entries of one event: one commit instead of one per publication.
+    public func append(_ entries: [OutboxEntry]) throws {
+        guard !entries.isEmpty else { return }
+        try locked {
+            if entries.count == 1 {
+                try insert(entries[0])
+            } else {
+                try database.transaction { for entry in entries { try insert(entry) } }
+            }
+        }
     }
 
     private func insert(_ entry: OutboxEntry) throws {

@@ -81,13 +81,13 @@ final class RecordingTransport: MQTTTransport {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("outbox-\(UUID()).jsonl").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let outbox = FileOutbox(path: path)
-        try outbox.append(OutboxEntry(sequence: 1, topic: "a/\"b\"", payload: "line\nbreak", retain: true))
+        try outbox.append([OutboxEntry(sequence: 1, topic: "a/\"b\"", payload: "line\nbreak", retain: true)])
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(#"{"s":2,"t":"#.utf8))  // torn by a crash
         try handle.close()
         let reopened = FileOutbox(path: path)
-        try reopened.append(OutboxEntry(sequence: 3, topic: "c", payload: "", retain: false))
+        try reopened.append([OutboxEntry(sequence: 3, topic: "c", payload: "", retain: false)])
         #expect(try FileOutbox(path: path).load().map(\.sequence) == [1, 3])
         #expect(try FileOutbox(path: path).load().first?.payload == "line\nbreak")
         try reopened.rewrite([])

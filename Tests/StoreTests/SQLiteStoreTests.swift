@@ -18,14 +18,16 @@ import Testing
         var state = PersistedState(lastTransactionID: 7, stations: ["CP1": StationRecord(chargingEnabled: false), "CP2": StationRecord()])
         state.activeTransactions[7] = Transaction(id: 7, station: "CP1", connectorId: 2, idTag: "T", meterStart: 100, startedAt: t0)
         try SQLiteStore(directory: dir).save(state)
-        var reopened = try SQLiteStore(directory: dir)
-        #expect(try (reopened as StateStore).load() == state)
-        state.activeTransactions.removeValue(forKey: 7)
-        state.stations["CP1"]?.chargingEnabled = true
-        state.lastTransactionID = 8
-        try reopened.save(state)
-        reopened = try SQLiteStore(directory: dir)
-        #expect(try (reopened as StateStore).load() == state)
+        // One store at a time, as in the gateway: each holds the database's lock until it is closed.
+        do {
+            let reopened = try SQLiteStore(directory: dir)
+            #expect(try (reopened as StateStore).load() == state)
+            state.activeTransactions.removeValue(forKey: 7)
+            state.stations["CP1"]?.chargingEnabled = true
+            state.lastTransactionID = 8
+            try reopened.save(state)
+        }
+        #expect(try (SQLiteStore(directory: dir) as StateStore).load() == state)
     }
 
     @Test func historyIsQueriedByStationAndTime() throws {
@@ -48,16 +50,22 @@ import Testing
     @Test func theOutboxKeepsWhatIsNotAcknowledged() throws {
         let dir = directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = try SQLiteStore(directory: dir)
-        for sequence: UInt64 in 1...5 {
-            try store.append(OutboxEntry(sequence: sequence, topic: "t/\(sequence)", payload: "p\"\(sequence)", retain: sequence % 2 == 0))
+        do {
+            let store = try SQLiteStore(directory: dir)
+            try store.append((1...5).map { (sequence: UInt64) in
+                OutboxEntry(sequence: sequence, topic: "t/\(sequence)", payload: "p\"\(sequence)", retain: sequence % 2 == 0)
+            })
+            try store.append([OutboxEntry(sequence: 6, topic: "t/6", payload: "", retain: false)])
+            try store.rewrite([OutboxEntry(sequence: 4, topic: "t/4", payload: "p\"4", retain: true),
+                               OutboxEntry(sequence: 5, topic: "t/5", payload: "p\"5", retain: false)])
         }
-        try store.rewrite([OutboxEntry(sequence: 4, topic: "t/4", payload: "p\"4", retain: true),
-                           OutboxEntry(sequence: 5, topic: "t/5", payload: "p\"5", retain: false)])
-        let left: [OutboxEntry] = try SQLiteStore(directory: dir).load()
-        #expect(left.map(\.sequence) == [4, 5])
-        #expect(left.first?.payload == "p\"4" && left.first?.retain == true)
-        try store.rewrite([])
+        do {
+            let store = try SQLiteStore(directory: dir)
+            let left: [OutboxEntry] = try store.load()
+            #expect(left.map(\.sequence) == [4, 5, 6])
+            #expect(left.first?.payload == "p\"4" && left.first?.retain == true)
+            try store.rewrite([])
+        }
         #expect(try (SQLiteStore(directory: dir) as OutboxStore).load().isEmpty)
     }
 
@@ -71,14 +79,16 @@ import Testing
         try files.record(CompletedTransaction(id: 40, station: "OLD", connectorId: 1, idTag: "T", meterStart: 0, meterStop: 9,
                                               startedAt: t0, stoppedAt: t0, stopReason: "Local"))
         try FileOutbox(path: (dir as NSString).appendingPathComponent("outbox.jsonl"))
-            .append(OutboxEntry(sequence: 3, topic: "x", payload: "y", retain: true))
+            .append([OutboxEntry(sequence: 3, topic: "x", payload: "y", retain: true)])
         let inFiles = try files.load()  // the file store kept whole seconds; the import carries what it had
-        let store = try SQLiteStore(directory: dir)
-        #expect(try (store as StateStore).load().lastTransactionID == 41)
-        #expect(try (store as StateStore).load() == inFiles)
-        #expect(inFiles.stations == state.stations && inFiles.activeTransactions.keys == state.activeTransactions.keys)
-        #expect(try store.history(station: nil, since: nil).map(\.id) == [40])
-        #expect(try (store as OutboxStore).load().map(\.sequence) == [3])
+        do {
+            let store = try SQLiteStore(directory: dir)
+            #expect(try (store as StateStore).load().lastTransactionID == 41)
+            #expect(try (store as StateStore).load() == inFiles)
+            #expect(inFiles.stations == state.stations && inFiles.activeTransactions.keys == state.activeTransactions.keys)
+            #expect(try store.history(station: nil, since: nil).map(\.id) == [40])
+            #expect(try (store as OutboxStore).load().map(\.sequence) == [3])
+        }
         #expect(FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent("state.json.migrated")))
         #expect(!FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent("state.json")))
         // Opening again imports nothing twice.
@@ -104,8 +114,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         // A database as version 1 of the schema left it.
-        let old = try SQLiteDatabase(path: (dir as NSString).appendingPathComponent("gateway.sqlite3"))
-        try old.execute("""
+        try SQLiteDatabase(path: (dir as NSString).appendingPathComponent("gateway.sqlite3")).execute("""
             CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
             CREATE TABLE stations (id TEXT PRIMARY KEY, charging_enabled INTEGER NOT NULL);
             CREATE TABLE active_transactions (id INTEGER PRIMARY KEY, station TEXT NOT NULL, connector_id INTEGER NOT NULL,
@@ -117,16 +126,21 @@ import Testing
             INSERT INTO stations VALUES ('CP1', 0);
             PRAGMA user_version = 1;
             """)
-        let store = try SQLiteStore(directory: dir)
-        var state: PersistedState = try store.load()
-        #expect(state.lastTransactionID == 12 && state.stations["CP1"]?.chargingEnabled == false)
-        state.stations["CP1"]?.boot = BootFacts(vendor: "Acme", model: "W", serialNumber: "S", firmwareVersion: "1")
-        state.stations["CP1"]?.connectors = [1: ConnectorStatus(status: "Charging", errorCode: "NoError")]
-        state.stations["CP1"]?.lastSeen = Date(timeIntervalSince1970: 1_795_269_090)
-        try store.save(state)
+        var state: PersistedState
+        let path: String
+        do {
+            let store = try SQLiteStore(directory: dir)
+            path = store.path
+            state = try store.load()
+            #expect(state.lastTransactionID == 12 && state.stations["CP1"]?.chargingEnabled == false)
+            state.stations["CP1"]?.boot = BootFacts(vendor: "Acme", model: "W", serialNumber: "S", firmwareVersion: "1")
+            state.stations["CP1"]?.connectors = [1: ConnectorStatus(status: "Charging", errorCode: "NoError")]
+            state.stations["CP1"]?.lastSeen = Date(timeIntervalSince1970: 1_795_269_090)
+            try store.save(state)
+        }
         #expect(try (SQLiteStore(directory: dir) as StateStore).load() == state)
         var version = 0
-        try SQLiteDatabase(path: store.path).run("PRAGMA user_version") { version = $0.int(0) ?? 0 }
+        try SQLiteDatabase(path: path).run("PRAGMA user_version") { version = $0.int(0) ?? 0 }
         #expect(version == SQLiteStore.schemaVersion)
     }
 }
@@ -140,11 +154,24 @@ import Testing
         let second = try store.add(StoredCommand(station: nil, name: "max_current", action: "SetChargingProfile", payload: "{}",
                                                  requestID: nil, stateParameter: "max_current", stateValue: "16"))
         try store.markSent(first, true)
-        let reopened = try SQLiteStore(directory: dir).storedCommands()
-        #expect(reopened.map(\.id) == [first, second])
-        #expect(reopened[0].sent && reopened[0].requestID == "\"r1\"" && reopened[0].station == "CP1")
-        #expect(!reopened[1].sent && reopened[1].station == nil && reopened[1].stateValue == "16")
+        let stored = try store.storedCommands()
+        #expect(stored.map(\.id) == [first, second])
+        #expect(stored[0].sent && stored[0].requestID == "\"r1\"" && stored[0].station == "CP1")
+        #expect(!stored[1].sent && stored[1].station == nil && stored[1].stateValue == "16")
         try store.remove(first)
-        #expect(try SQLiteStore(directory: dir).storedCommands().map(\.id) == [second])
+        #expect(try store.storedCommands().map(\.id) == [second])
+    }
+
+    @Test func aSecondGatewayOnTheSameDataDirectoryIsRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("locked-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try SQLiteStore(directory: dir)
+        try first.save(PersistedState(lastTransactionID: 1))
+        #expect {
+            _ = try SQLiteStore(directory: dir)
+        } throws: { error in
+            "\(error)".contains("database is locked")
+        }
+        withExtendedLifetime(first) {}
     }
 }

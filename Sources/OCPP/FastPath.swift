@@ -1,0 +1,241 @@
+import Foundation
+
+/// A purpose-built decoder for the messages chargers send all day (MeterValues, StatusNotification, Heartbeat),
+/// and a direct encoder for their answers: one pass over the payload's bytes with ``JSONScanner``, no Foundation
+/// round trip.
+///
+/// The fast path never decides a fault. It returns a value only for a payload it fully understands (known
+/// fields, each once, plain ASCII strings, integer numbers, valid enum values, no nulls); for anything else it
+/// returns nil and ``PayloadCoding`` takes the general path, which reads unknown fields, escapes and the rest and
+/// names the precise CallError. A property test checks that whenever the fast path returns a value, the general
+/// path returns the same one.
+protocol FastPathDecodable {
+    static func fastDecode(_ scanner: inout JSONScanner) -> Self?
+}
+
+/// An answer whose payload is written directly.
+protocol FastPathEncodable {
+    func fastEncode() -> RawJSON
+}
+
+enum FastPath {
+    /// The value, when `T` has a fast path and the payload fits it.
+    static func decode<T>(_ type: T.Type, from payload: RawJSON) -> T? {
+        guard let fast = type as? any FastPathDecodable.Type else { return nil }
+        return payload.bytes.withUnsafeBytes { raw -> T? in
+            var scanner = JSONScanner(raw.bindMemory(to: UInt8.self))
+            guard let value = fast.fastDecode(&scanner), scanner.peekSignificant() == nil else { return nil }
+            return value as? T
+        }
+    }
+
+    static func encode<T>(_ value: T) -> RawJSON? {
+        (value as? any FastPathEncodable)?.fastEncode()
+    }
+}
+
+extension JSONScanner {
+    /// Reads an object, handing each key to `field`, which reads the value and returns false to give up.
+    /// Gives up on a repeated key: at most 64 keys, identified by `field`'s bit.
+    mutating func readObject(_ field: (inout JSONScanner, String) -> Bool) -> Bool {
+        guard consume(UInt8(ascii: "{")) else { return false }
+        if consume(UInt8(ascii: "}")) { return true }
+        repeat {
+            guard let key = plainString(), consume(UInt8(ascii: ":")), field(&self, key) else { return false }
+        } while consume(UInt8(ascii: ","))
+        return consume(UInt8(ascii: "}"))
+    }
+
+    /// Reads an array, handing each element to `element`, which returns false to give up.
+    mutating func readArray(_ element: (inout JSONScanner) -> Bool) -> Bool {
+        guard consume(UInt8(ascii: "[")) else { return false }
+        if consume(UInt8(ascii: "]")) { return true }
+        repeat {
+            guard element(&self) else { return false }
+        } while consume(UInt8(ascii: ","))
+        return consume(UInt8(ascii: "]"))
+    }
+
+    /// A string of printable ASCII without escapes; nil for anything else (the general path reads those).
+    mutating func plainString() -> String? {
+        guard peekSignificant() == UInt8(ascii: "\"") else { return nil }
+        let start = index + 1
+        var end = start
+        while end < bytes.count {
+            let byte = bytes[end]
+            if byte == UInt8(ascii: "\"") { break }
+            guard byte >= 0x20, byte < 0x80, byte != UInt8(ascii: "\\") else { return nil }
+            end += 1
+        }
+        guard end < bytes.count else { return nil }
+        advance(to: end + 1)
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+    }
+
+    mutating func specEnum<E: SpecEnum>(_: E.Type) -> E? {
+        plainString().flatMap(E.init(rawValue:))
+    }
+
+    mutating func dateTime() -> Date? {
+        plainString().flatMap(OCPPDateTime.parse)
+    }
+}
+
+/// Marks each field once; a second sighting gives up.
+private struct SeenFields {
+    private var bits: UInt64 = 0
+    mutating func first(_ bit: Int) -> Bool {
+        let mask: UInt64 = 1 << bit
+        defer { bits |= mask }
+        return bits & mask == 0
+    }
+    func has(_ bit: Int) -> Bool { bits & (1 << bit) != 0 }
+}
+
+extension MeterValuesRequest: FastPathDecodable {
+    static func fastDecode(_ scanner: inout JSONScanner) -> MeterValuesRequest? {
+        var seen = SeenFields()
+        var connectorId = 0, transactionId: Int?, meterValue: [MeterValue] = []
+        let read = scanner.readObject { scanner, key in
+            switch key {
+            case "connectorId":
+                guard seen.first(0), let value = scanner.scanInteger() else { return false }
+                connectorId = value
+            case "transactionId":
+                guard seen.first(1), let value = scanner.scanInteger() else { return false }
+                transactionId = value
+            case "meterValue":
+                guard seen.first(2) else { return false }
+                return scanner.readArray { scanner in
+                    guard let value = MeterValue.fastDecode(&scanner) else { return false }
+                    meterValue.append(value)
+                    return true
+                }
+            default:
+                return false
+            }
+            return true
+        }
+        guard read, seen.has(0), !meterValue.isEmpty else { return nil }
+        return MeterValuesRequest(connectorId: connectorId, transactionId: transactionId, meterValue: meterValue)
+    }
+}
+
+extension MeterValue: FastPathDecodable {
+    static func fastDecode(_ scanner: inout JSONScanner) -> MeterValue? {
+        var seen = SeenFields()
+        var timestamp: Date?, sampledValue: [SampledValue] = []
+        let read = scanner.readObject { scanner, key in
+            switch key {
+            case "timestamp":
+                guard seen.first(0), let value = scanner.dateTime() else { return false }
+                timestamp = value
+            case "sampledValue":
+                guard seen.first(1) else { return false }
+                sampledValue.reserveCapacity(8)
+                return scanner.readArray { scanner in
+                    guard let value = SampledValue.fastDecode(&scanner) else { return false }
+                    sampledValue.append(value)
+                    return true
+                }
+            default:
+                return false
+            }
+            return true
+        }
+        guard read, let timestamp, !sampledValue.isEmpty else { return nil }
+        return MeterValue(timestamp: timestamp, sampledValue: sampledValue)
+    }
+}
+
+extension SampledValue: FastPathDecodable {
+    static func fastDecode(_ scanner: inout JSONScanner) -> SampledValue? {
+        var seen = SeenFields()
+        var value = SampledValue(value: "")
+        let read = scanner.readObject { scanner, key in
+            switch key {
+            case "value":
+                guard seen.first(0), let text = scanner.plainString() else { return false }
+                value.value = text
+            case "context":
+                guard seen.first(1), let context = scanner.specEnum(ReadingContext.self) else { return false }
+                value.context = context
+            case "format":
+                guard seen.first(2), let format = scanner.specEnum(ValueFormat.self) else { return false }
+                value.format = format
+            case "measurand":
+                guard seen.first(3), let measurand = scanner.specEnum(Measurand.self) else { return false }
+                value.measurand = measurand
+            case "phase":
+                guard seen.first(4), let phase = scanner.specEnum(Phase.self) else { return false }
+                value.phase = phase
+            case "location":
+                guard seen.first(5), let location = scanner.specEnum(Location.self) else { return false }
+                value.location = location
+            case "unit":
+                guard seen.first(6), let unit = scanner.specEnum(UnitOfMeasure.self) else { return false }
+                value.unit = unit
+            default:
+                return false
+            }
+            return true
+        }
+        return read && seen.has(0) ? value : nil
+    }
+}
+
+extension StatusNotificationRequest: FastPathDecodable {
+    static func fastDecode(_ scanner: inout JSONScanner) -> StatusNotificationRequest? {
+        var seen = SeenFields()
+        var request = StatusNotificationRequest(connectorId: 0, errorCode: .noError, status: .available)
+        let read = scanner.readObject { scanner, key in
+            switch key {
+            case "connectorId":
+                guard seen.first(0), let value = scanner.scanInteger() else { return false }
+                request.connectorId = value
+            case "errorCode":
+                guard seen.first(1), let value = scanner.specEnum(ChargePointErrorCode.self) else { return false }
+                request.errorCode = value
+            case "status":
+                guard seen.first(2), let value = scanner.specEnum(ChargePointStatus.self) else { return false }
+                request.status = value
+            case "info":
+                guard seen.first(3), let value = scanner.plainString().flatMap({ try? CiString50($0) }) else { return false }
+                request.info = value
+            case "timestamp":
+                guard seen.first(4), let value = scanner.dateTime() else { return false }
+                request.timestamp = value
+            case "vendorId":
+                guard seen.first(5), let value = scanner.plainString().flatMap({ try? CiString255($0) }) else { return false }
+                request.vendorId = value
+            case "vendorErrorCode":
+                guard seen.first(6), let value = scanner.plainString().flatMap({ try? CiString50($0) }) else { return false }
+                request.vendorErrorCode = value
+            default:
+                return false
+            }
+            return true
+        }
+        return read && seen.has(0) && seen.has(1) && seen.has(2) ? request : nil
+    }
+}
+
+extension HeartbeatRequest: FastPathDecodable {
+    static func fastDecode(_ scanner: inout JSONScanner) -> HeartbeatRequest? {
+        scanner.readObject { _, _ in false } ? HeartbeatRequest() : nil
+    }
+}
+
+extension MeterValuesResponse: FastPathEncodable {
+    func fastEncode() -> RawJSON { .emptyObject }
+}
+
+extension StatusNotificationResponse: FastPathEncodable {
+    func fastEncode() -> RawJSON { .emptyObject }
+}
+
+extension HeartbeatResponse: FastPathEncodable {
+    func fastEncode() -> RawJSON {
+        RawJSON(validatedBytes: Data(#"{"currentTime":"\#(OCPPDateTime.format(currentTime))"}"#.utf8))
+    }
+}

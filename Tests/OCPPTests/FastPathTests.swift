@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+@testable import OCPP
+
+/// The fast path (FastPath.swift) against the general path (Foundation's decoder): the fast path may give up on
+/// anything, but whatever it returns must be exactly what the general path returns.
+@Suite struct FastPathTests {
+    static let meterValues = #"""
+        {"connectorId":1,"transactionId":42,"meterValue":[{"timestamp":"2026-11-21T16:30:00Z","sampledValue":[
+        {"value":"1234567","context":"Sample.Periodic","measurand":"Energy.Active.Import.Register","location":"Outlet","unit":"Wh"},
+        {"value":"10996","context":"Sample.Periodic","format":"Raw","measurand":"Power.Active.Import","unit":"W"},
+        {"value":"15.9","measurand":"Current.Import","phase":"L1","unit":"A"},
+        {"value":"230.1","measurand":"Voltage","phase":"L1-N","unit":"V"},{"value":"81","measurand":"SoC","location":"EV","unit":"Percent"}]},
+        {"timestamp":"2026-11-21T16:30:00.250+01:00","sampledValue":[{"value":"1"}]}]}
+        """#
+    static let status = #"""
+        {"connectorId":2,"errorCode":"NoError","status":"Charging","info":"ok","timestamp":"2026-11-21T16:30:00Z",
+         "vendorId":"acme","vendorErrorCode":"E0"}
+        """#
+
+    /// Decodes with both paths; the fast one must agree whenever it answers. Returns whether it answered.
+    @discardableResult
+    func agree<T: Decodable & Equatable>(_ type: T.Type, _ text: String, sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+        let payload = RawJSON(validatedBytes: Data(text.utf8))
+        guard let fast = FastPath.decode(type, from: payload) else { return false }
+        let general = try? PayloadCoding.decodeGenerally(type, from: payload)
+        #expect(general == fast, "fast path differs on \(text)", sourceLocation: sourceLocation)
+        return true
+    }
+
+    @Test func typicalMessagesTakeTheFastPath() {
+        #expect(agree(MeterValuesRequest.self, Self.meterValues))
+        #expect(agree(StatusNotificationRequest.self, Self.status))
+        #expect(agree(StatusNotificationRequest.self, #"{"connectorId":0,"errorCode":"GroundFailure","status":"Faulted"}"#))
+        #expect(agree(HeartbeatRequest.self, "{}"))
+        #expect(agree(HeartbeatRequest.self, " { } "))
+    }
+
+    @Test func anythingUnusualGoesTheGeneralWay() {
+        let general = [
+            #"{"connectorId":1,"meterValue":[{"timestamp":"2026-11-21T16:30:00Z","sampledValue":[{"value":"1","x":1}]}]}"#,
+            #"{"connectorId":1,"meterValue":[{"timestamp":"2026-11-21T16:30:00Z","sampledValue":[{"value":"\u0031"}]}]}"#,
+            #"{"connectorId":1,"meterValue":[{"timestamp":"2026-11-21T16:30:00Z","sampledValue":[{"value":"é"}]}]}"#,
+            #"{"connectorId":1,"meterValue":[{"timestamp":"2026-11-21T16:30:00Z","sampledValue":[{"value":"1","unit":"kWatt"}]}]}"#,
+            #"{"connectorId":1,"meterValue":[{"timestamp":"2026-11-21T16:30:00Z","sampledValue":[]}]}"#,
+            #"{"connectorId":1,"meterValue":[]}"#,
+            #"{"connectorId":1.0,"meterValue":[{"timestamp":"2026-11-21T16:30:00Z","sampledValue":[{"value":"1"}]}]}"#,
+            #"{"connectorId":1,"connectorId":2,"meterValue":[{"timestamp":"2026-11-21T16:30:00Z","sampledValue":[{"value":"1"}]}]}"#,
+            #"{"connectorId":1,"transactionId":null,"meterValue":[{"timestamp":"2026-11-21T16:30:00Z","sampledValue":[{"value":"1"}]}]}"#,
+            #"{"connectorId":1,"meterValue":[{"timestamp":"yesterday","sampledValue":[{"value":"1"}]}]}"#,
+            #"{"meterValue":[{"timestamp":"2026-11-21T16:30:00Z","sampledValue":[{"value":"1"}]}]}"#,
+        ]
+        for text in general {
+            #expect(!agree(MeterValuesRequest.self, text), "\(text)")
+        }
+        #expect(!agree(StatusNotificationRequest.self, #"{"connectorId":1,"errorCode":"NoError"}"#))
+        #expect(!agree(StatusNotificationRequest.self, #"{"connectorId":1,"errorCode":"NoError","status":"Charging","info":"\#(String(repeating: "i", count: 51))"}"#))
+        #expect(!agree(HeartbeatRequest.self, #"{"extra":1}"#))
+    }
+
+    /// Random mutations of valid payloads: whenever the fast path answers, the general path gives the same value.
+    @Test func randomMutationsAgree() {
+        var generator = SplitMix64(seed: 0xFA57)
+        let seeds: [(String, (String) -> Bool)] = [
+            (Self.meterValues, { agree(MeterValuesRequest.self, $0) }),
+            (Self.status, { agree(StatusNotificationRequest.self, $0) }),
+            ("{}", { agree(HeartbeatRequest.self, $0) }),
+        ]
+        let alphabet = Array(#"[]{}",:0123456789-.eE\u tfnrlLNW+Z"#.utf8) + [0x7F, 0xC3]
+        var fastAnswers = 0
+        for round in 0..<30_000 {
+            let (seed, check) = seeds[round % seeds.count]
+            var bytes = Array(seed.utf8)
+            for _ in 0..<(1 + generator.next() % 3) {
+                let position = Int(generator.next() % UInt64(bytes.count))
+                switch generator.next() % 3 {
+                case 0: bytes[position] = alphabet[Int(generator.next() % UInt64(alphabet.count))]
+                case 1: bytes.remove(at: position)
+                default: bytes.insert(alphabet[Int(generator.next() % UInt64(alphabet.count))], at: position)
+                }
+                if bytes.isEmpty { bytes = [UInt8(ascii: "{")] }
+            }
+            // Payloads reach the decoders only after the frame codec validated them as JSON.
+            let frame = Array(#"[2,"1","X","#.utf8) + bytes + [UInt8(ascii: "]")]
+            guard case .call? = try? FrameCodec.decode(frame) else { continue }
+            if check(String(decoding: bytes, as: UTF8.self)) { fastAnswers += 1 }
+        }
+        // Many mutations land in a value or white space and leave a payload the fast path reads: it must have
+        // answered hundreds of them, or this test checks nothing.
+        #expect(fastAnswers > 500)
+    }
+
+    @Test func answersAreWrittenAsTheGeneralEncoderWritesThem() throws {
+        let heartbeat = HeartbeatResponse(currentTime: Date(timeIntervalSince1970: 1_795_000_000.5))
+        #expect(FastPath.encode(heartbeat) == (try PayloadCoding.encodeGenerally(heartbeat)))
+        #expect(FastPath.encode(MeterValuesResponse()) == (try PayloadCoding.encodeGenerally(MeterValuesResponse())))
+        #expect(FastPath.encode(StatusNotificationResponse()) == (try PayloadCoding.encodeGenerally(StatusNotificationResponse())))
+        #expect(FastPath.encode(BootNotificationResponse(status: .accepted, currentTime: Date(), interval: 300)) == nil)
+    }
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The performance ladder of docs/performance.md. For each step it starts a fresh mosquitto and the release-built
+# gateway on loopback ports, runs ocpp-loadgen against them, and at the end writes a results table.
+#
+# Usage: ./scripts/bench.sh [STEP...]     (no step: the whole ladder, about 10 minutes)
+#   light       10 chargers, 1 MeterValues/s each, 30 s       (MeterValues -> MQTT latency at light load)
+#   commands    10 chargers, 500 MQTT commands one at a time  (command latency)
+#   c1 c100 c1000 c5000   N chargers, 1 MeterValues/s each    (c5000: the fleet target)
+#   idle10000   10,000 connected idle chargers                (memory per charger)
+#   saturation  200 chargers sending back to back, 30 s       (the ceiling)
+# Results go to bench-results/<time>/ (one JSON per step, results.md with the table). Not part of the test suite.
+# GATEWAY_BIN=path runs another gateway binary (an older build, to compare) with the same load generator.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+require_swift
+apt_install libmosquitto-dev pkg-config mosquitto
+swift build -c release --product ocpp-gateway
+swift build -c release --product ocpp-loadgen
+bin=.build/release
+gateway_bin="${GATEWAY_BIN:-$bin/ocpp-gateway}"
+
+steps=("$@")
+[ ${#steps[@]} -eq 0 ] && steps=(light commands c1 c100 c1000 c5000 idle10000 saturation)
+out="bench-results/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$out"
+work=$(mktemp -d)
+broker_pid="" gateway_pid=""
+cleanup() {
+    [ -n "$gateway_pid" ] && kill -TERM "$gateway_pid" 2>/dev/null && wait "$gateway_pid" 2>/dev/null
+    [ -n "$broker_pid" ] && kill -TERM "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
+    gateway_pid="" broker_pid=""
+}
+trap 'cleanup; rm -rf "$work"' EXIT
+# 10,000 chargers need 10,000 sockets in the gateway and as many in the load generator.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" -ge 10500 ] || echo "warning: only $(ulimit -n) file descriptors; idle10000 needs more than 10,000" >&2
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_for_port() {  # PORT PID NAME
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        kill -0 "$2" 2>/dev/null || { echo "error: $3 exited" >&2; return 1; }
+        sleep 0.1
+    done
+    echo "error: $3 did not listen on $1" >&2
+    return 1
+}
+
+start() {  # a fresh broker and gateway
+    mqtt_port=$(free_port) ocpp_port=$(free_port)
+    rm -rf "$work/data" && mkdir -p "$work/data"
+    {
+        echo "listener $mqtt_port 127.0.0.1"
+        echo "allow_anonymous true"
+        echo "persistence false"
+        echo "set_tcp_nodelay true"
+        # The load generator subscribes to every energy publish: let the broker queue them rather than drop them.
+        echo "max_queued_messages 1000000"
+        [ "$(id -u)" -eq 0 ] && echo "user root"
+    } > "$work/mosquitto.conf"
+    mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
+    broker_pid=$!
+    wait_for_port "$mqtt_port" "$broker_pid" mosquitto
+    LISTEN_ADDR=127.0.0.1 LISTEN_PORT=$ocpp_port ADMIN_ADDR=127.0.0.1 ADMIN_PORT=0 \
+        MQTT_HOSTNAME=127.0.0.1 MQTT_PORT=$mqtt_port MQTT_USESTATIONNAME=true \
+        AUTHORIZED_TAG_ID_LIST='["LOADGEN"]' DATA_DIR="$work/data" LOG_LEVEL=warning \
+        "$gateway_bin" > "$work/gateway.log" 2>&1 &
+    gateway_pid=$!
+    wait_for_port "$ocpp_port" "$gateway_pid" ocpp-gateway
+}
+
+loadgen() {  # STEP ARGS...
+    local step=$1
+    shift
+    echo "== $step: ocpp-loadgen $*"
+    start
+    "$bin/ocpp-loadgen" --gateway "127.0.0.1:$ocpp_port" --mqtt "127.0.0.1:$mqtt_port" \
+        --gateway-pid "$gateway_pid" --broker-pid "$broker_pid" --json "$out/$step.json" "$@" \
+        || echo "   ($step was not clean: see the failures above)"
+    cleanup
+}
+
+for step in "${steps[@]}"; do
+    case "$step" in
+        light) loadgen light --chargers 10 --rate 1 --duration 30 ;;
+        commands) loadgen commands --mode command --chargers 10 --commands 500 ;;
+        c1) loadgen c1 --chargers 1 --rate 1 --duration 30 ;;
+        c100) loadgen c100 --chargers 100 --rate 1 --duration 30 ;;
+        c1000) loadgen c1000 --chargers 1000 --rate 1 --duration 30 ;;
+        c5000) loadgen c5000 --chargers 5000 --rate 1 --duration 60 ;;
+        idle10000) loadgen idle10000 --mode idle --chargers 10000 --duration 15 ;;
+        saturation) loadgen saturation --chargers 200 --rate 0 --duration 30 ;;
+        *) echo "error: unknown step $step" >&2; exit 2 ;;
+    esac
+done
+
+python3 - "$out" <<'PY'
+import json, os, platform, sys
+out = sys.argv[1]
+rows = []
+def us(summary, key):
+    return f"{summary[key]:.0f}" if summary and summary.get("count") else "-"
+for name in sorted(os.listdir(out)):
+    if not name.endswith(".json"):
+        continue
+    r = json.load(open(os.path.join(out, name)))
+    rows.append("| {} | {} | {} | {} | {} | {} | {} / {} | {} / {} / {} | {} | {} | {} | {} |".format(
+        name[:-5], r["chargers"], r["meter_values_answered"], f'{r["achieved_per_s"]:.0f}', r["lost"],
+        r["call_errors"] + r["connect_failures"] + r["disconnects"] + r["commands_failed"],
+        us(r["meter_values_rtt"], "p50_us"), us(r["meter_values_rtt"], "p99_us"),
+        us(r["meter_values_to_mqtt"], "p50_us"), us(r["meter_values_to_mqtt"], "p99_us"), us(r["meter_values_to_mqtt"], "max_us"),
+        r.get("cpu_us_per_meter_values") or "-", r.get("rss_kib_per_charger") or "-",
+        us(r["command_to_charger"], "p50_us"), us(r["command_round_trip"], "p50_us")))
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+table = "\n".join([
+    f"Machine: {os.cpu_count()} CPUs ({cpu}), {platform.platform()}", "",
+    "| step | chargers | MeterValues | per s | lost | errors | RTT p50 / p99 µs | to MQTT p50 / p99 / max µs | gateway CPU µs per MeterValues | RSS KiB per charger | cmd -> charger p50 µs | cmd -> result p50 µs |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|", *rows])
+open(os.path.join(out, "results.md"), "w").write(table + "\n")
+print(table)
+PY
+echo "Results: $out/results.md"
