@@ -13,6 +13,8 @@ struct DiscoveryModel {
     let controls: ControlConfiguration
     let version: String
     private(set) var stations: [String: Station] = [:]
+    /// State parameters that have no optional entity (`energy_active_import_register`, `status`, …).
+    private var ordinaryParameters: Set<String> = []
 
     struct Station {
         var device: [String: JSONValue] = [:]
@@ -58,15 +60,25 @@ struct DiscoveryModel {
         default:
             break
         }
-        // Entities that appear with the data: a new measurand, a second connector.
+        // Entities that appear with the data: a new measurand, a second connector. This runs for every state
+        // publication, so it compares bytes and remembers what it has seen rather than rebuilding entities.
+        guard !statePublications.isEmpty else { return out }
+        let root = topics.stationRoot(station)
+        let statePrefix = root + "/state/", connectorPrefix = root + "/connector/"
         for publication in statePublications {
-            if let parameter = optionalParameter(of: publication.topic, station: station),
-                stations[station, default: Station()].parameters.insert(parameter).inserted
-            {
-                out += configs(station, [Self.sensor(forOptional: parameter)].compactMap { $0 })
-            }
-            if let connector = connector(of: publication.topic, station: station), connector >= 2,
-                stations[station, default: Station()].connectors.insert(connector).inserted
+            let topic = publication.topic.utf8
+            if topic.starts(with: statePrefix.utf8) {
+                let parameter = String(Substring(topic.dropFirst(statePrefix.utf8.count)))
+                guard !ordinaryParameters.contains(parameter), !stations[station, default: Station()].parameters.contains(parameter) else { continue }
+                guard let sensor = Self.sensor(forOptional: parameter) else {
+                    ordinaryParameters.insert(parameter)
+                    continue
+                }
+                stations[station, default: Station()].parameters.insert(parameter)
+                out += configs(station, [sensor])
+            } else if topic.starts(with: connectorPrefix.utf8),
+                let connector = Substring(topic.dropFirst(connectorPrefix.utf8.count)).split(separator: "/").first.flatMap({ Int($0) }),
+                connector >= 2, stations[station, default: Station()].connectors.insert(connector).inserted
             {
                 out += configs(station, connectorEntities(station, connector))
             }
@@ -247,19 +259,6 @@ struct DiscoveryModel {
     }
 
     /// The flat parameter of a publication to `<S>/state/<parameter>` that has an optional sensor.
-    private func optionalParameter(of topic: String, station: String) -> String? {
-        let prefix = topics.stationRoot(station) + "/state/"
-        guard topic.hasPrefix(prefix) else { return nil }
-        let parameter = String(topic.dropFirst(prefix.count))
-        return Self.sensor(forOptional: parameter) == nil ? nil : parameter
-    }
-
-    private func connector(of topic: String, station: String) -> Int? {
-        let prefix = topics.stationRoot(station) + "/connector/"
-        guard topic.hasPrefix(prefix) else { return nil }
-        return topic.dropFirst(prefix.count).split(separator: "/").first.flatMap { Int($0) }
-    }
-
     // MARK: Configs
 
     /// `[a-zA-Z0-9_-]` only, as HA requires; ids that had to change get a short hash so they stay distinct.

@@ -31,7 +31,7 @@ public protocol OutboxStore: AnyObject, Sendable {
     /// Keeps `entries` (those of one event, all or none where the store can).
     func append(_ entries: [OutboxEntry]) throws
     /// Replaces the contents with `entries` (the ones still unacknowledged).
-    func rewrite(_ entries: [OutboxEntry]) throws
+    func rewrite(_ entries: some Collection<OutboxEntry>) throws
 }
 
 /// The outbox as `outbox.jsonl` in DATA_DIR: one line per message, appended; rewritten with only the
@@ -71,7 +71,7 @@ public final class FileOutbox: OutboxStore, @unchecked Sendable {
         try handle!.write(contentsOf: data)
     }
 
-    public func rewrite(_ entries: [OutboxEntry]) throws {
+    public func rewrite(_ entries: some Collection<OutboxEntry>) throws {
         try? handle?.close()
         handle = nil
         var data = Data()
@@ -98,5 +98,5 @@ public final class MemoryOutbox: OutboxStore, @unchecked Sendable {
 
     public func load() throws -> [OutboxEntry] { lock.withLock { entries } }
     public func append(_ entries: [OutboxEntry]) throws { lock.withLock { self.entries += entries } }
-    public func rewrite(_ entries: [OutboxEntry]) throws { lock.withLock { self.entries = entries } }
+    public func rewrite(_ entries: some Collection<OutboxEntry>) throws { lock.withLock { self.entries = Array(entries) } }
 }

@@ -24,14 +24,22 @@ final class StatePublisher: Sendable {
         var connected = false
         var order: [String] = []
         var retained: [String: String] = [:]
-        /// Unacknowledged outbox entries, oldest first. A slice: acknowledgements come mostly in order, and
-        /// dropping a slice's first element moves its start instead of every other element.
-        var outbox: ArraySlice<OutboxEntry> = []
-        /// Message id -> outbox sequence, for the entries handed to the MQTT client.
+        /// Unacknowledged outbox entries, oldest first.
+        var outbox = OutboxQueue()
+        /// Message id -> outbox sequence, for the entries handed to the MQTT client and not yet acknowledged.
         var inFlight: [Int32: UInt64] = [:]
+        /// The highest sequence handed to the MQTT client since the connection came up.
+        var sentUpTo: UInt64 = 0
+        /// Outbox entries that were not written to the store: ordinary state queued behind a backlog.
+        var volatile: Set<UInt64> = []
         var nextSequence: UInt64 = 1
         var acknowledgedSinceRewrite = 0
     }
+
+    /// Outbox entries handed to the MQTT client at once, at most. The rest wait in the outbox and go as
+    /// acknowledgements come back. MQTT message ids have 16 bits: a client with more messages outstanding
+    /// would reuse ids and mismatch acknowledgements.
+    static let window = 1000
 
     private static let queued = Gauge(label: "mqtt_queued_messages")
     private static let dropped = Counter(label: "mqtt_outbox_dropped_total")
@@ -44,7 +52,7 @@ final class StatePublisher: Sendable {
         self.logger = logger
         var initial = State()
         do {
-            initial.outbox = try store.load()[...]
+            initial.outbox = OutboxQueue(try store.load())
             initial.nextSequence = (initial.outbox.last?.sequence ?? 0) + 1
             if !initial.outbox.isEmpty {
                 logger.info("Messages waiting from before the restart", metadata: ["mqtt.outbox": "\(initial.outbox.count)"])
@@ -59,21 +67,23 @@ final class StatePublisher: Sendable {
     func publish(_ publications: [Publication]) {
         guard !publications.isEmpty else { return }
         state.withLock { state in
-            // First keep what must be kept, in one write to the store; then hand everything to MQTT in order.
+            // Kept publications go through the outbox, all of one event in one write to the store. Ordinary
+            // retained state goes straight to MQTT, unless outbox entries are still waiting for the window: then
+            // it waits behind them (in memory only), so a topic's values reach the broker in order.
             var kept: [OutboxEntry] = []
-            var entries: [OutboxEntry?] = []
-            entries.reserveCapacity(publications.count)
             for publication in publications {
                 if publication.retain { remember(publication, in: &state) }
-                guard publication.kept || !publication.retain else {
-                    entries.append(nil)
+                let mustKeep = publication.kept || !publication.retain
+                if !mustKeep && !hasBacklog(state) {
+                    if state.connected { _ = send(publication.topic, publication.payload, publication.retain) }
                     continue
                 }
                 let entry = OutboxEntry(sequence: state.nextSequence, topic: publication.topic, payload: publication.payload,
                                         retain: publication.retain)
                 state.nextSequence += 1
-                kept.append(entry)
-                entries.append(entry)
+                if mustKeep { kept.append(entry) } else { state.volatile.insert(entry.sequence) }
+                state.outbox.append(entry)
+                if state.outbox.count > outboxLimit { dropOldest(&state) }
             }
             if !kept.isEmpty {
                 do {
@@ -82,18 +92,26 @@ final class StatePublisher: Sendable {
                     logger.error("Cannot write to the outbox; the message is kept in memory only", metadata: ["error": "\(error)"])
                 }
             }
-            for (publication, entry) in zip(publications, entries) {
-                guard let entry else {
-                    if state.connected { _ = send(publication.topic, publication.payload, publication.retain) }
-                    continue
-                }
-                state.outbox.append(entry)
-                if state.outbox.count > outboxLimit { dropOldest(&state) }
-                if state.connected, let id = send(entry.topic, entry.payload, entry.retain) {
-                    state.inFlight[id] = entry.sequence
-                }
-            }
+            sendWaiting(&state)
             Self.queued.record(state.outbox.count)
+        }
+    }
+
+    /// Whether outbox entries wait for the window. (Without a connection, ordinary state is coalesced instead: the
+    /// latest value of each topic goes after the outbox at the reconnect.)
+    private func hasBacklog(_ state: State) -> Bool {
+        guard state.connected, let last = state.outbox.last else { return false }
+        return last.sequence > state.sentUpTo
+    }
+
+    /// Hands waiting outbox entries to the MQTT client, in order, while the window has room.
+    private func sendWaiting(_ state: inout State) {
+        guard state.connected else { return }
+        var position = state.outbox.position(after: state.sentUpTo)
+        while state.inFlight.count < Self.window, let entry = state.outbox.entry(at: position) {
+            if let id = send(entry.topic, entry.payload, entry.retain) { state.inFlight[id] = entry.sequence }
+            state.sentUpTo = entry.sequence
+            position += 1
         }
     }
 
@@ -102,11 +120,9 @@ final class StatePublisher: Sendable {
         let (resent, republished) = state.withLock { state in
             state.connected = true
             state.inFlight = [:]
-            var resentTopics: Set<String> = []
-            for entry in state.outbox {
-                if let id = send(entry.topic, entry.payload, entry.retain) { state.inFlight[id] = entry.sequence }
-                resentTopics.insert(entry.topic)
-            }
+            state.sentUpTo = 0
+            let resentTopics = Set(state.outbox.pending.map(\.topic))
+            sendWaiting(&state)
             var republished = 0
             for topic in state.order where !resentTopics.contains(topic) {
                 _ = send(topic, state.retained[topic]!, true)
@@ -126,13 +142,10 @@ final class StatePublisher: Sendable {
     func acknowledged(_ messageID: Int32) {
         state.withLock { state in
             guard let sequence = state.inFlight.removeValue(forKey: messageID),
-                let index = Self.index(of: sequence, in: state.outbox)
+                state.outbox.remove(sequence: sequence)
             else { return }
-            if index == state.outbox.startIndex {
-                state.outbox.removeFirst()
-            } else {
-                state.outbox.remove(at: index)
-            }
+            state.volatile.remove(sequence)
+            sendWaiting(&state)
             state.acknowledgedSinceRewrite += 1
             // Keep the file short: rewrite it when it has emptied, or every thousand acknowledgements.
             if state.outbox.isEmpty || state.acknowledgedSinceRewrite >= 1000 {
@@ -144,17 +157,6 @@ final class StatePublisher: Sendable {
 
     var isConnected: Bool { state.withLock { $0.connected } }
 
-    /// Where the entry with `sequence` is: the outbox is in sequence order, and acknowledgements mostly come for
-    /// its first entries.
-    static func index(of sequence: UInt64, in outbox: ArraySlice<OutboxEntry>) -> Int? {
-        if outbox.first?.sequence == sequence { return outbox.startIndex }
-        var low = outbox.startIndex, high = outbox.endIndex
-        while low < high {
-            let middle = (low + high) / 2
-            if outbox[middle].sequence < sequence { low = middle + 1 } else { high = middle }
-        }
-        return low < outbox.endIndex && outbox[low].sequence == sequence ? low : nil
-    }
 
     /// How many messages wait for the broker.
     var waiting: Int { state.withLock { $0.outbox.count } }
@@ -177,9 +179,10 @@ final class StatePublisher: Sendable {
 
     private func dropOldest(_ state: inout State) {
         let count = max(1, outboxLimit / 10)
-        let gone = Set(state.outbox.prefix(count).map(\.sequence))
-        state.outbox.removeFirst(min(count, state.outbox.count))
+        let gone = Set(state.outbox.pending.prefix(count).map(\.sequence))
+        state.outbox.removeFirst(count)
         state.inFlight = state.inFlight.filter { !gone.contains($0.value) }
+        state.volatile.subtract(gone)
         Self.dropped.increment(by: gone.count)
         logger.warning("Outbox full: dropped the oldest messages", metadata: [
             "mqtt.dropped": "\(gone.count)", "mqtt.outbox_limit": "\(outboxLimit)",
@@ -189,7 +192,7 @@ final class StatePublisher: Sendable {
 
     private func rewrite(_ state: inout State) {
         do {
-            try store.rewrite(Array(state.outbox))
+            try store.rewrite(state.outbox.pending)
             state.acknowledgedSinceRewrite = 0
         } catch {
             logger.error("Cannot rewrite the outbox", metadata: ["error": "\(error)"])
@@ -198,5 +201,80 @@ final class StatePublisher: Sendable {
 
     private func send(_ topic: String, _ payload: String, _ retain: Bool) -> Int32? {
         transport.publish(topic: topic, payload: Array(payload.utf8), qos: qos, retain: retain)
+    }
+}
+
+/// The unacknowledged entries in sequence order. Acknowledgements come mostly for the oldest entry: dropping it
+/// moves a start index instead of every other entry, and the storage is compacted once the dropped part is at
+/// least half of it (amortised O(1) per acknowledgement; measured in docs/performance.md).
+struct OutboxQueue {
+    private var storage: [OutboxEntry]
+    private var head = 0
+
+    init(_ entries: [OutboxEntry] = []) {
+        storage = entries
+    }
+
+    /// The entries, oldest first.
+    var pending: ArraySlice<OutboxEntry> { storage[head...] }
+    var count: Int { storage.count - head }
+    var isEmpty: Bool { head == storage.count }
+    var last: OutboxEntry? { isEmpty ? nil : storage.last }
+
+    mutating func append(_ entry: OutboxEntry) {
+        storage.append(entry)
+    }
+
+    /// Removes the entry with `sequence`; false when there is none.
+    mutating func remove(sequence: UInt64) -> Bool {
+        guard let index = index(of: sequence) else { return false }
+        if index == head {
+            head += 1
+            compactIfWorthIt()
+        } else {
+            storage.remove(at: index)
+        }
+        return true
+    }
+
+    /// Drops the oldest `count` entries.
+    mutating func removeFirst(_ count: Int) {
+        head += min(count, self.count)
+        compactIfWorthIt()
+    }
+
+    /// The position of the first entry whose sequence is above `sequence` (positions are valid until the next
+    /// change).
+    func position(after sequence: UInt64) -> Int {
+        var low = head, high = storage.count
+        while low < high {
+            let middle = (low + high) / 2
+            if storage[middle].sequence <= sequence { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    func entry(at position: Int) -> OutboxEntry? {
+        position >= head && position < storage.count ? storage[position] : nil
+    }
+
+    private func index(of sequence: UInt64) -> Int? {
+        if head < storage.count, storage[head].sequence == sequence { return head }
+        var low = head, high = storage.count
+        while low < high {
+            let middle = (low + high) / 2
+            if storage[middle].sequence < sequence { low = middle + 1 } else { high = middle }
+        }
+        return low < storage.count && storage[low].sequence == sequence ? low : nil
+    }
+
+    private mutating func compactIfWorthIt() {
+        if head == storage.count {
+            storage.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 64, head * 2 >= storage.count {
+            storage.removeFirst(head)
+            head = 0
+        }
     }
 }

@@ -189,9 +189,14 @@ struct StationStateModel {
         stations[out.stationID, default: Station()].connectors[connector] = state
     }
 
+    /// `energy_active_import_register` for Energy.Active.Import.Register, made once.
+    private static let baseNames: [Measurand: String] = Dictionary(uniqueKeysWithValues: Measurand.allCases.map {
+        ($0, $0.rawValue.lowercased().replacingOccurrences(of: ".", with: "_"))
+    })
+
     /// `energy_active_import_register`, `current_import_l1`, `voltage_l1_l2`, `temperature_body`.
     static func parameter(for sample: MeterSample) -> String {
-        var name = sample.measurand.rawValue.lowercased().replacingOccurrences(of: ".", with: "_")
+        var name = baseNames[sample.measurand]!
         switch sample.phase {
         case nil: break
         case .l1, .l1N: name += "_l1"

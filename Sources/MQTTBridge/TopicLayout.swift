@@ -13,7 +13,13 @@ public struct TopicLayout: Sendable, Hashable {
     }
 
     private func join(_ levels: String...) -> String {
-        levels.filter { !$0.isEmpty }.joined(separator: "/")
+        var topic = ""
+        topic.reserveCapacity(levels.reduce(levels.count) { $0 + $1.utf8.count })
+        for level in levels where !level.isEmpty {
+            if !topic.isEmpty { topic += "/" }
+            topic += level
+        }
+        return topic
     }
 
     /// `<S>`.

@@ -61,6 +61,9 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         var everConnected = false
     }
 
+    /// QoS 1 messages sent and not yet acknowledged, at most; further ones wait in libmosquitto's queue.
+    static let maximumInFlight = 1000
+
     private static let connectedGauge = Gauge(label: "mqtt_connected")
     private static let reconnects = Counter(label: "mqtt_reconnects_total")
     private static let publishes = Counter(label: "mqtt_publishes_total")
@@ -85,6 +88,9 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         try check(mosquitto_threaded_set(handle, true), "threaded mode")
         try check(mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, 1), "TCP_NODELAY")
         try check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, Int32(MQTT_PROTOCOL_V311)), "protocol version")
+        // libmosquitto keeps 20 QoS 1 messages in flight by default and queues the rest until acknowledgements come:
+        // about 20 per round trip to the broker, a ceiling a busy gateway reaches (docs/performance.md).
+        try check(mosquitto_max_inflight_messages_set(handle, UInt32(Self.maximumInFlight)), "messages in flight")
         if let username = configuration.username {
             try check(mosquitto_username_pw_set(handle, username, configuration.password), "username and password")
         }

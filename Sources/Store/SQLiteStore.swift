@@ -248,7 +248,7 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
     /// Keeps `entries` (the unacknowledged ones, oldest first): everything older than the first of them goes.
     /// Entries acknowledged out of order after it stay until a later rewrite passes them; after a restart they
     /// would be sent once more, which QoS 1 allows.
-    public func rewrite(_ entries: [OutboxEntry]) throws {
+    public func rewrite(_ entries: some Collection<OutboxEntry>) throws {
         try locked {
             let first = entries.first.map { Int64($0.sequence) } ?? Int64.max
             try database.run("DELETE FROM outbox WHERE sequence < ?", [.int(first)])

@@ -51,6 +51,26 @@ final class RecordingTransport: MQTTTransport {
         #expect(transport.log == ["energy=2"])
     }
 
+    @Test func atMostAWindowIsInFlightAndOrdinaryStateWaitsBehindIt() {
+        let transport = RecordingTransport()
+        let publisher = StatePublisher(transport: transport, qos: 1, logger: quiet)
+        publisher.connected()
+        let count = StatePublisher.window + 5
+        publisher.publish((1...count).map { reading("energy", String($0)) })
+        #expect(transport.log.count == StatePublisher.window)
+        // Ordinary state published now must not overtake the readings still waiting for the window.
+        publisher.publish([Publication(topic: "energy", payload: "0")])
+        #expect(transport.log.count == StatePublisher.window)
+        for id in 1...Int32(StatePublisher.window) { publisher.acknowledged(id) }
+        #expect(transport.log.count == count + 1)
+        #expect(transport.log.suffix(2) == ["energy=\(count)", "energy=0"])
+        for id in Int32(StatePublisher.window + 1)...Int32(count + 1) { publisher.acknowledged(id) }
+        #expect(publisher.waiting == 0)
+        // Nothing waits any more: ordinary state goes straight out again.
+        publisher.publish([Publication(topic: "status", payload: "Available")])
+        #expect(transport.log.last == "status=Available" && publisher.waiting == 0)
+    }
+
     @Test func aRestartSendsWhatWasNotAcknowledged() throws {
         let store = MemoryOutbox()
         let first = StatePublisher(transport: RecordingTransport(), qos: 1, store: store, logger: quiet)
