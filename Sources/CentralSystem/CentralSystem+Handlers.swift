@@ -163,15 +163,19 @@ extension CentralSystem {
     private func startTransaction(_ request: StartTransactionRequest, station: String) throws -> StartTransactionResponse {
         let status = authorize(request.idTag.value, station: station)
         return try state.withLock { state in
-            var persisted = state.persisted
-            persisted.lastTransactionID += 1
             let transaction = Transaction(
-                id: persisted.lastTransactionID, station: station, connectorId: request.connectorId,
+                id: state.persisted.lastTransactionID + 1, station: station, connectorId: request.connectorId,
                 idTag: request.idTag.value, meterStart: request.meterStart, startedAt: request.timestamp)
-            persisted.activeTransactions[transaction.id] = transaction
+            state.persisted.lastTransactionID = transaction.id
+            state.persisted.activeTransactions[transaction.id] = transaction
             // Saved before answering: an id the charger has seen is never handed out again.
-            try store.save(persisted)
-            state.persisted = persisted
+            do {
+                try store.save(state.persisted, changes: StateChange(transactions: [transaction.id], lastTransactionID: true))
+            } catch {
+                state.persisted.lastTransactionID = transaction.id - 1
+                state.persisted.activeTransactions[transaction.id] = nil
+                throw error
+            }
             if status == .accepted {
                 state.remoteStartTags[station]?.removeValue(forKey: request.idTag.value.lowercased())
             }
@@ -190,10 +194,13 @@ extension CentralSystem {
                     && state.persisted.lastTransactionID > 0
                 return nil
             }
-            var persisted = state.persisted
-            persisted.activeTransactions.removeValue(forKey: request.transactionId)
-            try store.save(persisted)
-            state.persisted = persisted
+            state.persisted.activeTransactions.removeValue(forKey: request.transactionId)
+            do {
+                try store.save(state.persisted, changes: StateChange(transactions: [request.transactionId]))
+            } catch {
+                state.persisted.activeTransactions[request.transactionId] = transaction
+                throw error
+            }
             return transaction
         }
         // Into the history before answering, like the start: a stop the charger has seen answered is kept.

@@ -95,12 +95,12 @@ public final class CentralSystem: Sendable {
         let session = state.withLock { state in
             if state.persisted.stations[station] == nil {
                 // Remembered from its first connection on, so it is published DISCONNECTED after a restart.
-                var persisted = state.persisted
-                persisted.stations[station] = StationRecord()
+                // (Changed in place and rolled back on failure: copying the state would copy every station.)
+                state.persisted.stations[station] = StationRecord()
                 do {
-                    try store.save(persisted)
-                    state.persisted = persisted
+                    try store.save(state.persisted, changes: .station(station))
                 } catch {
+                    state.persisted.stations[station] = nil
                     self.logger.error("Cannot save the new station", metadata: ["ocpp.station_id": "\(station)", "error": "\(error)"])
                 }
             }
@@ -269,10 +269,14 @@ public final class CentralSystem: Sendable {
     /// Turns a station's `charging_enabled` switch on or off; kept across restarts.
     public func setChargingEnabled(_ enabled: Bool, station: String) throws {
         try state.withLock { state in
-            var persisted = state.persisted
-            persisted.stations[station, default: StationRecord()].chargingEnabled = enabled
-            try store.save(persisted)
-            state.persisted = persisted
+            let before = state.persisted.stations[station]
+            state.persisted.stations[station, default: StationRecord()].chargingEnabled = enabled
+            do {
+                try store.save(state.persisted, changes: .station(station))
+            } catch {
+                state.persisted.stations[station] = before
+                throw error
+            }
         }
         logger.info("Charging switch changed", metadata: ["ocpp.station_id": "\(station)", "ocpp.charging_enabled": "\(enabled)"])
         emit(.chargingEnabledChanged(station: station, enabled: enabled))
@@ -288,14 +292,17 @@ public final class CentralSystem: Sendable {
     func remember(_ station: String, _ change: (inout StationRecord) -> Void) {
         do {
             try state.withLock { state in
-                var record = state.persisted.stations[station] ?? StationRecord()
-                let before = record
+                let before = state.persisted.stations[station]
+                var record = before ?? StationRecord()
                 change(&record)
                 guard record != before else { return }
-                var persisted = state.persisted
-                persisted.stations[station] = record
-                try store.save(persisted)
-                state.persisted = persisted
+                state.persisted.stations[station] = record
+                do {
+                    try store.save(state.persisted, changes: .station(station))
+                } catch {
+                    state.persisted.stations[station] = before
+                    throw error
+                }
             }
         } catch {
             logger.error("Cannot save the station's state", metadata: ["ocpp.station_id": "\(station)", "error": "\(error)"])

@@ -14,7 +14,8 @@ final class EventBroadcaster: Sendable {
         var continuation: AsyncStream<SequencedEvent>.Continuation?
         var next: UInt64 = 1
         var confirmed: UInt64 = 0
-        var waiters: [(UInt64, CheckedContinuation<Void, Never>)] = []
+        /// Answers waiting for their event's confirmation, by sequence (one event, one waiter).
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
     }
 
     func subscribe() -> AsyncStream<CentralSystemEvent> {
@@ -43,8 +44,8 @@ final class EventBroadcaster: Sendable {
             return (state.continuation, state.next)
         }
         durableContinuation?.yield(SequencedEvent(sequence: sequence, event: event))
-        for continuation in subscribers.withLock({ Array($0.values) }) {
-            continuation.yield(event)
+        if let others = subscribers.withLock({ $0.isEmpty ? nil : Array($0.values) }) {
+            for continuation in others { continuation.yield(event) }
         }
         return confirm && durableContinuation != nil ? sequence : nil
     }
@@ -54,7 +55,7 @@ final class EventBroadcaster: Sendable {
         await withCheckedContinuation { continuation in
             let done = durable.withLock { state -> Bool in
                 if state.continuation == nil || state.confirmed >= sequence { return true }
-                state.waiters.append((sequence, continuation))
+                state.waiters[sequence] = continuation
                 return false
             }
             if done { continuation.resume() }
@@ -63,9 +64,17 @@ final class EventBroadcaster: Sendable {
 
     func confirm(upTo sequence: UInt64) {
         let ready = durable.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.confirmed = max(state.confirmed, sequence)
-            let ready = state.waiters.filter { $0.0 <= state.confirmed }.map(\.1)
-            state.waiters.removeAll { $0.0 <= state.confirmed }
+            // Confirmations come for every event in order, so this visits each sequence once over time.
+            guard sequence > state.confirmed else { return [] }
+            var ready: [CheckedContinuation<Void, Never>] = []
+            if state.waiters.isEmpty {
+                state.confirmed = sequence
+                return ready
+            }
+            for confirmed in (state.confirmed + 1)...sequence {
+                if let waiter = state.waiters.removeValue(forKey: confirmed) { ready.append(waiter) }
+            }
+            state.confirmed = sequence
             return ready
         }
         ready.forEach { $0.resume() }
@@ -75,8 +84,8 @@ final class EventBroadcaster: Sendable {
     private func releaseAll() {
         let all = durable.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.continuation = nil
-            defer { state.waiters = [] }
-            return state.waiters.map(\.1)
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
         }
         all.forEach { $0.resume() }
     }

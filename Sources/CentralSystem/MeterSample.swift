@@ -46,7 +46,7 @@ public struct MeterSample: Sendable, Hashable {
     init(_ timestamp: Date, _ sampled: SampledValue) {
         let measurand = sampled.measurand ?? .energyActiveImportRegister
         var unit = sampled.unit ?? Self.defaultUnit(measurand)
-        var value = sampled.format == .signedData ? nil : Double(sampled.value.trimmingCharacters(in: .whitespaces))
+        var value = sampled.format == .signedData ? nil : (Double(sampled.value) ?? Double(sampled.value.trimmingCharacters(in: .whitespaces)))
         if let number = value, let (base, factor) = Self.baseUnit(unit) {
             value = number * factor
             unit = base

@@ -118,11 +118,45 @@ public struct CompletedTransaction: Codable, Sendable, Hashable {
 /// an in-memory store.
 public protocol StateStore: Sendable {
     func load() throws -> PersistedState
-    func save(_ state: PersistedState) throws
+    /// Saves `state`; `changes` names what differs from the last save, so a store can write only that (a
+    /// station's record, a transaction, the last transaction id) instead of comparing everything.
+    func save(_ state: PersistedState, changes: StateChange) throws
     /// Adds an ended transaction to the history.
     func record(_ transaction: CompletedTransaction) throws
     /// Ended transactions, oldest first, of one station (or all) that stopped at or after `since`.
     func history(station: String?, since: Date?) throws -> [CompletedTransaction]
+}
+
+extension StateStore {
+    /// Saves all of `state`.
+    public func save(_ state: PersistedState) throws {
+        try save(state, changes: .everything)
+    }
+}
+
+/// What one save changes.
+public struct StateChange: Sendable, Hashable {
+    /// Stations whose record was added, changed or removed.
+    public var stations: Set<String> = []
+    /// Active transactions that were added or removed.
+    public var transactions: Set<Int> = []
+    public var lastTransactionID = false
+    /// Anything may have changed: the store writes the whole state.
+    public var everything = false
+
+    public init(stations: Set<String> = [], transactions: Set<Int> = [], lastTransactionID: Bool = false) {
+        self.stations = stations
+        self.transactions = transactions
+        self.lastTransactionID = lastTransactionID
+    }
+
+    public static let everything: StateChange = {
+        var change = StateChange()
+        change.everything = true
+        return change
+    }()
+
+    public static func station(_ id: String) -> StateChange { StateChange(stations: [id]) }
 }
 
 /// Why the store could not be used.
@@ -205,7 +239,7 @@ public struct FileStateStore: StateStore {
         }
     }
 
-    public func save(_ state: PersistedState) throws {
+    public func save(_ state: PersistedState, changes: StateChange) throws {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys]
@@ -231,7 +265,7 @@ public final class InMemoryStateStore: StateStore, @unchecked Sendable {
         lock.withLock { state }
     }
 
-    public func save(_ state: PersistedState) throws {
+    public func save(_ state: PersistedState, changes: StateChange) throws {
         lock.withLock { self.state = state }
     }
 

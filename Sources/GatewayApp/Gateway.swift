@@ -8,6 +8,7 @@ import Mosquitto
 import OCPPServer
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 import Store
 
 /// The gateway process: reads its configuration, then runs its services until SIGTERM or SIGINT.
@@ -51,10 +52,17 @@ public enum Gateway {
         var mqttConfiguration = configuration.mqtt
         mqttConfiguration.will = .init(topic: configuration.bridge.topics.bridgeState, payload: "offline", qos: 1, retain: true)
         let (transportEvents, transportContinuation) = AsyncStream<MQTTTransportEvent>.makeStream(bufferingPolicy: .unbounded)
+        // Acknowledgements go straight to the bridge on the MQTT thread (one per publish: a task wake-up each would
+        // cost more than the acknowledgement itself); everything else through the stream, in order.
+        let acknowledgements = Mutex<MQTTBridge?>(nil)
         let mqtt: MosquittoClient
         do {
             mqtt = try MosquittoClient(configuration: mqttConfiguration, logger: logger) { event in
-                transportContinuation.yield(MosquittoTransport.bridgeEvent(event))
+                if case .published(let messageID) = event, let bridge = acknowledgements.withLock({ $0 }) {
+                    bridge.acknowledged(messageID: messageID)
+                } else {
+                    transportContinuation.yield(MosquittoTransport.bridgeEvent(event))
+                }
             }
         } catch {
             logger.critical("Cannot set up the MQTT client: \(error)")
@@ -67,6 +75,7 @@ public enum Gateway {
         let bridge = MQTTBridge(
             configuration: bridgeConfiguration, centralSystem: centralSystem, transport: MosquittoTransport(client: mqtt),
             transportEvents: transportEvents, logger: logger)
+        acknowledgements.withLock { $0 = bridge }
         let api = AdminAPI(
             centralSystem: centralSystem, server: server, bridge: bridge, registry: registry,
             dataDirectory: configuration.dataDirectory, readyRequiresMQTT: configuration.admin.readyRequiresMQTT)

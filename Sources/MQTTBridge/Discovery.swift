@@ -77,7 +77,7 @@ struct DiscoveryModel {
                 stations[station, default: Station()].parameters.insert(parameter)
                 out += configs(station, [sensor])
             } else if topic.starts(with: connectorPrefix.utf8),
-                let connector = Substring(topic.dropFirst(connectorPrefix.utf8.count)).split(separator: "/").first.flatMap({ Int($0) }),
+                let connector = Self.leadingNumber(topic.dropFirst(connectorPrefix.utf8.count)),
                 connector >= 2, stations[station, default: Station()].connectors.insert(connector).inserted
             {
                 out += configs(station, connectorEntities(station, connector))
@@ -259,6 +259,18 @@ struct DiscoveryModel {
     }
 
     /// The flat parameter of a publication to `<S>/state/<parameter>` that has an optional sensor.
+    /// `12` from `12/state/status`.
+    private static func leadingNumber(_ bytes: Substring.UTF8View) -> Int? {
+        var value = 0, digits = 0
+        for byte in bytes {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { break }
+            guard digits < 9 else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            digits += 1
+        }
+        return digits > 0 ? value : nil
+    }
+
     // MARK: Configs
 
     /// `[a-zA-Z0-9_-]` only, as HA requires; ids that had to change get a short hash so they stay distinct.

@@ -1,4 +1,5 @@
 import Foundation
+import OCPP
 
 /// Any JSON value, with booleans, integers and other numbers kept apart.
 public enum JSONValue: Codable, Hashable, Sendable {
@@ -48,7 +49,50 @@ public enum JSONValue: Codable, Hashable, Sendable {
     }
 
     /// Compact JSON text with sorted keys.
+    /// Compact JSON with sorted keys, written directly (discovery publishes thousands of these at a reconnect
+    /// storm). The same text Foundation's encoder writes with `.sortedKeys` and `.withoutEscapingSlashes`, which
+    /// a test checks and which still writes the rare non-integral numbers.
     public var text: String {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        write(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private func write(to out: inout [UInt8]) {
+        switch self {
+        case .null: out += "null".utf8
+        case .bool(let value): out += (value ? "true" : "false").utf8
+        case .int(let value): out += String(value).utf8
+        case .double(let value): out += Self.foundationText(value).utf8
+        case .string(let value): JSONString.append(value, to: &out)
+        case .array(let values):
+            out.append(UInt8(ascii: "["))
+            for (index, value) in values.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                value.write(to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let members):
+            out.append(UInt8(ascii: "{"))
+            for (index, key) in members.keys.sorted().enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONString.append(key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                members[key]!.write(to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    static func foundationText(_ value: Double) -> String {
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "null", negativeInfinity: "null", nan: "null")
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+
+    /// Foundation's rendering, for the equivalence test.
+    var foundationText: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"

@@ -106,6 +106,12 @@ public final class MQTTBridge: Service {
     /// Whether the MQTT connection is up.
     public var isMQTTConnected: Bool { publisher.isConnected }
 
+    /// The broker acknowledged a message. Safe from any thread: the MQTT client calls it on its network thread, so
+    /// an acknowledgement costs no task wake-up (it may also arrive through `transportEvents`).
+    public func acknowledged(messageID: Int32) {
+        publisher.acknowledged(messageID)
+    }
+
     /// Expected and known stations as DISCONNECTED, with their charging switches.
     private func initialState() -> [Publication] {
         let connected = centralSystem.connectedStations

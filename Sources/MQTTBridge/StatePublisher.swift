@@ -19,6 +19,7 @@ final class StatePublisher: Sendable {
     private let store: any OutboxStore
     private let logger: Logger
     private let state: Mutex<State>
+    private let publishing = Mutex(())
 
     private struct State {
         var connected = false
@@ -32,6 +33,9 @@ final class StatePublisher: Sendable {
         var sentUpTo: UInt64 = 0
         /// Outbox entries that were not written to the store: ordinary state queued behind a backlog.
         var volatile: Set<UInt64> = []
+        /// A publisher is writing entries to the store that are not in `outbox` yet: no rewrite meanwhile (it
+        /// would remove them from the store).
+        var storing = false
         var nextSequence: UInt64 = 1
         var acknowledgedSinceRewrite = 0
     }
@@ -66,24 +70,29 @@ final class StatePublisher: Sendable {
 
     func publish(_ publications: [Publication]) {
         guard !publications.isEmpty else { return }
-        state.withLock { state in
+        // One publisher at a time (sequences reach the outbox in order), but the store is written outside the
+        // state lock, so acknowledgements on the MQTT thread do not wait for the disk.
+        publishing.withLock { _ in
             // Kept publications go through the outbox, all of one event in one write to the store. Ordinary
             // retained state goes straight to MQTT, unless outbox entries are still waiting for the window: then
             // it waits behind them (in memory only), so a topic's values reach the broker in order.
-            var kept: [OutboxEntry] = []
-            for publication in publications {
-                if publication.retain { remember(publication, in: &state) }
-                let mustKeep = publication.kept || !publication.retain
-                if !mustKeep && !hasBacklog(state) {
-                    if state.connected { _ = send(publication.topic, publication.payload, publication.retain) }
-                    continue
+            let (kept, staged) = state.withLock { state -> ([OutboxEntry], [OutboxEntry]) in
+                var kept: [OutboxEntry] = [], staged: [OutboxEntry] = []
+                for publication in publications {
+                    if publication.retain { remember(publication, in: &state) }
+                    let mustKeep = publication.kept || !publication.retain
+                    if !mustKeep && staged.isEmpty && !hasBacklog(state) {
+                        if state.connected { _ = send(publication.topic, publication.payload, publication.retain) }
+                        continue
+                    }
+                    let entry = OutboxEntry(sequence: state.nextSequence, topic: publication.topic, payload: publication.payload,
+                                            retain: publication.retain)
+                    state.nextSequence += 1
+                    if mustKeep { kept.append(entry) } else { state.volatile.insert(entry.sequence) }
+                    staged.append(entry)
                 }
-                let entry = OutboxEntry(sequence: state.nextSequence, topic: publication.topic, payload: publication.payload,
-                                        retain: publication.retain)
-                state.nextSequence += 1
-                if mustKeep { kept.append(entry) } else { state.volatile.insert(entry.sequence) }
-                state.outbox.append(entry)
-                if state.outbox.count > outboxLimit { dropOldest(&state) }
+                state.storing = !kept.isEmpty
+                return (kept, staged)
             }
             if !kept.isEmpty {
                 do {
@@ -92,8 +101,16 @@ final class StatePublisher: Sendable {
                     logger.error("Cannot write to the outbox; the message is kept in memory only", metadata: ["error": "\(error)"])
                 }
             }
-            sendWaiting(&state)
-            Self.queued.record(state.outbox.count)
+            guard !staged.isEmpty else { return }
+            state.withLock { state in
+                state.storing = false
+                for entry in staged {
+                    state.outbox.append(entry)
+                    if state.outbox.count > outboxLimit { dropOldest(&state) }
+                }
+                sendWaiting(&state)
+                Self.queued.record(state.outbox.count)
+            }
         }
     }
 
@@ -148,7 +165,7 @@ final class StatePublisher: Sendable {
             sendWaiting(&state)
             state.acknowledgedSinceRewrite += 1
             // Keep the file short: rewrite it when it has emptied, or every thousand acknowledgements.
-            if state.outbox.isEmpty || state.acknowledgedSinceRewrite >= 1000 {
+            if !state.storing && (state.outbox.isEmpty || state.acknowledgedSinceRewrite >= 1000) {
                 rewrite(&state)
             }
             Self.queued.record(state.outbox.count)

@@ -12,8 +12,6 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
     public let path: String
     private let database: SQLiteDatabase
     private let lock = NSLock()
-    /// What the tables hold now, to turn `save` into the changes only.
-    private var saved = PersistedState()
 
     static let schemaVersion = 3
 
@@ -33,7 +31,6 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
             // same DATA_DIR is refused at start-up instead of sharing the files.
             try database.execute("PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
             try migrate(directory: directory)
-            saved = try readState()
         } catch {
             throw StateStoreError(description: "cannot use the database '\(path)': \(error)")
         }
@@ -93,7 +90,7 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
     private func importFiles(from directory: String) throws {
         let files = try FileStateStore(directory: directory)
         let state = try files.load()
-        try write(state, over: PersistedState())
+        try write(state, changes: .everything)
         for transaction in try files.history(station: nil, since: nil) { try insert(transaction) }
         let outboxPath = (directory as NSString).appendingPathComponent("outbox.jsonl")
         for entry in try FileOutbox(path: outboxPath).load() { try insert(entry) }
@@ -117,24 +114,45 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
     // MARK: StateStore
 
     public func load() throws -> PersistedState {
-        try locked { saved }
+        try locked { try readState() }
     }
 
-    public func save(_ state: PersistedState) throws {
+    /// Writes what `changes` names, nothing else: a station's status is one or two rows, whatever the fleet's size.
+    public func save(_ state: PersistedState, changes: StateChange) throws {
         try locked {
-            try database.transaction { try write(state, over: saved) }
-            saved = state
+            try database.transaction { try write(state, changes: changes) }
         }
     }
 
-    /// Writes the differences between `old` and `new`.
-    private func write(_ new: PersistedState, over old: PersistedState) throws {
-        if new.lastTransactionID != old.lastTransactionID {
-            try database.run("INSERT INTO meta (key, value) VALUES ('last_transaction_id', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                             [.int(Int64(new.lastTransactionID))])
+    private func write(_ state: PersistedState, changes: StateChange) throws {
+        if changes.everything {
+            try database.execute("DELETE FROM stations; DELETE FROM connector_status; DELETE FROM active_transactions;")
         }
-        for (id, record) in new.stations where old.stations[id] != record {
-            try database.run("""
+        if changes.lastTransactionID || changes.everything {
+            try database.run("INSERT INTO meta (key, value) VALUES ('last_transaction_id', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                             [.int(Int64(state.lastTransactionID))])
+        }
+        for id in changes.everything ? Set(state.stations.keys) : changes.stations {
+            try writeStation(id, state.stations[id])
+        }
+        for id in changes.everything ? Set(state.activeTransactions.keys) : changes.transactions {
+            if let transaction = state.activeTransactions[id] {
+                try database.run("INSERT OR REPLACE INTO active_transactions (id, station, connector_id, id_tag, meter_start, started_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                 [.int(Int64(id)), .text(transaction.station), .int(Int64(transaction.connectorId)), .text(transaction.idTag),
+                                  .int(Int64(transaction.meterStart)), .int(Self.millis(transaction.startedAt))])
+            } else {
+                try database.run("DELETE FROM active_transactions WHERE id = ?", [.int(Int64(id))])
+            }
+        }
+    }
+
+    private func writeStation(_ id: String, _ record: StationRecord?) throws {
+        guard let record else {
+            try database.run("DELETE FROM stations WHERE id = ?", [.text(id)])
+            try database.run("DELETE FROM connector_status WHERE station = ?", [.text(id)])
+            return
+        }
+        try database.run("""
                 INSERT INTO stations (id, charging_enabled, vendor, model, serial_number, firmware_version, last_seen)
                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET charging_enabled = excluded.charging_enabled,
                 vendor = excluded.vendor, model = excluded.model, serial_number = excluded.serial_number,
@@ -142,23 +160,9 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
                 """, [.text(id), .int(record.chargingEnabled ? 1 : 0), .init(record.boot?.vendor), .init(record.boot?.model),
                       .init(record.boot?.serialNumber), .init(record.boot?.firmwareVersion),
                       record.lastSeen.map { .int(Self.millis($0)) } ?? .null])
-            let before = old.stations[id]?.connectors ?? [:]
-            for (connector, status) in record.connectors ?? [:] where before[connector] != status {
-                try database.run("INSERT OR REPLACE INTO connector_status (station, connector, status, error_code) VALUES (?, ?, ?, ?)",
-                                 [.text(id), .int(Int64(connector)), .text(status.status), .text(status.errorCode)])
-            }
-        }
-        for id in old.stations.keys where new.stations[id] == nil {
-            try database.run("DELETE FROM stations WHERE id = ?", [.text(id)])
-            try database.run("DELETE FROM connector_status WHERE station = ?", [.text(id)])
-        }
-        for (id, transaction) in new.activeTransactions where old.activeTransactions[id] != transaction {
-            try database.run("INSERT OR REPLACE INTO active_transactions (id, station, connector_id, id_tag, meter_start, started_at) VALUES (?, ?, ?, ?, ?, ?)",
-                             [.int(Int64(id)), .text(transaction.station), .int(Int64(transaction.connectorId)), .text(transaction.idTag),
-                              .int(Int64(transaction.meterStart)), .int(Self.millis(transaction.startedAt))])
-        }
-        for id in old.activeTransactions.keys where new.activeTransactions[id] == nil {
-            try database.run("DELETE FROM active_transactions WHERE id = ?", [.int(Int64(id))])
+        for (connector, status) in record.connectors ?? [:] {
+            try database.run("INSERT OR REPLACE INTO connector_status (station, connector, status, error_code) VALUES (?, ?, ?, ?)",
+                             [.text(id), .int(Int64(connector)), .text(status.status), .text(status.errorCode)])
         }
     }
 

@@ -30,6 +30,30 @@ import Testing
         #expect(try (SQLiteStore(directory: dir) as StateStore).load() == state)
     }
 
+    @Test func aSaveWritesOnlyWhatItNames() throws {
+        let dir = directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var state = PersistedState(lastTransactionID: 3, stations: ["CP1": StationRecord(), "CP2": StationRecord()])
+        do {
+            let store = try SQLiteStore(directory: dir)
+            try store.save(state)
+            state.stations["CP1"]?.chargingEnabled = false
+            state.stations["CP2"]?.chargingEnabled = false
+            state.stations["CP3"] = StationRecord()
+            state.lastTransactionID = 4
+            state.activeTransactions[4] = Transaction(id: 4, station: "CP1", connectorId: 1, idTag: "T", meterStart: 0, startedAt: t0)
+            try store.save(state, changes: StateChange(stations: ["CP1", "CP3"], transactions: [4], lastTransactionID: true))
+            state.activeTransactions[4] = nil
+            state.stations["CP3"] = nil
+            try store.save(state, changes: StateChange(stations: ["CP3"], transactions: [4]))
+        }
+        let saved: PersistedState = try SQLiteStore(directory: dir).load()
+        #expect(saved.lastTransactionID == 4)
+        #expect(saved.stations["CP1"]?.chargingEnabled == false)
+        #expect(saved.stations["CP2"]?.chargingEnabled == true)  // changed in memory, not named: not written
+        #expect(saved.stations["CP3"] == nil && saved.activeTransactions.isEmpty)
+    }
+
     @Test func historyIsQueriedByStationAndTime() throws {
         let dir = directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+
+@testable import MQTTBridge
+
+/// `JSONValue.text` is written by hand for speed; it must be exactly what Foundation's encoder writes.
+@Suite struct JSONValueTextTests {
+    @Test func randomValuesAreWrittenAsFoundationWritesThem() {
+        var generator = SystemRandomNumberGenerator()
+        let characters = Array("aZ09 _-./:\"\\é€😀\n\r\t\u{01}\u{08}\u{0C}\u{1F}\u{7F}")
+        func string() -> String { String((0..<Int.random(in: 0...6, using: &generator)).map { _ in characters.randomElement(using: &generator)! }) }
+        func value(_ depth: Int) -> JSONValue {
+            switch Int.random(in: 0...(depth > 2 ? 5 : 7), using: &generator) {
+            case 0: return .null
+            case 1: return .bool(Bool.random(using: &generator))
+            case 2: return .int(Int.random(in: -1_000_000...1_000_000, using: &generator))
+            case 3: return .double([0.5, -2.25, 16, 1e-7, 3.0e20, 0.1, 230.4].randomElement(using: &generator)!)
+            case 4, 5: return .string(string())
+            case 6: return .array((0..<Int.random(in: 0...3, using: &generator)).map { _ in value(depth + 1) })
+            default:
+                var members: [String: JSONValue] = [:]
+                for _ in 0..<Int.random(in: 0...4, using: &generator) { members[string()] = value(depth + 1) }
+                return .object(members)
+            }
+        }
+        for _ in 0..<3000 {
+            let sample = value(0)
+            #expect(sample.text == sample.foundationText, "\(sample)")
+        }
+    }
+}
