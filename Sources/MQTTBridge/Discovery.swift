@@ -314,7 +314,7 @@ struct DiscoveryModel {
             if !stations[station, default: Station()].configTopics.contains(topic) {
                 stations[station, default: Station()].configTopics.append(topic)
             }
-            return Publication(topic: topic, payload: JSONValue.object(fields).text)
+            return Publication(topic: topic, payload: JSONValue.object(fields).text, cached: false)
         }
     }
 }

@@ -290,6 +290,10 @@ public final class MQTTBridge: Service {
                 switch event {
                 case .connected:
                     publisher.connected()
+                    // Discovery configs are not in the retained cache: written anew for every known station.
+                    if let configs = discovery.withLock({ $0?.everything() }), !configs.isEmpty {
+                        publisher.publish(configs)
+                    }
                 case .disconnected:
                     publisher.disconnected()
                 case .acknowledged(let messageID):

@@ -6,12 +6,16 @@ public struct Publication: Hashable, Sendable, CustomStringConvertible {
     /// Kept in full through broker outages and restarts (meter readings, transaction events): every one reaches
     /// the broker, in order. Other retained state keeps only its latest value.
     public var kept: Bool
+    /// Held in the publisher's retained cache and republished after every reconnect. Home Assistant discovery
+    /// configs are not (about 20 KiB per station): the bridge writes them anew after a reconnect instead.
+    public var cached: Bool
 
-    public init(topic: String, payload: String, retain: Bool = true, kept: Bool = false) {
+    public init(topic: String, payload: String, retain: Bool = true, kept: Bool = false, cached: Bool = true) {
         self.topic = topic
         self.payload = payload
         self.retain = retain
         self.kept = kept
+        self.cached = cached
     }
 
     public var description: String { "\(topic) = \(payload)\(retain ? "" : " (not retained)")" }

@@ -184,8 +184,8 @@ final class StatePublisher: Sendable {
     }
 
     private func remember(_ publication: Publication, in state: inout State) {
-        if publication.payload.isEmpty {
-            // An empty retained payload clears the topic: nothing to keep or republish.
+        if publication.payload.isEmpty || !publication.cached {
+            // An empty retained payload clears the topic, and an uncached one is not held: nothing to republish.
             if state.retained.removeValue(forKey: publication.topic) != nil {
                 state.order.removeAll { $0 == publication.topic }
             }
