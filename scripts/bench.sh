@@ -27,9 +27,16 @@ out="bench-results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 work=$(mktemp -d)
 broker_pid="" gateway_pid=""
-cleanup() {
-    [ -n "$gateway_pid" ] && kill -TERM "$gateway_pid" 2>/dev/null && wait "$gateway_pid" 2>/dev/null
-    [ -n "$broker_pid" ] && kill -TERM "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
+cleanup() {  # stops the gateway and the broker; reports a gateway that did not stop cleanly
+    if [ -n "$gateway_pid" ] && kill -TERM "$gateway_pid" 2>/dev/null; then
+        local status=0
+        wait "$gateway_pid" 2>/dev/null || status=$?
+        if [ "$status" -ne 0 ]; then
+            echo "   (the gateway exited with status $status; its last lines:)"
+            tail -n 5 "$work/gateway.log" | sed 's/^/   | /'
+        fi
+    fi
+    if [ -n "$broker_pid" ] && kill -TERM "$broker_pid" 2>/dev/null; then wait "$broker_pid" 2>/dev/null || true; fi
     gateway_pid="" broker_pid=""
 }
 trap 'cleanup; rm -rf "$work"' EXIT

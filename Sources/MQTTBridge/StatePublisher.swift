@@ -23,8 +23,11 @@ final class StatePublisher: Sendable {
 
     private struct State {
         var connected = false
-        var order: [String] = []
-        var retained: [String: String] = [:]
+        /// The latest payload of every retained topic, with the order the topic first appeared in (republished in
+        /// that order). Removing a topic is O(1): with thousands of stations, a list of topics in order made each
+        /// cleared topic (a transaction's end, a disconnect) cost O(all topics).
+        var retained: [String: (payload: String, order: UInt64)] = [:]
+        var nextOrder: UInt64 = 0
         /// Unacknowledged outbox entries, oldest first.
         var outbox = OutboxQueue()
         /// Message id -> outbox sequence, for the entries handed to the MQTT client and not yet acknowledged.
@@ -141,8 +144,8 @@ final class StatePublisher: Sendable {
             let resentTopics = Set(state.outbox.pending.map(\.topic))
             sendWaiting(&state)
             var republished = 0
-            for topic in state.order where !resentTopics.contains(topic) {
-                _ = send(topic, state.retained[topic]!, true)
+            for (topic, value) in state.retained.sorted(by: { $0.value.order < $1.value.order }) where !resentTopics.contains(topic) {
+                _ = send(topic, value.payload, true)
                 republished += 1
             }
             return (state.outbox.count, republished)
@@ -186,11 +189,12 @@ final class StatePublisher: Sendable {
     private func remember(_ publication: Publication, in state: inout State) {
         if publication.payload.isEmpty || !publication.cached {
             // An empty retained payload clears the topic, and an uncached one is not held: nothing to republish.
-            if state.retained.removeValue(forKey: publication.topic) != nil {
-                state.order.removeAll { $0 == publication.topic }
-            }
-        } else if state.retained.updateValue(publication.payload, forKey: publication.topic) == nil {
-            state.order.append(publication.topic)
+            state.retained.removeValue(forKey: publication.topic)
+        } else if let order = state.retained[publication.topic]?.order {
+            state.retained[publication.topic] = (publication.payload, order)
+        } else {
+            state.retained[publication.topic] = (publication.payload, state.nextOrder)
+            state.nextOrder += 1
         }
     }
 
