@@ -56,7 +56,7 @@ public final class FileOutbox: OutboxStore, @unchecked Sendable {
     public func append(_ entries: [OutboxEntry]) throws {
         guard !entries.isEmpty else { return }
         if handle == nil {
-            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+            if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
             let opened = try FileHandle(forUpdating: URL(fileURLWithPath: path))
             let end = try opened.seekToEnd()
             if end > 0 {
