@@ -163,7 +163,7 @@ struct JSONScanner: ~Copyable {
                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     index += 1
                 case UInt8(ascii: "u"):
-                    guard index + 4 < bytes.count, (1...4).allSatisfy({ Self.hexValue(bytes[index + $0]) != nil }) else {
+                    guard index + 4 < bytes.count, (1...4).allSatisfy({ ASCII.hexValue(bytes[index + $0]) != nil }) else {
                         throw Failure(reason: "invalid \\u escape at offset \(index)")
                     }
                     index += 5
@@ -191,7 +191,7 @@ struct JSONScanner: ~Copyable {
         }
         func hex4(_ at: Int) -> UInt32 {
             var value: UInt32 = 0
-            for k in 0..<4 { value = value << 4 | UInt32(hexValue(content[at + k]) ?? 0) }
+            for k in 0..<4 { value = value << 4 | UInt32(ASCII.hexValue(content[at + k]) ?? 0) }
             return value
         }
         while i < content.count {
@@ -262,14 +262,6 @@ struct JSONScanner: ~Copyable {
         byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
 
     private static func printable(_ byte: UInt8) -> String {
         (0x20..<0x7F).contains(byte) ? String(UnicodeScalar(byte)) : "0x" + String(byte, radix: 16, uppercase: true)

@@ -30,3 +30,16 @@ public enum JSONString {
         return String(decoding: bytes, as: UTF8.self)
     }
 }
+
+/// ASCII helpers shared by the parsers (the frame scanner, the station path decoder).
+public enum ASCII {
+    /// The value of a hexadecimal digit, or nil.
+    public static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

@@ -1,3 +1,5 @@
+import OCPP
+
 /// Reads the station id from the request target of a charger's WebSocket handshake.
 ///
 /// The id is `?station=<id>` when given, else the last non-empty path segment (`/ocpp/CP-1` -> `CP-1`),
@@ -70,7 +72,7 @@ public enum StationPath {
                 bytes.append(byte)
                 continue
             }
-            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+            guard let high = iterator.next().flatMap(ASCII.hexValue), let low = iterator.next().flatMap(ASCII.hexValue) else {
                 return nil
             }
             bytes.append(high << 4 | low)
@@ -78,12 +80,4 @@ public enum StationPath {
         return String(validating: bytes, as: UTF8.self)
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
 }
