@@ -91,13 +91,6 @@ public enum JSONValue: Codable, Hashable, Sendable {
         return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
 
-    /// Foundation's rendering, for the equivalence test.
-    var foundationText: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
-    }
-
     /// The value as an MQTT payload: strings as they are, everything else as JSON.
     public var payload: String {
         if case .string(let value) = self { return value }

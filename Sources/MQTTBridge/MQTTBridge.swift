@@ -34,6 +34,8 @@ public final class MQTTBridge: Service {
     /// included.
     private let stationListSchedule = Mutex(StationListSchedule())
     private static let stationListInterval: Duration = .seconds(1)
+    /// Wakes ``publishStationListChanges()`` when a change was held back (no wake-ups while nothing changes).
+    private let stationListHeldBack = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
     private struct StationListSchedule {
         var lastPublished: ContinuousClock.Instant?
@@ -187,26 +189,25 @@ public final class MQTTBridge: Service {
         publisher.publish([Publication(topic: topics.bridgeStations, payload: stationsDocument())])
     }
 
-    /// Publishes the list now if it has not been published within the interval; otherwise soon.
+    /// Publishes the list now if it has not been published within the interval; otherwise when the interval ends.
     private func stationListChanged() {
         let now = ContinuousClock.now
-        let publishNow = stationListSchedule.withLock { schedule in
-            if let last = schedule.lastPublished, now - last < Self.stationListInterval {
-                schedule.pending = true
-                return false
-            }
-            return true
+        let (publishNow, wake) = stationListSchedule.withLock { schedule -> (Bool, Bool) in
+            guard let last = schedule.lastPublished, now - last < Self.stationListInterval else { return (true, false) }
+            defer { schedule.pending = true }
+            return (false, !schedule.pending)
         }
         if publishNow { publishStationList() }
+        // Outside the lock: yielding may run the stream's termination handler.
+        if wake { stationListHeldBack.continuation.yield() }
     }
 
-    /// Publishes changes held back by ``stationListChanged()``, until the task is cancelled.
+    /// Publishes each change held back by ``stationListChanged()`` once its interval has passed, until cancelled.
     private func publishStationListChanges() async {
-        while (try? await Task.sleep(for: Self.stationListInterval / 4)) != nil {
-            let due = stationListSchedule.withLock { schedule in
-                schedule.pending && schedule.lastPublished.map { .now - $0 >= Self.stationListInterval } != false
-            }
-            if due { publishStationList() }
+        for await _ in stationListHeldBack.stream {
+            let last = stationListSchedule.withLock { $0.lastPublished } ?? .now
+            guard (try? await Task.sleep(until: last + Self.stationListInterval)) != nil else { return }
+            if stationListSchedule.withLock({ $0.pending }) { publishStationList() }
         }
     }
 

@@ -35,6 +35,17 @@ final class RecordingTransport: MQTTTransport {
         #expect(transport.log == ["energy=100", "energy=200", "result={}!", "energy=300", "status=SuspendedEV"])
     }
 
+    @Test func retainedStateIsRepublishedInFirstSeenOrderWithItsLatestValue() {
+        let transport = RecordingTransport()
+        let publisher = StatePublisher(transport: transport, qos: 1, logger: quiet)
+        publisher.publish([Publication(topic: "a", payload: "1"), Publication(topic: "b", payload: "1"), Publication(topic: "c", payload: "1")])
+        publisher.publish([Publication(topic: "a", payload: "2"), Publication(topic: "b", payload: ""),
+                           Publication(topic: "d", payload: "1", cached: false)])
+        publisher.connected()
+        // b was cleared and d is not cached: neither comes back; a keeps its place with its latest value.
+        #expect(transport.log == ["a=2", "c=1"])
+    }
+
     @Test func acknowledgedMessagesLeaveTheOutboxAndTheRestIsResent() {
         let transport = RecordingTransport()
         let publisher = StatePublisher(transport: transport, qos: 1, logger: quiet)
