@@ -52,30 +52,20 @@ public final class CentralSystem: Sendable {
         broadcaster.subscribe()
     }
 
-    /// The stream for the one durable subscriber (the MQTT bridge): every event, numbered. Each charger message
-    /// is answered only after ``confirm(upTo:)`` has confirmed its number, so what a charger was answered is
-    /// never lost with the process. Without a durable subscriber, answers do not wait.
-    public func durableEvents() -> AsyncStream<SequencedEvent> {
-        broadcaster.subscribeDurably()
+    /// Sets the one durable sink (the MQTT bridge), or removes it with `nil`. It receives every event before
+    /// anything else happens, charger messages before their answer (see ``DurableEventSink``). Without a sink,
+    /// answers do not wait for anything.
+    public func setDurableSink(_ sink: (any DurableEventSink)?) {
+        broadcaster.setSink(sink)
     }
 
-    /// The durable subscriber has made every event up to `sequence` durable.
-    public func confirm(upTo sequence: UInt64) {
-        broadcaster.confirm(upTo: sequence)
-    }
-
-    /// Ends every event stream (at shutdown).
+    /// Ends every event stream and removes the durable sink (at shutdown).
     public func finishEvents() {
         broadcaster.finish()
     }
 
     func emit(_ event: CentralSystemEvent) {
         broadcaster.emit(event)
-    }
-
-    /// Emits a charger message event; returns the number to wait for before answering.
-    func emitMessage(_ event: CentralSystemEvent) -> UInt64? {
-        broadcaster.emit(event, confirm: true)
     }
 
     // MARK: Connections
@@ -178,8 +168,32 @@ public final class CentralSystem: Sendable {
 
     // MARK: Frames from chargers
 
+    /// What ``receiveSynchronously(_:on:)`` did with a message.
+    public enum Receipt: Sendable {
+        /// Handled: send this frame back, if there is one.
+        case handled(reply: Data?)
+        /// An answer to one of the central system's own calls: hand it to ``receive(_:on:)``, which waits for
+        /// the station's session.
+        case forSession
+    }
+
     /// Handles one text message from a charger; returns the frame to send back, if any.
     public func receive(_ text: some Collection<UInt8>, on link: Link) async -> Data? {
+        switch receiveSynchronously(text, on: link) {
+        case .handled(let reply):
+            return reply
+        case .forSession:
+            // Decoded a second time: answers to the central system's calls are rare next to charger CALLs.
+            guard let frame = try? FrameCodec.decode(text) else { return nil }
+            await link.session.receive(frame)
+            return nil
+        }
+    }
+
+    /// Handles one text message from a charger without suspending, on the caller's thread (the connection's event
+    /// loop): CALLs are answered, malformed frames get their CallError. Answers to the central system's own
+    /// calls are left to ``receive(_:on:)``.
+    public func receiveSynchronously(_ text: some Collection<UInt8>, on link: Link) -> Receipt {
         let frame: Frame
         do {
             frame = try FrameCodec.decode(text)
@@ -190,13 +204,12 @@ public final class CentralSystem: Sendable {
             link.logger.warning("Malformed frame", metadata: [
                 "ocpp.error_code": "\(error.code)", "ocpp.error": "\(error.reason)", "ocpp.frame_size": "\(text.count)",
             ])
-            return error.reply.map { FrameCodec.encode(.callError($0)) }
+            return .handled(reply: error.reply.map { FrameCodec.encode(.callError($0)) })
         }
         switch frame {
         case .call(let call):
             let action = Action(rawValue: call.action)
-            let (answer, confirmation) = handle(call, action: action, station: link.station, logger: link.logger)
-            if let confirmation { await broadcaster.waitUntilConfirmed(confirmation) }
+            let answer = handle(call, action: action, station: link.station, logger: link.logger)
             let known = action?.rawValue ?? "unknown"
             if case .callError(let error) = answer {
                 OCPPMetrics.received(action: known, outcome: "error")
@@ -204,10 +217,9 @@ public final class CentralSystem: Sendable {
             } else {
                 OCPPMetrics.received(action: known, outcome: "ok")
             }
-            return FrameCodec.encode(answer)
+            return .handled(reply: FrameCodec.encode(answer))
         case .callResult, .callError:
-            await link.session.receive(frame)
-            return nil
+            return .forSession
         }
     }
 

@@ -12,7 +12,7 @@ import Synchronization
 /// Commands for one station run in the order they arrived; stations do not wait for each other. A command for
 /// a station that is not connected is tried again with exponential backoff, and sent as soon as the station
 /// connects.
-public final class MQTTBridge: Service {
+public final class MQTTBridge: Service, DurableEventSink {
     private let configuration: MQTTBridgeConfiguration
     private let centralSystem: CentralSystem
     private let transportEvents: AsyncStream<MQTTTransportEvent>
@@ -20,9 +20,13 @@ public final class MQTTBridge: Service {
     private let publisher: StatePublisher
     private let logger: Logger
     private let now: @Sendable () -> Date
-    /// Subscribed when the bridge is made, so no event of a charger that connects early is missed. Durable: each
-    /// event is confirmed once its publications are in the outbox, and only then is the charger answered.
-    private let events: AsyncStream<SequencedEvent>
+    /// Events become publications here, one at a time, on the thread of the charger's connection (the bridge is
+    /// the central system's durable sink from its creation on, so no event of a charger that connects early is
+    /// missed). When ``deliver(_:)`` returns, the event's kept publications are in the outbox, and only then is the
+    /// charger answered.
+    private let pipeline: Mutex<EventPipeline>
+    /// Ends ``run()``'s wait when graceful shutdown begins.
+    private let shutdown = AsyncStream<Void>.makeStream()
     /// The station that connected last: the target of commands when topics carry no station names.
     private let lastConnected = Mutex<String?>(nil)
     /// Home Assistant discovery, shared by the event loop and the MQTT loop (HA's status, bridge requests).
@@ -36,6 +40,14 @@ public final class MQTTBridge: Service {
     private static let stationListInterval: Duration = .seconds(1)
     /// Wakes ``publishStationListChanges()`` when a change was held back (no wake-ups while nothing changes).
     private let stationListHeldBack = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+
+    private struct EventPipeline {
+        var model: StationStateModel
+        /// The start-up publications (bridge online, the last known state) are out: they come before any event's.
+        var started = false
+        /// Graceful shutdown has begun: later events are not published.
+        var finished = false
+    }
 
     private struct StationListSchedule {
         var lastPublished: ContinuousClock.Instant?
@@ -56,47 +68,64 @@ public final class MQTTBridge: Service {
             transport: transport, qos: configuration.qos, store: configuration.outbox, outboxLimit: configuration.outboxLimit, logger: logger)
         self.logger = logger
         self.now = now
-        self.events = centralSystem.durableEvents()
+        self.pipeline = Mutex(EventPipeline(model: StationStateModel(topics: configuration.topics)))
         self.discovery = Mutex(configuration.discovery.map {
             DiscoveryModel(configuration: $0, topics: configuration.topics, controls: configuration.controls, version: configuration.version)
         })
+        centralSystem.setDurableSink(self)
     }
 
     public func run() async throws {
-        var model = StationStateModel(topics: topics)
-        for transaction in centralSystem.activeTransactions { model.restore(transaction) }
-        publisher.publish([Publication(topic: topics.bridgeState, payload: "online")])
-        publisher.publish([Publication(topic: topics.bridgeInfo, payload: JSONValue.object(configuration.info).text)])
-        publisher.publish(initialState())
-        publishStationList()
+        pipeline.withLock { start(&$0) }
         transport.subscribe(topics.commandFilters + [topics.bridgeRequestFilter] + (configuration.discovery.map { [$0.statusTopic] } ?? []))
 
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.serveMQTT() }
                 group.addTask { await self.publishStationListChanges() }
-                // Until shutdown finishes the event stream, after the chargers' last events.
-                for await sequenced in events {
-                    let event = sequenced.event
-                    if case .connected(let station, _) = event {
-                        lastConnected.withLock { $0 = station }
-                    }
-                    let state = model.apply(event, at: now())
-                    publisher.publish(state)
-                    if case .connected(let station, _) = event {
-                        publisher.publish([switchState(station)])
-                    }
-                    publisher.publish(discovery.withLock { $0?.apply(event, statePublications: state) } ?? [])
-                    if noteInStationList(event) { stationListChanged() }
-                    centralSystem.confirm(upTo: sequenced.sequence)
-                }
+                // Events arrive through deliver(_:) until graceful shutdown begins, after the chargers' last events
+                // (the server stops first).
+                for await _ in shutdown.stream {}
+                pipeline.withLock { $0.finished = true }
+                centralSystem.setDurableSink(nil)
                 // The chargers' last events are in: the list goes out with them, not a second later.
                 if stationListSchedule.withLock({ $0.pending }) { publishStationList() }
                 group.cancelAll()
             }
         } onGracefulShutdown: {
-            self.centralSystem.finishEvents()
+            self.shutdown.continuation.finish()
         }
+    }
+
+    /// Publishes one event's state (see ``DurableEventSink``): called by the central system on the thread of the
+    /// connection the event came from.
+    public func deliver(_ event: CentralSystemEvent) {
+        pipeline.withLock { pipeline in
+            guard !pipeline.finished else { return }
+            start(&pipeline)
+            if case .connected(let station, _) = event {
+                lastConnected.withLock { $0 = station }
+            }
+            let state = pipeline.model.apply(event, at: now())
+            publisher.publish(state)
+            if case .connected(let station, _) = event {
+                publisher.publish([switchState(station)])
+            }
+            publisher.publish(discovery.withLock { $0?.apply(event, statePublications: state) } ?? [])
+            if noteInStationList(event) { stationListChanged() }
+        }
+    }
+
+    /// The start-up publications, once, before any event's: the bridge is online, and every known station's last
+    /// known state.
+    private func start(_ pipeline: inout EventPipeline) {
+        guard !pipeline.started else { return }
+        pipeline.started = true
+        for transaction in centralSystem.activeTransactions { pipeline.model.restore(transaction) }
+        publisher.publish([Publication(topic: topics.bridgeState, payload: "online")])
+        publisher.publish([Publication(topic: topics.bridgeInfo, payload: JSONValue.object(configuration.info).text)])
+        publisher.publish(initialState())
+        publishStationList()
     }
 
     /// The stations as `<base>/bridge/stations` lists them (for the admin API).

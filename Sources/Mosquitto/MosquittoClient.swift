@@ -54,9 +54,10 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         var unacknowledged: Set<Int32> = []
         /// Acknowledgements that arrived before `mosquitto_publish` returned their message id to the publisher.
         var acknowledgedEarly: Set<Int32> = []
-        /// Threads blocked in `wait`: an acknowledgement wakes them only if there are any (one syscall saved per
-        /// acknowledgement otherwise).
-        var waiters = 0
+        /// Threads blocked in `wait` for acknowledgements (the shutdown flush): an acknowledgement wakes them only
+        /// if there are any. The wait for the network loop's end, which lasts the client's whole life, does not
+        /// count: waking it on every acknowledgement cost a futex wake and a context switch per publish.
+        var acknowledgementWaiters = 0
         /// Whether the broker ever accepted us (later connections count as reconnects).
         var everConnected = false
     }
@@ -218,7 +219,7 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         }
         Self.unacknowledgedGauge.record(waiting)
         onEvent(.published(messageID: messageID))
-        if state.withLock({ $0.waiters > 0 }) { wake() }
+        if state.withLock({ $0.acknowledgementWaiters > 0 }) { wake() }
     }
 
     private func didReceive(_ message: mosquitto_message) {
@@ -264,7 +265,9 @@ public final class MosquittoClient: Service, @unchecked Sendable {
         if let will = configuration.will, isConnected {
             publish(topic: will.topic, payload: Array(will.payload.utf8), qos: will.qos, retain: will.retain)
         }
-        let flushed = await waitUntil(deadline: .now + .seconds(5)) { $0.unacknowledged.isEmpty || !$0.connected }
+        let flushed = await waitUntil(deadline: .now + .seconds(5), acknowledgements: true) {
+            $0.unacknowledged.isEmpty || !$0.connected
+        }
         if !flushed {
             logger.warning("MQTT publishes still unacknowledged at shutdown")
         }
@@ -272,23 +275,26 @@ public final class MosquittoClient: Service, @unchecked Sendable {
     }
 
     /// Waits until `condition` holds (or the deadline passes); returns whether it held.
-    private func waitUntil(deadline: ContinuousClock.Instant?, _ condition: @escaping @Sendable (State) -> Bool) async -> Bool {
+    /// - Parameter acknowledgements: whether `condition` depends on acknowledgements (they wake only such waits).
+    private func waitUntil(
+        deadline: ContinuousClock.Instant?, acknowledgements: Bool = false, _ condition: @escaping @Sendable (State) -> Bool
+    ) async -> Bool {
         await withCheckedContinuation { (result: CheckedContinuation<Bool, Never>) in
             // A short-lived helper thread waits on the condition, so no task blocks a cooperative thread.
             Thread { [self] in
                 // Resume only after unlocking: resuming takes the task's status lock, which a cancellation
                 // handler may hold while it waits for this lock (in `stop()` -> `wake()`).
-                result.resume(returning: wait(deadline: deadline, condition))
+                result.resume(returning: wait(deadline: deadline, acknowledgements: acknowledgements, condition))
             }.start()
         }
     }
 
     /// Blocks the calling thread until `condition` holds or the deadline passes.
-    private func wait(deadline: ContinuousClock.Instant?, _ condition: (State) -> Bool) -> Bool {
+    private func wait(deadline: ContinuousClock.Instant?, acknowledgements: Bool, _ condition: (State) -> Bool) -> Bool {
         wakeup.lock()
-        state.withLock { $0.waiters += 1 }
+        if acknowledgements { state.withLock { $0.acknowledgementWaiters += 1 } }
         defer {
-            state.withLock { $0.waiters -= 1 }
+            if acknowledgements { state.withLock { $0.acknowledgementWaiters -= 1 } }
             wakeup.unlock()
         }
         while !state.withLock({ condition($0) }) {

@@ -38,7 +38,9 @@ public final class OCPPServer: Service {
     private let listeningAddress = NIOLockedValueBox<SocketAddress?>(nil)
 
     enum UpgradeResult: Sendable {
-        case websocket(NIOAsyncChannel<ByteBuffer, ByteBuffer>, station: String, subprotocol: String?, outcome: ConnectionOutcome)
+        case websocket(
+            NIOAsyncChannel<ByteBuffer, ByteBuffer>, station: String, subprotocol: String?, outcome: ConnectionOutcome,
+            calls: NIOLoopBound<ChargerCallHandler>)
         case notUpgraded(NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, verdict: HandshakeVerdict?)
     }
 
@@ -101,7 +103,7 @@ public final class OCPPServer: Service {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: configuration.host, port: configuration.port) { [openChannels, centralSystem] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Self.configurePipeline(channel, configuration: configuration) { station in
+                    try Self.configurePipeline(channel, configuration: configuration, centralSystem: centralSystem) { station in
                         openChannels.withLockedValue { $0.count } >= configuration.maxStations
                             && centralSystem.connectedStations[station] == nil
                     }
@@ -116,7 +118,8 @@ public final class OCPPServer: Service {
     }
 
     private static func configurePipeline(
-        _ channel: any Channel, configuration: OCPPServerConfiguration, atCapacity: @escaping @Sendable (String) -> Bool
+        _ channel: any Channel, configuration: OCPPServerConfiguration, centralSystem: CentralSystem,
+        atCapacity: @escaping @Sendable (String) -> Bool
     ) throws -> EventLoopFuture<UpgradeResult> {
         // The verdict is kept per connection: a refused upgrade's request is not passed on to the
         // not-upgraded pipeline, so that pipeline reads the verdict from here to answer it.
@@ -161,6 +164,7 @@ public final class OCPPServer: Service {
                     }
                     upgraded.withLockedValue { $0 = true }
                     let outcome = ConnectionOutcome()
+                    let calls = ChargerCallHandler(centralSystem: centralSystem)
                     try channel.pipeline.syncOperations.addHandlers(
                         NIOWebSocketFrameAggregator(
                             minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024,
@@ -168,9 +172,12 @@ public final class OCPPServer: Service {
                         WebSocketSessionHandler(
                             pingInterval: configuration.pingInterval.map { .nanoseconds(Int64($0.seconds * 1e9)) },
                             pingTimeout: .nanoseconds(Int64(configuration.pingTimeout.seconds * 1e9)),
-                            outcome: outcome))
+                            outcome: outcome),
+                        calls)
                     let asyncChannel = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    return .websocket(asyncChannel, station: station, subprotocol: subprotocol, outcome: outcome)
+                    return .websocket(
+                        asyncChannel, station: station, subprotocol: subprotocol, outcome: outcome,
+                        calls: NIOLoopBound(calls, eventLoop: channel.eventLoop))
                 }
             })
         let upgradeConfiguration = NIOTypedHTTPServerUpgradeConfiguration(
@@ -189,8 +196,8 @@ public final class OCPPServer: Service {
     private func serve(_ upgrade: EventLoopFuture<UpgradeResult>) async {
         do {
             switch try await upgrade.get() {
-            case .websocket(let channel, let station, let subprotocol, let outcome):
-                await serveCharger(channel, station: station, subprotocol: subprotocol, outcome: outcome)
+            case .websocket(let channel, let station, let subprotocol, let outcome, let calls):
+                await serveCharger(channel, station: station, subprotocol: subprotocol, outcome: outcome, calls: calls)
             case .notUpgraded(let channel, let verdict):
                 try await refuse(channel, verdict: verdict)
             }
@@ -202,7 +209,8 @@ public final class OCPPServer: Service {
     }
 
     private func serveCharger(
-        _ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, station: String, subprotocol: String?, outcome: ConnectionOutcome
+        _ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, station: String, subprotocol: String?, outcome: ConnectionOutcome,
+        calls: NIOLoopBound<ChargerCallHandler>
     ) async {
         let id = ObjectIdentifier(channel.channel)
         openChannels.withLockedValue { $0[id] = channel.channel }
@@ -213,6 +221,9 @@ public final class OCPPServer: Service {
                 let connection = WebSocketConnection(outbound: outbound, channel: channel.channel)
                 let link = await centralSystem.attach(
                     station: station, connection: connection, info: ConnectionInfo(remoteAddress: remote, subprotocol: subprotocol))
+                // CALLs are answered on the event loop from now on; what reaches `inbound` are answers to the
+                // central system's own calls.
+                channel.channel.eventLoop.execute { calls.value.attached(link) }
                 do {
                     for try await message in inbound {
                         if let reply = await centralSystem.receive(message.readableBytesView, on: link) {

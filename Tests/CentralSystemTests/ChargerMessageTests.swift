@@ -234,37 +234,33 @@ import Testing
 }
 
 @Suite(.timeLimit(.minutes(1))) struct DurableEventTests {
-    @Test func anAnswerWaitsUntilTheDurableSubscriberConfirmsItsEvent() async throws {
-        let central = try CentralSystem.make()
-        let durable = central.durableEvents()
-        let link = await central.connect("CP1")
-        let answered = ManagedFlag()
-        async let reply: Data? = {
-            let reply = await central.receive(Array(#"[2,"h1","Heartbeat",{}]"#.utf8), on: link)
-            answered.set()
-            return reply
-        }()
-        var iterator = durable.makeAsyncIterator()
-        var heartbeat: SequencedEvent?
-        while let next = await iterator.next() {
-            if case .message = next.event { heartbeat = next; break }
-        }
-        for _ in 0..<50 { await Task.yield() }
-        #expect(!answered.isSet)  // held until confirmed
-        central.confirm(upTo: try #require(heartbeat).sequence)
-        #expect(try await #require(reply).isEmpty == false)
-        #expect(answered.isSet)
+    final class RecordingSink: DurableEventSink {
+        let events = Mutex<[CentralSystemEvent]>([])
+        func deliver(_ event: CentralSystemEvent) { events.withLock { $0.append(event) } }
     }
 
-    @Test func withoutADurableSubscriberAnswersDoNotWait() async throws {
+    @Test func aMessageReachesTheDurableSinkBeforeItIsAnswered() async throws {
         let central = try CentralSystem.make()
+        let sink = RecordingSink()
+        central.setDurableSink(sink)
         let link = await central.connect("CP1")
         #expect(await central.receive(Array(#"[2,"h1","Heartbeat",{}]"#.utf8), on: link) != nil)
+        // Handed over synchronously: there when the answer is.
+        let events = sink.events.withLock { $0 }
+        #expect(events.count == 2)
+        guard events.count == 2, case .connected = events[0], case .message(_, .heartbeat) = events[1] else {
+            Issue.record("expected connected, then the heartbeat: \(events)")
+            return
+        }
     }
-}
 
-final class ManagedFlag: Sendable {
-    private let value = Mutex(false)
-    func set() { value.withLock { $0 = true } }
-    var isSet: Bool { value.withLock { $0 } }
+    @Test func aRemovedSinkGetsNothingMore() async throws {
+        let central = try CentralSystem.make()
+        let sink = RecordingSink()
+        central.setDurableSink(sink)
+        let link = await central.connect("CP1")
+        central.setDurableSink(nil)
+        #expect(await central.receive(Array(#"[2,"h1","Heartbeat",{}]"#.utf8), on: link) != nil)
+        #expect(sink.events.withLock { $0.count } == 1)
+    }
 }
