@@ -19,6 +19,8 @@ public final class CentralSystem: Sendable {
     let logger: Logger
     let now: @Sendable () -> Date
     private let broadcaster = EventBroadcaster()
+    /// Paused by the MQTT bridge while the broker falls behind; connections stop reading from chargers meanwhile.
+    public let intake = IntakeGate()
     let state: Mutex<State>
 
     struct State {

@@ -65,7 +65,8 @@ public final class MQTTBridge: Service, DurableEventSink {
         self.transport = transport
         self.transportEvents = transportEvents
         self.publisher = StatePublisher(
-            transport: transport, qos: configuration.qos, store: configuration.outbox, outboxLimit: configuration.outboxLimit, logger: logger)
+            transport: transport, qos: configuration.qos, store: configuration.outbox, outboxLimit: configuration.outboxLimit,
+            intake: centralSystem.intake, logger: logger)
         self.logger = logger
         self.now = now
         self.pipeline = Mutex(EventPipeline(model: StationStateModel(topics: configuration.topics)))

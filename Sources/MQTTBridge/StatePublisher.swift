@@ -1,3 +1,4 @@
+import CentralSystem
 import Logging
 import Metrics
 import Synchronization
@@ -41,7 +42,15 @@ final class StatePublisher: Sendable {
         var storing = false
         var nextSequence: UInt64 = 1
         var acknowledgedSinceRewrite = 0
+        /// The intake gate is paused by this publisher.
+        var intakePaused = false
     }
+
+    /// While connected, chargers' messages stop being read when this many outbox entries wait (the broker takes
+    /// less than the gateway publishes), and are read again once no more than ``intakeResumeLevel`` do. During an
+    /// outage the gate stays open: chargers are served as usual and the outbox keeps what they send.
+    static let intakePauseLevel = 4 * window
+    static let intakeResumeLevel = 2 * window
 
     /// Outbox entries handed to the MQTT client at once, at most. The rest wait in the outbox and go as
     /// acknowledgements come back. MQTT message ids have 16 bits: a client with more messages outstanding
@@ -50,9 +59,15 @@ final class StatePublisher: Sendable {
 
     private static let queued = Gauge(label: "mqtt_queued_messages")
     private static let dropped = Counter(label: "mqtt_outbox_dropped_total")
+    private static let intakePausedGauge = Gauge(label: "ocpp_intake_paused")
+    private let intake: IntakeGate?
 
-    init(transport: any MQTTTransport, qos: Int, store: any OutboxStore = MemoryOutbox(), outboxLimit: Int = 100_000, logger: Logger) {
+    init(
+        transport: any MQTTTransport, qos: Int, store: any OutboxStore = MemoryOutbox(), outboxLimit: Int = 100_000,
+        intake: IntakeGate? = nil, logger: Logger
+    ) {
         self.transport = transport
+        self.intake = intake
         self.qos = qos
         self.store = store
         self.outboxLimit = max(10, outboxLimit)
@@ -105,7 +120,7 @@ final class StatePublisher: Sendable {
                 }
             }
             guard !staged.isEmpty else { return }
-            state.withLock { state in
+            let change = state.withLock { state in
                 state.storing = false
                 for entry in staged {
                     state.outbox.append(entry)
@@ -113,7 +128,32 @@ final class StatePublisher: Sendable {
                 }
                 sendWaiting(&state)
                 Self.queued.record(state.outbox.count)
+                return intakeChange(&state)
             }
+            apply(change)
+        }
+    }
+
+    /// Whether the intake gate must be paused (true) or resumed (false) now; nil when it stays as it is.
+    private func intakeChange(_ state: inout State) -> Bool? {
+        guard intake != nil else { return nil }
+        let pause = state.connected
+            && (state.intakePaused ? state.outbox.count > Self.intakeResumeLevel : state.outbox.count >= Self.intakePauseLevel)
+        guard pause != state.intakePaused else { return nil }
+        state.intakePaused = pause
+        return pause
+    }
+
+    /// Pauses or resumes the gate, outside the state lock (resuming wakes the connections that wait).
+    private func apply(_ change: Bool?) {
+        guard let change, let intake else { return }
+        Self.intakePausedGauge.record(change ? 1 : 0)
+        if change {
+            intake.pause()
+            logger.info("The broker falls behind: reading from chargers paused", metadata: ["mqtt.outbox": "\(Self.intakePauseLevel)"])
+        } else {
+            intake.resume()
+            logger.info("Reading from chargers resumed")
         }
     }
 
@@ -137,7 +177,7 @@ final class StatePublisher: Sendable {
 
     /// The broker connection is up: resend the outbox in order, then the latest retained state.
     func connected() {
-        let (resent, republished) = state.withLock { state in
+        let (resent, republished, change) = state.withLock { state in
             state.connected = true
             state.inFlight = [:]
             state.sentUpTo = 0
@@ -148,22 +188,27 @@ final class StatePublisher: Sendable {
                 _ = send(topic, value.payload, true)
                 republished += 1
             }
-            return (state.outbox.count, republished)
+            return (state.outbox.count, republished, intakeChange(&state))
         }
+        apply(change)
         logger.info("Published the outbox and the retained state after connecting",
                     metadata: ["mqtt.outbox": "\(resent)", "mqtt.retained_topics": "\(republished)"])
     }
 
     func disconnected() {
-        state.withLock { $0.connected = false }
+        let change = state.withLock { state in
+            state.connected = false
+            return intakeChange(&state)
+        }
+        apply(change)
     }
 
     /// The broker acknowledged a message: it leaves the outbox.
     func acknowledged(_ messageID: Int32) {
-        state.withLock { state in
+        let change = state.withLock { state -> Bool? in
             guard let sequence = state.inFlight.removeValue(forKey: messageID),
                 state.outbox.remove(sequence: sequence)
-            else { return }
+            else { return nil }
             state.volatile.remove(sequence)
             sendWaiting(&state)
             state.acknowledgedSinceRewrite += 1
@@ -172,7 +217,9 @@ final class StatePublisher: Sendable {
                 rewrite(&state)
             }
             Self.queued.record(state.outbox.count)
+            return intakeChange(&state)
         }
+        apply(change)
     }
 
     var isConnected: Bool { state.withLock { $0.connected } }

@@ -8,9 +8,13 @@ import NIOCore
 ///
 /// Answers to the central system's own calls pass on to the connection's task, which waits for the station's
 /// session. Messages that arrive before the connection is attached to the central system wait here, in order.
-final class ChargerCallHandler: ChannelInboundHandler {
+///
+/// While the central system's ``IntakeGate`` is paused (the broker falls behind), the next read from the socket
+/// waits until it opens again.
+final class ChargerCallHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let centralSystem: CentralSystem
@@ -19,6 +23,8 @@ final class ChargerCallHandler: ChannelInboundHandler {
     /// Messages that came before the link, in order.
     private var early: [ByteBuffer] = []
     private var unflushed = false
+    /// A read was asked for while the intake gate was paused.
+    private var readHeld = false
 
     init(centralSystem: CentralSystem) {
         self.centralSystem = centralSystem
@@ -55,6 +61,27 @@ final class ChargerCallHandler: ChannelInboundHandler {
         // The answers to one read's messages go out in one write.
         flushIfNeeded(context)
         context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        let intake = centralSystem.intake
+        if intake.isOpen {
+            context.read()
+            return
+        }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        if intake.admit(orWhenOpen: { eventLoop.execute { handler.value.resumeReading() } }) {
+            context.read()
+        } else {
+            readHeld = true
+        }
+    }
+
+    private func resumeReading() {
+        guard readHeld, let context else { return }
+        readHeld = false
+        context.read()
     }
 
     private func handle(_ message: ByteBuffer, _ link: CentralSystem.Link, _ context: ChannelHandlerContext) {

@@ -172,7 +172,7 @@ public final class OCPPServer: Service {
                         WebSocketSessionHandler(
                             pingInterval: configuration.pingInterval.map { .nanoseconds(Int64($0.seconds * 1e9)) },
                             pingTimeout: .nanoseconds(Int64(configuration.pingTimeout.seconds * 1e9)),
-                            outcome: outcome),
+                            outcome: outcome, intake: centralSystem.intake),
                         calls)
                     let asyncChannel = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     return .websocket(

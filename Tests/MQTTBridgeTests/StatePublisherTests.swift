@@ -1,3 +1,4 @@
+import CentralSystem
 import Foundation
 import Logging
 import Synchronization
@@ -80,6 +81,35 @@ final class RecordingTransport: MQTTTransport {
         // Nothing waits any more: ordinary state goes straight out again.
         publisher.publish([Publication(topic: "status", payload: "Available")])
         #expect(transport.log.last == "status=Available" && publisher.waiting == 0)
+    }
+
+    @Test func theIntakeGateIsPausedWhileTheBrokerFallsBehindButNotDuringAnOutage() {
+        let transport = RecordingTransport()
+        let intake = IntakeGate()
+        let publisher = StatePublisher(transport: transport, qos: 1, intake: intake, logger: quiet)
+        publisher.connected()
+        let pause = StatePublisher.intakePauseLevel, resume = StatePublisher.intakeResumeLevel
+        publisher.publish((1..<pause).map { reading("energy", String($0)) })
+        #expect(intake.isOpen)
+        publisher.publish([reading("energy", "\(pause)")])
+        #expect(!intake.isOpen && intake.pauseCount == 1)
+        // Acknowledgements bring the outbox down to the resume level: the gate opens there, not before.
+        var id: Int32 = 0
+        while publisher.waiting > resume + 1 {
+            id += 1
+            publisher.acknowledged(id)
+        }
+        #expect(!intake.isOpen)
+        id += 1
+        publisher.acknowledged(id)
+        #expect(publisher.waiting == resume && intake.isOpen)
+        // Without a broker the outbox keeps what comes, and chargers are served as usual.
+        publisher.disconnected()
+        publisher.publish((1...pause).map { reading("power", String($0)) })
+        #expect(intake.isOpen)
+        // Back: the backlog drains before more is read.
+        publisher.connected()
+        #expect(!intake.isOpen && intake.pauseCount == 2)
     }
 
     @Test func aRestartSendsWhatWasNotAcknowledged() throws {

@@ -15,12 +15,25 @@ import Testing
         func close(because reason: DisconnectReason) async {}
     }
 
-    private func setUp() async throws -> (EmbeddedChannel, ChargerCallHandler, CentralSystem.Link) {
-        let central = try CentralSystem(
+    /// Counts the reads that reach the socket's side of the pipeline.
+    final class ReadCounter: ChannelOutboundHandler {
+        typealias OutboundIn = ByteBuffer
+        var reads = 0
+        func read(context: ChannelHandlerContext) {
+            reads += 1
+            context.read()
+        }
+    }
+
+    private func setUp(
+        central: CentralSystem? = nil, before: [any ChannelHandler] = []
+    ) async throws -> (EmbeddedChannel, ChargerCallHandler, CentralSystem.Link) {
+        let central = try central ?? CentralSystem(
             configuration: CentralSystemConfiguration(authorizedTags: []), store: InMemoryStateStore(),
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         let handler = ChargerCallHandler(centralSystem: central)
-        let channel = EmbeddedChannel(handler: handler)
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers(before + [handler])
         let link = await central.attach(station: "CP1", connection: SilentConnection(), info: ConnectionInfo(remoteAddress: "test", subprotocol: nil))
         return (channel, handler, link)
     }
@@ -86,6 +99,27 @@ import Testing
         #expect(malformed.messageID == "m1")  // read from the envelope, though the frame is cut short
         #expect(unknown.messageID == "m2")
         #expect(unknown.code == .notImplemented)
+        _ = try channel.finish()
+    }
+
+    @Test func readsWaitWhileTheIntakeGateIsPaused() async throws {
+        let central = try CentralSystem(
+            configuration: CentralSystemConfiguration(authorizedTags: []), store: InMemoryStateStore(),
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let counter = ReadCounter()
+        let (channel, handler, link) = try await setUp(central: central, before: [counter])
+        handler.attached(link)
+        channel.read()
+        #expect(counter.reads == 1)
+        central.intake.pause()
+        channel.read()
+        channel.read()
+        #expect(counter.reads == 1)  // held
+        central.intake.resume()  // the held read goes on the event loop
+        channel.embeddedEventLoop.run()
+        #expect(counter.reads == 2)  // one read for the two asked while paused
+        channel.read()
+        #expect(counter.reads == 3)
         _ = try channel.finish()
     }
 }
