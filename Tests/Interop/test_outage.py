@@ -1,6 +1,7 @@
 """Store and forward: every meter reading sent while the broker is down reaches it afterwards, in order, also when
 the gateway is killed during the outage (docs/reliability.md)."""
 import asyncio
+import os
 import signal
 
 import pytest
@@ -85,3 +86,53 @@ def test_every_reading_arrives_even_when_the_gateway_is_killed_during_the_outage
         watcher.close()
         if second:
             second.stop()
+
+
+def test_a_broker_that_falls_behind_slows_the_charger_instead_of_losing_readings(own_broker, start_gateway, base_path, watch):
+    """Back-pressure (docs/reliability.md): the broker is frozen (SIGSTOP: still connected, acknowledging nothing).
+    Once 4,000 messages wait, the gateway stops reading from the charger, whose next MeterValues goes unanswered.
+    When the broker thaws, the backlog drains, reading resumes, the waiting MeterValues is answered, and every
+    reading arrives."""
+    gateway = start_gateway(env={"HA_DISCOVERY": "false"}, on=own_broker)
+    watch(f"{base_path}/bridge/state", on=own_broker).wait(f"{base_path}/bridge/state", "online")
+    topic = f"{base_path}/CP1/state/energy_active_import_register"
+    readings = watch(topic, on=own_broker)
+
+    def meter_values(reading):
+        # Eight sampled values: 16 kept publications (each on the flat topic and under connector/1).
+        values = [{"value": str(1_000_000 + reading), "unit": "Wh"},
+                  {"value": "7200", "measurand": "Power.Active.Import", "unit": "W"}]
+        for phase in ("L1", "L2", "L3"):
+            values.append({"value": "10.5", "measurand": "Current.Import", "phase": phase, "unit": "A"})
+            values.append({"value": "230.1", "measurand": "Voltage", "phase": phase, "unit": "V"})
+        return call.MeterValues(connector_id=1, meter_value=[{"timestamp": now(), "sampledValue": values}])
+
+    async def scenario():
+        async with connected(gateway.url("CP1"), "CP1") as cp:
+            os.kill(own_broker.process.pid, signal.SIGSTOP)
+            try:
+                paused_at, waiting = None, None
+                for reading in range(600):
+                    task = asyncio.ensure_future(cp.call(meter_values(reading)))
+                    done, _ = await asyncio.wait({task}, timeout=2)
+                    if not done:
+                        paused_at, waiting = reading, task
+                        break
+            finally:
+                os.kill(own_broker.process.pid, signal.SIGCONT)
+            # 4,000 messages are 250 MeterValues; the first ones may already have left before the broker froze.
+            assert paused_at is not None and 230 <= paused_at <= 260, f"paused at {paused_at}"
+            await asyncio.wait_for(waiting, 30)
+            for reading in range(paused_at + 1, paused_at + 6):
+                await asyncio.wait_for(cp.call(meter_values(reading)), 10)
+            return paused_at + 6
+
+    sent = run(scenario(), timeout=90)
+    gateway.wait_for_log("reading from chargers paused")
+    gateway.wait_for_log("Reading from chargers resumed")
+    expected = [str(1_000_000 + r) for r in range(sent)]
+    readings.wait(topic, expected[-1], timeout=30)
+    with readings.condition:
+        seen = [p for t, p, _ in readings.messages if t == topic]
+    distinct = [value for i, value in enumerate(seen) if i == 0 or seen[i - 1] != value]
+    assert distinct == expected
