@@ -6,8 +6,11 @@ import NIOCore
 /// without a hand-off to another thread. At 1,000 chargers those hand-offs were most of the cost of a message
 /// (docs/performance.md).
 ///
-/// Answers to the central system's own calls pass on to the connection's task, which waits for the station's
-/// session. Messages that arrive before the connection is attached to the central system wait here, in order.
+/// It also owns the connection's life in the central system, without a task that lives as long as the connection
+/// (its frames were the largest part of a connection's memory): a short task attaches the connection when the
+/// handler is added, answers to the central system's own calls go to the station's session in short tasks, and once
+/// the channel is closed a last one detaches it. These run one after another, in order. Messages that arrive before
+/// the connection is attached wait here, in order.
 ///
 /// While the central system's ``IntakeGate`` is paused (the broker falls behind), the next read from the socket
 /// waits until it opens again.
@@ -18,7 +21,14 @@ final class ChargerCallHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private let centralSystem: CentralSystem
+    private let station: String
+    private let subprotocol: String?
+    private let outcome: ConnectionOutcome
+    private let tracker: ConnectionTracker
     private var link: CentralSystem.Link?
+    /// The attach, then each answer to the central system's calls, then the detach: each waits for the one before.
+    private var lastWork: Task<Void, Never>?
+    private var attach: Task<CentralSystem.Link, Never>?
     private var context: ChannelHandlerContext?
     /// Messages that came before the link, in order.
     private var early: [ByteBuffer] = []
@@ -26,12 +36,58 @@ final class ChargerCallHandler: ChannelDuplexHandler {
     /// A read was asked for while the intake gate was paused.
     private var readHeld = false
 
-    init(centralSystem: CentralSystem) {
+    init(
+        centralSystem: CentralSystem, station: String, subprotocol: String?, outcome: ConnectionOutcome,
+        tracker: ConnectionTracker
+    ) {
         self.centralSystem = centralSystem
+        self.station = station
+        self.subprotocol = subprotocol
+        self.outcome = outcome
+        self.tracker = tracker
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        let channel = context.channel
+        tracker.opened(channel)
+        let remote = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown"
+        let info = ConnectionInfo(remoteAddress: remote, subprotocol: subprotocol)
+        let connection = WebSocketConnection(channel: channel)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        let (centralSystem, station) = (self.centralSystem, self.station)
+        let attach = Task {
+            let link = await centralSystem.attach(station: station, connection: connection, info: info)
+            eventLoop.execute { handler.value.attached(link) }
+            return link
+        }
+        self.attach = attach
+        lastWork = Task { _ = await attach.value }
+        // The close future completes however the connection ends, also if it was closed before this handler came.
+        channel.closeFuture.whenComplete { _ in handler.value.closed(channel) }
+    }
+
+    /// The channel is closed: detach the connection once the work before is done, then let the tracker know.
+    private func closed(_ channel: any Channel) {
+        guard let attach else { return }
+        let previous = lastWork
+        let (centralSystem, outcome, tracker) = (self.centralSystem, self.outcome, self.tracker)
+        lastWork = Task {
+            await previous?.value
+            await centralSystem.detach(await attach.value, reason: outcome.reason)
+            tracker.closed(channel)
+        }
+    }
+
+    /// Hands an answer to one of the central system's calls to the station's session, after the work before.
+    private func forward(_ message: ByteBuffer, _ link: CentralSystem.Link) {
+        let previous = lastWork
+        let centralSystem = self.centralSystem
+        lastWork = Task {
+            await previous?.value
+            _ = await centralSystem.receive(message.readableBytesView, on: link)
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -92,7 +148,7 @@ final class ChargerCallHandler: ChannelDuplexHandler {
         case .handled(nil):
             break
         case .forSession:
-            context.fireChannelRead(wrapInboundOut(message))
+            forward(message, link)
         }
     }
 

@@ -33,14 +33,13 @@ public final class OCPPServer: Service {
     private let centralSystem: CentralSystem
     private let logger: Logger
     private let eventLoopGroup: any EventLoopGroup
-    private let openChannels = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+    private let connections = ConnectionTracker()
     private let closed = NIOLockedValueBox(false)
     private let listeningAddress = NIOLockedValueBox<SocketAddress?>(nil)
 
     enum UpgradeResult: Sendable {
-        case websocket(
-            NIOAsyncChannel<ByteBuffer, ByteBuffer>, station: String, subprotocol: String?, outcome: ConnectionOutcome,
-            calls: NIOLoopBound<ChargerCallHandler>)
+        /// A charger's connection: from here on its `ChargerCallHandler` serves it.
+        case websocket
         case notUpgraded(NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, verdict: HandshakeVerdict?)
     }
 
@@ -84,11 +83,18 @@ public final class OCPPServer: Service {
                     }
                 }
             }
+            // The listener is closed; the chargers were asked to close: wait until each is detached, so their
+            // last events are in before the bridge stops. Cancellation closes them at once.
+            await withTaskCancellationHandler {
+                await connections.waitUntilEmpty()
+            } onCancel: {
+                for open in self.connections.channels { open.close(promise: nil) }
+            }
         } onGracefulShutdown: {
             self.logger.info("Closing the charger listener and every charger connection")
             self.closed.withLockedValue { $0 = true }
             channel.channel.close(promise: nil)
-            for open in self.openChannels.withLockedValue({ Array($0.values) }) {
+            for open in self.connections.channels {
                 open.triggerUserOutboundEvent(
                     CloseRequest(code: .goingAway, reason: "central system shutting down", disconnectReason: .goingAway),
                     promise: nil)
@@ -101,10 +107,12 @@ public final class OCPPServer: Service {
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: configuration.host, port: configuration.port) { [openChannels, centralSystem] channel in
+            .bind(host: configuration.host, port: configuration.port) { [connections, centralSystem] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Self.configurePipeline(channel, configuration: configuration, centralSystem: centralSystem) { station in
-                        openChannels.withLockedValue { $0.count } >= configuration.maxStations
+                    try Self.configurePipeline(
+                        channel, configuration: configuration, centralSystem: centralSystem, connections: connections
+                    ) { station in
+                        connections.count >= configuration.maxStations
                             && centralSystem.connectedStations[station] == nil
                     }
                 }
@@ -119,7 +127,7 @@ public final class OCPPServer: Service {
 
     private static func configurePipeline(
         _ channel: any Channel, configuration: OCPPServerConfiguration, centralSystem: CentralSystem,
-        atCapacity: @escaping @Sendable (String) -> Bool
+        connections: ConnectionTracker, atCapacity: @escaping @Sendable (String) -> Bool
     ) throws -> EventLoopFuture<UpgradeResult> {
         // The verdict is kept per connection: a refused upgrade's request is not passed on to the
         // not-upgraded pipeline, so that pipeline reads the verdict from here to answer it.
@@ -164,7 +172,9 @@ public final class OCPPServer: Service {
                     }
                     upgraded.withLockedValue { $0 = true }
                     let outcome = ConnectionOutcome()
-                    let calls = ChargerCallHandler(centralSystem: centralSystem)
+                    let calls = ChargerCallHandler(
+                        centralSystem: centralSystem, station: station, subprotocol: subprotocol, outcome: outcome,
+                        tracker: connections)
                     try channel.pipeline.syncOperations.addHandlers(
                         NIOWebSocketFrameAggregator(
                             minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024,
@@ -174,10 +184,7 @@ public final class OCPPServer: Service {
                             pingTimeout: .nanoseconds(Int64(configuration.pingTimeout.seconds * 1e9)),
                             outcome: outcome, intake: centralSystem.intake),
                         calls)
-                    let asyncChannel = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    return .websocket(
-                        asyncChannel, station: station, subprotocol: subprotocol, outcome: outcome,
-                        calls: NIOLoopBound(calls, eventLoop: channel.eventLoop))
+                    return .websocket
                 }
             })
         let upgradeConfiguration = NIOTypedHTTPServerUpgradeConfiguration(
@@ -196,8 +203,8 @@ public final class OCPPServer: Service {
     private func serve(_ upgrade: EventLoopFuture<UpgradeResult>) async {
         do {
             switch try await upgrade.get() {
-            case .websocket(let channel, let station, let subprotocol, let outcome, let calls):
-                await serveCharger(channel, station: station, subprotocol: subprotocol, outcome: outcome, calls: calls)
+            case .websocket:
+                break
             case .notUpgraded(let channel, let verdict):
                 try await refuse(channel, verdict: verdict)
             }
@@ -205,38 +212,6 @@ public final class OCPPServer: Service {
             // TLS handshake failures (no or bad client certificate, plain text on a TLS port) end here.
             Counter(label: "ocpp_connections_refused_total", dimensions: [("reason", "handshake_failed")]).increment()
             logger.debug("Connection failed before the WebSocket handshake", metadata: ["error": "\(error)"])
-        }
-    }
-
-    private func serveCharger(
-        _ channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, station: String, subprotocol: String?, outcome: ConnectionOutcome,
-        calls: NIOLoopBound<ChargerCallHandler>
-    ) async {
-        let id = ObjectIdentifier(channel.channel)
-        openChannels.withLockedValue { $0[id] = channel.channel }
-        defer { _ = openChannels.withLockedValue { $0.removeValue(forKey: id) } }
-        let remote = channel.channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown"
-        do {
-            try await channel.executeThenClose { inbound, outbound in
-                let connection = WebSocketConnection(outbound: outbound, channel: channel.channel)
-                let link = await centralSystem.attach(
-                    station: station, connection: connection, info: ConnectionInfo(remoteAddress: remote, subprotocol: subprotocol))
-                // CALLs are answered on the event loop from now on; what reaches `inbound` are answers to the
-                // central system's own calls.
-                channel.channel.eventLoop.execute { calls.value.attached(link) }
-                do {
-                    for try await message in inbound {
-                        if let reply = await centralSystem.receive(message.readableBytesView, on: link) {
-                            try await outbound.write(ByteBuffer(bytes: reply))
-                        }
-                    }
-                } catch {
-                    link.logger.debug("Connection ended with an error", metadata: ["error": "\(error)"])
-                }
-                await centralSystem.detach(link, reason: outcome.reason)
-            }
-        } catch {
-            logger.debug("Connection closed with an error", metadata: ["ocpp.station_id": "\(station)", "error": "\(error)"])
         }
     }
 

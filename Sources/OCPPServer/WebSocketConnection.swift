@@ -5,16 +5,14 @@ import NIOWebSocket
 
 /// A charger's WebSocket, as the central system uses it.
 final class WebSocketConnection: OCPPConnection {
-    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     private let channel: any Channel
 
-    init(outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel) {
-        self.outbound = outbound
+    init(channel: any Channel) {
         self.channel = channel
     }
 
     func send(_ frame: Data) async throws {
-        try await outbound.write(ByteBuffer(bytes: frame))
+        try await channel.writeAndFlush(ByteBuffer(bytes: frame)).get()
     }
 
     func close(because reason: DisconnectReason) async {

@@ -8,15 +8,11 @@ import Testing
 
 @testable import OCPPServer
 
-/// The event-loop side of a charger connection: CALLs answered in order where they arrive, everything else passed on.
+/// The event-loop side of a charger connection: it attaches the connection, answers CALLs in order where they
+/// arrive, hands answers to the central system's calls to the session, and detaches the connection when it closes.
 @Suite(.timeLimit(.minutes(1))) struct ChargerCallHandlerTests {
-    final class SilentConnection: OCPPConnection {
-        func send(_ frame: Data) async throws {}
-        func close(because reason: DisconnectReason) async {}
-    }
-
-    /// Counts the reads that reach the socket's side of the pipeline.
-    final class ReadCounter: ChannelOutboundHandler {
+    /// Counts the reads that reach the socket's side of the pipeline (used on the event loop only).
+    final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
         typealias OutboundIn = ByteBuffer
         var reads = 0
         func read(context: ChannelHandlerContext) {
@@ -25,101 +21,100 @@ import Testing
         }
     }
 
-    private func setUp(
-        central: CentralSystem? = nil, before: [any ChannelHandler] = []
-    ) async throws -> (EmbeddedChannel, ChargerCallHandler, CentralSystem.Link) {
-        let central = try central ?? CentralSystem(
+    private static func central() throws -> CentralSystem {
+        try CentralSystem(
             configuration: CentralSystemConfiguration(authorizedTags: []), store: InMemoryStateStore(),
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let handler = ChargerCallHandler(centralSystem: central)
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandlers(before + [handler])
-        let link = await central.attach(station: "CP1", connection: SilentConnection(), info: ConnectionInfo(remoteAddress: "test", subprotocol: nil))
-        return (channel, handler, link)
     }
 
-    private func answers(_ channel: EmbeddedChannel) throws -> [Frame] {
+    private func connect(
+        _ central: CentralSystem, tracker: ConnectionTracker = ConnectionTracker(), counter: ReadCounter? = nil
+    ) async throws -> NIOAsyncTestingChannel {
+        let channel = NIOAsyncTestingChannel()
+        try await channel.testingEventLoop.executeInContext {
+            if let counter { try channel.pipeline.syncOperations.addHandler(counter) }
+            try channel.pipeline.syncOperations.addHandler(ChargerCallHandler(
+                centralSystem: central, station: "CP1", subprotocol: "ocpp1.6", outcome: ConnectionOutcome(), tracker: tracker))
+        }
+        return channel
+    }
+
+    /// The next `count` frames written to the charger (each write resumes the wait: no polling).
+    private func answers(_ channel: NIOAsyncTestingChannel, _ count: Int) async throws -> [Frame] {
         var frames: [Frame] = []
-        while let buffer = try channel.readOutbound(as: ByteBuffer.self) {
+        for _ in 0..<count {
+            let buffer = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
             frames.append(try FrameCodec.decode(buffer.readableBytesView))
         }
         return frames
     }
 
-    private func messageIDs(_ frames: [Frame]) -> [String] {
-        frames.map {
-            switch $0 {
-            case .call(let call): call.messageID
-            case .callResult(let result): result.messageID
-            case .callError(let error): error.messageID
-            }
+    private func messageID(_ frame: Frame) -> String {
+        switch frame {
+        case .call(let call): call.messageID
+        case .callResult(let result): result.messageID
+        case .callError(let error): error.messageID
         }
     }
 
-    @Test func messagesBeforeTheAttachWaitAndAreAnsweredInOrder() async throws {
-        let (channel, handler, link) = try await setUp()
-        try channel.writeInbound(ByteBuffer(string: #"[2,"h1","Heartbeat",{}]"#))
-        try channel.writeInbound(ByteBuffer(string: #"[2,"h2","Heartbeat",{}]"#))
-        #expect(try answers(channel).isEmpty)
-        handler.attached(link)
-        try channel.writeInbound(ByteBuffer(string: #"[2,"h3","Heartbeat",{}]"#))
-        channel.pipeline.fireChannelReadComplete()
-        let frames = try answers(channel)
-        #expect(messageIDs(frames) == ["h1", "h2", "h3"])
+    @Test func theConnectionIsAttachedAndMessagesAreAnsweredInOrder() async throws {
+        let central = try Self.central()
+        let channel = try await connect(central)
+        // Written at once: any that come before the attach wait for it, in order.
+        for id in ["h1", "h2", "h3"] {
+            try await channel.writeInbound(ByteBuffer(string: #"[2,""# + id + #"","Heartbeat",{}]"#))
+        }
+        let frames = try await answers(channel, 3)
+        #expect(frames.map(messageID) == ["h1", "h2", "h3"])
         #expect(frames.allSatisfy { if case .callResult = $0 { true } else { false } })
-        #expect(try channel.readInbound(as: ByteBuffer.self) == nil)  // nothing left for the connection's task
-        _ = try channel.finish()
+        #expect(central.connectedStations["CP1"]?.subprotocol == "ocpp1.6")
+        _ = try await channel.finish()
     }
 
-    @Test func answersToTheCentralSystemsCallsGoOnToTheTask() async throws {
-        let (channel, handler, link) = try await setUp()
-        handler.attached(link)
-        let result = #"[3,"c1",{"status":"Accepted"}]"#
-        let error = #"[4,"c2","NotSupported","",{}]"#
-        try channel.writeInbound(ByteBuffer(string: result))
-        try channel.writeInbound(ByteBuffer(string: error))
-        #expect(try channel.readInbound(as: ByteBuffer.self).map { String(buffer: $0) } == result)
-        #expect(try channel.readInbound(as: ByteBuffer.self).map { String(buffer: $0) } == error)
-        #expect(try answers(channel).isEmpty)
-        _ = try channel.finish()
-    }
-
-    @Test func aMalformedFrameGetsItsCallErrorOnTheLoop() async throws {
-        let (channel, handler, link) = try await setUp()
-        handler.attached(link)
-        try channel.writeInbound(ByteBuffer(string: #"[2,"m1","Heartbeat""#))
-        try channel.writeInbound(ByteBuffer(string: #"[2,"m2","NoSuchAction",{}]"#))
-        channel.pipeline.fireChannelReadComplete()
-        let frames = try answers(channel)
-        guard frames.count == 2, case .callError(let malformed) = frames[0], case .callError(let unknown) = frames[1] else {
+    @Test func aMalformedFrameGetsItsCallErrorAndAnAnswerToOurCallsGetsNone() async throws {
+        let channel = try await connect(try Self.central())
+        try await channel.writeInbound(ByteBuffer(string: #"[3,"c1",{"status":"Accepted"}]"#))  // nothing waits for it
+        try await channel.writeInbound(ByteBuffer(string: #"[2,"m1","Heartbeat""#))
+        try await channel.writeInbound(ByteBuffer(string: #"[2,"m2","NoSuchAction",{}]"#))
+        let frames = try await answers(channel, 2)
+        guard case .callError(let malformed) = frames[0], case .callError(let unknown) = frames[1] else {
             Issue.record("expected two CallErrors, got \(frames)")
             return
         }
-        #expect(malformed.code == .formationViolation)
-        #expect(malformed.messageID == "m1")  // read from the envelope, though the frame is cut short
-        #expect(unknown.messageID == "m2")
-        #expect(unknown.code == .notImplemented)
-        _ = try channel.finish()
+        #expect(malformed.code == .formationViolation && malformed.messageID == "m1")  // the id is read, though cut short
+        #expect(unknown.code == .notImplemented && unknown.messageID == "m2")
+        _ = try await channel.finish()
+    }
+
+    @Test func closingTheChannelDetachesTheConnection() async throws {
+        let central = try Self.central()
+        let tracker = ConnectionTracker()
+        let channel = try await connect(central, tracker: tracker)
+        try await channel.writeInbound(ByteBuffer(string: #"[2,"h1","Heartbeat",{}]"#))
+        _ = try await answers(channel, 1)
+        #expect(tracker.count == 1)
+        try await channel.close()
+        await tracker.waitUntilEmpty()
+        #expect(central.connectedStations["CP1"] == nil)
     }
 
     @Test func readsWaitWhileTheIntakeGateIsPaused() async throws {
-        let central = try CentralSystem(
-            configuration: CentralSystemConfiguration(authorizedTags: []), store: InMemoryStateStore(),
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let central = try Self.central()
         let counter = ReadCounter()
-        let (channel, handler, link) = try await setUp(central: central, before: [counter])
-        handler.attached(link)
+        let channel = try await connect(central, counter: counter)
+        let reads = { try await channel.testingEventLoop.executeInContext { counter.reads } }
+        let before = try await reads()
         channel.read()
-        #expect(counter.reads == 1)
+        #expect(try await reads() == before + 1)
         central.intake.pause()
         channel.read()
         channel.read()
-        #expect(counter.reads == 1)  // held
+        #expect(try await reads() == before + 1)  // held
         central.intake.resume()  // the held read goes on the event loop
-        channel.embeddedEventLoop.run()
-        #expect(counter.reads == 2)  // one read for the two asked while paused
+        await channel.testingEventLoop.run()
+        #expect(try await reads() == before + 2)  // one read for the two asked while paused
         channel.read()
-        #expect(counter.reads == 3)
-        _ = try channel.finish()
+        #expect(try await reads() == before + 3)
+        _ = try await channel.finish()
     }
 }
