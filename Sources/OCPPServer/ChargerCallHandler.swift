@@ -35,6 +35,11 @@ final class ChargerCallHandler: ChannelDuplexHandler {
     private var unflushed = false
     /// A read was asked for while the intake gate was paused.
     private var readHeld = false
+    /// Answers to the central system's calls handed to tasks and not yet delivered. The central system has at most
+    /// one call outstanding per station, so more than a few means a charger sending answers nobody asked for: past
+    /// ``maximumForwards`` they are dropped rather than queued without bound.
+    private var forwards = 0
+    static let maximumForwards = 16
 
     init(
         centralSystem: CentralSystem, station: String, subprotocol: String?, outcome: ConnectionOutcome,
@@ -81,12 +86,20 @@ final class ChargerCallHandler: ChannelDuplexHandler {
     }
 
     /// Hands an answer to one of the central system's calls to the station's session, after the work before.
-    private func forward(_ message: ByteBuffer, _ link: CentralSystem.Link) {
+    private func forward(_ message: ByteBuffer, _ link: CentralSystem.Link, _ context: ChannelHandlerContext) {
+        guard forwards < Self.maximumForwards else {
+            link.logger.warning("Too many answers to deliver at once; dropped one", metadata: ["ocpp.frame_size": "\(message.readableBytes)"])
+            return
+        }
+        forwards += 1
         let previous = lastWork
         let centralSystem = self.centralSystem
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
         lastWork = Task {
             await previous?.value
             _ = await centralSystem.receive(message.readableBytesView, on: link)
+            eventLoop.execute { handler.value.forwards -= 1 }
         }
     }
 
@@ -148,7 +161,7 @@ final class ChargerCallHandler: ChannelDuplexHandler {
         case .handled(nil):
             break
         case .forSession:
-            forward(message, link)
+            forward(message, link, context)
         }
     }
 
