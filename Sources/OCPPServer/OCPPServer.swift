@@ -19,9 +19,9 @@ public struct OCPPServerError: Error, CustomStringConvertible {
 
 /// The WebSocket listener chargers connect to (`ws://host:port/<station-id>`), as a Service.
 ///
-/// Each connection is served by its own child task: frames are read in order and handed to the central
-/// system, whose answers are written back. On graceful shutdown the listener closes and every charger is
-/// closed with 1001 (going away).
+/// Each connection is served on its event loop by its `ChargerCallHandler`: frames are read in order and handed
+/// to the central system, whose answers are written back. On graceful shutdown the listener closes, every charger is
+/// closed with 1001 (going away), and `run()` returns once each has been detached from the central system.
 ///
 /// ```swift
 /// let server = OCPPServer(configuration: .init(port: 3000), centralSystem: central, logger: logger)
