@@ -71,15 +71,7 @@ import Testing
         for round in 0..<30_000 {
             let (seed, check) = seeds[round % seeds.count]
             var bytes = Array(seed.utf8)
-            for _ in 0..<(1 + generator.next() % 3) {
-                let position = Int(generator.next() % UInt64(bytes.count))
-                switch generator.next() % 3 {
-                case 0: bytes[position] = alphabet[Int(generator.next() % UInt64(alphabet.count))]
-                case 1: bytes.remove(at: position)
-                default: bytes.insert(alphabet[Int(generator.next() % UInt64(alphabet.count))], at: position)
-                }
-                if bytes.isEmpty { bytes = [UInt8(ascii: "{")] }
-            }
+            generator.mutate(&bytes, upTo: 3, from: alphabet, emptyBecomes: UInt8(ascii: "{"))
             // Payloads reach the decoders only after the frame codec validated them as JSON.
             let frame = Array(#"[2,"1","X","#.utf8) + bytes + [UInt8(ascii: "]")]
             guard case .call? = try? FrameCodec.decode(frame) else { continue }

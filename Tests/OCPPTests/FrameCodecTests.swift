@@ -105,15 +105,7 @@ import Testing
         let alphabet = Array(#"[]{}",:0123456789-.eE\u tfnrl"#.utf8) + [0, 0x7F, 0xC3, 0xFF]
         for _ in 0..<20_000 {
             var bytes = seeds[Int(generator.next() % UInt64(seeds.count))]
-            for _ in 0..<(1 + generator.next() % 4) {
-                let position = Int(generator.next() % UInt64(bytes.count))
-                switch generator.next() % 3 {
-                case 0: bytes[position] = alphabet[Int(generator.next() % UInt64(alphabet.count))]
-                case 1: bytes.remove(at: position)
-                default: bytes.insert(alphabet[Int(generator.next() % UInt64(alphabet.count))], at: position)
-                }
-                if bytes.isEmpty { bytes = [UInt8(ascii: "[")] }
-            }
+            generator.mutate(&bytes, upTo: 4, from: alphabet, emptyBecomes: UInt8(ascii: "["))
             if let frame = try? FrameCodec.decode(bytes) {
                 #expect((try? FrameCodec.decode(FrameCodec.encode(frame))) != nil)
             }
@@ -131,5 +123,19 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+
+    /// Applies 1 to `count` random edits to `bytes` (replace, remove or insert a byte of `alphabet`); a text that
+    /// becomes empty becomes `empty` instead.
+    mutating func mutate(_ bytes: inout [UInt8], upTo count: UInt64, from alphabet: [UInt8], emptyBecomes empty: UInt8) {
+        for _ in 0..<(1 + next() % count) {
+            let position = Int(next() % UInt64(bytes.count))
+            switch next() % 3 {
+            case 0: bytes[position] = alphabet[Int(next() % UInt64(alphabet.count))]
+            case 1: bytes.remove(at: position)
+            default: bytes.insert(alphabet[Int(next() % UInt64(alphabet.count))], at: position)
+            }
+            if bytes.isEmpty { bytes = [empty] }
+        }
     }
 }
