@@ -260,7 +260,9 @@ final class StatePublisher: Sendable {
 
     private func rewrite(_ state: inout State) {
         do {
-            try store.rewrite(state.outbox.pending)
+            // Only what was kept: ordinary state queued behind a backlog is republished from the cache anyway.
+            let volatile = state.volatile
+            try store.rewrite(state.outbox.pending.lazy.filter { !volatile.contains($0.sequence) })
             state.acknowledgedSinceRewrite = 0
         } catch {
             logger.error("Cannot rewrite the outbox", metadata: ["error": "\(error)"])

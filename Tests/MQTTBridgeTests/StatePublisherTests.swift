@@ -83,6 +83,19 @@ final class RecordingTransport: MQTTTransport {
         #expect(transport.log.last == "status=Available" && publisher.waiting == 0)
     }
 
+    @Test func ordinaryStateQueuedBehindABacklogIsNotWrittenToTheStore() throws {
+        let store = MemoryOutbox()
+        let publisher = StatePublisher(transport: RecordingTransport(), qos: 1, store: store, logger: quiet)
+        publisher.connected()
+        let count = StatePublisher.window + 5
+        publisher.publish((1...count).map { reading("energy", String($0)) })
+        publisher.publish([Publication(topic: "status", payload: "Charging")])  // waits behind the backlog
+        #expect(publisher.waiting == count + 1)
+        // The thousandth acknowledgement rewrites the store: the five readings left, not the status.
+        for id in 1...Int32(StatePublisher.window) { publisher.acknowledged(id) }
+        #expect(try store.load().map(\.payload) == (StatePublisher.window + 1...count).map(String.init))
+    }
+
     @Test func theIntakeGateIsPausedWhileTheBrokerFallsBehindButNotDuringAnOutage() {
         let transport = RecordingTransport()
         let intake = IntakeGate()
