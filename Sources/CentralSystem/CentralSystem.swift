@@ -174,9 +174,9 @@ public final class CentralSystem: Sendable {
     public enum Receipt: Sendable {
         /// Handled: send this frame back, if there is one.
         case handled(reply: Data?)
-        /// An answer to one of the central system's own calls: hand it to ``receive(_:on:)``, which waits for
+        /// An answer to one of the central system's own calls: hand it to ``deliver(_:on:)``, which waits for
         /// the station's session.
-        case forSession
+        case forSession(Frame)
     }
 
     /// Handles one text message from a charger; returns the frame to send back, if any.
@@ -184,12 +184,15 @@ public final class CentralSystem: Sendable {
         switch receiveSynchronously(text, on: link) {
         case .handled(let reply):
             return reply
-        case .forSession:
-            // Decoded a second time: answers to the central system's calls are rare next to charger CALLs.
-            guard let frame = try? FrameCodec.decode(text) else { return nil }
-            await link.session.receive(frame)
+        case .forSession(let frame):
+            await deliver(frame, on: link)
             return nil
         }
+    }
+
+    /// Hands a charger's answer to one of the central system's calls (a `.forSession` receipt) to its session.
+    public func deliver(_ frame: Frame, on link: Link) async {
+        await link.session.receive(frame)
     }
 
     /// Handles one text message from a charger without suspending, on the caller's thread (the connection's event
@@ -221,7 +224,7 @@ public final class CentralSystem: Sendable {
             }
             return .handled(reply: FrameCodec.encode(answer))
         case .callResult, .callError:
-            return .forSession
+            return .forSession(frame)
         }
     }
 

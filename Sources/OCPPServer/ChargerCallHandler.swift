@@ -1,5 +1,6 @@
 import CentralSystem
 import NIOCore
+import OCPP
 
 /// Answers a charger's CALLs on the connection's event loop, where the message arrived: decoding, the central
 /// system's handling (including the MQTT bridge's, which makes the event durable) and the answer's write happen
@@ -16,7 +17,6 @@ import NIOCore
 /// waits until it opens again.
 final class ChargerCallHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -26,9 +26,10 @@ final class ChargerCallHandler: ChannelDuplexHandler {
     private let outcome: ConnectionOutcome
     private let tracker: ConnectionTracker
     private var link: CentralSystem.Link?
-    /// The attach, then each answer to the central system's calls, then the detach: each waits for the one before.
-    private var lastWork: Task<Void, Never>?
     private var attach: Task<CentralSystem.Link, Never>?
+    /// The last answer to the central system's calls handed on, or the detach: each waits for the one before (and
+    /// answers come only once the attach is done; the detach waits for it too).
+    private var lastWork: Task<Void, Never>?
     private var context: ChannelHandlerContext?
     /// Messages that came before the link, in order.
     private var early: [ByteBuffer] = []
@@ -68,7 +69,6 @@ final class ChargerCallHandler: ChannelDuplexHandler {
             return link
         }
         self.attach = attach
-        lastWork = Task { _ = await attach.value }
         // The close future completes however the connection ends, also if it was closed before this handler came.
         channel.closeFuture.whenComplete { _ in handler.value.closed(channel) }
     }
@@ -86,9 +86,9 @@ final class ChargerCallHandler: ChannelDuplexHandler {
     }
 
     /// Hands an answer to one of the central system's calls to the station's session, after the work before.
-    private func forward(_ message: ByteBuffer, _ link: CentralSystem.Link, _ context: ChannelHandlerContext) {
+    private func forward(_ frame: Frame, _ link: CentralSystem.Link, _ context: ChannelHandlerContext) {
         guard forwards < Self.maximumForwards else {
-            link.logger.warning("Too many answers to deliver at once; dropped one", metadata: ["ocpp.frame_size": "\(message.readableBytes)"])
+            link.logger.warning("Too many answers to deliver at once; dropped one")
             return
         }
         forwards += 1
@@ -98,7 +98,7 @@ final class ChargerCallHandler: ChannelDuplexHandler {
         let eventLoop = context.eventLoop
         lastWork = Task {
             await previous?.value
-            _ = await centralSystem.receive(message.readableBytesView, on: link)
+            await centralSystem.deliver(frame, on: link)
             eventLoop.execute { handler.value.forwards -= 1 }
         }
     }
@@ -160,8 +160,8 @@ final class ChargerCallHandler: ChannelDuplexHandler {
             unflushed = true
         case .handled(nil):
             break
-        case .forSession:
-            forward(message, link, context)
+        case .forSession(let frame):
+            forward(frame, link, context)
         }
     }
 

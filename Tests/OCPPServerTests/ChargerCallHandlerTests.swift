@@ -71,7 +71,24 @@ import Testing
         _ = try await channel.finish()
     }
 
-    @Test func aMalformedFrameGetsItsCallErrorAndAnAnswerToOurCallsGetsNone() async throws {
+    @Test func anAnswerToOurCallReachesTheCaller() async throws {
+        let central = try Self.central()
+        let channel = try await connect(central)
+        try await channel.writeInbound(ByteBuffer(string: #"[2,"h1","Heartbeat",{}]"#))
+        _ = try await answers(channel, 1)  // attached
+        async let result = central.sendRaw(action: "ClearCache", payload: RawJSON(validatedBytes: Data("{}".utf8)), to: "CP1")
+        guard case .call(let call) = try await answers(channel, 1)[0] else {
+            Issue.record("expected the ClearCache CALL")
+            return
+        }
+        #expect(call.action == "ClearCache")
+        try await channel.writeInbound(ByteBuffer(string: #"[3,""# + call.messageID + #"",{"status":"Accepted"}]"#))
+        let answer = try await result.get()
+        #expect(answer.description.contains("Accepted"))
+        _ = try await channel.finish()
+    }
+
+    @Test func aMalformedFrameGetsItsCallErrorAndAnUnexpectedAnswerGetsNone() async throws {
         let channel = try await connect(try Self.central())
         try await channel.writeInbound(ByteBuffer(string: #"[3,"c1",{"status":"Accepted"}]"#))  // nothing waits for it
         try await channel.writeInbound(ByteBuffer(string: #"[2,"m1","Heartbeat""#))
