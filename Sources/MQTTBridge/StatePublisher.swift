@@ -13,6 +13,9 @@ import Synchronization
 /// - After every (re)connect, the latest retained value of every topic the outbox did not just resend is
 ///   published again, so a broker that lost its retained messages gets them back.
 /// - The outbox is bounded (`OUTBOX_MAX_MESSAGES`); past it the oldest tenth is dropped, logged and counted.
+/// - While connected, a backlog of ``intakePauseLevel`` entries pauses the central system's ``IntakeGate`` (chargers
+///   are not read) until it is down to ``intakeResumeLevel``, so a broker slower than the chargers slows them down
+///   instead of filling the outbox.
 final class StatePublisher: Sendable {
     private let transport: any MQTTTransport
     private let qos: Int
@@ -150,7 +153,9 @@ final class StatePublisher: Sendable {
         Self.intakePausedGauge.record(change ? 1 : 0)
         if change {
             intake.pause()
-            logger.info("The broker falls behind: reading from chargers paused", metadata: ["mqtt.outbox": "\(Self.intakePauseLevel)"])
+            logger.info("The broker falls behind: reading from chargers paused", metadata: [
+                "mqtt.pause_level": "\(Self.intakePauseLevel)", "mqtt.resume_level": "\(Self.intakeResumeLevel)",
+            ])
         } else {
             intake.resume()
             logger.info("Reading from chargers resumed")
