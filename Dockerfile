@@ -4,7 +4,7 @@
 
 FROM swift:6.3-bookworm AS build
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmosquitto-dev pkg-config \
+    && apt-get install -y --no-install-recommends libsqlite3-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Package.swift names the test targets too, so their folders must be present for the build to resolve.
@@ -16,7 +16,7 @@ RUN swift build -c release --product ocpp-gateway --static-swift-stdlib \
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmosquitto1 ca-certificates \
+    && apt-get install -y --no-install-recommends libsqlite3-0 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin ocpp \
     && mkdir -p /data \

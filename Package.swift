@@ -47,14 +47,15 @@ let package = Package(
         // The store: SQLite (Debian libsqlite3-dev) under DATA_DIR.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "Store", dependencies: ["CSQLite", "CentralSystem", "MQTTBridge"]),
-        // libmosquitto (Debian libmosquitto-dev) and a Swift client around it that owns its network thread.
-        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        // MQTT 3.1.1 client on SwiftNIO: one connection to the broker, publishes written in batches.
         .target(
-            name: "Mosquitto",
+            name: "MQTT",
             dependencies: [
-                "CMosquitto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -76,7 +77,7 @@ let package = Package(
                 "OCPP",
                 "CentralSystem",
                 "OCPPServer",
-                "Mosquitto",
+                "MQTT",
                 "MQTTBridge",
                 "Store",
                 .product(name: "Logging", package: "swift-log"),
@@ -103,7 +104,7 @@ let package = Package(
         .target(
             name: "LoadGenerator",
             dependencies: [
-                "OCPP", "Mosquitto",
+                "OCPP", "MQTT",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -114,6 +115,16 @@ let package = Package(
         .executableTarget(name: "ocpp-loadgen", dependencies: ["LoadGenerator"]),
 
         .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "OCPP"]),
+        .testTarget(
+            name: "MQTTTests",
+            dependencies: [
+                "MQTT",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(name: "OCPPTests", dependencies: ["OCPP"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CentralSystemTests", dependencies: ["CentralSystem", "OCPP"]),
         .testTarget(

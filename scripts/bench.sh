@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
 require_swift
-apt_install libmosquitto-dev pkg-config mosquitto
+apt_install libsqlite3-dev pkg-config mosquitto
 swift build -c release --product ocpp-gateway
 swift build -c release --product ocpp-loadgen
 bin=.build/release

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
 require_swift
-apt_install libmosquitto-dev pkg-config
+apt_install libsqlite3-dev pkg-config
 swift build -c release --product ocpp-gateway
 
 env_file="${ENV_FILE:-.env}"

@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import MQTTBridge
 import Metrics
-import Mosquitto
+import MQTT
 import OCPPServer
 import Prometheus
 import ServiceLifecycle
@@ -55,13 +55,13 @@ public enum Gateway {
         // Acknowledgements go straight to the bridge on the MQTT thread (one per publish: a task wake-up each would
         // cost more than the acknowledgement itself); everything else through the stream, in order.
         let acknowledgements = Mutex<MQTTBridge?>(nil)
-        let mqtt: MosquittoClient
+        let mqtt: MQTTClient
         do {
-            mqtt = try MosquittoClient(configuration: mqttConfiguration, logger: logger) { event in
+            mqtt = try MQTTClient(configuration: mqttConfiguration, logger: logger) { event in
                 if case .published(let messageID) = event, let bridge = acknowledgements.withLock({ $0 }) {
                     bridge.acknowledged(messageID: messageID)
                 } else {
-                    transportContinuation.yield(MosquittoTransport.bridgeEvent(event))
+                    transportContinuation.yield(MQTTClientTransport.bridgeEvent(event))
                 }
             }
         } catch {
@@ -73,7 +73,7 @@ public enum Gateway {
         bridgeConfiguration.outbox = store
         bridgeConfiguration.commands = store
         let bridge = MQTTBridge(
-            configuration: bridgeConfiguration, centralSystem: centralSystem, transport: MosquittoTransport(client: mqtt),
+            configuration: bridgeConfiguration, centralSystem: centralSystem, transport: MQTTClientTransport(client: mqtt),
             transportEvents: transportEvents, logger: logger)
         acknowledgements.withLock { $0 = bridge }
         let api = AdminAPI(

@@ -2,7 +2,7 @@ import CentralSystem
 import Foundation
 import Logging
 import MQTTBridge
-import Mosquitto
+import MQTT
 import OCPPServer
 
 /// Everything the gateway is configured with, read from the environment and an optional env file.
@@ -12,7 +12,7 @@ public struct GatewayConfiguration: Sendable {
     /// Where the state file lives (`DATA_DIR`).
     public var dataDirectory: String
     public var logLevel: Logger.Level
-    public var mqtt: MosquittoConfiguration
+    public var mqtt: MQTTClientConfiguration
     public var bridge: MQTTBridgeConfiguration
     public var admin: AdminConfiguration
     public var logging: LoggingConfiguration
@@ -189,13 +189,13 @@ public struct GatewayConfiguration: Sendable {
             outboxLimit: try reader.integer(Settings.outboxMaxMessages, in: 100...100_000_000, expected: "a number of messages from 100 to 100000000"))
     }
 
-    private static func mqttConfiguration(_ reader: SettingsReader) throws(ConfigurationError) -> MosquittoConfiguration {
+    private static func mqttConfiguration(_ reader: SettingsReader) throws(ConfigurationError) -> MQTTClientConfiguration {
         let transportName = reader.raw(Settings.mqttTransport).lowercased()
-        guard let transport = MosquittoConfiguration.Transport(rawValue: transportName) else {
+        guard let transport = MQTTClientConfiguration.Transport(rawValue: transportName) else {
             throw ConfigurationError(variable: Settings.mqttTransport.name, value: reader.raw(Settings.mqttTransport),
                                      expected: "tcp or unix (MQTT over WebSocket is not supported; use the broker's MQTT port)")
         }
-        _ = try reader.seconds(Settings.mqttTimeout)
+        let connectTimeout = try reader.seconds(Settings.mqttTimeout)!
         let base = try reader.seconds(Settings.mqttReconnectBaseDelay)!
         let maximum = try reader.seconds(Settings.mqttReconnectMaxDelay)!
         guard maximum >= base else {
@@ -210,7 +210,7 @@ public struct GatewayConfiguration: Sendable {
         let clientID = reader.raw(Settings.mqttClientID)
         let username = reader.raw(Settings.mqttUsername)
         let password = reader.raw(Settings.mqttPassword)
-        return MosquittoConfiguration(
+        return MQTTClientConfiguration(
             host: try reader.string(Settings.mqttHostname),
             port: try reader.integer(Settings.mqttPort, in: 1...65_535, expected: "a port number from 1 to 65535"),
             transport: transport,
@@ -218,13 +218,14 @@ public struct GatewayConfiguration: Sendable {
             username: username.isEmpty ? nil : username,
             password: password.isEmpty ? nil : password,
             keepAlive: try reader.integer(Settings.mqttKeepalive, in: 5...65_535, expected: "seconds from 5 to 65535"),
+            connectTimeout: connectTimeout,
             reconnectBaseDelay: base,
             reconnectMaxDelay: maximum,
             tls: tls)
     }
 
     /// TLS to the broker when MQTT_TLS_CA is set; each file must be readable now, not at the first connect.
-    private static func mqttTLS(_ reader: SettingsReader) throws(ConfigurationError) -> MosquittoConfiguration.TLS? {
+    private static func mqttTLS(_ reader: SettingsReader) throws(ConfigurationError) -> MQTTClientConfiguration.TLS? {
         func file(_ setting: Setting) throws(ConfigurationError) -> String? {
             let path = reader.raw(setting)
             guard !path.isEmpty else { return nil }

@@ -53,7 +53,7 @@ public enum Settings {
     public static let mqttReconnectMaxDelay = Setting(name: "MQTT_RECONNECT_MAX_DELAY", defaultValue: "60",
         help: "Longest wait between reconnects to the broker, in seconds")
     public static let mqttTimeout = Setting(name: "MQTT_TIMEOUT", defaultValue: "30",
-        help: "Accepted for ocpp2mqtt compatibility; libmosquitto keeps its own timeouts")
+        help: "Seconds to connect to the broker (TCP, TLS and its CONNACK) before trying again")
     public static let mqttWebsocketPath = Setting(name: "MQTT_WEBSOCKET_PATH", defaultValue: "",
         help: "Accepted for ocpp2mqtt compatibility and ignored (MQTT over WebSocket is not supported)")
     public static let mqttWebsocketHeaders = Setting(name: "MQTT_WEBSOCKET_HEADERS", defaultValue: "",

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Mosquitto
+import MQTT
 import Synchronization
 
 /// The load generator's MQTT side: subscribes to the simulated stations' energy and command-result topics,
@@ -12,7 +12,7 @@ final class MQTTProbe: Sendable {
     private let connectedFlag = Atomic<Bool>(false)
     /// request_id -> (arrival, status) of command results.
     private let results = Mutex<[String: (at: UInt64, status: String)]>([:])
-    private let client = Mutex<MosquittoClient?>(nil)
+    private let client = Mutex<MQTTClient?>(nil)
 
     init(base: String, prefix: String, run: RunState) {
         self.base = base
@@ -24,10 +24,10 @@ final class MQTTProbe: Sendable {
     func run(host: String, port: Int) async throws {
         var logger = Logger(label: "ocpp-loadgen.mqtt")
         logger.logLevel = .error
-        let configuration = MosquittoConfiguration(
+        let configuration = MQTTClientConfiguration(
             host: host, port: port, clientID: "ocpp-loadgen-\(getpid())", keepAlive: 60
         )
-        let client = try MosquittoClient(configuration: configuration, logger: logger) { [weak self] event in
+        let client = try MQTTClient(configuration: configuration, logger: logger) { [weak self] event in
             self?.handle(event)
         }
         client.subscribe(["\(base)/+/state/energy_active_import_register", "\(base)/+/cmd_result"], qos: 1)
@@ -46,7 +46,7 @@ final class MQTTProbe: Sendable {
         results.withLock { $0[requestID] }
     }
 
-    private func handle(_ event: MosquittoEvent) {
+    private func handle(_ event: MQTTClientEvent) {
         switch event {
         case .connected:
             connectedFlag.store(true, ordering: .releasing)

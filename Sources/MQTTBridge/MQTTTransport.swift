@@ -1,4 +1,4 @@
-/// What the bridge needs from an MQTT client. The gateway passes its libmosquitto client; tests pass a fake.
+/// What the bridge needs from an MQTT client. The gateway passes its MQTT client; tests pass a fake.
 public protocol MQTTTransport: Sendable {
     /// Publishes a message; a QoS 1 message handed over while the connection drops is the transport's to deliver.
     /// Returns the message id the broker's acknowledgement will carry (``MQTTTransportEvent/acknowledged(messageID:)``),

@@ -1,5 +1,5 @@
-/// How the MQTT client reaches its broker.
-public struct MosquittoConfiguration: Sendable {
+/// How the MQTT client reaches its broker, and who it says it is.
+public struct MQTTClientConfiguration: Sendable {
     public enum Transport: String, Sendable {
         /// TCP to `host:port`.
         case tcp
@@ -32,6 +32,8 @@ public struct MosquittoConfiguration: Sendable {
     public var password: String?
     /// Seconds between keep-alive pings.
     public var keepAlive: Int
+    /// The longest wait for a connection to be made and accepted (TCP, TLS and the broker's CONNACK).
+    public var connectTimeout: Duration
     /// The first wait before reconnecting; it doubles on every failed attempt up to `reconnectMaxDelay`.
     public var reconnectBaseDelay: Duration
     public var reconnectMaxDelay: Duration
@@ -59,7 +61,7 @@ public struct MosquittoConfiguration: Sendable {
 
     public init(
         host: String = "localhost", port: Int = 1883, transport: Transport = .tcp, clientID: String,
-        username: String? = nil, password: String? = nil, keepAlive: Int = 60,
+        username: String? = nil, password: String? = nil, keepAlive: Int = 60, connectTimeout: Duration = .seconds(30),
         reconnectBaseDelay: Duration = .seconds(5), reconnectMaxDelay: Duration = .seconds(60), will: Will? = nil,
         tls: TLS? = nil
     ) {
@@ -70,6 +72,7 @@ public struct MosquittoConfiguration: Sendable {
         self.username = username
         self.password = password
         self.keepAlive = keepAlive
+        self.connectTimeout = connectTimeout
         self.reconnectBaseDelay = reconnectBaseDelay
         self.reconnectMaxDelay = reconnectMaxDelay
         self.will = will

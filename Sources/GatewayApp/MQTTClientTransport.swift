@@ -1,9 +1,9 @@
+import MQTT
 import MQTTBridge
-import Mosquitto
 
-/// The libmosquitto client as the bridge's transport.
-struct MosquittoTransport: MQTTTransport {
-    let client: MosquittoClient
+/// The MQTT client as the bridge's transport.
+struct MQTTClientTransport: MQTTTransport {
+    let client: MQTTClient
 
     func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) -> Int32? {
         client.publish(topic: topic, payload: payload, qos: qos, retain: retain)
@@ -14,7 +14,7 @@ struct MosquittoTransport: MQTTTransport {
     }
 
     /// A client event in the bridge's terms.
-    static func bridgeEvent(_ event: MosquittoEvent) -> MQTTTransportEvent {
+    static func bridgeEvent(_ event: MQTTClientEvent) -> MQTTTransportEvent {
         switch event {
         case .connected: .connected
         case .disconnected: .disconnected
