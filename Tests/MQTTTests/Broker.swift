@@ -25,7 +25,7 @@ final class Broker: @unchecked Sendable {
     /// Starts mosquitto (again, on the same port) and returns once it accepts connections (at most ten seconds).
     func start() throws {
         let configuration = directory.appendingPathComponent("mosquitto.conf")
-        var text = "listener \(port) 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n"
+        var text = "listener \(port) 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\nmax_queued_messages 0\n"
         if geteuid() == 0 { text += "user root\n" }
         try text.write(to: configuration, atomically: true, encoding: .utf8)
         // posix_spawn and waitpid rather than Foundation's Process, whose exit monitoring needs a run loop.
