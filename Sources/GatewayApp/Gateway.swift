@@ -52,14 +52,14 @@ public enum Gateway {
         var mqttConfiguration = configuration.mqtt
         mqttConfiguration.will = .init(topic: configuration.bridge.topics.bridgeState, payload: "offline", qos: 1, retain: true)
         let (transportEvents, transportContinuation) = AsyncStream<MQTTTransportEvent>.makeStream(bufferingPolicy: .unbounded)
-        // Acknowledgements go straight to the bridge on the MQTT thread (one per publish: a task wake-up each would
-        // cost more than the acknowledgement itself); everything else through the stream, in order.
+        // Acknowledgements go straight to the bridge on the MQTT connection's event loop (those of one read together:
+        // a task wake-up would cost more than the acknowledgements themselves); everything else through the stream, in order.
         let acknowledgements = Mutex<MQTTBridge?>(nil)
         let mqtt: MQTTClient
         do {
             mqtt = try MQTTClient(configuration: mqttConfiguration, logger: logger) { event in
-                if case .published(let messageID) = event, let bridge = acknowledgements.withLock({ $0 }) {
-                    bridge.acknowledged(messageID: messageID)
+                if case .published(let messageIDs) = event, let bridge = acknowledgements.withLock({ $0 }) {
+                    bridge.acknowledged(messageIDs: messageIDs)
                 } else {
                     transportContinuation.yield(MQTTClientTransport.bridgeEvent(event))
                 }

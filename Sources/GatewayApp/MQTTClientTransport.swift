@@ -19,7 +19,7 @@ struct MQTTClientTransport: MQTTTransport {
         case .connected: .connected
         case .disconnected: .disconnected
         case .message(let topic, let payload, let retained): .message(topic: topic, payload: payload, retained: retained)
-        case .published(let messageID): .acknowledged(messageID: messageID)
+        case .published(let messageIDs): .acknowledged(messageIDs: messageIDs)
         }
     }
 }

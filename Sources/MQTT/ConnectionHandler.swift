@@ -24,6 +24,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var lastWrite = NIODeadline.now()
     private var pingSent: NIODeadline?
     private var timer: RepeatedTask?
+    /// Messages the broker acknowledged in the current read.
+    private var acknowledged: [Int32] = []
 
     init(client: MQTTClient, connect: Packet.Connect, connectTimeout: TimeAmount, outcome: ConnectionOutcome) {
         self.client = client
@@ -91,7 +93,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if accepted { client.readComplete(on: context.channel) }
+        if accepted {
+            client.readComplete(on: context.channel, acknowledged: acknowledged)
+            acknowledged.removeAll(keepingCapacity: true)
+        }
         context.fireChannelReadComplete()
     }
 
@@ -116,7 +121,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .pingresp:
             pingSent = nil
         default:
-            client.received(packet, on: context.channel)
+            if let token = client.received(packet, on: context.channel) { acknowledged.append(token) }
         }
     }
 

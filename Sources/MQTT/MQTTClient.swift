@@ -14,8 +14,9 @@ public enum MQTTClientEvent: Sendable {
     case disconnected(reason: String)
     /// A message arrived on a subscribed topic. `retained` is set for messages the broker kept from earlier.
     case message(topic: String, payload: [UInt8], retained: Bool)
-    /// The broker acknowledged the message with this id (QoS 1 or 2), or a QoS 0 message was written.
-    case published(messageID: Int32)
+    /// The broker acknowledged the messages with these ids (QoS 1 or 2; those of one read together), or these
+    /// QoS 0 messages were written.
+    case published(messageIDs: [Int32])
 }
 
 /// A setting the client cannot use (a TLS file that does not load, say).
@@ -271,7 +272,7 @@ public final class MQTTClient: Service, Sendable {
             return
         }
         channel.writeAndFlush(bytes).whenSuccess { [onEvent] in
-            for token in written { onEvent(.published(messageID: token)) }
+            onEvent(.published(messageIDs: written))
         }
     }
 
@@ -325,8 +326,9 @@ public final class MQTTClient: Service, Sendable {
         onEvent(.disconnected(reason: reason))
     }
 
-    /// A packet from the broker after its CONNACK.
-    func received(_ packet: Packet.Inbound, on channel: any Channel) {
+    /// A packet from the broker after its CONNACK. Returns the message id `publish` gave a message the packet
+    /// completes (PUBACK, PUBCOMP): the handler tells them together after the read.
+    func received(_ packet: Packet.Inbound, on channel: any Channel) -> Int32? {
         switch packet {
         case .publish(let message):
             var deliver = true
@@ -340,11 +342,13 @@ public final class MQTTClient: Service, Sendable {
                 }
             }
             if deliver { onEvent(.message(topic: message.topic, payload: message.payload, retained: message.retain)) }
+            return nil
         case .pubrel(let id):
             state.withLock { state in
                 state.receivedExactlyOnce.remove(id)
                 state.encode { Packet.writeAcknowledgement(.pubcomp, packetID: id, to: &$0) }
             }
+            return nil
         case .puback(let id), .pubcomp(let id):
             let expected: UInt8 = if case .puback = packet { 1 } else { 2 }
             let (token, waiters) = state.withLock { state -> (Int32?, [EventLoopPromise<Bool>]) in
@@ -353,8 +357,8 @@ public final class MQTTClient: Service, Sendable {
                 state.sendWaiting()
                 return (message.token, state.takeDrainWaiters())
             }
-            if let token { onEvent(.published(messageID: token)) }
             for waiter in waiters { waiter.succeed(true) }
+            return token
         case .pubrec(let id):
             state.withLock { state in
                 guard var message = state.inFlight[id], message.qos == 2 else { return }
@@ -362,18 +366,22 @@ public final class MQTTClient: Service, Sendable {
                 state.inFlight[id] = message
                 state.encodeSend(message)
             }
+            return nil
         case .suback(let id, let codes):
             state.withLock { _ = $0.subscribing.remove(id) }
             if codes.contains(0x80) {
                 logger.error("MQTT broker refused a subscription (check its ACL)", metadata: ["mqtt.broker": "\(configuration.brokerDescription)"])
             }
+            return nil
         case .connack, .pingresp:
-            break
+            return nil
         }
     }
 
-    /// After a read: writes the acknowledgements (and anything else) it produced, in one write.
-    func readComplete(on channel: any Channel) {
+    /// After a read: tells the messages the broker acknowledged in it, then writes what the read produced (and
+    /// anything else waiting) in one write.
+    func readComplete(on channel: any Channel, acknowledged: [Int32]) {
+        if !acknowledged.isEmpty { onEvent(.published(messageIDs: acknowledged)) }
         let waiting = state.withLock { state -> Bool in
             guard state.channel === channel, state.outgoing != nil else { return false }
             return true

@@ -138,10 +138,11 @@ public final class MQTTBridge: Service, DurableEventSink {
     /// Whether the MQTT connection is up.
     public var isMQTTConnected: Bool { publisher.isConnected }
 
-    /// The broker acknowledged a message. Safe from any thread: the MQTT client calls it on its network thread, so
-    /// an acknowledgement costs no task wake-up (it may also arrive through `transportEvents`).
-    public func acknowledged(messageID: Int32) {
-        publisher.acknowledged(messageID)
+    /// The broker acknowledged these messages. Safe from any thread: the MQTT client calls it on its event loop
+    /// with the acknowledgements of one read, so they cost no task wake-up and one lock (they may also arrive
+    /// through `transportEvents`).
+    public func acknowledged(messageIDs: [Int32]) {
+        publisher.acknowledged(messageIDs)
     }
 
     /// Expected and known stations as DISCONNECTED, with their charging switches.
@@ -327,8 +328,8 @@ public final class MQTTBridge: Service, DurableEventSink {
                     }
                 case .disconnected:
                     publisher.disconnected()
-                case .acknowledged(let messageID):
-                    publisher.acknowledged(messageID)
+                case .acknowledged(let messageIDs):
+                    publisher.acknowledged(messageIDs)
                 case .message(let topic, let payload, let retained):
                     guard let job = accept(topic: topic, payload: payload, retained: retained) else { continue }
                     enqueue(stored(job))

@@ -1,7 +1,7 @@
 /// What the bridge needs from an MQTT client. The gateway passes its MQTT client; tests pass a fake.
 public protocol MQTTTransport: Sendable {
     /// Publishes a message; a QoS 1 message handed over while the connection drops is the transport's to deliver.
-    /// Returns the message id the broker's acknowledgement will carry (``MQTTTransportEvent/acknowledged(messageID:)``),
+    /// Returns the message id the broker's acknowledgement will carry (``MQTTTransportEvent/acknowledged(messageIDs:)``),
     /// or nil when the message was not handed over.
     @discardableResult
     func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) -> Int32?
@@ -14,6 +14,6 @@ public enum MQTTTransportEvent: Sendable {
     case connected
     case disconnected
     case message(topic: String, payload: [UInt8], retained: Bool)
-    /// The broker acknowledged a message (QoS 1 or 2), or a QoS 0 message was written.
-    case acknowledged(messageID: Int32)
+    /// The broker acknowledged these messages (QoS 1 or 2), or these QoS 0 messages were written.
+    case acknowledged(messageIDs: [Int32])
 }

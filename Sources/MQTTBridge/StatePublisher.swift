@@ -208,15 +208,21 @@ final class StatePublisher: Sendable {
         apply(change)
     }
 
-    /// The broker acknowledged a message: it leaves the outbox.
-    func acknowledged(_ messageID: Int32) {
+    /// The broker acknowledged messages: they leave the outbox. One lock for all of them (the MQTT client hands
+    /// over the acknowledgements of one read together).
+    func acknowledged(_ messageIDs: [Int32]) {
         let change = state.withLock { state -> Bool? in
-            guard let sequence = state.inFlight.removeValue(forKey: messageID),
-                state.outbox.remove(sequence: sequence)
-            else { return nil }
-            state.volatile.remove(sequence)
+            var removed = 0
+            for messageID in messageIDs {
+                guard let sequence = state.inFlight.removeValue(forKey: messageID),
+                    state.outbox.remove(sequence: sequence)
+                else { continue }
+                state.volatile.remove(sequence)
+                removed += 1
+            }
+            guard removed > 0 else { return nil }
             sendWaiting(&state)
-            state.acknowledgedSinceRewrite += 1
+            state.acknowledgedSinceRewrite += removed
             // Keep the file short: rewrite it when it has emptied, or every thousand acknowledgements.
             if !state.storing && (state.outbox.isEmpty || state.acknowledgedSinceRewrite >= 1000) {
                 rewrite(&state)
@@ -226,6 +232,8 @@ final class StatePublisher: Sendable {
         }
         apply(change)
     }
+
+    func acknowledged(_ messageID: Int32) { acknowledged([messageID]) }
 
     var isConnected: Bool { state.withLock { $0.connected } }
 

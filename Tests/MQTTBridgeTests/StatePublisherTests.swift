@@ -63,6 +63,20 @@ final class RecordingTransport: MQTTTransport {
         #expect(transport.log == ["energy=2"])
     }
 
+    @Test func theAcknowledgementsOfOneReadAreTakenTogether() {
+        let transport = RecordingTransport()
+        let publisher = StatePublisher(transport: transport, qos: 1, logger: quiet)
+        publisher.connected()
+        let count = StatePublisher.window + 3
+        publisher.publish((1...count).map { reading("energy", String($0)) })
+        // Ids the publisher does not know (a duplicate, one from before a reconnect) are ignored.
+        publisher.acknowledged([2, 1, 2, 9_999, 3])
+        #expect(publisher.waiting == count - 3)
+        // Three left the window: the three readings that waited behind it went out.
+        #expect(transport.log.count == count)
+        #expect(transport.log.last == "energy=\(count)")
+    }
+
     @Test func atMostAWindowIsInFlightAndOrdinaryStateWaitsBehindIt() {
         let transport = RecordingTransport()
         let publisher = StatePublisher(transport: transport, qos: 1, logger: quiet)
