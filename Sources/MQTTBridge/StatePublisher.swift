@@ -127,7 +127,7 @@ final class StatePublisher: Sendable {
                 state.storing = false
                 for entry in staged {
                     state.outbox.append(entry)
-                    if state.outbox.count > outboxLimit { dropOldest(&state) }
+                    if state.outbox.count > outboxLimit && !(state.connected && state.intakePaused) { dropOldest(&state) }
                 }
                 sendWaiting(&state)
                 Self.queued.record(state.outbox.count)
@@ -258,6 +258,9 @@ final class StatePublisher: Sendable {
         }
     }
 
+    /// Past the limit, the oldest tenth goes. Not while connected with reading from chargers paused: then the
+    /// outbox grows only by what chargers had sent before the pause (at most a message or two each), drains at the
+    /// broker's pace, and dropping would lose readings to a slow broker rather than to an outage.
     private func dropOldest(_ state: inout State) {
         let count = max(1, outboxLimit / 10)
         let gone = Set(state.outbox.pending.prefix(count).map(\.sequence))

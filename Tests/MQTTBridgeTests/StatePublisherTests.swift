@@ -162,6 +162,23 @@ final class RecordingTransport: MQTTTransport {
         #expect(transport.log.first == "energy=3")
         #expect(transport.log.count == 19)
     }
+
+    @Test func whileReadingIsPausedForASlowBrokerTheOutboxDropsNothing() {
+        let transport = RecordingTransport()
+        let gate = IntakeGate()
+        let limit = StatePublisher.intakePauseLevel + 100
+        let publisher = StatePublisher(transport: transport, qos: 1, outboxLimit: limit, intake: gate, logger: quiet)
+        publisher.connected()
+        // The broker acknowledges nothing: reading pauses at the pause level, and what chargers had sent before
+        // the pause still arrives, past the limit, without a drop.
+        for n in 1...limit + 500 { publisher.publish([reading("energy", String(n))]) }
+        #expect(!gate.isOpen)
+        #expect(publisher.waiting == limit + 500)
+        // During an outage the limit holds again: the next message trims the oldest tenth.
+        publisher.disconnected()
+        publisher.publish([reading("energy", "last")])
+        #expect(publisher.waiting == limit + 501 - limit / 10)
+    }
 }
 
 @Suite struct FileOutboxTests {
