@@ -77,8 +77,10 @@ public final class MQTTBridge: Service, DurableEventSink {
     }
 
     public func run() async throws {
-        pipeline.withLock { start(&$0) }
+        // Subscribed before anything is published: `online` reaches the broker after the SUBSCRIBE, so whoever sees
+        // it can send commands.
         transport.subscribe(topics.commandFilters + [topics.bridgeRequestFilter] + (configuration.discovery.map { [$0.statusTopic] } ?? []))
+        pipeline.withLock { start(&$0) }
 
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in

@@ -14,6 +14,12 @@ def meter(values, connector=1, transaction=None):
                             meter_value=[{"timestamp": now(), "sampledValue": values}])
 
 
+def subscribed(watch, base_path):
+    """Waits until the gateway has subscribed to commands: it says online only after its SUBSCRIBE went out, and
+    the broker takes a connection's packets in order. A command published before that is not delivered (MQTT)."""
+    assert watch(f"{base_path}/bridge/state").wait(f"{base_path}/bridge/state", "online", timeout=20) == "online"
+
+
 def test_a_chargers_whole_life_on_mqtt(start_gateway, watch, base_path, broker):
     gateway = start_gateway()
     live = watch(f"{base_path}/#")
@@ -187,6 +193,7 @@ def test_the_charging_switch_command(start_gateway, watch, base_path):
 def test_a_command_waits_for_its_station_to_connect(start_gateway, watch, base_path):
     gateway = start_gateway(env={"OCPP_COMMAND_RETRY_ATTEMPTS": "6", "OCPP_COMMAND_RETRY_BASE_DELAY": "0.5"})
     live = watch(f"{base_path}/LATE/#")
+    subscribed(watch, base_path)
     live.publish(f"{base_path}/LATE/cmd", json.dumps({"action": "reset", "args": {"type": "Soft"}, "request_id": "early"}))
 
     async def arrive_late():
@@ -203,6 +210,7 @@ def test_a_command_waits_for_its_station_to_connect(start_gateway, watch, base_p
 def test_a_command_for_an_absent_station_fails_with_station_offline(start_gateway, watch, base_path):
     start_gateway(env={"OCPP_COMMAND_RETRY_ATTEMPTS": "2", "OCPP_COMMAND_RETRY_BASE_DELAY": "0.1"})
     live = watch(f"{base_path}/GHOST/#")
+    subscribed(watch, base_path)
     live.publish(f"{base_path}/GHOST/cmd", json.dumps({"action": "reset", "args": {"type": "Soft"}, "request_id": "g"}))
     document = live.wait_json(f"{base_path}/GHOST/cmd_result", request_id="g")
     assert document["status"] == "error"
