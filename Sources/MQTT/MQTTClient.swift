@@ -382,11 +382,15 @@ public final class MQTTClient: Service, Sendable {
     /// anything else waiting) in one write.
     func readComplete(on channel: any Channel, acknowledged: [Int32]) {
         if !acknowledged.isEmpty { onEvent(.published(messageIDs: acknowledged)) }
-        let waiting = state.withLock { state -> Bool in
-            guard state.channel === channel, state.outgoing != nil else { return false }
-            return true
+        let (pending, unacknowledged) = state.withLock { state -> (Bool, Int) in
+            (state.channel === channel && state.outgoing != nil, state.unacknowledged)
         }
-        if waiting { flush(channel) }
+        if pending {
+            flush(channel)
+        } else if !acknowledged.isEmpty {
+            // Also when nothing is written after the acknowledgements, so the gauge does not stay at its last peak.
+            Self.unacknowledgedGauge.record(unacknowledged)
+        }
     }
 
     // MARK: The connection loop

@@ -114,6 +114,9 @@ def test_metrics_move_when_chargers_talk(start_gateway):
     assert metric(after, "ocpp_call_errors_total", direction="sent", code="NotImplemented") == 1
     assert metric(after, "ocpp_call_duration_seconds_count") == 1
     assert metric(after, "mqtt_publishes_total") > metric(before, "mqtt_publishes_total")
+    # Everything published was acknowledged, and the gauge says so (it is not left at its last peak).
+    settled = poll(lambda: get(gateway, "/metrics"), lambda r: metric(r[2], "mqtt_unacknowledged_messages") == 0)[2]
+    assert metric(settled, "mqtt_unacknowledged_messages") == 0
 
 
 def test_sigterm_closes_chargers_publishes_their_state_and_offline_then_exits_0(start_gateway, watch, base_path):
