@@ -92,7 +92,7 @@ final class StatePublisher: Sendable {
     func publish(_ publications: [Publication]) {
         guard !publications.isEmpty else { return }
         // One publisher at a time (sequences reach the outbox in order), but the store is written outside the
-        // state lock, so acknowledgements on the MQTT thread do not wait for the disk.
+        // state lock, so acknowledgements on the MQTT connection's event loop do not wait for the disk.
         publishing.withLock { _ in
             // Kept publications go through the outbox, all of one event in one write to the store. Ordinary
             // retained state goes straight to MQTT, unless outbox entries are still waiting for the window: then
