@@ -20,11 +20,21 @@ public final class MQTTBridge: Service, DurableEventSink {
     private let publisher: StatePublisher
     private let logger: Logger
     private let now: @Sendable () -> Date
-    /// Events become publications here, one at a time, on the thread of the charger's connection (the bridge is
-    /// the central system's durable sink from its creation on, so no event of a charger that connects early is
-    /// missed). When ``deliver(_:)`` returns, the event's kept publications are in the outbox, and only then is the
-    /// charger answered.
-    private let pipeline: Mutex<EventPipeline>
+    /// Events become publications here, on the thread of the charger's connection (the bridge is the central
+    /// system's durable sink from its creation on, so no event of a charger that connects early is missed). When
+    /// ``deliver(_:)`` returns, the event's kept publications are in the outbox, and only then is the charger
+    /// answered.
+    ///
+    /// The state model is per station, so it is split in shards by station, each under its own lock: one station's
+    /// events are turned into publications one at a time and in order, while the event loops rarely wait for each
+    /// other (one lock for all was about a fifth of the CPU at saturation, docs/performance.md).
+    private let shards: [Shard]
+    private static let shardCount = 16
+    /// The start-up publications are out (they come before any event's); graceful shutdown has begun (later events
+    /// are not published). Read without the lock on the per-event path.
+    private let lifecycle = Mutex(Lifecycle())
+    private let started = Atomic<Bool>(false)
+    private let finished = Atomic<Bool>(false)
     /// Ends ``run()``'s wait when graceful shutdown begins.
     private let shutdown = AsyncStream<Void>.makeStream()
     /// The station that connected last: the target of commands when topics carry no station names.
@@ -41,11 +51,13 @@ public final class MQTTBridge: Service, DurableEventSink {
     /// Wakes ``publishStationListChanges()`` when a change was held back (no wake-ups while nothing changes).
     private let stationListHeldBack = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
-    private struct EventPipeline {
-        var model: StationStateModel
-        /// The start-up publications (bridge online, the last known state) are out: they come before any event's.
+    private final class Shard: Sendable {
+        let model: Mutex<StationStateModel>
+        init(_ model: StationStateModel) { self.model = Mutex(model) }
+    }
+
+    private struct Lifecycle {
         var started = false
-        /// Graceful shutdown has begun: later events are not published.
         var finished = false
     }
 
@@ -69,7 +81,7 @@ public final class MQTTBridge: Service, DurableEventSink {
             intake: centralSystem.intake, logger: logger)
         self.logger = logger
         self.now = now
-        self.pipeline = Mutex(EventPipeline(model: StationStateModel(topics: configuration.topics)))
+        self.shards = (0..<Self.shardCount).map { _ in Shard(StationStateModel(topics: configuration.topics)) }
         self.discovery = Mutex(configuration.discovery.map {
             DiscoveryModel(configuration: $0, topics: configuration.topics, controls: configuration.controls, version: configuration.version)
         })
@@ -80,7 +92,7 @@ public final class MQTTBridge: Service, DurableEventSink {
         // Subscribed before anything is published: `online` reaches the broker after the SUBSCRIBE, so whoever sees
         // it can send commands.
         transport.subscribe(topics.commandFilters + [topics.bridgeRequestFilter] + (configuration.discovery.map { [$0.statusTopic] } ?? []))
-        pipeline.withLock { start(&$0) }
+        startOnce()
 
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
@@ -89,7 +101,10 @@ public final class MQTTBridge: Service, DurableEventSink {
                 // Events arrive through deliver(_:) until graceful shutdown begins, after the chargers' last events
                 // (the server stops first).
                 for await _ in shutdown.stream {}
-                pipeline.withLock { $0.finished = true }
+                lifecycle.withLock { lifecycle in
+                    lifecycle.finished = true
+                    finished.store(true, ordering: .releasing)
+                }
                 centralSystem.setDurableSink(nil)
                 // The chargers' last events are in: the list goes out with them, not a second later.
                 if stationListSchedule.withLock({ $0.pending }) { publishStationList() }
@@ -103,13 +118,13 @@ public final class MQTTBridge: Service, DurableEventSink {
     /// Publishes one event's state (see ``DurableEventSink``): called by the central system on the thread of the
     /// connection the event came from.
     public func deliver(_ event: CentralSystemEvent) {
-        pipeline.withLock { pipeline in
-            guard !pipeline.finished else { return }
-            start(&pipeline)
+        if !started.load(ordering: .acquiring) { startOnce() }
+        guard !finished.load(ordering: .acquiring) else { return }
+        shard(event.station).model.withLock { model in
             if case .connected(let station, _) = event {
                 lastConnected.withLock { $0 = station }
             }
-            let state = pipeline.model.apply(event, at: now())
+            let state = model.apply(event, at: now())
             publisher.publish(state)
             if case .connected(let station, _) = event {
                 publisher.publish([switchState(station)])
@@ -121,14 +136,24 @@ public final class MQTTBridge: Service, DurableEventSink {
 
     /// The start-up publications, once, before any event's: the bridge is online, and every known station's last
     /// known state.
-    private func start(_ pipeline: inout EventPipeline) {
-        guard !pipeline.started else { return }
-        pipeline.started = true
-        for transaction in centralSystem.activeTransactions { pipeline.model.restore(transaction) }
-        publisher.publish([Publication(topic: topics.bridgeState, payload: "online")])
-        publisher.publish([Publication(topic: topics.bridgeInfo, payload: JSONValue.object(configuration.info).text)])
-        publisher.publish(initialState())
-        publishStationList()
+    private func startOnce() {
+        lifecycle.withLock { lifecycle in
+            guard !lifecycle.started else { return }
+            lifecycle.started = true
+            for transaction in centralSystem.activeTransactions {
+                shard(transaction.station).model.withLock { $0.restore(transaction) }
+            }
+            publisher.publish([Publication(topic: topics.bridgeState, payload: "online")])
+            publisher.publish([Publication(topic: topics.bridgeInfo, payload: JSONValue.object(configuration.info).text)])
+            publisher.publish(initialState())
+            publishStationList()
+            started.store(true, ordering: .releasing)
+        }
+    }
+
+    /// The shard that holds `station`'s state.
+    private func shard(_ station: String) -> Shard {
+        shards[Int(UInt(bitPattern: station.hashValue) % UInt(Self.shardCount))]
     }
 
     /// The stations as `<base>/bridge/stations` lists them (for the admin API).

@@ -1,0 +1,60 @@
+import CentralSystem
+import Foundation
+import Logging
+import Testing
+
+@testable import MQTTBridge
+
+/// `MQTTBridge.deliver` from several threads at once, as the event loops call it.
+@Suite(.timeLimit(.minutes(1))) struct BridgeDeliverTests {
+    let quiet = Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    @Test func eventsOfManyStationsFromTwoThreadsKeepEachStationsOrder() async throws {
+        let central = try CentralSystem(configuration: .init(authorizedTags: []), store: InMemoryStateStore(), logger: quiet)
+        let transport = RecordingTransport()
+        let (events, connection) = AsyncStream<MQTTTransportEvent>.makeStream()
+        let bridge = MQTTBridge(
+            configuration: .init(topics: TopicLayout(basePath: "t", useStationName: true)), centralSystem: central,
+            transport: transport, transportEvents: events, logger: quiet)
+        let running = Task { try await bridge.run() }
+        defer {
+            connection.finish()
+            running.cancel()
+        }
+        connection.yield(.connected)
+        #expect(await poll { transport.log.contains("t/bridge/state=online") })
+
+        // Two tasks (on different threads of the pool), eight stations each, each station's switch toggled 200 times.
+        let toggles = 200
+        await withTaskGroup(of: Void.self) { group in
+            for half in 0..<2 {
+                group.addTask {
+                    for n in 0..<toggles {
+                        for station in 0..<8 {
+                            bridge.deliver(.chargingEnabledChanged(station: "S\(half * 8 + station)", enabled: n % 2 == 0))
+                        }
+                    }
+                }
+            }
+        }
+        // Every station's values reached MQTT in the order they were delivered.
+        for station in 0..<16 {
+            let values = transport.log.compactMap { line -> String? in
+                let prefix = "t/S\(station)/"
+                guard line.hasPrefix(prefix), line.contains("charging_enabled=") else { return nil }
+                return String(line[line.index(after: line.lastIndex(of: "=")!)...])
+            }
+            #expect(values == (0..<toggles).map { $0 % 2 == 0 ? "ON" : "OFF" }, "S\(station)")
+        }
+    }
+
+    /// Polls `condition` until it holds or five seconds pass.
+    private func poll(_ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return condition()
+    }
+}
