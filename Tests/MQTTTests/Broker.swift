@@ -10,7 +10,11 @@ final class Broker: @unchecked Sendable {
     let directory: URL
     private var pid: pid_t?
 
-    init() throws {
+    /// Lines added to mosquitto's configuration.
+    let extra: String
+
+    init(extra: String = "") throws {
+        self.extra = extra
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("mqtt-broker-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try Self.freePort()
@@ -25,7 +29,8 @@ final class Broker: @unchecked Sendable {
     /// Starts mosquitto (again, on the same port) and returns once it accepts connections (at most ten seconds).
     func start() throws {
         let configuration = directory.appendingPathComponent("mosquitto.conf")
-        var text = "listener \(port) 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\nmax_queued_messages 0\n"
+        var text = "listener \(port) 127.0.0.1\npersistence false\nlog_dest none\nmax_queued_messages 0\n"
+        text += extra.isEmpty ? "allow_anonymous true\n" : extra
         if geteuid() == 0 { text += "user root\n" }
         try text.write(to: configuration, atomically: true, encoding: .utf8)
         // posix_spawn and waitpid rather than Foundation's Process, whose exit monitoring needs a run loop.

@@ -150,6 +150,25 @@ import Testing
         #expect(await events.wait { events.acknowledged.contains(id) })
     }
 
+    @Test func aBrokerThatRefusesUsIsLoggedAndTriedAgain() async throws {
+        // No anonymous clients and no passwords: mosquitto answers CONNECT with "not authorised".
+        let broker = try Broker(extra: "allow_anonymous false\n")
+        let lines = LogLines()
+        let configuration = MQTTClientConfiguration(
+            host: "127.0.0.1", port: broker.port, clientID: "refused-\(getpid())", username: "u", password: "p",
+            reconnectBaseDelay: .milliseconds(100), reconnectMaxDelay: .milliseconds(100))
+        let events = Recorder()
+        let client = try MQTTClient(configuration: configuration, logger: Logger(label: "t") { _ in lines }) { events.record($0) }
+        let task = running(client)
+        defer { task.cancel() }
+        // Refused again and again (each attempt is logged), never connected.
+        #expect(await events.wait { lines.matching("MQTT broker refused the connection").count >= 2 })
+        #expect(lines.matching("MQTT broker refused the connection").allSatisfy { $0.contains("not authorised") })
+        #expect(events.connections == 0)
+        // Said once per attempt, not twice: no "Cannot reach" line besides.
+        #expect(lines.matching("Cannot reach the MQTT broker").isEmpty)
+    }
+
     @Test func aGracefulShutdownPublishesTheWillAndWaitsForAcknowledgements() async throws {
         let broker = try Broker()
         let (client, events) = try client(broker, "gw", will: .init(topic: "gw/state", payload: "offline", qos: 1, retain: true))
@@ -175,4 +194,27 @@ import Testing
         defer { readerTask.cancel() }
         #expect(await read.wait { read.messages.contains { $0 == ("gw/state", "offline", true) } })
     }
+}
+
+/// A log handler that keeps every line with its metadata, for tests that check what was logged.
+struct LogLines: LogHandler, Sendable {
+    private let storage = Storage()
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    final class Storage: Sendable {
+        let lines = Mutex<[String]>([])
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        let fields = (metadata ?? [:]).map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " ")
+        storage.lines.withLock { $0.append("\(level) \(message) \(fields)") }
+    }
+
+    func matching(_ text: String) -> [String] { storage.lines.withLock { $0.filter { $0.contains(text) } } }
 }
