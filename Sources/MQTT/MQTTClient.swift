@@ -181,6 +181,11 @@ public final class MQTTClient: Service, Sendable {
         self.logger = logger
         self.group = eventLoopGroup
         self.onEvent = onEvent
+        // Exported from the start (at 0), not from their first change.
+        Self.connectedGauge.record(0)
+        Self.unacknowledgedGauge.record(0)
+        Self.publishes.increment(by: 0)
+        Self.reconnects.increment(by: 0)
         if let tls = configuration.tls {
             var settings = TLSConfiguration.makeClientConfiguration()
             settings.minimumTLSVersion = .tlsv12

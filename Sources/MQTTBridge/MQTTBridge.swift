@@ -214,6 +214,11 @@ public final class MQTTBridge: Service, DurableEventSink {
 
     /// Updates `<base>/bridge/stations`' entry for the event; returns whether it changed.
     private func noteInStationList(_ event: CentralSystemEvent) -> Bool {
+        // Most events (MeterValues, StatusNotification, ...) change nothing here: no clock, no lock for them.
+        switch event {
+        case .connected, .disconnected, .message(_, .bootNotification): break
+        default: return false
+        }
         let moment: JSONValue = .string(OCPPDateTime.format(now()))
         return stationList.withLock { list in
             var entry = list[event.station] ?? ["id": .string(event.station)]

@@ -415,6 +415,7 @@ def test_a_command_waiting_for_its_station_survives_a_restart(start_gateway, wat
     settings = {"OCPP_COMMAND_RETRY_ATTEMPTS": "12", "OCPP_COMMAND_RETRY_BASE_DELAY": "1"}
     first = start_gateway(env=settings, data_dir=tmp_path)
     live = watch(f"{base_path}/#")
+    subscribed(watch, base_path)
     live.publish(f"{base_path}/LATER/cmd", json.dumps({"action": "reset", "args": {"type": "Soft"}, "request_id": "survivor"}))
     wait_until_processed(live, base_path)
     assert first.stop() == 0

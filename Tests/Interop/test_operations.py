@@ -87,6 +87,8 @@ def test_metrics_move_when_chargers_talk(start_gateway):
     assert kind.startswith("text/plain; version=0.0.4")
     assert metric(before, "ocpp_gateway_build_info") == 1
     assert metric(before, "mqtt_connected") == 1
+    # The MQTT client's counters are there from the start, not from their first change.
+    assert metric(before, "mqtt_publishes_total") is not None and metric(before, "mqtt_reconnects_total") == 0
 
     async def session():
         async with connected(gateway.url("CP1")) as cp:
