@@ -30,10 +30,11 @@ public final class MQTTBridge: Service, DurableEventSink {
     /// other (one lock for all was about a fifth of the CPU at saturation, docs/performance.md).
     private let shards: [Shard]
     private static let shardCount = 16
-    /// The start-up publications are out (they come before any event's); graceful shutdown has begun (later events
-    /// are not published). Read without the lock on the per-event path.
-    private let lifecycle = Mutex(Lifecycle())
+    /// The start-up publications are out (they come before any event's): read without a lock on the per-event
+    /// path; `starting` makes the first events wait until they are.
     private let started = Atomic<Bool>(false)
+    private let starting = Mutex(())
+    /// Graceful shutdown has begun: later events are not published.
     private let finished = Atomic<Bool>(false)
     /// Ends ``run()``'s wait when graceful shutdown begins.
     private let shutdown = AsyncStream<Void>.makeStream()
@@ -56,10 +57,6 @@ public final class MQTTBridge: Service, DurableEventSink {
         init(_ model: StationStateModel) { self.model = Mutex(model) }
     }
 
-    private struct Lifecycle {
-        var started = false
-        var finished = false
-    }
 
     private struct StationListSchedule {
         var lastPublished: ContinuousClock.Instant?
@@ -101,10 +98,7 @@ public final class MQTTBridge: Service, DurableEventSink {
                 // Events arrive through deliver(_:) until graceful shutdown begins, after the chargers' last events
                 // (the server stops first).
                 for await _ in shutdown.stream {}
-                lifecycle.withLock { lifecycle in
-                    lifecycle.finished = true
-                    finished.store(true, ordering: .releasing)
-                }
+                finished.store(true, ordering: .releasing)
                 centralSystem.setDurableSink(nil)
                 // The chargers' last events are in: the list goes out with them, not a second later.
                 if stationListSchedule.withLock({ $0.pending }) { publishStationList() }
@@ -137,9 +131,8 @@ public final class MQTTBridge: Service, DurableEventSink {
     /// The start-up publications, once, before any event's: the bridge is online, and every known station's last
     /// known state.
     private func startOnce() {
-        lifecycle.withLock { lifecycle in
-            guard !lifecycle.started else { return }
-            lifecycle.started = true
+        starting.withLock { _ in
+            guard !started.load(ordering: .acquiring) else { return }
             for transaction in centralSystem.activeTransactions {
                 shard(transaction.station).model.withLock { $0.restore(transaction) }
             }
