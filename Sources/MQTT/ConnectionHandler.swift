@@ -54,8 +54,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
-        let reason = outcome.result.failure.map { "\($0)" } ?? "the broker closed the connection"
-        client.closed(context.channel, reason: reason)
+        client.closed(context.channel, failure: outcome.result.failure)
         context.fireChannelInactive()
     }
 

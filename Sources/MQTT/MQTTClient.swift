@@ -306,7 +306,7 @@ public final class MQTTClient: Service, Sendable {
     }
 
     /// `channel` closed; if it was the accepted connection, what was in flight waits for the next one.
-    func closed(_ channel: any Channel, reason: String) {
+    func closed(_ channel: any Channel, failure: (any Error)?) {
         let (wasConnected, stopping, waiters) = state.withLock { state in
             if state.connecting === channel { state.connecting = nil }
             guard state.channel === channel else { return (false, state.stopping, [EventLoopPromise<Bool>]()) }
@@ -325,6 +325,8 @@ public final class MQTTClient: Service, Sendable {
         }
         for waiter in waiters { waiter.succeed(false) }
         guard wasConnected else { return }
+        // In the same words as a failure to connect.
+        let reason = failure.map(describe) ?? (stopping ? "client disconnected" : "the broker closed the connection")
         Self.connectedGauge.record(0)
         logger.log(level: stopping ? .info : .warning, "MQTT disconnected",
                    metadata: ["mqtt.broker": "\(configuration.brokerDescription)", "mqtt.reason": "\(reason)"])
