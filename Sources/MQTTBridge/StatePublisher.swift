@@ -233,8 +233,6 @@ final class StatePublisher: Sendable {
         apply(change)
     }
 
-    func acknowledged(_ messageID: Int32) { acknowledged([messageID]) }
-
     var isConnected: Bool { state.withLock { $0.connected } }
 
 

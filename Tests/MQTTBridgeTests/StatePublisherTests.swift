@@ -19,6 +19,11 @@ final class RecordingTransport: MQTTTransport {
     func clear() { published.withLock { $0 = [] } }
 }
 
+extension StatePublisher {
+    /// One acknowledgement, as if it came alone in a read.
+    func acknowledged(_ messageID: Int32) { acknowledged([messageID]) }
+}
+
 @Suite struct StatePublisherTests {
     let quiet = Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })
 
