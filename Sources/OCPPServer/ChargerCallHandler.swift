@@ -26,10 +26,14 @@ final class ChargerCallHandler: ChannelDuplexHandler {
     private let outcome: ConnectionOutcome
     private let tracker: ConnectionTracker
     private var link: CentralSystem.Link?
+    /// The attach, until it is done. Finished tasks are not kept: a task's memory (about 1.8 KiB) lives as long as
+    /// its handle, and most connections sit idle for hours after their attach.
     private var attach: Task<CentralSystem.Link, Never>?
-    /// The last answer to the central system's calls handed on, or the detach: each waits for the one before (and
-    /// answers come only once the attach is done; the detach waits for it too).
+    /// The last answer to the central system's calls handed on, or the detach, until it is done: each waits for the
+    /// one before (and answers come only once the attach is done; the detach waits for it too).
     private var lastWork: Task<Void, Never>?
+    /// Counts the tasks put in ``lastWork``, so a finished one clears it only if no later one took its place.
+    private var workNumber = 0
     private var context: ChannelHandlerContext?
     /// Messages that came before the link, in order.
     private var early: [ByteBuffer] = []
@@ -63,24 +67,26 @@ final class ChargerCallHandler: ChannelDuplexHandler {
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         let (centralSystem, station) = (self.centralSystem, self.station)
-        let attach = Task {
+        self.attach = Task {
             let link = await centralSystem.attach(station: station, connection: connection, info: info)
             eventLoop.execute { handler.value.attached(link) }
             return link
         }
-        self.attach = attach
         // The close future completes however the connection ends, also if it was closed before this handler came.
         channel.closeFuture.whenComplete { _ in handler.value.closed(channel) }
     }
 
     /// The channel is closed: detach the connection once the work before is done, then let the tracker know.
     private func closed(_ channel: any Channel) {
-        guard let attach else { return }
+        let (link, attach) = (self.link, self.attach)
+        guard link != nil || attach != nil else { return }
         let previous = lastWork
         let (centralSystem, outcome, tracker) = (self.centralSystem, self.outcome, self.tracker)
         lastWork = Task {
             await previous?.value
-            await centralSystem.detach(await attach.value, reason: outcome.reason)
+            var attached = link
+            if attached == nil { attached = await attach?.value }
+            if let attached { await centralSystem.detach(attached, reason: outcome.reason) }
             tracker.closed(channel)
         }
     }
@@ -92,15 +98,25 @@ final class ChargerCallHandler: ChannelDuplexHandler {
             return
         }
         forwards += 1
-        let previous = lastWork
+        workNumber += 1
+        let (previous, number) = (lastWork, workNumber)
         let centralSystem = self.centralSystem
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         lastWork = Task {
             await previous?.value
             await centralSystem.deliver(frame, on: link)
-            eventLoop.execute { handler.value.forwards -= 1 }
+            eventLoop.execute { handler.value.forwarded(number) }
         }
+    }
+
+    /// Tasks whose handles this handler holds (for tests).
+    var heldTasks: Int { (attach == nil ? 0 : 1) + (lastWork == nil ? 0 : 1) }
+
+    /// An answer handed on by ``forward`` was delivered.
+    private func forwarded(_ number: Int) {
+        forwards -= 1
+        if number == workNumber { lastWork = nil }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -110,6 +126,7 @@ final class ChargerCallHandler: ChannelDuplexHandler {
     /// The connection is attached: messages are handled from now on, those that waited first.
     func attached(_ link: CentralSystem.Link) {
         self.link = link
+        attach = nil
         guard let context else { return }
         let waiting = early
         early = []

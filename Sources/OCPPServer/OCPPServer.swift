@@ -107,6 +107,7 @@ public final class OCPPServer: Service {
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.recvAllocator, value: Self.readBuffers)
             .bind(host: configuration.host, port: configuration.port) { [connections, centralSystem] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try Self.configurePipeline(
@@ -118,6 +119,11 @@ public final class OCPPServer: Service {
                 }
             }
     }
+
+    /// Every connection keeps its read buffer between reads, at the largest size it has needed. NIO starts at
+    /// 2 KiB; an idle charger's messages (heartbeats, status) fit in 512 bytes, and a connection that reads more
+    /// (MeterValues are about 900 bytes, a burst more) doubles its buffer as it goes, up to 64 KiB.
+    static let readBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
 
     /// "Address already in use" rather than NIO's `bind(descriptor:ptr:bytes:): … (errno: 98)`.
     private static func plain(_ error: any Error) -> String {

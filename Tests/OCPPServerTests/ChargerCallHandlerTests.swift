@@ -21,6 +21,12 @@ import Testing
         }
     }
 
+    /// A handler handed to the test event loop, which alone uses it.
+    struct OnTheLoop<Value>: @unchecked Sendable {
+        let value: Value
+        init(_ value: Value) { self.value = value }
+    }
+
     private static func central() throws -> CentralSystem {
         try CentralSystem(
             configuration: CentralSystemConfiguration(authorizedTags: []), store: InMemoryStateStore(),
@@ -28,13 +34,15 @@ import Testing
     }
 
     private func connect(
-        _ central: CentralSystem, tracker: ConnectionTracker = ConnectionTracker(), counter: ReadCounter? = nil
+        _ central: CentralSystem, tracker: ConnectionTracker = ConnectionTracker(), counter: ReadCounter? = nil,
+        handler: ChargerCallHandler? = nil
     ) async throws -> NIOAsyncTestingChannel {
         let channel = NIOAsyncTestingChannel()
+        let handler = OnTheLoop(handler ?? ChargerCallHandler(
+            centralSystem: central, station: "CP1", subprotocol: "ocpp1.6", outcome: ConnectionOutcome(), tracker: tracker))
         try await channel.testingEventLoop.executeInContext {
             if let counter { try channel.pipeline.syncOperations.addHandler(counter) }
-            try channel.pipeline.syncOperations.addHandler(ChargerCallHandler(
-                centralSystem: central, station: "CP1", subprotocol: "ocpp1.6", outcome: ConnectionOutcome(), tracker: tracker))
+            try channel.pipeline.syncOperations.addHandler(handler.value)
         }
         return channel
     }
@@ -113,6 +121,39 @@ import Testing
         try await channel.close()
         await tracker.waitUntilEmpty()
         #expect(central.connectedStations["CP1"] == nil)
+    }
+
+    @Test func closingBeforeTheAttachIsDoneStillDetaches() async throws {
+        let central = try Self.central()
+        let tracker = ConnectionTracker()
+        let channel = try await connect(central, tracker: tracker)
+        try await channel.close()  // at once: the attach may not have finished
+        await tracker.waitUntilEmpty()
+        #expect(central.connectedStations["CP1"] == nil)
+    }
+
+    /// A finished task keeps its memory for as long as its handle lives: an idle connection holds none.
+    @Test func finishedTasksAreNotKept() async throws {
+        let central = try Self.central()
+        let handler = ChargerCallHandler(
+            centralSystem: central, station: "CP1", subprotocol: nil, outcome: ConnectionOutcome(), tracker: ConnectionTracker())
+        let channel = try await connect(central, handler: handler)
+        let held = { [handler = OnTheLoop(handler)] in try await channel.testingEventLoop.executeInContext { handler.value.heldTasks } }
+        try await channel.writeInbound(ByteBuffer(string: #"[2,"h1","Heartbeat",{}]"#))
+        _ = try await answers(channel, 1)  // attached
+        #expect(try await held() == 0)
+        async let result = central.sendRaw(action: "ClearCache", payload: RawJSON(validatedBytes: Data("{}".utf8)), to: "CP1")
+        guard case .call(let call) = try await answers(channel, 1)[0] else {
+            Issue.record("expected the ClearCache CALL")
+            return
+        }
+        try await channel.writeInbound(ByteBuffer(string: #"[3,""# + call.messageID + #"",{"status":"Accepted"}]"#))
+        _ = try await result.get()
+        // The task tells the event loop it is done just after the caller has its answer.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await held() != 0, ContinuousClock.now < deadline { await Task.yield() }
+        #expect(try await held() == 0)
+        _ = try await channel.finish()
     }
 
     @Test func readsWaitWhileTheIntakeGateIsPaused() async throws {
