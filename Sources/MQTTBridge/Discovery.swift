@@ -16,14 +16,31 @@ struct DiscoveryModel {
     /// State parameters that have no optional entity (`energy_active_import_register`, `status`, …).
     private var ordinaryParameters: Set<String> = []
 
+    /// Kept small: there is one per connected station. The config topics announced are not kept but derived
+    /// again when the station is forgotten (entities are only ever added).
     struct Station {
-        var device: [String: JSONValue] = [:]
+        var device = Device()
         /// Optional parameters already announced (`current_import_l2`, `soc`, …).
         var parameters: Set<String> = []
         /// Connectors above 1 that have their own entities.
         var connectors: Set<Int> = []
-        /// Every config topic announced, for forgetting.
-        var configTopics: [String] = []
+    }
+
+    /// The device facts from BootNotification.
+    struct Device {
+        var manufacturer: String?
+        var model: String?
+        var serialNumber: String?
+        var firmware: String?
+
+        var fields: [String: JSONValue] {
+            var fields: [String: JSONValue] = [:]
+            if let manufacturer { fields["manufacturer"] = .string(manufacturer) }
+            if let model { fields["model"] = .string(model) }
+            if let serialNumber { fields["serial_number"] = .string(serialNumber) }
+            if let firmware { fields["sw_version"] = .string(firmware) }
+            return fields
+        }
     }
 
     /// One entity: where it lives in HA and what it shows or does.
@@ -52,10 +69,10 @@ struct DiscoveryModel {
             if stations[station] == nil { stations[station] = Station() }
             out += all(station)
         case .message(_, .bootNotification(let request, _)):
-            var device: [String: JSONValue] = ["manufacturer": .string(request.chargePointVendor.value), "model": .string(request.chargePointModel.value)]
-            if let serial = request.chargePointSerialNumber ?? request.chargeBoxSerialNumber { device["serial_number"] = .string(serial.value) }
-            if let firmware = request.firmwareVersion { device["sw_version"] = .string(firmware.value) }
-            stations[station, default: Station()].device = device
+            stations[station, default: Station()].device = Device(
+                manufacturer: request.chargePointVendor.value, model: request.chargePointModel.value,
+                serialNumber: (request.chargePointSerialNumber ?? request.chargeBoxSerialNumber)?.value,
+                firmware: request.firmwareVersion?.value)
             out += all(station)
         default:
             break
@@ -87,23 +104,31 @@ struct DiscoveryModel {
     }
 
     /// Every config of a station (at connect, after boot, when HA comes online).
-    mutating func all(_ station: String) -> [Publication] {
+    func all(_ station: String) -> [Publication] {
+        configs(station, entities(station))
+    }
+
+    /// Every entity of a station.
+    private func entities(_ station: String) -> [Entity] {
         let known = stations[station, default: Station()]
         var entities = baseEntities(station)
         entities += known.parameters.sorted().compactMap(Self.sensor(forOptional:))
         for connector in known.connectors.sorted() { entities += connectorEntities(station, connector) }
-        return configs(station, entities)
+        return entities
     }
 
     /// Every station's configs.
-    mutating func everything() -> [Publication] {
+    func everything() -> [Publication] {
         stations.keys.sorted().flatMap { all($0) }
     }
 
     /// Empty retained configs for every entity of a station, which removes them from Home Assistant.
     mutating func forget(_ station: String) -> [Publication] {
-        guard let known = stations.removeValue(forKey: station) else { return [] }
-        return known.configTopics.map { Publication(topic: $0, payload: "") }
+        guard stations[station] != nil else { return [] }
+        let node = nodeID(station)
+        let topics = entities(station).map { configTopic(node, $0) }
+        stations[station] = nil
+        return topics.map { Publication(topic: $0, payload: "") }
     }
 
     // MARK: Entities
@@ -286,9 +311,9 @@ struct DiscoveryModel {
         Self.identifier(topics.basePath.replacingOccurrences(of: "/", with: "_") + "_" + station)
     }
 
-    private mutating func configs(_ station: String, _ entities: [Entity]) -> [Publication] {
+    private func configs(_ station: String, _ entities: [Entity]) -> [Publication] {
         let node = nodeID(station)
-        var device = stations[station, default: Station()].device
+        var device = stations[station, default: Station()].device.fields
         device["identifiers"] = .array([.string("ocppgw_" + node)])
         device["name"] = .string(station)
         let origin: JSONValue = .object(["name": .string("ocpp-gateway"), "sw_version": .string(version)])
@@ -310,11 +335,11 @@ struct DiscoveryModel {
             if fields["state_topic"] == nil, entity.component == "sensor" {
                 fields["state_topic"] = state(station, entity.object)
             }
-            let topic = "\(configuration.prefix)/\(entity.component)/\(node)/\(entity.object)/config"
-            if !stations[station, default: Station()].configTopics.contains(topic) {
-                stations[station, default: Station()].configTopics.append(topic)
-            }
-            return Publication(topic: topic, payload: JSONValue.object(fields).text, cached: false)
+            return Publication(topic: configTopic(node, entity), payload: JSONValue.object(fields).text, cached: false)
         }
+    }
+
+    private func configTopic(_ node: String, _ entity: Entity) -> String {
+        "\(configuration.prefix)/\(entity.component)/\(node)/\(entity.object)/config"
     }
 }

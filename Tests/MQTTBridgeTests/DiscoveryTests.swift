@@ -12,6 +12,10 @@ import Testing
     /// A station's life: connect, boot, three-phase readings, a second connector.
     func announce() -> [Publication] {
         var model = DiscoveryModel(configuration: DiscoveryConfiguration(), topics: topics, controls: ControlConfiguration(), version: "1.2.3")
+        return announce(&model)
+    }
+
+    func announce(_ model: inout DiscoveryModel) -> [Publication] {
         var state = StationStateModel(topics: topics)
         var out: [Publication] = []
         func apply(_ event: CentralSystemEvent) {
@@ -93,13 +97,16 @@ import Testing
         #expect((connected["availability"] as? [Any])?.count == 1)
     }
 
+    /// Also the entities that came with the data (measurands, a second connector): the model derives the topics
+    /// again rather than keeping them.
     @Test func forgettingClearsEveryConfig() {
         var model = DiscoveryModel(configuration: DiscoveryConfiguration(), topics: topics, controls: ControlConfiguration(), version: "1")
-        let announced = model.apply(.connected(station: "CP1", info: ConnectionInfo(remoteAddress: "x", subprotocol: nil)), statePublications: [])
-        let cleared = model.forget("CP1")
+        let announced = announce(&model)
+        let cleared = model.forget("CP 1")
         #expect(Set(cleared.map(\.topic)) == Set(announced.map(\.topic)))
+        #expect(cleared.count == 21 + 3 + 9)
         #expect(cleared.allSatisfy { $0.payload.isEmpty && $0.retain })
-        #expect(model.forget("CP1").isEmpty)
+        #expect(model.forget("CP 1").isEmpty)
     }
 
     @Test func identifiersStayWithinWhatHomeAssistantAllows() {
