@@ -87,6 +87,7 @@ public enum Gateway {
             "mqtt.broker": "\(mqttConfiguration.brokerDescription)", "mqtt.client_id": "\(mqttConfiguration.clientID)",
             "mqtt.base_path": "\(configuration.bridge.topics.basePath)",
             "mqtt.use_station_name": "\(configuration.bridge.topics.useStationName)",
+            "mqtt.connector_1_topics": "\(configuration.bridge.topics.connectorOneTopics)",
         ])
         // Started in this order, stopped in reverse: chargers first (closed with 1001), then the bridge publishes
         // their last state, then the MQTT client says offline and disconnects; the admin API answers to the end

@@ -169,7 +169,8 @@ public struct GatewayConfiguration: Sendable {
         let maxCurrent = try reader.number(Settings.maxCurrent, in: 1...1000, expected: "amperes from 1 to 1000")
         let step = try reader.number(Settings.currentStep, in: 0.1...maxCurrent, expected: "amperes from 0.1 to OCPP_MAX_CURRENT")
         let topics = TopicLayout(basePath: try reader.string(Settings.mqttBasePath),
-                                 useStationName: try reader.boolean(Settings.mqttUseStationName))
+                                 useStationName: try reader.boolean(Settings.mqttUseStationName),
+                                 connectorOneTopics: try reader.boolean(Settings.mqttConnectorOneTopics))
         let discovery = try reader.boolean(Settings.haDiscovery)
             ? DiscoveryConfiguration(prefix: try reader.string(Settings.haDiscoveryPrefix), statusTopic: try reader.string(Settings.haStatusTopic))
             : nil
@@ -265,6 +266,7 @@ public struct GatewayConfiguration: Sendable {
             "mqtt": .object([
                 "broker": .string(mqtt.brokerDescription), "client_id": .string(clientID),
                 "base_path": .string(bridge.topics.basePath), "use_station_name": .bool(bridge.topics.useStationName),
+                "connector_1_topics": .bool(bridge.topics.connectorOneTopics),
                 "qos": .int(bridge.qos), "authenticated": .bool(mqtt.username != nil), "tls": .bool(mqtt.tls != nil),
             ]),
             "home_assistant": .object([

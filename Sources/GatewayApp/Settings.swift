@@ -61,6 +61,8 @@ public enum Settings {
     public static let mqttBasePath = Setting(name: "MQTT_BASEPATH", defaultValue: "ocpp/test", help: "Root of every topic")
     public static let mqttUseStationName = Setting(name: "MQTT_USESTATIONNAME", defaultValue: "false",
         help: "Put each station under MQTT_BASEPATH/<station>; off, every station shares MQTT_BASEPATH (ocpp2mqtt's layout)")
+    public static let mqttConnectorOneTopics = Setting(name: "MQTT_CONNECTOR_1_TOPICS", defaultValue: "true",
+        help: "Also publish connector 1's state under <S>/connector/1/state/; false: only on the flat <S>/state/ topics (half the publications of a one-connector charger)")
     public static let mqttQoS = Setting(name: "MQTT_QOS", defaultValue: "1", help: "QoS of everything published: 0, 1 or 2")
     public static let expectedChargePoints = Setting(name: "EXPECTED_CHARGE_POINTS", defaultValue: "[]",
         help: "Stations published as DISCONNECTED at start, as a JSON list or comma-separated")
@@ -135,7 +137,7 @@ public enum Settings {
         remoteStartWindow, authorizedTags, dataDir, logLevel,
         mqttHostname, mqttPort, mqttTransport, mqttUsername, mqttPassword, mqttClientID, mqttKeepalive,
         mqttReconnectBaseDelay, mqttReconnectMaxDelay, mqttTimeout, mqttWebsocketPath, mqttWebsocketHeaders,
-        mqttBasePath, mqttUseStationName, mqttQoS, expectedChargePoints, commandRetryAttempts, commandRetryBaseDelay,
+        mqttBasePath, mqttUseStationName, mqttConnectorOneTopics, mqttQoS, expectedChargePoints, commandRetryAttempts, commandRetryBaseDelay,
         haDiscovery, haDiscoveryPrefix, haStatusTopic, maxCurrent, currentStep, remoteIDTag,
         adminAddr, adminPort, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout,
         stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout,

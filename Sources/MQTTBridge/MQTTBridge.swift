@@ -187,9 +187,13 @@ public final class MQTTBridge: Service, DurableEventSink {
     private func lastKnownState(_ station: String, _ record: StationRecord?) -> [Publication] {
         guard let record else { return [] }
         var out: [Publication] = []
-        func add(_ parameter: String, _ value: String?, connector: Int? = nil) {
+        func add(_ parameter: String, _ value: String?) {
             guard let value else { return }
-            out.append(Publication(topic: topics.state(station, parameter, connector: connector), payload: value))
+            out.append(Publication(topic: topics.state(station, parameter), payload: value))
+        }
+        func add(_ parameter: String, _ value: String?, connector: Int) {
+            guard let value else { return }
+            out += topics.connectorState(station, parameter, connector: connector).map { Publication(topic: $0, payload: value) }
         }
         add("charge_point_vendor", record.boot?.vendor)
         add("charge_point_model", record.boot?.model)
@@ -197,10 +201,8 @@ public final class MQTTBridge: Service, DurableEventSink {
         add("firmware_version", record.boot?.firmwareVersion)
         add("last_seen", record.lastSeen.map(OCPPDateTime.format))
         for (connector, status) in (record.connectors ?? [:]).sorted(by: { $0.key < $1.key }) {
-            for target in connector == 1 ? [connector, nil] : [connector] {
-                add("status", status.status, connector: target)
-                add("error_code", status.errorCode, connector: target)
-            }
+            add("status", status.status, connector: connector)
+            add("error_code", status.errorCode, connector: connector)
         }
         return out
     }

@@ -258,10 +258,13 @@ private struct Output {
         publications.append(Publication(topic: topics.state(stationID, parameter), payload: value))
     }
 
-    /// A connector parameter: `<S>/connector/<n>/state/<parameter>`, mirrored on `<S>/state/<parameter>` for connector 1.
+    /// A connector parameter: `<S>/connector/<n>/state/<parameter>`, mirrored on `<S>/state/<parameter>` for connector 1
+    /// (only there when the layout leaves out `connector/1`).
     mutating func connector(_ connector: Int, _ parameter: String, _ value: String?, kept: Bool = false) {
         guard let value else { return }
-        publications.append(Publication(topic: topics.state(stationID, parameter, connector: connector), payload: value, kept: kept))
+        if connector != 1 || topics.connectorOneTopics {
+            publications.append(Publication(topic: topics.state(stationID, parameter, connector: connector), payload: value, kept: kept))
+        }
         if connector == 1 {
             publications.append(Publication(topic: topics.state(stationID, parameter), payload: value, kept: kept))
         }

@@ -6,10 +6,14 @@ public struct TopicLayout: Sendable, Hashable {
     /// `MQTT_BASEPATH` without leading or trailing slashes.
     public let basePath: String
     public let useStationName: Bool
+    /// Whether connector 1's state is also published under `<S>/connector/1/state/…` (`MQTT_CONNECTOR_1_TOPICS`).
+    /// It is always on the flat `<S>/state/…` topics.
+    public let connectorOneTopics: Bool
 
-    public init(basePath: String, useStationName: Bool) {
+    public init(basePath: String, useStationName: Bool, connectorOneTopics: Bool = true) {
         self.basePath = basePath.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
         self.useStationName = useStationName
+        self.connectorOneTopics = connectorOneTopics
     }
 
     private func join(_ levels: String...) -> String {
@@ -25,6 +29,14 @@ public struct TopicLayout: Sendable, Hashable {
     /// `<S>`.
     public func stationRoot(_ station: String) -> String {
         useStationName ? join(basePath, station) : basePath
+    }
+
+    /// Where a connector parameter is published: `<S>/connector/<n>/state/<parameter>`, and `<S>/state/<parameter>`
+    /// for connector 1 (only there when ``connectorOneTopics`` is off).
+    public func connectorState(_ station: String, _ parameter: String, connector: Int) -> [String] {
+        guard connector == 1 else { return [state(station, parameter, connector: connector)] }
+        return connectorOneTopics
+            ? [state(station, parameter, connector: 1), state(station, parameter)] : [state(station, parameter)]
     }
 
     /// `<S>/state/<parameter>`, or `<S>/connector/<n>/state/<parameter>`.

@@ -47,6 +47,12 @@ import Testing
         #expect(throws: ConfigurationError(variable: "LOG_FORMAT", value: "xml", expected: "text or json")) { try load(["LOG_FORMAT": "xml"]) }
     }
 
+    @Test func connectorOneTopicsAreOnUnlessTurnedOff() throws {
+        #expect(try load([:]).bridge.topics.connectorOneTopics)
+        #expect(try load(["MQTT_CONNECTOR_1_TOPICS": "false"]).bridge.topics.connectorOneTopics == false)
+        #expect(throws: ConfigurationError.self) { try load(["MQTT_CONNECTOR_1_TOPICS": "sometimes"]) }
+    }
+
     @Test func acceptsACommaSeparatedTagList() throws {
         #expect(try load(["AUTHORIZED_TAG_ID_LIST": " a, b ,,c "]).centralSystem.authorizedTags == ["a", "b", "c"])
     }

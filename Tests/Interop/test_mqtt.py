@@ -404,6 +404,46 @@ def test_a_restarted_gateway_republishes_what_it_knows_of_stations_that_are_away
         second.stop()
 
 
+def test_connector_1_topics_can_be_left_out(start_gateway, own_broker, base_path, tmp_path):
+    """MQTT_CONNECTOR_1_TOPICS=false: connector 1 only on the flat topics, also in what a restart republishes;
+    connector 2 keeps its own."""
+    from conftest import Watcher
+    settings = {"MQTT_CONNECTOR_1_TOPICS": "false"}
+    s = f"{base_path}/CP1"
+    first = start_gateway(on=own_broker, data_dir=tmp_path, env=settings)
+    live = Watcher(own_broker, f"{base_path}/#")
+    try:
+        async def visit():
+            async with connected(first.url("CP1")) as cp:
+                await cp.call(call.BootNotification(charge_point_vendor="Acme", charge_point_model="Wallbox"))
+                await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging"))
+                await cp.call(meter([{"value": "1500", "unit": "Wh"},
+                                     {"value": "16", "measurand": "Current.Import", "phase": "L1", "unit": "A"}]))
+                await cp.call(call.StatusNotification(connector_id=2, error_code="NoError", status="Faulted"))
+
+        run(visit())
+        # One publisher's messages arrive in order: once connector 2's status is here, everything before it is.
+        assert live.wait(f"{s}/connector/2/state/status", "Faulted") == "Faulted"
+        assert live.wait(f"{s}/state/energy_active_import_register", "1500") == "1500"
+        assert live.wait(f"{s}/state/current_import_l1", "16") == "16"
+        first.wait_for_log("Station disconnected")
+        assert first.stop() == 0
+    finally:
+        live.close()
+    assert [t for t, _, _ in live.messages if "/connector/1/" in t] == []
+
+    own_broker.restart()  # no persistence: the broker has forgotten everything
+    again = Watcher(own_broker, f"{base_path}/#")  # before the gateway: it sees the republished state in order
+    second = start_gateway(on=own_broker, data_dir=tmp_path, env=settings)
+    try:
+        assert again.wait(f"{s}/state/status", "Charging", timeout=20) == "Charging"
+        assert again.wait(f"{s}/connector/2/state/error_code", "NoError") == "NoError"
+        assert [t for t, _, _ in again.messages if "/connector/1/" in t] == []
+    finally:
+        again.close()
+        second.stop()
+
+
 def wait_until_processed(live, base_path):
     """A bridge request after a command returns only once the bridge has taken the command (one queue, in order)."""
     mark = live.mark()

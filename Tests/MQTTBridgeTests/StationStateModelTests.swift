@@ -101,6 +101,27 @@ import Testing
         ])
     }
 
+    /// `MQTT_CONNECTOR_1_TOPICS=false`: connector 1 on the flat topics only; connectors 0 and 2 keep theirs.
+    @Test func connectorOneOnTheFlatTopicsOnly() {
+        var model = StationStateModel(topics: TopicLayout(basePath: "ocpp", useStationName: true, connectorOneTopics: false))
+        let status = StatusNotificationRequest(connectorId: 1, errorCode: .noError, status: .charging)
+        #expect(table(model.apply(.message(station: "CP1", .statusNotification(status)), at: t0)) == [
+            "ocpp/CP1/state/status Charging", "ocpp/CP1/state/error_code NoError", "ocpp/CP1/state/connector_id 1",
+            "ocpp/CP1/state/charging ON", "ocpp/CP1/state/plugged ON", "ocpp/CP1/state/last_seen 2026-11-21T13:51:30Z",
+        ])
+        let values = [MeterValue(timestamp: t0, sampledValue: [
+            SampledValue(value: "1600", unit: .wh), SampledValue(value: "16", measurand: .currentImport, phase: .l1, unit: .a),
+        ])]
+        #expect(table(model.apply(.message(station: "CP1", .meterValues(MeterValuesRequest(connectorId: 1, meterValue: values), samples: MeterSample.normalise(values))), at: t0 + 1)) == [
+            "ocpp/CP1/state/energy_active_import_register 1600", "ocpp/CP1/state/current_import_l1 16",
+        ])
+        #expect(table(model.apply(.message(station: "CP1", .meterValues(MeterValuesRequest(connectorId: 2, meterValue: values), samples: MeterSample.normalise(values))), at: t0 + 2)) == [
+            "ocpp/CP1/connector/2/state/energy_active_import_register 1600", "ocpp/CP1/connector/2/state/current_import_l1 16",
+        ])
+        let whole = StatusNotificationRequest(connectorId: 0, errorCode: .noError, status: .available)
+        #expect(table(model.apply(.message(station: "CP1", .statusNotification(whole)), at: t0 + 3)).allSatisfy { $0.hasPrefix("ocpp/CP1/connector/0/state/") })
+    }
+
     @Test mutating func aStopAfterARestartUsesTheStoredTransaction() {
         let transaction = Transaction(id: 9, station: "CP1", connectorId: 2, idTag: "T", meterStart: 500, startedAt: t0)
         model.restore(transaction)
