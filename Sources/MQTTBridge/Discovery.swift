@@ -117,11 +117,6 @@ struct DiscoveryModel {
         return entities
     }
 
-    /// Every station's configs.
-    func everything() -> [Publication] {
-        stations.keys.sorted().flatMap { all($0) }
-    }
-
     /// Empty retained configs for every entity of a station, which removes them from Home Assistant.
     mutating func forget(_ station: String) -> [Publication] {
         guard stations[station] != nil else { return [] }

@@ -25,9 +25,10 @@ public final class MQTTBridge: Service, DurableEventSink {
     /// ``deliver(_:)`` returns, the event's kept publications are in the outbox, and only then is the charger
     /// answered.
     ///
-    /// The state model is per station, so it is split in shards by station, each under its own lock: one station's
-    /// events are turned into publications one at a time and in order, while the event loops rarely wait for each
-    /// other (one lock for all was about a fifth of the CPU at saturation, docs/performance.md).
+    /// The state model and Home Assistant discovery are per station, so they are split in shards by station, each
+    /// under its own lock: one station's events are turned into publications one at a time and in order, while the
+    /// event loops rarely wait for each other (one lock for all was about a fifth of the CPU at saturation,
+    /// docs/performance.md).
     private let shards: [Shard]
     private static let shardCount = 16
     /// The start-up publications are out (they come before any event's): read without a lock on the per-event
@@ -40,8 +41,6 @@ public final class MQTTBridge: Service, DurableEventSink {
     private let shutdown = AsyncStream<Void>.makeStream()
     /// The station that connected last: the target of commands when topics carry no station names.
     private let lastConnected = Mutex<String?>(nil)
-    /// Home Assistant discovery, shared by the event loop and the MQTT loop (HA's status, bridge requests).
-    private let discovery: Mutex<DiscoveryModel?>
     /// What `<base>/bridge/stations` lists, by station.
     private let stationList = Mutex<[String: [String: JSONValue]]>([:])
     /// `bridge/stations` lists every station, so publishing it on every connect would cost O(stations) per
@@ -52,9 +51,15 @@ public final class MQTTBridge: Service, DurableEventSink {
     /// Wakes ``publishStationListChanges()`` when a change was held back (no wake-ups while nothing changes).
     private let stationListHeldBack = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
+    /// The stations of one shard: their state model and their discovery (nil when discovery is off).
     private final class Shard: Sendable {
-        let model: Mutex<StationStateModel>
-        init(_ model: StationStateModel) { self.model = Mutex(model) }
+        struct Models {
+            var state: StationStateModel
+            var discovery: DiscoveryModel?
+        }
+
+        let models: Mutex<Models>
+        init(_ models: Models) { self.models = Mutex(models) }
     }
 
 
@@ -78,10 +83,11 @@ public final class MQTTBridge: Service, DurableEventSink {
             intake: centralSystem.intake, logger: logger)
         self.logger = logger
         self.now = now
-        self.shards = (0..<Self.shardCount).map { _ in Shard(StationStateModel(topics: configuration.topics)) }
-        self.discovery = Mutex(configuration.discovery.map {
-            DiscoveryModel(configuration: $0, topics: configuration.topics, controls: configuration.controls, version: configuration.version)
-        })
+        self.shards = (0..<Self.shardCount).map { _ in
+            Shard(Shard.Models(state: StationStateModel(topics: configuration.topics), discovery: configuration.discovery.map {
+                DiscoveryModel(configuration: $0, topics: configuration.topics, controls: configuration.controls, version: configuration.version)
+            }))
+        }
         centralSystem.setDurableSink(self)
     }
 
@@ -114,16 +120,16 @@ public final class MQTTBridge: Service, DurableEventSink {
     public func deliver(_ event: CentralSystemEvent) {
         if !started.load(ordering: .acquiring) { startOnce() }
         guard !finished.load(ordering: .acquiring) else { return }
-        shard(event.station).model.withLock { model in
+        shard(event.station).models.withLock { models in
             if case .connected(let station, _) = event {
                 lastConnected.withLock { $0 = station }
             }
-            let state = model.apply(event, at: now())
+            let state = models.state.apply(event, at: now())
             publisher.publish(state)
             if case .connected(let station, _) = event {
                 publisher.publish([switchState(station)])
             }
-            publisher.publish(discovery.withLock { $0?.apply(event, statePublications: state) } ?? [])
+            publisher.publish(models.discovery?.apply(event, statePublications: state) ?? [])
             if noteInStationList(event) { stationListChanged() }
         }
     }
@@ -134,7 +140,7 @@ public final class MQTTBridge: Service, DurableEventSink {
         starting.withLock { _ in
             guard !started.load(ordering: .acquiring) else { return }
             for transaction in centralSystem.activeTransactions {
-                shard(transaction.station).model.withLock { $0.restore(transaction) }
+                shard(transaction.station).models.withLock { $0.state.restore(transaction) }
             }
             publisher.publish([Publication(topic: topics.bridgeState, payload: "online")])
             publisher.publish([Publication(topic: topics.bridgeInfo, payload: JSONValue.object(configuration.info).text)])
@@ -147,6 +153,19 @@ public final class MQTTBridge: Service, DurableEventSink {
     /// The shard that holds `station`'s state.
     private func shard(_ station: String) -> Shard {
         shards[Int(UInt(bitPattern: station.hashValue) % UInt(Self.shardCount))]
+    }
+
+    /// Every station's discovery configs, stations in order; nil when discovery is off.
+    private func allDiscoveryConfigs() -> [Publication]? {
+        guard configuration.discovery != nil else { return nil }
+        var configs: [(station: String, configs: [Publication])] = []
+        for shard in shards {
+            shard.models.withLock { models in
+                guard let discovery = models.discovery else { return }
+                for station in discovery.stations.keys { configs.append((station, discovery.all(station))) }
+            }
+        }
+        return configs.sorted { $0.station < $1.station }.flatMap(\.configs)
     }
 
     /// The stations as `<base>/bridge/stations` lists them (for the admin API).
@@ -350,7 +369,7 @@ public final class MQTTBridge: Service, DurableEventSink {
                 case .connected:
                     publisher.connected()
                     // Discovery configs are not in the retained cache: written anew for every known station.
-                    if let configs = discovery.withLock({ $0?.everything() }), !configs.isEmpty {
+                    if let configs = allDiscoveryConfigs(), !configs.isEmpty {
                         publisher.publish(configs)
                     }
                 case .disconnected:
@@ -372,7 +391,7 @@ public final class MQTTBridge: Service, DurableEventSink {
         if let status = configuration.discovery?.statusTopic, topic == status {
             if String(decoding: payload, as: UTF8.self) == "online" {
                 logger.info("Home Assistant is online; publishing discovery again")
-                publisher.publish(discovery.withLock { $0?.everything() } ?? [])
+                publisher.publish(allDiscoveryConfigs() ?? [])
             }
             return nil
         }
@@ -451,7 +470,7 @@ public final class MQTTBridge: Service, DurableEventSink {
                 succeed(["healthy": .bool(true), "stations_connected": .int(connected),
                          "stations_known": .int(stationList.withLock { $0.count })])
             case "republish_discovery":
-                if let configs = discovery.withLock({ $0?.everything() }) {
+                if let configs = allDiscoveryConfigs() {
                     publisher.publish(configs)
                     succeed(["configs": .int(configs.count)])
                 } else {
@@ -462,7 +481,7 @@ public final class MQTTBridge: Service, DurableEventSink {
                     fail(#"forget_station needs {"station": "<id>"}"#)
                     break
                 }
-                let cleared = discovery.withLock { $0?.forget(station) } ?? []
+                let cleared = shard(station).models.withLock { $0.discovery?.forget(station) } ?? []
                 publisher.forget(cleared.map(\.topic))
                 succeed(["station": .string(station), "removed_entities": .int(cleared.count)])
             default:
