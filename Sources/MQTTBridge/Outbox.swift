@@ -18,6 +18,30 @@ public struct OutboxEntry: Codable, Sendable, Hashable {
     private enum CodingKeys: String, CodingKey {
         case sequence = "s", topic = "t", payload = "p", retain = "r"
     }
+
+    /// `{"s":1,"t":"topic","p":"payload","r":true}` and a newline per entry, written by hand into one buffer: this
+    /// is on the publish path.
+    public static func lines(_ entries: some Sequence<OutboxEntry>) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(entries.underestimatedCount * 112)
+        for entry in entries {
+            out.append(contentsOf: #"{"s":"#.utf8)
+            out.append(contentsOf: String(entry.sequence).utf8)
+            out.append(contentsOf: #","t":"#.utf8)
+            JSONString.append(entry.topic, to: &out)
+            out.append(contentsOf: #","p":"#.utf8)
+            JSONString.append(entry.payload, to: &out)
+            out.append(contentsOf: (entry.retain ? #","r":true}"# : #","r":false}"#).utf8)
+            out.append(UInt8(ascii: "\n"))
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The entries of `line`s; a line torn by a crash is skipped.
+    public static func entries(inLines data: some Collection<UInt8>) -> [OutboxEntry] {
+        let decoder = JSONDecoder()
+        return data.split(separator: UInt8(ascii: "\n")).compactMap { try? decoder.decode(OutboxEntry.self, from: Data($0)) }
+    }
 }
 
 /// Where messages wait until the broker acknowledges them, so outages and restarts lose none.
@@ -48,9 +72,7 @@ public final class FileOutbox: OutboxStore, @unchecked Sendable {
 
     public func load() throws -> [OutboxEntry] {
         guard let data = FileManager.default.contents(atPath: path) else { return [] }
-        let decoder = JSONDecoder()
-        // A line torn by a crash is skipped.
-        return data.split(separator: UInt8(ascii: "\n")).compactMap { try? decoder.decode(OutboxEntry.self, from: Data($0)) }
+        return OutboxEntry.entries(inLines: data)
     }
 
     public func append(_ entries: [OutboxEntry]) throws {
@@ -66,24 +88,13 @@ public final class FileOutbox: OutboxStore, @unchecked Sendable {
             }
             handle = opened
         }
-        var data = Data()
-        for entry in entries { data.append(Self.line(entry)) }
-        try handle!.write(contentsOf: data)
+        try handle!.write(contentsOf: Data(OutboxEntry.lines(entries).utf8))
     }
 
     public func rewrite(_ entries: some Collection<OutboxEntry>) throws {
         try? handle?.close()
         handle = nil
-        var data = Data()
-        for entry in entries { data.append(Self.line(entry)) }
-        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-    }
-
-    /// `{"s":1,"t":"topic","p":"payload","r":true}` and a newline, written by hand: this is on the publish path.
-    static func line(_ entry: OutboxEntry) -> Data {
-        let text = #"{"s":"# + String(entry.sequence) + #","t":"# + JSONString.quoted(entry.topic) + #","p":"#
-            + JSONString.quoted(entry.payload) + (entry.retain ? #","r":true}"# : #","r":false}"#) + "\n"
-        return Data(text.utf8)
+        try Data(OutboxEntry.lines(entries).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }
 

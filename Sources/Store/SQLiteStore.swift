@@ -13,7 +13,7 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
     private let database: SQLiteDatabase
     private let lock = NSLock()
 
-    static let schemaVersion = 3
+    static let schemaVersion = 4
 
     /// Opens (creating, migrating and importing as needed) the store in `directory`.
     /// - Throws: ``StateStoreError`` with a clear reason for an unwritable directory or a damaged database.
@@ -79,6 +79,22 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
                         sent INTEGER NOT NULL);
                     """)
             }
+            if version < 4 {
+                // Version 4: the outbox keeps one row per event (its messages as JSON lines, sequences first to last)
+                // instead of one per message: a MeterValues' 9 to 18 messages are one INSERT.
+                var kept: [OutboxEntry] = []
+                if version >= 1 {
+                    try database.run("SELECT sequence, topic, payload, retain FROM outbox ORDER BY sequence") { row in
+                        kept.append(OutboxEntry(sequence: UInt64(row.int(0) ?? 0), topic: row.text(1) ?? "", payload: row.text(2) ?? "",
+                                                retain: row.int(3) != 0))
+                    }
+                }
+                try database.execute("""
+                    DROP TABLE IF EXISTS outbox;
+                    CREATE TABLE outbox_events (first INTEGER PRIMARY KEY, last INTEGER NOT NULL, entries TEXT NOT NULL);
+                    """)
+                if !kept.isEmpty { try insert(kept) }
+            }
             if version < 1 {
                 try importFiles(from: directory)
             }
@@ -93,7 +109,8 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
         try write(state, changes: .everything)
         for transaction in try files.history(station: nil, since: nil) { try insert(transaction) }
         let outboxPath = (directory as NSString).appendingPathComponent("outbox.jsonl")
-        for entry in try FileOutbox(path: outboxPath).load() { try insert(entry) }
+        let outbox = try FileOutbox(path: outboxPath).load()
+        if !outbox.isEmpty { try insert(outbox) }
         for file in [files.url.path, files.historyURL.path, outboxPath] where FileManager.default.fileExists(atPath: file) {
             try FileManager.default.moveItem(atPath: file, toPath: file + ".migrated")
         }
@@ -224,38 +241,43 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
     public func load() throws -> [OutboxEntry] {
         try locked {
             var entries: [OutboxEntry] = []
-            try database.run("SELECT sequence, topic, payload, retain FROM outbox ORDER BY sequence") { row in
-                entries.append(OutboxEntry(sequence: UInt64(row.int(0) ?? 0), topic: row.text(1) ?? "", payload: row.text(2) ?? "",
-                                           retain: row.int(3) != 0))
+            try database.run("SELECT entries FROM outbox_events ORDER BY first") { row in
+                entries += OutboxEntry.entries(inLines: Array((row.text(0) ?? "").utf8))
             }
             return entries
         }
     }
 
-    /// One transaction for the entries of one event: one commit instead of one per publication.
+    /// One row, one INSERT for the entries of one event (they are consecutive).
     public func append(_ entries: [OutboxEntry]) throws {
         guard !entries.isEmpty else { return }
-        try locked {
-            if entries.count == 1 {
-                try insert(entries[0])
-            } else {
-                try database.transaction { for entry in entries { try insert(entry) } }
-            }
-        }
+        try locked { try insert(entries) }
     }
 
-    private func insert(_ entry: OutboxEntry) throws {
-        try database.run("INSERT OR REPLACE INTO outbox (sequence, topic, payload, retain) VALUES (?, ?, ?, ?)",
-                         [.int(Int64(entry.sequence)), .text(entry.topic), .text(entry.payload), .int(entry.retain ? 1 : 0)])
+    private func insert(_ entries: [OutboxEntry]) throws {
+        try database.run("INSERT OR REPLACE INTO outbox_events (first, last, entries) VALUES (?, ?, ?)",
+                         [.int(Int64(entries[0].sequence)), .int(Int64(entries[entries.count - 1].sequence)), .text(OutboxEntry.lines(entries))])
     }
 
-    /// Keeps `entries` (the unacknowledged ones, oldest first): everything older than the first of them goes.
-    /// Entries acknowledged out of order after it stay until a later rewrite passes them; after a restart they
-    /// would be sent once more, which QoS 1 allows.
+    /// Keeps `entries` (the unacknowledged ones, oldest first): everything older than the first of them goes. Rows
+    /// entirely older are deleted; a row that holds both (an event partly acknowledged) is written again with what
+    /// is left of it. Entries acknowledged out of order after the first stay until a later rewrite passes them;
+    /// after a restart they would be sent once more, which QoS 1 allows.
     public func rewrite(_ entries: some Collection<OutboxEntry>) throws {
         try locked {
             let first = entries.first.map { Int64($0.sequence) } ?? Int64.max
-            try database.run("DELETE FROM outbox WHERE sequence < ?", [.int(first)])
+            try database.transaction {
+                try database.run("DELETE FROM outbox_events WHERE last < ?", [.int(first)])
+                var partial: [(first: Int64, entries: String)] = []
+                try database.run("SELECT first, entries FROM outbox_events WHERE first < ?", [.int(first)]) { row in
+                    partial.append((Int64(row.int(0) ?? 0), row.text(1) ?? ""))
+                }
+                for row in partial {
+                    try database.run("DELETE FROM outbox_events WHERE first = ?", [.int(row.first)])
+                    let left = OutboxEntry.entries(inLines: Array(row.entries.utf8)).filter { Int64($0.sequence) >= first }
+                    if !left.isEmpty { try insert(left) }
+                }
+            }
         }
     }
 

@@ -93,6 +93,28 @@ import Testing
         #expect(try (SQLiteStore(directory: dir) as OutboxStore).load().isEmpty)
     }
 
+    /// An emptied outbox leaves nothing behind: the publisher numbers from 1 again after a restart, and what it
+    /// keeps then must all come back after the next.
+    @Test func theOutboxAfterItWasEmptiedAndTheNumberingStartedAgain() throws {
+        let dir = directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let entry = { (sequence: UInt64) in OutboxEntry(sequence: sequence, topic: "t", payload: "\(sequence)", retain: true) }
+        do {
+            let store = try SQLiteStore(directory: dir)
+            try store.append((1...18).map(entry))
+            try store.append((19...36).map(entry))
+            try store.rewrite((30...36).map(entry))  // the second event partly acknowledged
+            #expect(try (store as OutboxStore).load().map(\.sequence) == Array(30...36))
+            try store.rewrite([])
+        }
+        do {
+            let store = try SQLiteStore(directory: dir)
+            #expect(try (store as OutboxStore).load().isEmpty)
+            try store.append((1...3).map(entry))
+        }
+        #expect(try (SQLiteStore(directory: dir) as OutboxStore).load().map(\.sequence) == [1, 2, 3])
+    }
+
     @Test func theFilesOfAnEarlierVersionAreImportedOnce() throws {
         let dir = directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -148,6 +170,7 @@ import Testing
             CREATE TABLE outbox (sequence INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload TEXT NOT NULL, retain INTEGER NOT NULL);
             INSERT INTO meta VALUES ('last_transaction_id', 12);
             INSERT INTO stations VALUES ('CP1', 0);
+            INSERT INTO outbox VALUES (7, 'ocpp/CP1/state/status', 'Charging', 1), (8, 'ocpp/CP1/cmd_result', '{}', 0);
             PRAGMA user_version = 1;
             """)
         var state: PersistedState
@@ -157,6 +180,11 @@ import Testing
             path = store.path
             state = try store.load()
             #expect(state.lastTransactionID == 12 && state.stations["CP1"]?.chargingEnabled == false)
+            // The outbox's rows of one message each are now one row per event; nothing waiting is lost.
+            #expect(try (store as OutboxStore).load() == [
+                OutboxEntry(sequence: 7, topic: "ocpp/CP1/state/status", payload: "Charging", retain: true),
+                OutboxEntry(sequence: 8, topic: "ocpp/CP1/cmd_result", payload: "{}", retain: false),
+            ])
             state.stations["CP1"]?.boot = BootFacts(vendor: "Acme", model: "W", serialNumber: "S", firmwareVersion: "1")
             state.stations["CP1"]?.connectors = [1: ConnectorStatus(status: "Charging", errorCode: "NoError")]
             state.stations["CP1"]?.lastSeen = Date(timeIntervalSince1970: 1_795_269_090)
