@@ -2,12 +2,14 @@
 # The performance ladder of docs/performance.md. For each step it starts a fresh mosquitto and the release-built
 # gateway on loopback ports, runs ocpp-loadgen against them, and at the end writes a results table.
 #
-# Usage: ./scripts/bench.sh [STEP...]     (no step: the whole ladder, about 10 minutes)
+# Usage: ./scripts/bench.sh [STEP...]     (no step: the whole ladder, about 14 minutes)
 #   light       10 chargers, 1 MeterValues/s each, 30 s       (MeterValues -> MQTT latency at light load)
 #   commands    10 chargers, 500 MQTT commands one at a time  (command latency)
-#   c1 c100 c1000 c5000   N chargers, 1 MeterValues/s each    (c5000: the fleet target)
+#   c1 c100 c1000 c5000   N chargers, 1 MeterValues/s each    (c5000: the fleet target; c1000 and c5000 start
+#               metering 10 s after the last charger is ready, once the connects' discovery configs are out)
 #   idle10000   10,000 connected idle chargers                (memory per charger)
 #   saturation  200 chargers sending back to back, 30 s       (the ceiling)
+#   c5000-flat saturation-flat   the same with MQTT_CONNECTOR_1_TOPICS=false (9 publications per MeterValues, not 18)
 # Results go to bench-results/<time>/ (one JSON per step, results.md with the table). Not part of the test suite.
 # GATEWAY_BIN=path runs another gateway binary (an older build, to compare) with the same load generator.
 set -euo pipefail
@@ -22,11 +24,12 @@ bin=.build/release
 gateway_bin="${GATEWAY_BIN:-$bin/ocpp-gateway}"
 
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(light commands c1 c100 c1000 c5000 idle10000 saturation)
+[ ${#steps[@]} -eq 0 ] && steps=(light commands c1 c100 c1000 c5000 idle10000 saturation c5000-flat saturation-flat)
 out="bench-results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 work=$(mktemp -d)
 broker_pid="" gateway_pid=""
+gateway_env=()  # extra settings for the gateway of one step
 cleanup() {  # stops the gateway and the broker; reports a gateway that did not stop cleanly
     if [ -n "$gateway_pid" ] && kill -TERM "$gateway_pid" 2>/dev/null; then
         local status=0
@@ -73,7 +76,7 @@ start() {  # a fresh broker and gateway
     LISTEN_ADDR=127.0.0.1 LISTEN_PORT=$ocpp_port ADMIN_ADDR=127.0.0.1 ADMIN_PORT=0 \
         MQTT_HOSTNAME=127.0.0.1 MQTT_PORT=$mqtt_port MQTT_USESTATIONNAME=true \
         AUTHORIZED_TAG_ID_LIST='["LOADGEN"]' DATA_DIR="$work/data" LOG_LEVEL=warning \
-        "$gateway_bin" > "$work/gateway.log" 2>&1 &
+        env "${gateway_env[@]}" "$gateway_bin" > "$work/gateway.log" 2>&1 &
     gateway_pid=$!
     wait_for_port "$ocpp_port" "$gateway_pid" ocpp-gateway
 }
@@ -95,8 +98,16 @@ for step in "${steps[@]}"; do
         commands) loadgen commands --mode command --chargers 10 --commands 500 ;;
         c1) loadgen c1 --chargers 1 --rate 1 --duration 30 ;;
         c100) loadgen c100 --chargers 100 --rate 1 --duration 30 ;;
-        c1000) loadgen c1000 --chargers 1000 --rate 1 --duration 30 ;;
-        c5000) loadgen c5000 --chargers 5000 --rate 1 --duration 60 ;;
+        c1000) loadgen c1000 --chargers 1000 --rate 1 --duration 30 --settle 10 ;;
+        c5000) loadgen c5000 --chargers 5000 --rate 1 --duration 60 --settle 10 ;;
+        c5000-flat)
+            gateway_env=(MQTT_CONNECTOR_1_TOPICS=false)
+            loadgen c5000-flat --chargers 5000 --rate 1 --duration 60 --settle 10
+            gateway_env=() ;;
+        saturation-flat)
+            gateway_env=(MQTT_CONNECTOR_1_TOPICS=false)
+            loadgen saturation-flat --chargers 200 --rate 0 --duration 30
+            gateway_env=() ;;
         idle10000) loadgen idle10000 --mode idle --chargers 10000 --duration 15 ;;
         saturation) loadgen saturation --chargers 200 --rate 0 --duration 30 ;;
         *) echo "error: unknown step $step" >&2; exit 2 ;;

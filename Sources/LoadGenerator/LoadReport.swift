@@ -8,6 +8,7 @@ public struct LoadReport: Sendable {
     public var duration: Double
     public var ready = 0
     public var rampSeconds = 0.0
+    public var settleSeconds = 0.0
     public var connectFailures = 0
     public var disconnects = 0
     public var meterValuesSent = 0
@@ -38,6 +39,7 @@ public struct LoadReport: Sendable {
         mode = options.mode.rawValue
         chargers = options.chargers
         rate = options.rate
+        settleSeconds = options.settle
         duration = options.duration
     }
 
@@ -69,7 +71,7 @@ public struct LoadReport: Sendable {
         }
         var object: [String: Any] = [
             "mode": mode, "chargers": chargers, "rate": rate, "duration_s": duration, "ready": ready,
-            "ramp_s": round1(rampSeconds), "connect_failures": connectFailures, "disconnects": disconnects,
+            "ramp_s": round1(rampSeconds), "settle_s": round1(settleSeconds), "connect_failures": connectFailures, "disconnects": disconnects,
             "meter_values_sent": meterValuesSent, "meter_values_answered": meterValuesAnswered, "call_errors": callErrors,
             "late_sends": lateSends, "matched": matched, "lost": lost, "drained": drained,
             "achieved_per_s": round1(achievedPerSecond), "meter_values_rtt": latency(meterValuesRoundTrip),

@@ -37,6 +37,10 @@ public struct LoadOptions: Sendable {
     public var brokerPID: Int32?
     /// How long to wait after metering for the last answers and MQTT publishes.
     public var drainTimeout = 20.0
+    /// Seconds to wait between the last charger ready and the start of metering, so what the connects published
+    /// (Home Assistant discovery: about 30 configs per charger) has reached the broker: metering then measures a
+    /// fleet that is connected, not one that is connecting.
+    public var settle = 0.0
 
     public init() {}
 
@@ -54,6 +58,7 @@ public struct LoadOptions: Sendable {
         if commands < 1 || commands > 100_000 { return "commands must be 1 to 100000" }
         if connectRate < 1 { return "connect rate must be at least 1" }
         if threads < 1 || threads > 64 { return "threads must be 1 to 64" }
+        if settle < 0 || settle > 600 { return "settle must be 0 to 600 s" }
         return nil
     }
 
@@ -130,6 +135,10 @@ public enum LoadRun {
                 report.rssKiBPerCharger = Double(after.residentKiB - before.residentKiB) / Double(report.ready)
             }
         case .meter:
+            if options.settle > 0 {
+                progress("settling for \(options.settle) s before metering")
+                try await Task.sleep(for: .seconds(options.settle))
+            }
             try await meter(options, run, chargers, &report, progress)
         case .command:
             try await command(options, run, probe, &report, progress)

@@ -20,6 +20,7 @@ let usage = """
       --gateway-pid PID           read the gateway's CPU time and RSS from /proc
       --broker-pid PID            read the broker's CPU time from /proc
       --drain S                   seconds to wait for the last answers and publishes (default 20)
+      --settle S                  seconds between the last charger ready and metering (default 0)
       --json FILE                 also write the results as one JSON object
     Exit status: 0 when every charger ran cleanly, 1 when something was lost or failed, 2 for bad options.
     """
@@ -67,6 +68,7 @@ while let option = arguments.popFirst() {
     case "--gateway-pid": options.gatewayPID = number(Int32.self)
     case "--broker-pid": options.brokerPID = number(Int32.self)
     case "--drain": options.drainTimeout = number(Double.self)
+    case "--settle": options.settle = number(Double.self)
     case "--json": jsonPath = value
     default: fail("unknown option \(option)")
     }
@@ -74,7 +76,7 @@ while let option = arguments.popFirst() {
 if let problem = options.problem() { fail(problem) }
 
 // Every run is bounded: a watchdog ends the process if the run overstays its own limits by far.
-let limit = Double(options.chargers) / Double(options.connectRate) + options.duration + options.drainTimeout
+let limit = Double(options.chargers) / Double(options.connectRate) + options.duration + options.drainTimeout + options.settle
     + Double(options.mode == .command ? options.commands * 5 : 0) + 180
 DispatchQueue.global().asyncAfter(deadline: .now() + limit) {
     FileHandle.standardError.write(Data("ocpp-loadgen: gave up after \(Int(limit)) s\n".utf8))
