@@ -155,17 +155,24 @@ public final class MQTTBridge: Service, DurableEventSink {
         shards[Int(UInt(bitPattern: station.hashValue) % UInt(Self.shardCount))]
     }
 
-    /// Every station's discovery configs, stations in order; nil when discovery is off.
-    private func allDiscoveryConfigs() -> [Publication]? {
+    /// Publishes every station's discovery configs again, each shard's under its lock, so a config that an event
+    /// publishes meanwhile (a boot's new firmware version) is not overtaken by an older one. Returns how many; nil
+    /// when discovery is off.
+    @discardableResult
+    private func republishDiscovery() -> Int? {
         guard configuration.discovery != nil else { return nil }
-        var configs: [(station: String, configs: [Publication])] = []
+        var count = 0
         for shard in shards {
             shard.models.withLock { models in
                 guard let discovery = models.discovery else { return }
-                for station in discovery.stations.keys { configs.append((station, discovery.all(station))) }
+                for station in discovery.stations.keys.sorted() {
+                    let configs = discovery.all(station)
+                    publisher.publish(configs)
+                    count += configs.count
+                }
             }
         }
-        return configs.sorted { $0.station < $1.station }.flatMap(\.configs)
+        return count
     }
 
     /// The stations as `<base>/bridge/stations` lists them (for the admin API).
@@ -369,9 +376,7 @@ public final class MQTTBridge: Service, DurableEventSink {
                 case .connected:
                     publisher.connected()
                     // Discovery configs are not in the retained cache: written anew for every known station.
-                    if let configs = allDiscoveryConfigs(), !configs.isEmpty {
-                        publisher.publish(configs)
-                    }
+                    republishDiscovery()
                 case .disconnected:
                     publisher.disconnected()
                 case .acknowledged(let messageIDs):
@@ -391,7 +396,7 @@ public final class MQTTBridge: Service, DurableEventSink {
         if let status = configuration.discovery?.statusTopic, topic == status {
             if String(decoding: payload, as: UTF8.self) == "online" {
                 logger.info("Home Assistant is online; publishing discovery again")
-                publisher.publish(allDiscoveryConfigs() ?? [])
+                republishDiscovery()
             }
             return nil
         }
@@ -470,9 +475,8 @@ public final class MQTTBridge: Service, DurableEventSink {
                 succeed(["healthy": .bool(true), "stations_connected": .int(connected),
                          "stations_known": .int(stationList.withLock { $0.count })])
             case "republish_discovery":
-                if let configs = allDiscoveryConfigs() {
-                    publisher.publish(configs)
-                    succeed(["configs": .int(configs.count)])
+                if let count = republishDiscovery() {
+                    succeed(["configs": .int(count)])
                 } else {
                     fail("Home Assistant discovery is off (HA_DISCOVERY=false)")
                 }
