@@ -81,6 +81,7 @@ final class ChargerCallHandler: ChannelDuplexHandler {
         let (link, attach) = (self.link, self.attach)
         guard link != nil || attach != nil else { return }
         let previous = lastWork
+        workNumber += 1  // the detach takes the place of the last answer handed on
         let (centralSystem, outcome, tracker) = (self.centralSystem, self.outcome, self.tracker)
         lastWork = Task {
             await previous?.value
