@@ -11,7 +11,8 @@ import OCPP
 /// (its frames were the largest part of a connection's memory): a short task attaches the connection when the
 /// handler is added, answers to the central system's own calls go to the station's session in short tasks, and once
 /// the channel is closed a last one detaches it. These run one after another, in order. Messages that arrive before
-/// the connection is attached wait here, in order.
+/// the connection is attached wait here, in order, and nothing more is read from the socket until it is: a charger
+/// cannot fill the gateway's memory before it has a session.
 ///
 /// While the central system's ``IntakeGate`` is paused (the broker falls behind), the next read from the socket
 /// waits until it opens again.
@@ -35,10 +36,10 @@ final class ChargerCallHandler: ChannelDuplexHandler {
     /// Counts the tasks put in ``lastWork``, so a finished one clears it only if no later one took its place.
     private var workNumber = 0
     private var context: ChannelHandlerContext?
-    /// Messages that came before the link, in order.
+    /// Messages that came before the link, in order (at most one read's worth: reading waits for the link).
     private var early: [ByteBuffer] = []
     private var unflushed = false
-    /// A read was asked for while the intake gate was paused.
+    /// A read was asked for before the link, or while the intake gate was paused.
     private var readHeld = false
     /// Answers to the central system's calls handed to tasks and not yet delivered. The central system has at most
     /// one call outstanding per station, so more than a few means a charger sending answers nobody asked for: past
@@ -133,6 +134,7 @@ final class ChargerCallHandler: ChannelDuplexHandler {
         early = []
         for message in waiting { handle(message, link, context) }
         flushIfNeeded(context)
+        resumeReading()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -151,6 +153,10 @@ final class ChargerCallHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
+        guard link != nil else {
+            readHeld = true
+            return
+        }
         let intake = centralSystem.intake
         if intake.isOpen {
             context.read()
@@ -165,10 +171,12 @@ final class ChargerCallHandler: ChannelDuplexHandler {
         }
     }
 
+    /// A read held back may go now (the link came, or the intake gate opened): asked for again, so the other
+    /// condition is checked too.
     private func resumeReading() {
         guard readHeld, let context else { return }
         readHeld = false
-        context.read()
+        read(context: context)
     }
 
     private func handle(_ message: ByteBuffer, _ link: CentralSystem.Link, _ context: ChannelHandlerContext) {
