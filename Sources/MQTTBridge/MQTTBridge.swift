@@ -62,7 +62,6 @@ public final class MQTTBridge: Service, DurableEventSink {
         init(_ models: Models) { self.models = Mutex(models) }
     }
 
-
     private struct StationListSchedule {
         var lastPublished: ContinuousClock.Instant?
         var pending = false
@@ -219,7 +218,7 @@ public final class MQTTBridge: Service, DurableEventSink {
         }
         func add(_ parameter: String, _ value: String?, connector: Int) {
             guard let value else { return }
-            out += topics.connectorState(station, parameter, connector: connector).map { Publication(topic: $0, payload: value) }
+            topics.forEachConnectorState(station, parameter, connector: connector) { out.append(Publication(topic: $0, payload: value)) }
         }
         add("charge_point_vendor", record.boot?.vendor)
         add("charge_point_model", record.boot?.model)

@@ -262,11 +262,8 @@ private struct Output {
     /// (only there when the layout leaves out `connector/1`).
     mutating func connector(_ connector: Int, _ parameter: String, _ value: String?, kept: Bool = false) {
         guard let value else { return }
-        if connector != 1 || topics.connectorOneTopics {
-            publications.append(Publication(topic: topics.state(stationID, parameter, connector: connector), payload: value, kept: kept))
-        }
-        if connector == 1 {
-            publications.append(Publication(topic: topics.state(stationID, parameter), payload: value, kept: kept))
+        topics.forEachConnectorState(stationID, parameter, connector: connector) {
+            publications.append(Publication(topic: $0, payload: value, kept: kept))
         }
     }
 }

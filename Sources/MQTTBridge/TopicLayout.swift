@@ -31,12 +31,12 @@ public struct TopicLayout: Sendable, Hashable {
         useStationName ? join(basePath, station) : basePath
     }
 
-    /// Where a connector parameter is published: `<S>/connector/<n>/state/<parameter>`, and `<S>/state/<parameter>`
-    /// for connector 1 (only there when ``connectorOneTopics`` is off).
-    public func connectorState(_ station: String, _ parameter: String, connector: Int) -> [String] {
-        guard connector == 1 else { return [state(station, parameter, connector: connector)] }
-        return connectorOneTopics
-            ? [state(station, parameter, connector: 1), state(station, parameter)] : [state(station, parameter)]
+    /// Where a connector parameter is published, each topic handed to `body`: `<S>/connector/<n>/state/<parameter>`,
+    /// and `<S>/state/<parameter>` for connector 1 (only there when ``connectorOneTopics`` is off). A closure rather
+    /// than an array: this runs for every value of every MeterValues.
+    public func forEachConnectorState(_ station: String, _ parameter: String, connector: Int, _ body: (String) -> Void) {
+        if connector != 1 || connectorOneTopics { body(state(station, parameter, connector: connector)) }
+        if connector == 1 { body(state(station, parameter)) }
     }
 
     /// `<S>/state/<parameter>`, or `<S>/connector/<n>/state/<parameter>`.
