@@ -241,10 +241,11 @@ public final class MQTTClient: Service, Sendable {
         return token
     }
 
-    /// Has `channel` write what waits for it. Called on another event loop (a charger's), the hand-over waits until
-    /// that loop has handled the rest of its ready sockets: everything their messages publish meanwhile goes out in
-    /// the same write, and the connection's loop is woken once for all of them instead of once per message (the
-    /// wake-up, a system call on each side, cost more than the write at a few thousand messages a second).
+    /// Has `channel` write what waits for it (after a publish or a subscribe). Called on another event loop (a
+    /// charger's), the hand-over waits until that loop has handled the rest of its ready sockets: everything their
+    /// messages publish meanwhile goes out in the same write, and the connection's loop is woken once for all of
+    /// them instead of once per message (the wake-up, a system call on each side, cost more than the write at a
+    /// few thousand messages a second).
     private func scheduleFlush(_ channel: any Channel) {
         let target = channel.eventLoop
         if let current = MultiThreadedEventLoopGroup.currentEventLoop, current !== target {
@@ -267,7 +268,7 @@ public final class MQTTClient: Service, Sendable {
             state.encode { Packet.writeSubscribe(packetID: id, filters: added, to: &$0) }
             return state.flushTarget()
         }
-        if let target { target.eventLoop.execute { self.flush(target) } }
+        if let target { scheduleFlush(target) }
     }
 
     /// Writes what waits for `channel`, in one write (on its event loop).
