@@ -132,7 +132,8 @@ public enum Gateway {
         for signalNumber in [SIGTERM, SIGINT] {
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
-                if count.increment() >= 2 {
+                // `data` is how many signals came since the handler last ran: two quick ones may arrive together.
+                if count.add(Int(source.data)) >= 2 {
                     logger.warning("Second signal: exiting at once")
                     exit(130)
                 }
@@ -149,9 +150,9 @@ private final class SignalCount: @unchecked Sendable {
     private let lock = NSLock()
     private var value = 0
 
-    func increment() -> Int {
+    func add(_ signals: Int) -> Int {
         lock.withLock {
-            value += 1
+            value += signals
             return value
         }
     }
