@@ -26,6 +26,11 @@ final class ConnectionOutcome: Sendable {
 /// and detects a dead peer, completes the close handshake, and refuses binary frames (1003) and messages over
 /// the frame limit (1009). It is the only place that closes on protocol errors (NIO's automatic error handling
 /// is off), so the recorded disconnect reason is the cause, not the closed socket that follows it.
+///
+/// A close it starts is a lingering one: it sends the close frame, ends its side of the TCP stream, and keeps
+/// reading (and discarding) until the peer's close frame, the peer's end of the stream, or `closeTimeout`.
+/// Closing the socket at once, while a charger is still sending (the rest of a message too large, say), makes
+/// the kernel answer with a reset, and the charger may never read the close frame that says why.
 final class WebSocketSessionHandler: ChannelDuplexHandler {
     typealias InboundIn = WebSocketFrame
     typealias InboundOut = ByteBuffer
@@ -34,17 +39,25 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
 
     private let pingInterval: TimeAmount?
     private let pingTimeout: TimeAmount
+    private let closeTimeout: TimeAmount
     private let outcome: ConnectionOutcome
     private let intake: IntakeGate?
     private var pingTask: RepeatedTask?
     private var pongDeadline: Scheduled<Void>?
+    private var closeDeadline: Scheduled<Void>?
     private var lastInbound = NIODeadline.now()
     private var closeSent = false
 
-    /// - Parameter intake: while it is paused, nothing is read, so a missing pong says nothing about the peer.
-    init(pingInterval: TimeAmount?, pingTimeout: TimeAmount, outcome: ConnectionOutcome, intake: IntakeGate? = nil) {
+    /// - Parameters:
+    ///   - closeTimeout: how long a close we started waits for the peer to end the connection.
+    ///   - intake: while it is paused, nothing is read, so a missing pong says nothing about the peer.
+    init(
+        pingInterval: TimeAmount?, pingTimeout: TimeAmount, closeTimeout: TimeAmount = .seconds(3),
+        outcome: ConnectionOutcome, intake: IntakeGate? = nil
+    ) {
         self.pingInterval = pingInterval
         self.pingTimeout = pingTimeout
+        self.closeTimeout = closeTimeout
         self.outcome = outcome
         self.intake = intake
     }
@@ -73,6 +86,8 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
         pingTask = nil
         pongDeadline?.cancel()
         pongDeadline = nil
+        closeDeadline?.cancel()
+        closeDeadline = nil
     }
 
     private func sendPing(context: ChannelHandlerContext) {
@@ -99,6 +114,9 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
         lastInbound = .now()
         switch frame.opcode {
         case .text:
+            // After our close frame, messages are dropped: they could not be answered, and a charger sends an
+            // unanswered message again when it is back.
+            guard !closeSent else { return }
             context.fireChannelRead(wrapInboundOut(frame.unmaskedData))
         case .binary:
             close(context: context, CloseRequest(code: .unacceptableData, reason: "OCPP-J uses text frames only", disconnectReason: .unsupportedData))
@@ -117,6 +135,7 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
             }
             outcome.record(reason)
             if closeSent {
+                // The answer to our close: the handshake is complete.
                 context.close(promise: nil)
             } else {
                 // Complete the handshake with the peer's own code, then close.
@@ -158,13 +177,18 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
             close(context: context, CloseRequest(code: .protocolError, reason: "protocol error", disconnectReason: .protocolError))
         case is NIOWebSocketFrameAggregator.Error:
             close(context: context, CloseRequest(code: .protocolError, reason: "bad fragmentation", disconnectReason: .protocolError))
+        case is ByteToMessageDecoderError where closeSent:
+            // The frame decoder stopped at the error we are closing for, and what the peer still sends cannot be
+            // parsed: it is read and dropped while the close lingers.
+            break
         default:
             outcome.record(.connectionLost)
             context.close(promise: nil)
         }
     }
 
-    /// Sends a close frame and closes the connection once it is written.
+    /// Sends a close frame, ends our side of the stream once it is written, and closes the connection when the
+    /// peer has answered or ended its side, or after `closeTimeout`.
     private func close(context: ChannelHandlerContext, _ request: CloseRequest) {
         outcome.record(request.disconnectReason)
         guard !closeSent else { return }
@@ -172,7 +196,18 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
         var data = context.channel.allocator.buffer(capacity: 2 + request.reason.utf8.count)
         data.write(webSocketErrorCode: request.code)
         data.writeString(String(request.reason.utf8.prefix(120)) ?? "")
+        let loopBound = context.loopBound
+        closeDeadline = context.eventLoop.scheduleTask(in: closeTimeout) { loopBound.value.close(promise: nil) }
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)))
-            .whenComplete { [loopBound = context.loopBound] _ in loopBound.value.close(promise: nil) }
+            .whenComplete { written in
+                let context = loopBound.value
+                guard case .success = written else {
+                    context.close(promise: nil)
+                    return
+                }
+                // The end of our stream tells a peer that stopped reading frames (a broken one, say) that we are
+                // done. The channel closes when the peer ends its side (NIO closes on end of input).
+                context.close(mode: .output).whenFailure { _ in loopBound.value.close(promise: nil) }
+            }
     }
 }

@@ -59,14 +59,100 @@ def test_an_oversized_message_closes_only_that_charger_with_1009(start_gateway):
             for fragmented in (False, True):
                 async with websockets.connect(gateway.url("BIG"), subprotocols=["ocpp1.6"], max_size=None) as big:
                     payload = '[2,"x","DataTransfer",{"vendorId":"v","data":"' + "x" * 4096 + '"}]'
-                    await big.send([payload[i:i + 512] for i in range(0, len(payload), 512)] if fragmented else payload)
+                    # The close may come while the fragments are still going out, and then the send itself ends
+                    # with the gateway's close frame.
                     with pytest.raises(websockets.ConnectionClosed) as closed:
+                        await big.send([payload[i:i + 512] for i in range(0, len(payload), 512)] if fragmented else payload)
                         await asyncio.wait_for(big.recv(), 5)
-                    assert closed.value.rcvd.code == 1009
+                    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
                 assert (await good.call(call.Heartbeat())).current_time
 
     run(session())
     assert gateway.event("disconnected", "BIG")["reason"] == "message_too_large"
+
+
+class RawWebSocket:
+    """A charger's WebSocket at the byte level, for what a WebSocket library hides: the order of frames and the
+    end of the TCP stream. Blocking, with a timeout on every read."""
+
+    def __init__(self, port, station):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.sock.sendall((f"GET /{station} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                           "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                           "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n").encode())
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            self._fill()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError
+        self.buffer += chunk
+
+    def send_frame(self, opcode, payload, fin=True):
+        mask = b"\x11\x22\x33\x44"
+        length = len(payload)
+        header = bytes([(0x80 if fin else 0) | opcode])
+        header += bytes([0x80 | length]) if length < 126 else bytes([0x80 | 126]) + length.to_bytes(2, "big")
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    def read_frame(self):
+        """(opcode, payload) of the next frame from the gateway (unmasked, short frames only)."""
+        while len(self.buffer) < 2 or len(self.buffer) < 2 + (self.buffer[1] & 0x7F):
+            self._fill()
+        length = self.buffer[1] & 0x7F
+        assert length < 126
+        frame, self.buffer = self.buffer[:2 + length], self.buffer[2 + length:]
+        return frame[0] & 0x0F, frame[2:]
+
+    def read_to_end(self):
+        """Everything until the gateway ends the stream; a reset raises ConnectionResetError."""
+        rest = self.buffer
+        while chunk := self.sock.recv(65536):
+            rest += chunk
+        return rest
+
+
+@pytest.mark.parametrize("fragmented", [False, True])
+def test_a_charger_still_sending_when_closed_for_1009_gets_a_clean_close(start_gateway, fragmented):
+    # The gateway keeps reading after its close frame until the charger answers it or ends its stream. Closing the
+    # socket at once made the kernel answer the rest of the charger's message with a reset.
+    gateway = start_gateway(env={"OCPP_MAX_FRAME_SIZE": "2048"})
+    charger = RawWebSocket(gateway.port, "LATE")
+    try:
+        if fragmented:
+            charger.send_frame(0x1, b"[" + b"1," * 700, fin=False)
+            charger.send_frame(0x0, b"1," * 700, fin=False)
+        else:
+            charger.send_frame(0x1, b"[" + b"1," * 1500 + b"1]")
+        opcode, payload = charger.read_frame()
+        assert (opcode, int.from_bytes(payload[:2], "big")) == (0x8, 1009)
+        # What the charger had in flight, then its answer to the close: nothing is refused.
+        charger.send_frame(0x0, b"1," * 60, fin=False)
+        charger.send_frame(0x0, b"1]")
+        charger.send_frame(0x8, (1009).to_bytes(2, "big"))
+        assert charger.read_to_end() == b""
+    finally:
+        charger.sock.close()
+    assert gateway.event("disconnected", "LATE")["reason"] == "message_too_large"
+
+
+def test_a_charger_that_never_answers_the_close_is_let_go(start_gateway):
+    gateway = start_gateway(env={"OCPP_MAX_FRAME_SIZE": "2048"})
+    charger = RawWebSocket(gateway.port, "MUTE")
+    try:
+        charger.send_frame(0x1, b"[" + b"1," * 1500 + b"1]")
+        opcode, payload = charger.read_frame()
+        assert (opcode, int.from_bytes(payload[:2], "big")) == (0x8, 1009)
+        # The gateway ended its side with the close frame. The charger keeps its side open and says nothing: the
+        # gateway closes the connection after its close timeout (3 s), and the charger is disconnected.
+        assert charger.read_to_end() == b""
+        assert gateway.event("disconnected", "MUTE", timeout=10)["reason"] == "message_too_large"
+    finally:
+        charger.sock.close()
 
 
 def test_a_binary_frame_closes_that_charger_with_1003(gateway):
