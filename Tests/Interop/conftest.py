@@ -340,6 +340,12 @@ def watch(broker):
         watcher.close()
 
 
+def subscribed(watch, base_path):
+    """Waits until the gateway has subscribed to commands: it says online only after its SUBSCRIBE went out, and
+    the broker takes a connection's packets in order. A command published before that is not delivered (MQTT)."""
+    assert watch(f"{base_path}/bridge/state").wait(f"{base_path}/bridge/state", "online", timeout=20) == "online"
+
+
 @pytest.fixture
 def start_gateway(tmp_path, broker, base_path):
     started = []

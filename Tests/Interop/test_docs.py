@@ -10,6 +10,7 @@ from pathlib import Path
 from ocpp.v16 import call
 
 from chargepoint import connected, now, run
+from conftest import subscribed
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -29,6 +30,7 @@ def control_value(topic):
 def test_every_documented_example_works(start_gateway, watch):
     gateway = start_gateway(env={"MQTT_BASEPATH": "ocpp", "MQTT_USESTATIONNAME": "true", "ENV_FILE": None})
     live = watch("ocpp/#")
+    subscribed(watch, "ocpp")
     examples = mosquitto_pub_examples("mqtt-api.md") + mosquitto_pub_examples("home-assistant.md")
     assert len(examples) == 20  # 12 in mqtt-api.md, 8 in home-assistant.md
 

@@ -5,6 +5,7 @@ import json
 from ocpp.v16 import call
 
 from chargepoint import connected, now, run
+from conftest import subscribed
 
 
 def ha_env(base_path, **extra):
@@ -106,6 +107,7 @@ def test_every_control_does_what_its_name_says(start_gateway, watch, base_path):
 def test_a_bad_control_value_gets_an_error_result(start_gateway, watch, base_path):
     gateway = start_gateway(env=ha_env(base_path, OCPP_MAX_CURRENT="20"))
     live = watch(f"{base_path}/#")
+    subscribed(watch, base_path)
 
     async def session():
         async with connected(gateway.url("CP1")) as cp:

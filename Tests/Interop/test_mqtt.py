@@ -7,17 +7,12 @@ import json
 from ocpp.v16 import call
 
 from chargepoint import connected, now, run
+from conftest import subscribed
 
 
 def meter(values, connector=1, transaction=None):
     return call.MeterValues(connector_id=connector, transaction_id=transaction,
                             meter_value=[{"timestamp": now(), "sampledValue": values}])
-
-
-def subscribed(watch, base_path):
-    """Waits until the gateway has subscribed to commands: it says online only after its SUBSCRIBE went out, and
-    the broker takes a connection's packets in order. A command published before that is not delivered (MQTT)."""
-    assert watch(f"{base_path}/bridge/state").wait(f"{base_path}/bridge/state", "online", timeout=20) == "online"
 
 
 def test_a_chargers_whole_life_on_mqtt(start_gateway, watch, base_path, broker):
@@ -141,6 +136,7 @@ def test_every_operation_reaches_the_charge_point_and_its_result_is_published(st
     gateway = start_gateway()
     live = watch(f"{base_path}/CP1/#")
     result_topic = f"{base_path}/CP1/cmd_result"
+    subscribed(watch, base_path)
 
     async def session():
         async with connected(gateway.url("CP1")) as cp:
@@ -224,6 +220,7 @@ def test_a_command_that_times_out_is_reported_not_retried(start_gateway, watch, 
     import websockets
     gateway = start_gateway(env={"OCPP_CALL_TIMEOUT": "0.5"})
     live = watch(f"{base_path}/MUTE/#")
+    subscribed(watch, base_path)
 
     async def mute():
         async with websockets.connect(gateway.url("MUTE"), subprotocols=["ocpp1.6"]) as charger:
@@ -262,6 +259,7 @@ MALFORMED = [
 def test_malformed_commands_get_an_error_result_and_nothing_else(start_gateway, watch, base_path):
     gateway = start_gateway()
     live = watch(f"{base_path}/CP1/#")
+    subscribed(watch, base_path)
 
     async def session():
         async with connected(gateway.url("CP1")) as cp:
@@ -476,6 +474,7 @@ def test_a_command_sent_before_a_crash_is_not_sent_again(start_gateway, watch, b
     import websockets
     first = start_gateway(data_dir=tmp_path)
     live = watch(f"{base_path}/#")
+    subscribed(watch, base_path)
 
     async def mute_charger():
         async with websockets.connect(first.url("MUTE"), subprotocols=["ocpp1.6"]) as charger:

@@ -6,7 +6,7 @@ import subprocess
 from ocpp.v16 import call
 
 from chargepoint import connected, now, run
-from conftest import GATEWAY, HARNESS, Gateway, Watcher
+from conftest import GATEWAY, HARNESS, Gateway, Watcher, subscribed
 
 
 def test_an_ocpp2mqtt_env_file_and_its_readme_command_work_unchanged(tmp_path, broker, watch):
@@ -34,6 +34,7 @@ AUTHORIZED_TAG_ID_LIST='["johnny-car","uc_default_auth"]'
                                  "MQTT_RECONNECT_BASE_DELAY": None, "MQTT_RECONNECT_MAX_DELAY": None,
                                  "AUTHORIZED_TAG_ID_LIST": None}, HARNESS)
     try:
+        subscribed(watch, "ocpp/charger1")
         async def session():
             async with connected(gateway.url("charger1")) as cp:
                 await cp.call(call.BootNotification(charge_point_vendor="Grizzl-E", charge_point_model="Smart"))
