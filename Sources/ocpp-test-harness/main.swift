@@ -25,6 +25,14 @@ final class LineWriter: Sendable {
 struct Console: Service {
     let centralSystem: CentralSystem
     let output = LineWriter()
+    /// Subscribed when the console is made, before the services start: a charger that connects and is closed
+    /// before this service runs must still have its events printed.
+    let events: AsyncStream<CentralSystemEvent>
+
+    init(centralSystem: CentralSystem) {
+        self.centralSystem = centralSystem
+        events = centralSystem.events()
+    }
 
     func run() async throws {
         let lines = AsyncStream<String> { continuation in
@@ -34,7 +42,6 @@ struct Console: Service {
             }
             thread.start()
         }
-        let events = centralSystem.events()
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask {
