@@ -22,6 +22,9 @@ public final class CentralSystem: Sendable {
     /// Paused by the MQTT bridge while the broker falls behind; connections stop reading from chargers meanwhile.
     public let intake = IntakeGate()
     let state: Mutex<State>
+    /// The counters of answered charger messages, by action, made once: making one per message went through the
+    /// metrics factory's lock and its dictionary every time.
+    private let answeredCounters: [String: Counter] = OCPPMetrics.receivedCounters(outcome: "ok")
 
     struct State {
         var persisted: PersistedState
@@ -220,7 +223,7 @@ public final class CentralSystem: Sendable {
                 OCPPMetrics.received(action: known, outcome: "error")
                 OCPPMetrics.callError(error.code.rawValue, direction: "sent")
             } else {
-                OCPPMetrics.received(action: known, outcome: "ok")
+                if let counter = answeredCounters[known] { counter.increment() } else { OCPPMetrics.received(action: known, outcome: "ok") }
             }
             return .handled(reply: FrameCodec.encode(answer))
         case .callResult, .callError:

@@ -8,7 +8,19 @@ enum OCPPMetrics {
 
     /// A message from a charger, by action and whether it was answered with a CALLRESULT.
     static func received(action: String, outcome: String) {
-        Counter(label: "ocpp_messages_total", dimensions: [("direction", "received"), ("action", action), ("outcome", outcome)]).increment()
+        receivedCounter(action: action, outcome: outcome).increment()
+    }
+
+    private static func receivedCounter(action: String, outcome: String) -> Counter {
+        Counter(label: "ocpp_messages_total", dimensions: [("direction", "received"), ("action", action), ("outcome", outcome)])
+    }
+
+    /// The counters of ``received(action:outcome:)`` for every action a charger may send, with one outcome, made
+    /// now (so they are listed, at 0, from the start).
+    static func receivedCounters(outcome: String) -> [String: Counter] {
+        Dictionary(uniqueKeysWithValues: Action.allCases.filter { $0.initiator != .centralSystem }.map {
+            ($0.rawValue, receivedCounter(action: $0.rawValue, outcome: outcome))
+        })
     }
 
     /// A CALL to a charger and how it ended; the round trip of answered calls.

@@ -248,8 +248,9 @@ final class StatePublisher: Sendable {
         if publication.payload.isEmpty || !publication.cached {
             // An empty retained payload clears the topic, and an uncached one is not held: nothing to republish.
             state.retained.removeValue(forKey: publication.topic)
-        } else if let order = state.retained[publication.topic]?.order {
-            state.retained[publication.topic] = (publication.payload, order)
+        } else if let index = state.retained.index(forKey: publication.topic) {
+            // One lookup (hashing the whole topic) for a topic seen before: the usual case.
+            state.retained.values[index].payload = publication.payload
         } else {
             state.retained[publication.topic] = (publication.payload, state.nextOrder)
             state.nextOrder += 1

@@ -89,6 +89,9 @@ def test_metrics_move_when_chargers_talk(start_gateway):
     assert metric(before, "mqtt_connected") == 1
     # The MQTT client's counters are there from the start, not from their first change.
     assert metric(before, "mqtt_publishes_total") is not None and metric(before, "mqtt_reconnects_total") == 0
+    # So are the answered-message counters of every action a charger may send, and only those.
+    assert metric(before, "ocpp_messages_total", direction="received", action="MeterValues", outcome="ok") == 0
+    assert metric(before, "ocpp_messages_total", direction="received", action="Reset") is None
 
     async def session():
         async with connected(gateway.url("CP1")) as cp:
