@@ -32,4 +32,11 @@ import Testing
         #expect(topics.commandTarget(of: "ocpp/charger1/cmd/x") == (nil, true))
         #expect(topics.commandTarget(of: "ocpp/charger1/cmd_result") == (nil, false))
     }
+
+    @Test func anEmptyBaseAddsNoLevel() {
+        let named = TopicLayout(basePath: "/", useStationName: true)
+        #expect(named.state("CP1", "status") == "CP1/state/status")
+        #expect(named.state("CP1", "status", connector: 12) == "CP1/connector/12/state/status")
+        #expect(TopicLayout(basePath: "", useStationName: false).state("CP1", "status") == "state/status")
+    }
 }
