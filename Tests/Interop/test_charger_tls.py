@@ -59,6 +59,22 @@ def test_profile_2_tls_with_passwords(start_gateway, pki):
     gateway.wait_for_log("ocpp.tls=on")
 
 
+def test_a_tls_charger_the_gateway_closes_gets_the_close_frame(start_gateway, pki):
+    # The gateway's close over TLS: the close frame, then TLS's close_notify with the half-close, then the end.
+    gateway = start_gateway(env={"OCPP_TLS_CERT": str(pki / "server.pem"), "OCPP_TLS_KEY": str(pki / "server.key")})
+
+    async def session():
+        async with websockets.connect(f"wss://127.0.0.1:{gateway.port}/ocpp/CP1", ssl=client_context(pki),
+                                      subprotocols=["ocpp1.6"]) as charger:
+            await charger.send(b'[2,"1","Heartbeat",{}]')
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(charger.recv(), 5)
+            return closed.value.rcvd.code if closed.value.rcvd else None
+
+    assert run(session()) == 1003
+    assert gateway.event("disconnected", "CP1")["reason"] == "unsupported_data"
+
+
 def test_profile_3_client_certificates_must_name_the_station(start_gateway, pki):
     gateway = start_gateway(env={"OCPP_TLS_CERT": str(pki / "server.pem"), "OCPP_TLS_KEY": str(pki / "server.key"),
                                  "OCPP_TLS_CLIENT_CA": str(pki / "ca.pem")})
