@@ -223,7 +223,11 @@ public final class CentralSystem: Sendable {
                 OCPPMetrics.received(action: known, outcome: "error")
                 OCPPMetrics.callError(error.code.rawValue, direction: "sent")
             } else {
-                if let counter = answeredCounters[known] { counter.increment() } else { OCPPMetrics.received(action: known, outcome: "ok") }
+                if let counter = answeredCounters[known] {
+                    counter.increment()
+                } else {
+                    OCPPMetrics.received(action: known, outcome: "ok")
+                }
             }
             return .handled(reply: FrameCodec.encode(answer))
         case .callResult, .callError:
