@@ -6,7 +6,8 @@ import OCPP
 /// What every simulated charger is told to do.
 public struct ChargerPlan: Sendable {
     public enum Mode: String, Sendable {
-        /// Boot, status, authorize, start a transaction, then MeterValues until told to stop.
+        /// Boot, status, authorize, start a transaction, report Charging, send one MeterValues that is not measured
+        /// (the warm-up), then MeterValues until told to stop.
         case meter
         /// Boot and status, then stay connected doing nothing (answering pings and commands).
         case idle
@@ -33,7 +34,7 @@ public final class SimulatedCharger: ChannelInboundHandler {
     public typealias OutboundOut = WebSocketFrame
 
     private enum Stage {
-        case booting, announcing, authorizing, starting, charging, ready, stopping, releasing, done
+        case booting, announcing, authorizing, starting, charging, warmingUp, ready, stopping, releasing, done
     }
 
     public let index: Int
@@ -176,7 +177,7 @@ public final class SimulatedCharger: ChannelInboundHandler {
 
     private func answered(_ sent: (id: String, action: Action, sentAt: UInt64), payload: RawJSON?) {
         let elapsed = monotonicNanoseconds() &- sent.sentAt
-        if sent.action == .meterValues {
+        if sent.action == .meterValues && stage != .warmingUp {
             run.meterValuesAnswered.add(1, ordering: .relaxed)
             run.meterValuesRoundTrip.record(nanoseconds: elapsed)
         } else {
@@ -209,6 +210,12 @@ public final class SimulatedCharger: ChannelInboundHandler {
             stage = .charging
             send(StatusNotificationRequest(connectorId: 1, errorCode: .noError, status: .charging))
         case .charging:
+            // A charger's first readings make the gateway announce their Home Assistant entities (six discovery
+            // configs here): a one-time cost per charger, like the connect's. It is paid before the charger counts
+            // as ready, so a fleet starting to meter in the same second does not measure that burst.
+            stage = .warmingUp
+            sendMeterValues(measured: false)
+        case .warmingUp:
             becomeReady()
         case .ready:
             if finishing {
@@ -281,7 +288,8 @@ public final class SimulatedCharger: ChannelInboundHandler {
         }
     }
 
-    private func sendMeterValues() {
+    /// - Parameter measured: counted and matched on MQTT (false for the warm-up).
+    private func sendMeterValues(measured: Bool = true) {
         // About 11 kW on three phases with a little noise; the register grows by at least 1 Wh per reading.
         let noise = Int.random(in: -50...50, using: &generator)
         reading.powerW = 11_000 + noise * 4
@@ -294,9 +302,11 @@ public final class SimulatedCharger: ChannelInboundHandler {
             timestamp: MeterValuesFrame.timestamp(unixSeconds: Int(Date().timeIntervalSince1970)), reading: reading
         )
         let now = monotonicNanoseconds()
-        run.expect(charger: index, energy: reading.energyWh, sentAt: now)
         outstanding = (id, .meterValues, now)
-        run.meterValuesSent.add(1, ordering: .relaxed)
+        if measured {
+            run.expect(charger: index, energy: reading.energyWh, sentAt: now)
+            run.meterValuesSent.add(1, ordering: .relaxed)
+        }
         writeText(frame)
     }
 
