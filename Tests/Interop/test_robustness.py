@@ -209,20 +209,12 @@ def test_the_same_station_connecting_again_replaces_the_first_connection(gateway
 
 def test_a_dead_peer_is_detected_by_ping(start_gateway):
     gateway = start_gateway(env={"OCPP_PING_INTERVAL": "0.2", "OCPP_PING_TIMEOUT": "0.3"})
-    # A raw socket that completes the handshake and then never answers anything.
-    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as raw:
-        raw.sendall((
-            "GET /SILENT HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-            "Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n").encode())
-        received = b""
-        while True:  # read until the server closes (bounded by the socket timeout)
-            chunk = raw.recv(4096)
-            if not chunk:
-                break
-            received += chunk
-        assert received.startswith(b"HTTP/1.1 101")
-        assert b"\x89" in received  # at least one ping frame came before the close
+    # A charger that completes the handshake (checked by RawWebSocket) and then never answers anything.
+    silent = RawWebSocket(gateway.port, "SILENT")
+    try:
+        assert b"\x89" in silent.read_to_end()  # at least one ping frame came before the close
+    finally:
+        silent.sock.close()
     assert gateway.event("disconnected", "SILENT")["reason"] == "timeout"
 
 
