@@ -5,7 +5,8 @@ import LoadGenerator
 
 let usage = """
     usage: ocpp-loadgen [options]
-      --mode meter|idle|command   what the chargers do (default meter)
+      --mode meter|idle|command   what the chargers do (default meter). meter: boot, status, authorize, start a
+                                  transaction, status Charging, one warm-up MeterValues (not measured), then MeterValues
       --chargers N                simulated chargers (default 10, at most 30000)
       --rate R                    MeterValues per second per charger; 0 = back to back (default 1)
       --duration S                seconds of metering, or of holding idle connections (default 10)
