@@ -5,9 +5,10 @@ import OCPP
 /// How the central system answers each message a charger sends.
 extension CentralSystem {
     /// Answers one CALL. Never throws: every fault becomes the CALLERROR the spec names. The event of an
-    /// answered message has reached the durable sink (see ``DurableEventSink``) when this returns.
+    /// answered message has reached the durable sink (see ``DurableEventSink``) when this returns, or is staged
+    /// into `batch` when there is one.
     /// - Parameter action: the call's action, `nil` when OCPP 1.6 has no such action.
-    func handle(_ call: Call, action: Action?, station: String, logger: Logger) -> Frame {
+    func handle(_ call: Call, action: Action?, station: String, logger: Logger, batch: DurableBatch? = nil) -> Frame {
         guard let action else {
             logger.warning("Unknown action", metadata: ["ocpp.action": "\(call.action.prefix(64))"])
             return .callError(CallError(messageID: call.messageID, code: .notImplemented,
@@ -19,14 +20,14 @@ extension CentralSystem {
 
         switch action {
         case .authorize:
-            return answer(call, station, logger) { (request: AuthorizeRequest) in
+            return answer(call, station, logger, batch) { (request: AuthorizeRequest) in
                 let response = AuthorizeResponse(idTagInfo: IdTagInfo(status: authorize(request.idTag.value, station: station)))
                 logger.info("Authorize", metadata: ["ocpp.id_tag": "\(redactedTag(request.idTag.value))",
                                                    "ocpp.status": "\(response.idTagInfo.status)"])
                 return (response, .authorize(request, response))
             }
         case .bootNotification:
-            return answer(call, station, logger) { (request: BootNotificationRequest) in
+            return answer(call, station, logger, batch) { (request: BootNotificationRequest) in
                 let response = BootNotificationResponse(
                     status: .accepted, currentTime: now(), interval: Int(configuration.heartbeatInterval.seconds))
                 logger.info("Boot", metadata: ["ocpp.vendor": "\(request.chargePointVendor)", "ocpp.model": "\(request.chargePointModel)"])
@@ -40,29 +41,29 @@ extension CentralSystem {
                 return (response, .bootNotification(request, response))
             }
         case .dataTransfer:
-            return answer(call, station, logger) { (request: DataTransferRequest) in
+            return answer(call, station, logger, batch) { (request: DataTransferRequest) in
                 let response = configuration.dataTransferHandler?(station, request) ?? DataTransferResponse(status: .unknownVendorId)
                 return (response, .dataTransfer(request, response))
             }
         case .diagnosticsStatusNotification:
-            return answer(call, station, logger) { (request: DiagnosticsStatusNotificationRequest) in
+            return answer(call, station, logger, batch) { (request: DiagnosticsStatusNotificationRequest) in
                 (DiagnosticsStatusNotificationResponse(), .diagnosticsStatusNotification(request))
             }
         case .firmwareStatusNotification:
-            return answer(call, station, logger) { (request: FirmwareStatusNotificationRequest) in
+            return answer(call, station, logger, batch) { (request: FirmwareStatusNotificationRequest) in
                 (FirmwareStatusNotificationResponse(), .firmwareStatusNotification(request))
             }
         case .heartbeat:
-            return answer(call, station, logger) { (_: HeartbeatRequest) in
+            return answer(call, station, logger, batch) { (_: HeartbeatRequest) in
                 let response = HeartbeatResponse(currentTime: now())
                 return (response, .heartbeat(response))
             }
         case .meterValues:
-            return answer(call, station, logger) { (request: MeterValuesRequest) in
+            return answer(call, station, logger, batch) { (request: MeterValuesRequest) in
                 (MeterValuesResponse(), .meterValues(request, samples: MeterSample.normalise(request.meterValue)))
             }
         case .startTransaction:
-            return answer(call, station, logger) { (request: StartTransactionRequest) in
+            return answer(call, station, logger, batch) { (request: StartTransactionRequest) in
                 let response = try startTransaction(request, station: station)
                 logger.info("Transaction started", metadata: [
                     "ocpp.transaction_id": "\(response.transactionId)", "ocpp.connector_id": "\(request.connectorId)",
@@ -71,7 +72,7 @@ extension CentralSystem {
                 return (response, .startTransaction(request, response))
             }
         case .statusNotification:
-            return answer(call, station, logger) { (request: StatusNotificationRequest) in
+            return answer(call, station, logger, batch) { (request: StatusNotificationRequest) in
                 logger.info("Status", metadata: ["ocpp.connector_id": "\(request.connectorId)", "ocpp.status": "\(request.status)",
                                                 "ocpp.error_code": "\(request.errorCode)"])
                 remember(station) {
@@ -81,7 +82,7 @@ extension CentralSystem {
                 return (StatusNotificationResponse(), .statusNotification(request))
             }
         case .stopTransaction:
-            return answer(call, station, logger) { (request: StopTransactionRequest) in
+            return answer(call, station, logger, batch) { (request: StopTransactionRequest) in
                 let (response, transaction) = try stopTransaction(request, station: station)
                 logger.info("Transaction stopped", metadata: [
                     "ocpp.transaction_id": "\(request.transactionId)", "ocpp.reason": "\(request.reason ?? .local)",
@@ -91,16 +92,16 @@ extension CentralSystem {
                 return (response, .stopTransaction(request, response, transaction: transaction, samples: samples))
             }
         case .securityEventNotification:
-            return answer(call, station, logger) { (request: SecurityEventNotificationRequest) in
+            return answer(call, station, logger, batch) { (request: SecurityEventNotificationRequest) in
                 logger.notice("Security event", metadata: ["ocpp.event_type": "\(request.type)"])
                 return (SecurityEventNotificationResponse(), .securityEventNotification(request))
             }
         case .signedFirmwareStatusNotification:
-            return answer(call, station, logger) { (request: SignedFirmwareStatusNotificationRequest) in
+            return answer(call, station, logger, batch) { (request: SignedFirmwareStatusNotificationRequest) in
                 (SignedFirmwareStatusNotificationResponse(), .signedFirmwareStatusNotification(request))
             }
         case .logStatusNotification:
-            return answer(call, station, logger) { (request: LogStatusNotificationRequest) in
+            return answer(call, station, logger, batch) { (request: LogStatusNotificationRequest) in
                 (LogStatusNotificationResponse(), .logStatusNotification(request))
             }
         default:
@@ -114,7 +115,7 @@ extension CentralSystem {
 
     /// Decodes the request, runs `body`, emits the event and encodes the answer.
     private func answer<Request: OCPPRequest>(
-        _ call: Call, _ station: String, _ logger: Logger,
+        _ call: Call, _ station: String, _ logger: Logger, _ batch: DurableBatch?,
         _ body: (Request) throws -> (Request.Response, ChargePointMessage)
     ) -> Frame {
         let request: Request
@@ -127,7 +128,7 @@ extension CentralSystem {
         do {
             let (response, message) = try body(request)
             let payload = try PayloadCoding.encode(response)
-            emit(.message(station: station, message))
+            emit(.message(station: station, message), into: batch)
             return .callResult(CallResult(messageID: call.messageID, payload: payload))
         } catch {
             logger.error("Could not answer", metadata: ["ocpp.error": "\(error)"])

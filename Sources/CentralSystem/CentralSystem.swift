@@ -69,8 +69,8 @@ public final class CentralSystem: Sendable {
         broadcaster.finish()
     }
 
-    func emit(_ event: CentralSystemEvent) {
-        broadcaster.emit(event)
+    func emit(_ event: CentralSystemEvent, into batch: DurableBatch? = nil) {
+        broadcaster.emit(event, into: batch)
     }
 
     // MARK: Connections
@@ -201,7 +201,10 @@ public final class CentralSystem: Sendable {
     /// Handles one text message from a charger without suspending, on the caller's thread (the connection's event
     /// loop): CALLs are answered, malformed frames get their CallError. Answers to the central system's own
     /// calls are left to ``receive(_:on:)``.
-    public func receiveSynchronously(_ text: some Collection<UInt8>, on link: Link) -> Receipt {
+    ///
+    /// Without a batch, the message's event is durable when this returns. With one, it may only be staged: then
+    /// `batch.staged` has moved, and the answer must wait for `batch.commit()`.
+    public func receiveSynchronously(_ text: some Collection<UInt8>, on link: Link, batch: DurableBatch? = nil) -> Receipt {
         let frame: Frame
         do {
             frame = try FrameCodec.decode(text)
@@ -217,7 +220,7 @@ public final class CentralSystem: Sendable {
         switch frame {
         case .call(let call):
             let action = Action(rawValue: call.action)
-            let answer = handle(call, action: action, station: link.station, logger: link.logger)
+            let answer = handle(call, action: action, station: link.station, logger: link.logger, batch: batch)
             let known = action?.rawValue ?? "unknown"
             if case .callError(let error) = answer {
                 OCPPMetrics.received(action: known, outcome: "error")

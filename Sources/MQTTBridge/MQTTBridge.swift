@@ -115,22 +115,34 @@ public final class MQTTBridge: Service, DurableEventSink {
     }
 
     /// Publishes one event's state (see ``DurableEventSink``): called by the central system on the thread of the
-    /// connection the event came from.
+    /// connection the event came from. Its kept publications are in the outbox when this returns.
     public func deliver(_ event: CentralSystemEvent) {
+        if let mark = stage(event) { publisher.commit(through: mark) }
+    }
+
+    /// Turns one event into publications, in order with the station's other events, and hands them to the
+    /// publisher without waiting for the outbox: ``commit(through:)`` does that, for the events of many messages
+    /// at once (see ``DurableEventSink``).
+    public func stage(_ event: CentralSystemEvent) -> UInt64? {
         if !started.load(ordering: .acquiring) { startOnce() }
-        guard !finished.load(ordering: .acquiring) else { return }
-        shard(event.station).models.withLock { models in
+        guard !finished.load(ordering: .acquiring) else { return nil }
+        return shard(event.station).models.withLock { models in
             if case .connected(let station, _) = event {
                 lastConnected.withLock { $0 = station }
             }
             let state = models.state.apply(event, at: now())
-            publisher.publish(state)
+            var mark = publisher.stage(state)
             if case .connected(let station, _) = event {
-                publisher.publish([switchState(station)])
+                mark = publisher.stage([switchState(station)]) ?? mark
             }
-            publisher.publish(models.discovery?.apply(event, statePublications: state) ?? [])
+            mark = publisher.stage(models.discovery?.apply(event, statePublications: state) ?? []) ?? mark
             if noteInStationList(event) { stationListChanged() }
+            return mark
         }
+    }
+
+    public func commit(through mark: UInt64) {
+        publisher.commit(through: mark)
     }
 
     /// The start-up publications, once, before any event's: the bridge is online, and every known station's last

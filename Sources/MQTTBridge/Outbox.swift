@@ -52,7 +52,8 @@ public struct OutboxEntry: Codable, Sendable, Hashable {
 public protocol OutboxStore: AnyObject, Sendable {
     /// The entries kept from before (after a restart), oldest first.
     func load() throws -> [OutboxEntry]
-    /// Keeps `entries` (those of one event, all or none where the store can).
+    /// Keeps `entries` (those committed together: one event's, or several events' staged in one tick; ascending
+    /// sequences), all or none where the store can.
     func append(_ entries: [OutboxEntry]) throws
     /// Replaces the contents with `entries` (the ones still unacknowledged).
     func rewrite(_ entries: some Collection<OutboxEntry>) throws

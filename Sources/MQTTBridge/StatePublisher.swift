@@ -40,6 +40,12 @@ final class StatePublisher: Sendable {
         var sentUpTo: UInt64 = 0
         /// Outbox entries that were not written to the store: ordinary state queued behind a backlog.
         var volatile: Set<UInt64> = []
+        /// Entries staged and not committed yet (not in `outbox`, kept ones not in the store), in sequence order,
+        /// and the kept ones among them.
+        var unstored: [OutboxEntry] = []
+        var unstoredKept: [OutboxEntry] = []
+        /// The last sequence committed (moved to `outbox`).
+        var committedThrough: UInt64 = 0
         /// A publisher is writing entries to the store that are not in `outbox` yet: no rewrite meanwhile (it
         /// would remove them from the store).
         var storing = false
@@ -79,6 +85,7 @@ final class StatePublisher: Sendable {
         do {
             initial.outbox = OutboxQueue(try store.load())
             initial.nextSequence = (initial.outbox.last?.sequence ?? 0) + 1
+            initial.committedThrough = initial.nextSequence - 1
             if !initial.outbox.isEmpty {
                 logger.info("Messages waiting from before the restart", metadata: ["mqtt.outbox": "\(initial.outbox.count)"])
             }
@@ -89,43 +96,68 @@ final class StatePublisher: Sendable {
         Self.queued.record(initial.outbox.count)
     }
 
+    /// Publishes `publications` (kept ones are in the outbox when this returns).
     func publish(_ publications: [Publication]) {
-        guard !publications.isEmpty else { return }
-        // One publisher at a time (sequences reach the outbox in order), but the store is written outside the
-        // state lock, so acknowledgements on the MQTT connection's event loop do not wait for the disk.
-        publishing.withLock { _ in
-            // Kept publications go through the outbox, all of one event in one write to the store. Ordinary
-            // retained state goes straight to MQTT, unless outbox entries are still waiting for the window: then
-            // it waits behind them (in memory only), so a topic's values reach the broker in order.
-            let (kept, staged) = state.withLock { state -> ([OutboxEntry], [OutboxEntry]) in
-                var kept: [OutboxEntry] = [], staged: [OutboxEntry] = []
-                for publication in publications {
-                    if publication.retain { remember(publication, in: &state) }
-                    let mustKeep = publication.kept || !publication.retain
-                    if !mustKeep && staged.isEmpty && !hasBacklog(state) {
-                        if state.connected { _ = send(publication.topic, publication.payload, publication.retain) }
-                        continue
-                    }
-                    let entry = OutboxEntry(sequence: state.nextSequence, topic: publication.topic, payload: publication.payload,
-                                            retain: publication.retain)
-                    state.nextSequence += 1
-                    if mustKeep { kept.append(entry) } else { state.volatile.insert(entry.sequence) }
-                    staged.append(entry)
+        if let mark = stage(publications) { commit(through: mark) }
+    }
+
+    /// Takes `publications` in order: ordinary retained state goes straight to MQTT when nothing waits before it;
+    /// the rest gets outbox sequences and waits for ``commit(through:)``. Returns the last sequence given, nil when
+    /// nothing waits.
+    ///
+    /// Ordinary retained state waits behind outbox entries still waiting for the window or for the store (in memory
+    /// only), so a topic's values reach the broker in order.
+    func stage(_ publications: [Publication]) -> UInt64? {
+        guard !publications.isEmpty else { return nil }
+        return state.withLock { state -> UInt64? in
+            var mark: UInt64?
+            for publication in publications {
+                if publication.retain { remember(publication, in: &state) }
+                let mustKeep = publication.kept || !publication.retain
+                if !mustKeep && mark == nil && !hasBacklog(state) {
+                    if state.connected { _ = send(publication.topic, publication.payload, publication.retain) }
+                    continue
                 }
-                state.storing = !kept.isEmpty
-                return (kept, staged)
+                let entry = OutboxEntry(sequence: state.nextSequence, topic: publication.topic, payload: publication.payload,
+                                        retain: publication.retain)
+                state.nextSequence += 1
+                if mustKeep { state.unstoredKept.append(entry) } else { state.volatile.insert(entry.sequence) }
+                state.unstored.append(entry)
+                mark = entry.sequence
             }
-            if !kept.isEmpty {
+            return mark
+        }
+    }
+
+    /// Returns once every entry staged up to `mark` is in the outbox (the kept ones written to the store) and
+    /// handed to the MQTT client as the window allows.
+    ///
+    /// Group commit: one caller at a time writes everything staged so far, by anyone, in one write to the store;
+    /// callers whose entries were written meanwhile return without writing. The store is written outside the state
+    /// lock, so acknowledgements on the MQTT connection's event loop do not wait for the disk.
+    func commit(through mark: UInt64) {
+        publishing.withLock { _ in
+            let taken = state.withLock { state -> (all: [OutboxEntry], kept: [OutboxEntry])? in
+                guard state.committedThrough < mark, !state.unstored.isEmpty else { return nil }
+                defer {
+                    state.unstored = []
+                    state.unstoredKept = []
+                }
+                state.storing = !state.unstoredKept.isEmpty
+                return (state.unstored, state.unstoredKept)
+            }
+            guard let taken else { return }
+            if !taken.kept.isEmpty {
                 do {
-                    try store.append(kept)
+                    try store.append(taken.kept)
                 } catch {
                     logger.error("Cannot write to the outbox; the message is kept in memory only", metadata: ["error": "\(error)"])
                 }
             }
-            guard !staged.isEmpty else { return }
             let change = state.withLock { state in
                 state.storing = false
-                for entry in staged {
+                state.committedThrough = taken.all[taken.all.count - 1].sequence
+                for entry in taken.all {
                     state.outbox.append(entry)
                     if state.outbox.count > outboxLimit && !(state.connected && state.intakePaused) { dropOldest(&state) }
                 }
@@ -162,10 +194,12 @@ final class StatePublisher: Sendable {
         }
     }
 
-    /// Whether outbox entries wait for the window. (Without a connection, ordinary state is coalesced instead: the
-    /// latest value of each topic goes after the outbox at the reconnect.)
+    /// Whether outbox entries wait for the window or for the store. (Without a connection, ordinary state is
+    /// coalesced instead: the latest value of each topic goes after the outbox at the reconnect.)
     private func hasBacklog(_ state: State) -> Bool {
-        guard state.connected, let last = state.outbox.last else { return false }
+        guard state.connected else { return false }
+        if !state.unstored.isEmpty { return true }
+        guard let last = state.outbox.last else { return false }
         return last.sequence > state.sentUpTo
     }
 
@@ -237,7 +271,7 @@ final class StatePublisher: Sendable {
 
 
     /// How many messages wait for the broker.
-    var waiting: Int { state.withLock { $0.outbox.count } }
+    var waiting: Int { state.withLock { $0.outbox.count + $0.unstored.count } }
 
     /// Clears topics on the broker (empty retained payloads) and drops them from the cache.
     func forget(_ topics: [String]) {

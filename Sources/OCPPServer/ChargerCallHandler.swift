@@ -16,6 +16,10 @@ import OCPP
 ///
 /// While the central system's ``IntakeGate`` is paused (the broker falls behind), the next read from the socket
 /// waits until it opens again.
+///
+/// The events of the messages the loop reads in one tick are made durable together (``AnswerBatch``): an answer
+/// whose message staged an event is held until the batch is committed, at the end of the tick, and every answer
+/// after it waits behind it, so a charger's answers keep their order.
 final class ChargerCallHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -26,6 +30,11 @@ final class ChargerCallHandler: ChannelDuplexHandler {
     private let subprotocol: String?
     private let outcome: ConnectionOutcome
     private let tracker: ConnectionTracker
+    private let batches: AnswerBatches
+    /// The loop's batch, from `handlerAdded` on.
+    private var batch: AnswerBatch?
+    /// Answers waiting for the batch's commit, in order.
+    private var held: [ByteBuffer] = []
     private var link: CentralSystem.Link?
     /// The attach, until it is done. Finished tasks are not kept: a task's memory (about 1.8 KiB) lives as long as
     /// its handle, and most connections sit idle for hours after their attach.
@@ -49,17 +58,19 @@ final class ChargerCallHandler: ChannelDuplexHandler {
 
     init(
         centralSystem: CentralSystem, station: String, subprotocol: String?, outcome: ConnectionOutcome,
-        tracker: ConnectionTracker
+        tracker: ConnectionTracker, batches: AnswerBatches
     ) {
         self.centralSystem = centralSystem
         self.station = station
         self.subprotocol = subprotocol
         self.outcome = outcome
         self.tracker = tracker
+        self.batches = batches
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        batch = batches.batch(for: context.eventLoop)
         let channel = context.channel
         tracker.opened(channel)
         let remote = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown"
@@ -180,15 +191,33 @@ final class ChargerCallHandler: ChannelDuplexHandler {
     }
 
     private func handle(_ message: ByteBuffer, _ link: CentralSystem.Link, _ context: ChannelHandlerContext) {
-        switch centralSystem.receiveSynchronously(message.readableBytesView, on: link) {
+        let stagedBefore = batch?.durable.staged ?? 0
+        switch centralSystem.receiveSynchronously(message.readableBytesView, on: link, batch: batch?.durable) {
         case .handled(let reply?):
-            context.write(wrapOutboundOut(ByteBuffer(bytes: reply)), promise: nil)
-            unflushed = true
+            let answer = ByteBuffer(bytes: reply)
+            if let batch, !held.isEmpty || batch.durable.staged != stagedBefore {
+                // Not before the event is durable, and not before the answers held already.
+                if held.isEmpty { batch.hold(self) }
+                held.append(answer)
+            } else {
+                context.write(wrapOutboundOut(answer), promise: nil)
+                unflushed = true
+            }
         case .handled(nil):
             break
         case .forSession(let frame):
             forward(frame, link, context)
         }
+    }
+
+    /// The loop's batch is committed: the held answers go out.
+    func committed() {
+        let answers = held
+        held = []
+        guard let context, !answers.isEmpty else { return }
+        for answer in answers { context.write(wrapOutboundOut(answer), promise: nil) }
+        unflushed = false
+        context.flush()
     }
 
     private func flushIfNeeded(_ context: ChannelHandlerContext) {

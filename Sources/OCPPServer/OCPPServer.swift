@@ -34,6 +34,7 @@ public final class OCPPServer: Service {
     private let logger: Logger
     private let eventLoopGroup: any EventLoopGroup
     private let connections = ConnectionTracker()
+    private let batches = AnswerBatches()
     private let closed = NIOLockedValueBox(false)
     private let listeningAddress = NIOLockedValueBox<SocketAddress?>(nil)
 
@@ -108,10 +109,11 @@ public final class OCPPServer: Service {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.recvAllocator, value: Self.readBuffers)
-            .bind(host: configuration.host, port: configuration.port) { [connections, centralSystem] channel in
+            .bind(host: configuration.host, port: configuration.port) { [connections, centralSystem, batches] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try Self.configurePipeline(
-                        channel, configuration: configuration, centralSystem: centralSystem, connections: connections
+                        channel, configuration: configuration, centralSystem: centralSystem, connections: connections,
+                        batches: batches
                     ) { station in
                         connections.count >= configuration.maxStations
                             && centralSystem.connectedStations[station] == nil
@@ -133,7 +135,7 @@ public final class OCPPServer: Service {
 
     private static func configurePipeline(
         _ channel: any Channel, configuration: OCPPServerConfiguration, centralSystem: CentralSystem,
-        connections: ConnectionTracker, atCapacity: @escaping @Sendable (String) -> Bool
+        connections: ConnectionTracker, batches: AnswerBatches, atCapacity: @escaping @Sendable (String) -> Bool
     ) throws -> EventLoopFuture<UpgradeResult> {
         // The verdict is kept per connection: a refused upgrade's request is not passed on to the
         // not-upgraded pipeline, so that pipeline reads the verdict from here to answer it.
@@ -180,7 +182,7 @@ public final class OCPPServer: Service {
                     let outcome = ConnectionOutcome()
                     let calls = ChargerCallHandler(
                         centralSystem: centralSystem, station: station, subprotocol: subprotocol, outcome: outcome,
-                        tracker: connections)
+                        tracker: connections, batches: batches)
                     try channel.pipeline.syncOperations.addHandlers(
                         NIOWebSocketFrameAggregator(
                             minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024,

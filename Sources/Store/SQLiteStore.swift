@@ -240,15 +240,22 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
 
     public func load() throws -> [OutboxEntry] {
         try locked {
+            var below: UInt64 = 0
+            try database.run("SELECT value FROM meta WHERE key = 'outbox_acknowledged_below'") { below = UInt64($0.int(0) ?? 0) }
             var entries: [OutboxEntry] = []
             try database.run("SELECT entries FROM outbox_events ORDER BY first") { row in
-                entries += OutboxEntry.entries(inLines: Array((row.text(0) ?? "").utf8))
+                entries += OutboxEntry.entries(inLines: Array((row.text(0) ?? "").utf8)).filter { $0.sequence >= below }
+            }
+            if entries.isEmpty {
+                // Sequences start again from 1 after this: an old mark must not hide them at the next start.
+                try database.execute("DELETE FROM outbox_events; DELETE FROM meta WHERE key = 'outbox_acknowledged_below';")
             }
             return entries
         }
     }
 
-    /// One row, one INSERT for the entries of one event (they are consecutive).
+    /// One row, one INSERT for the entries committed together (one event's, or the events of one event loop tick;
+    /// ascending sequences, not always consecutive).
     public func append(_ entries: [OutboxEntry]) throws {
         guard !entries.isEmpty else { return }
         try locked { try insert(entries) }
@@ -260,23 +267,23 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
     }
 
     /// Keeps `entries` (the unacknowledged ones, oldest first): everything older than the first of them goes. Rows
-    /// entirely older are deleted; a row that holds both (an event partly acknowledged) is written again with what
-    /// is left of it. Entries acknowledged out of order after the first stay until a later rewrite passes them;
-    /// after a restart they would be sent once more, which QoS 1 allows.
+    /// entirely older are deleted; in a row that holds both (a commit partly acknowledged) the older entries are
+    /// hidden by a mark in `meta` (`outbox_acknowledged_below`) instead of the row being decoded and written again:
+    /// a row holds the entries of a whole event loop tick, hundreds at saturation. Entries acknowledged out of
+    /// order after the first stay until a later rewrite passes them; after a restart they would be sent once
+    /// more, which QoS 1 allows.
     public func rewrite(_ entries: some Collection<OutboxEntry>) throws {
         try locked {
-            let first = entries.first.map { Int64($0.sequence) } ?? Int64.max
             try database.transaction {
+                guard let first = entries.first.map({ Int64($0.sequence) }) else {
+                    try database.execute("DELETE FROM outbox_events; DELETE FROM meta WHERE key = 'outbox_acknowledged_below';")
+                    return
+                }
                 try database.run("DELETE FROM outbox_events WHERE last < ?", [.int(first)])
-                var partial: [(first: Int64, entries: String)] = []
-                try database.run("SELECT first, entries FROM outbox_events WHERE first < ?", [.int(first)]) { row in
-                    partial.append((Int64(row.int(0) ?? 0), row.text(1) ?? ""))
-                }
-                for row in partial {
-                    try database.run("DELETE FROM outbox_events WHERE first = ?", [.int(row.first)])
-                    let left = OutboxEntry.entries(inLines: Array(row.entries.utf8)).filter { Int64($0.sequence) >= first }
-                    if !left.isEmpty { try insert(left) }
-                }
+                try database.run("""
+                    INSERT INTO meta (key, value) VALUES ('outbox_acknowledged_below', ?)
+                    ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                    """, [.int(first)])
             }
         }
     }

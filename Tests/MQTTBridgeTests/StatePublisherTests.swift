@@ -186,6 +186,68 @@ extension StatePublisher {
     }
 }
 
+/// Counts the store's writes.
+final class CountingOutbox: OutboxStore, @unchecked Sendable {
+    private let memory = MemoryOutbox()
+    let appends = Mutex<[[String]]>([])
+    func load() throws -> [OutboxEntry] { try memory.load() }
+    func append(_ entries: [OutboxEntry]) throws {
+        appends.withLock { $0.append(entries.map(\.payload)) }
+        try memory.append(entries)
+    }
+    func rewrite(_ entries: some Collection<OutboxEntry>) throws { try memory.rewrite(entries) }
+}
+
+@Suite struct GroupCommitTests {
+    let quiet = Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    private func reading(_ topic: String, _ value: String) -> Publication { Publication(topic: topic, payload: value, kept: true) }
+
+    /// The events of one event loop tick: staged one by one, written to the store together by the first commit.
+    @Test func entriesStagedByManyEventsAreWrittenByOneCommit() throws {
+        let store = CountingOutbox()
+        let transport = RecordingTransport()
+        let publisher = StatePublisher(transport: transport, qos: 1, store: store, logger: quiet)
+        publisher.connected()
+        let first = try #require(publisher.stage([reading("energy", "1"), Publication(topic: "status", payload: "Charging")]))
+        let second = try #require(publisher.stage([reading("energy", "2")]))
+        #expect(second > first)
+        // Nothing reaches the broker before it is in the outbox, and the status waits behind the reading before it.
+        #expect(transport.log == [])
+        #expect(publisher.waiting == 3)
+        publisher.commit(through: first)
+        #expect(store.appends.withLock { $0 } == [["1", "2"]])  // the status is not kept: not written
+        #expect(transport.log == ["energy=1", "status=Charging", "energy=2"])
+        // Already committed by the first: nothing more is written.
+        publisher.commit(through: second)
+        #expect(store.appends.withLock { $0.count } == 1)
+        // Nothing waits for a commit now: ordinary state goes straight out again once acknowledged.
+        for id in Int32(1)...3 { publisher.acknowledged(id) }
+        #expect(publisher.stage([Publication(topic: "status", payload: "Available")]) == nil)
+        #expect(transport.log.last == "status=Available")
+    }
+
+    /// Commits from many threads at once: every entry is written exactly once, in sequence order.
+    @Test func concurrentCommitsWriteEveryEntryOnceInOrder() async throws {
+        let store = CountingOutbox()
+        let publisher = StatePublisher(transport: RecordingTransport(), qos: 1, store: store, logger: quiet)
+        publisher.connected()
+        await withTaskGroup(of: Void.self) { group in
+            for task in 0..<8 {
+                group.addTask {
+                    for n in 0..<200 {
+                        if let mark = publisher.stage([reading("energy", "\(task)-\(n)")]) { publisher.commit(through: mark) }
+                    }
+                }
+            }
+        }
+        let written = try store.load()
+        #expect(written.count == 1600)
+        #expect(Set(written.map(\.payload)).count == 1600)
+        #expect(written.map(\.sequence) == written.map(\.sequence).sorted())
+    }
+}
+
 @Suite struct FileOutboxTests {
     @Test func entriesSurviveAReopenAndATornLine() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("outbox-\(UUID()).jsonl").path

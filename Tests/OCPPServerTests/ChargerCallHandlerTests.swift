@@ -22,6 +22,40 @@ import Testing
         }
     }
 
+    /// One log of what happens, in order: the sink's stages and commits, and the answers written to the charger.
+    final class EventLog: Sendable {
+        private let entries = Mutex<[String]>([])
+        func add(_ entry: String) { entries.withLock { $0.append(entry) } }
+        func take() -> [String] { entries.withLock { entries in defer { entries = [] }; return entries } }
+    }
+
+    /// A durable sink that stages Heartbeat events (returning marks) and takes every other event at once.
+    final class StagingSink: DurableEventSink {
+        let log: EventLog
+        private let next = Mutex<UInt64>(0)
+        init(log: EventLog) { self.log = log }
+        func deliver(_ event: CentralSystemEvent) {}
+        func stage(_ event: CentralSystemEvent) -> UInt64? {
+            guard case .message(_, .heartbeat) = event else { return nil }
+            let mark = next.withLock { next in next += 1; return next }
+            log.add("stage \(mark)")
+            return mark
+        }
+        func commit(through mark: UInt64) { log.add("commit \(mark)") }
+    }
+
+    /// Logs the message id of every frame written to the charger.
+    final class WriteLog: ChannelOutboundHandler, @unchecked Sendable {
+        typealias OutboundIn = ByteBuffer
+        let log: EventLog
+        init(log: EventLog) { self.log = log }
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            let text = String(buffer: unwrapOutboundIn(data))
+            log.add("write " + (text.split(separator: "\"").dropFirst().first.map(String.init) ?? text))
+            context.write(data, promise: promise)
+        }
+    }
+
     /// A handler handed to the test event loop, which alone uses it.
     struct OnTheLoop<Value>: @unchecked Sendable {
         let value: Value
@@ -36,13 +70,15 @@ import Testing
 
     private func connect(
         _ central: CentralSystem, tracker: ConnectionTracker = ConnectionTracker(), counter: ReadCounter? = nil,
-        handler: ChargerCallHandler? = nil
+        handler: ChargerCallHandler? = nil, writes: WriteLog? = nil
     ) async throws -> NIOAsyncTestingChannel {
         let channel = NIOAsyncTestingChannel()
         let handler = OnTheLoop(handler ?? ChargerCallHandler(
-            centralSystem: central, station: "CP1", subprotocol: "ocpp1.6", outcome: ConnectionOutcome(), tracker: tracker))
+            centralSystem: central, station: "CP1", subprotocol: "ocpp1.6", outcome: ConnectionOutcome(), tracker: tracker,
+            batches: AnswerBatches()))
         try await channel.testingEventLoop.executeInContext {
             if let counter { try channel.pipeline.syncOperations.addHandler(counter) }
+            if let writes { try channel.pipeline.syncOperations.addHandler(writes) }
             try channel.pipeline.syncOperations.addHandler(handler.value)
         }
         return channel
@@ -137,7 +173,8 @@ import Testing
     @Test func finishedTasksAreNotKept() async throws {
         let central = try Self.central()
         let handler = ChargerCallHandler(
-            centralSystem: central, station: "CP1", subprotocol: nil, outcome: ConnectionOutcome(), tracker: ConnectionTracker())
+            centralSystem: central, station: "CP1", subprotocol: nil, outcome: ConnectionOutcome(), tracker: ConnectionTracker(),
+            batches: AnswerBatches())
         let channel = try await connect(central, handler: handler)
         let held = { [handler = OnTheLoop(handler)] in try await channel.testingEventLoop.executeInContext { handler.value.heldTasks } }
         try await channel.writeInbound(ByteBuffer(string: #"[2,"h1","Heartbeat",{}]"#))
@@ -220,6 +257,29 @@ import Testing
         #expect(try await reads() == before + 2)  // one read for the two asked while paused
         channel.read()
         #expect(try await reads() == before + 3)
+        _ = try await channel.finish()
+    }
+
+    /// The messages of one event loop tick: their events are staged, committed once at the end of the tick, and
+    /// only then are they answered, in order; an answer with nothing staged waits behind the held ones.
+    @Test func answersWaitForOneCommitOfTheTicksEvents() async throws {
+        let central = try Self.central()
+        let log = EventLog()
+        central.setDurableSink(StagingSink(log: log))
+        let channel = try await connect(central, writes: WriteLog(log: log))
+        try await channel.writeInbound(ByteBuffer(string: #"[2,"s0","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Available"}]"#))
+        _ = try await answers(channel, 1)  // attached
+        #expect(log.take() == ["write s0"])  // nothing staged: answered at once
+        try await channel.testingEventLoop.executeInContext {
+            // One tick's reads: the commit is a task on the loop, which runs after them.
+            for text in [#"[2,"h1","Heartbeat",{}]"#, #"[2,"h2","Heartbeat",{}]"#,
+                         #"[2,"s3","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Charging"}]"#] {
+                channel.pipeline.fireChannelRead(ByteBuffer(string: text))
+            }
+            channel.pipeline.fireChannelReadComplete()
+        }
+        #expect(try await answers(channel, 3).map(messageID) == ["h1", "h2", "s3"])
+        #expect(log.take() == ["stage 1", "stage 2", "commit 2", "write h1", "write h2", "write s3"])
         _ = try await channel.finish()
     }
 }

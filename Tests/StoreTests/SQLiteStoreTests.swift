@@ -105,6 +105,11 @@ import Testing
             try store.append((19...36).map(entry))
             try store.rewrite((30...36).map(entry))  // the second event partly acknowledged
             #expect(try (store as OutboxStore).load().map(\.sequence) == Array(30...36))
+        }
+        do {
+            // The row is not written again: a mark hides its acknowledged part, also after a restart.
+            let store = try SQLiteStore(directory: dir)
+            #expect(try (store as OutboxStore).load().map(\.sequence) == Array(30...36))
             try store.rewrite([])
         }
         do {
