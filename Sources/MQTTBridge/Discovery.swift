@@ -24,6 +24,10 @@ struct DiscoveryModel {
         var parameters: Set<String> = []
         /// Connectors above 1 that have their own entities.
         var connectors: Set<Int> = []
+        /// The state topics of the station's last MeterValues, once all of them were checked: a MeterValues with the
+        /// same topics (the usual case) announces nothing new, found with a comparison instead of parsing and
+        /// looking up each topic. Empty for a station that sends no MeterValues.
+        var checkedMeterTopics: [String] = []
     }
 
     /// The device facts from BootNotification.
@@ -80,6 +84,18 @@ struct DiscoveryModel {
         // Entities that appear with the data: a new measurand, a second connector. This runs for every state
         // publication, so it compares bytes and remembers what it has seen rather than rebuilding entities.
         guard !statePublications.isEmpty else { return out }
+        var isMeterValues = false
+        if case .message(_, .meterValues) = event {
+            isMeterValues = true
+            if let checked = stations[station]?.checkedMeterTopics, checked.count == statePublications.count,
+                zip(checked, statePublications).allSatisfy({ $0 == $1.topic })
+            {
+                return out
+            }
+        }
+        defer {
+            if isMeterValues { stations[station, default: Station()].checkedMeterTopics = statePublications.map(\.topic) }
+        }
         let root = topics.stationRoot(station)
         let statePrefix = root + "/state/", connectorPrefix = root + "/connector/"
         for publication in statePublications {

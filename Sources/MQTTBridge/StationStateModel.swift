@@ -162,24 +162,29 @@ struct StationStateModel {
 
     private mutating func applyMeterValues(_ request: MeterValuesRequest, _ samples: [MeterSample], _ out: inout Output) {
         let connector = request.connectorId
-        // Later samples of the same parameter supersede earlier ones: one publish per parameter.
-        var order: [String] = []
-        var values: [String: String] = [:]
+        // Later samples of the same parameter supersede earlier ones: one publish per parameter. A list, not a
+        // table: a MeterValues has a dozen parameters at most, and their names are the shared strings of
+        // `parameters`, so comparing them is mostly comparing pointers.
+        var readings: [(parameter: Parameter, value: String)] = []
+        readings.reserveCapacity(samples.count)
         var energy: Double?
         for sample in samples {
-            let parameter = Self.parameter(for: sample)
-            if values[parameter] == nil { order.append(parameter) }
-            values[parameter] = sample.value.map(StateValue.number) ?? sample.rawValue
+            let parameter = Self.parameter(sample.measurand, sample.phase, sample.location)
+            let value = sample.value.map(StateValue.number) ?? sample.rawValue
+            if let index = readings.firstIndex(where: { $0.parameter.name == parameter.name }) {
+                readings[index].value = value
+            } else {
+                readings.append((parameter, value))
+            }
             if sample.measurand == .energyActiveImportRegister, sample.phase == nil, let value = sample.value {
                 energy = value
             }
         }
         var state = stations[out.stationID, default: Station()].connectors[connector, default: Connector()]
-        for parameter in order {
-            let value = values[parameter]!
-            out.connector(connector, parameter, value, kept: true)
-            if Self.isFlow(parameter) {
-                if Double(value) == 0 { state.flowing.remove(parameter) } else { state.flowing.insert(parameter) }
+        for (parameter, value) in readings {
+            out.connector(connector, parameter.name, value, kept: true)
+            if parameter.isFlow {
+                if Double(value) == 0 { state.flowing.remove(parameter.name) } else { state.flowing.insert(parameter.name) }
             }
         }
         let transactionID = request.transactionId ?? state.transactionID
@@ -189,15 +194,40 @@ struct StationStateModel {
         stations[out.stationID, default: Station()].connectors[connector] = state
     }
 
-    /// `energy_active_import_register` for Energy.Active.Import.Register, made once.
-    private static let baseNames: [Measurand: String] = Dictionary(uniqueKeysWithValues: Measurand.allCases.map {
-        ($0, $0.rawValue.lowercased().replacingOccurrences(of: ".", with: "_"))
-    })
+    /// A meter value's state parameter: its name, and whether it is a power or current flow.
+    struct Parameter {
+        let name: String
+        let isFlow: Bool
+    }
+
+    private struct ParameterKey: Hashable {
+        let measurand: Measurand
+        let phase: Phase?
+        let location: Location?
+    }
+
+    /// Every measurand, phase and location combination's parameter, made once instead of per sample.
+    private static let parameters: [ParameterKey: Parameter] = {
+        var table: [ParameterKey: Parameter] = [:]
+        for measurand in Measurand.allCases {
+            for phase in [nil] + Phase.allCases.map(Optional.some) {
+                for location in [nil] + Location.allCases.map(Optional.some) {
+                    let name = name(measurand, phase, location)
+                    table[ParameterKey(measurand: measurand, phase: phase, location: location)] = Parameter(name: name, isFlow: isFlow(name))
+                }
+            }
+        }
+        return table
+    }()
+
+    static func parameter(_ measurand: Measurand, _ phase: Phase?, _ location: Location?) -> Parameter {
+        parameters[ParameterKey(measurand: measurand, phase: phase, location: location)]!
+    }
 
     /// `energy_active_import_register`, `current_import_l1`, `voltage_l1_l2`, `temperature_body`.
-    static func parameter(for sample: MeterSample) -> String {
-        var name = baseNames[sample.measurand]!
-        switch sample.phase {
+    private static func name(_ measurand: Measurand, _ phase: Phase?, _ location: Location?) -> String {
+        var name = measurand.rawValue.lowercased().replacingOccurrences(of: ".", with: "_")
+        switch phase {
         case nil: break
         case .l1, .l1N: name += "_l1"
         case .l2, .l2N: name += "_l2"
@@ -208,8 +238,8 @@ struct StationStateModel {
         case .l3L1: name += "_l3_l1"
         }
         // Outlet is the spec's default location and SoC is always the EV's: no suffix for those.
-        switch sample.location {
-        case .inlet?, .cable?, .body?: name += "_" + sample.location!.rawValue.lowercased()
+        switch location {
+        case .inlet?, .cable?, .body?: name += "_" + location!.rawValue.lowercased()
         default: break
         }
         return name

@@ -109,6 +109,27 @@ import Testing
         #expect(model.forget("CP 1").isEmpty)
     }
 
+    /// A MeterValues with the topics of the one before announces nothing; a new measurand among the same number of
+    /// values still does (the shortcut compares topics, not counts).
+    @Test func repeatedReadingsAnnounceNothingAndANewMeasurandStillDoes() {
+        var model = DiscoveryModel(configuration: DiscoveryConfiguration(), topics: topics, controls: ControlConfiguration(), version: "1")
+        var state = StationStateModel(topics: topics)
+        func meter(_ measurand: Measurand, _ phase: Phase?) -> [Publication] {
+            let values = [MeterValue(timestamp: t0, sampledValue: [
+                SampledValue(value: "1", measurand: .energyActiveImportRegister, unit: .wh),
+                SampledValue(value: "16", measurand: measurand, phase: phase, unit: .a),
+            ])]
+            let event = CentralSystemEvent.message(station: "CP1", .meterValues(
+                MeterValuesRequest(connectorId: 1, meterValue: values), samples: MeterSample.normalise(values)))
+            return model.apply(event, statePublications: state.apply(event, at: t0))
+        }
+        _ = model.apply(.connected(station: "CP1", info: ConnectionInfo(remoteAddress: "x", subprotocol: nil)), statePublications: [])
+        #expect(meter(.currentImport, .l1).map(\.topic).contains { $0.hasSuffix("/current_import_l1/config") })
+        #expect(meter(.currentImport, .l1).isEmpty)
+        #expect(meter(.currentImport, .l2).map(\.topic).contains { $0.hasSuffix("/current_import_l2/config") })
+        #expect(meter(.currentImport, .l2).isEmpty)
+    }
+
     @Test func identifiersStayWithinWhatHomeAssistantAllows() {
         #expect(DiscoveryModel.identifier("ocpp_CP-1") == "ocpp_CP-1")
         #expect(DiscoveryModel.identifier("ocpp_CP 1") != DiscoveryModel.identifier("ocpp_CP_1"))
