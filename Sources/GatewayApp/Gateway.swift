@@ -127,15 +127,21 @@ public enum Gateway {
 
     /// The first SIGTERM or SIGINT starts a graceful shutdown (swift-service-lifecycle); a second one ends the
     /// process at once.
+    ///
+    /// The handler runs on a queue of its own (it gets a thread even when every thread of the shared pool is busy)
+    /// and ends the process with `_exit`: `exit` would run atexit handlers and flush streams while the event loops
+    /// and tasks are still running, which is not safe against them. The log line is written unbuffered before,
+    /// and what the store holds is as safe as with a kill.
     private static func exitOnSecondSignal(logger: Logger) {
         let count = SignalCount()
+        let queue = DispatchQueue(label: "ocpp-gateway.signals")
         for signalNumber in [SIGTERM, SIGINT] {
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
             source.setEventHandler {
                 // `data` is how many signals came since the handler last ran: two quick ones may arrive together.
                 if count.add(Int(source.data)) >= 2 {
                     logger.warning("Second signal: exiting at once")
-                    exit(130)
+                    _exit(130)
                 }
             }
             source.resume()

@@ -295,8 +295,11 @@ class Gateway:
             raise
 
     def wait_exit(self, timeout=25):
-        """The exit code, waiting (bounded) without sending a signal."""
-        return self.process.wait(timeout)
+        """The exit code, waiting (bounded) without sending a signal; on a timeout the error shows the log's end."""
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"gateway still running after {timeout} s; log:\n" + "".join(self.log[-30:])) from None
 
     def alive(self):
         return self.process.poll() is None
