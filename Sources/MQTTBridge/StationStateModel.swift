@@ -273,27 +273,30 @@ struct StationStateModel {
 
 /// Collects one event's publications.
 private struct Output {
-    let topics: TopicLayout
-    let stationID: String
+    var topics: StationStateTopics
     var publications: [Publication] = []
 
+    var stationID: String { topics.station }
+
     init(topics: TopicLayout, station: String) {
-        self.topics = topics
-        self.stationID = station
+        self.topics = StationStateTopics(topics, station)
     }
 
     /// A station-wide parameter: `<S>/state/<parameter>`. Nothing for a nil value.
     mutating func station(_ parameter: String, _ value: String?) {
         guard let value else { return }
-        publications.append(Publication(topic: topics.state(stationID, parameter), payload: value))
+        publications.append(Publication(topic: topics.state(parameter), payload: value))
     }
 
     /// A connector parameter: `<S>/connector/<n>/state/<parameter>`, mirrored on `<S>/state/<parameter>` for connector 1
     /// (only there when the layout leaves out `connector/1`).
     mutating func connector(_ connector: Int, _ parameter: String, _ value: String?, kept: Bool = false) {
         guard let value else { return }
-        topics.forEachConnectorState(stationID, parameter, connector: connector) {
+        var publications = self.publications
+        self.publications = []
+        topics.forEachConnectorState(parameter, connector: connector) {
             publications.append(Publication(topic: $0, payload: value, kept: kept))
         }
+        self.publications = publications
     }
 }

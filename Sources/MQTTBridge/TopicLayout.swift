@@ -35,8 +35,16 @@ public struct TopicLayout: Sendable, Hashable {
     /// and `<S>/state/<parameter>` for connector 1 (only there when ``connectorOneTopics`` is off). A closure rather
     /// than an array: this runs for every value of every MeterValues.
     public func forEachConnectorState(_ station: String, _ parameter: String, connector: Int, _ body: (String) -> Void) {
-        if connector != 1 || connectorOneTopics { body(state(station, parameter, connector: connector)) }
-        if connector == 1 { body(state(station, parameter)) }
+        var topics = StationStateTopics(self, station)
+        topics.forEachConnectorState(parameter, connector: connector, body)
+    }
+
+    /// `<S>/state/` or `<S>/connector/<n>/state/`: with a parameter appended, the topic ``state(_:_:connector:)``
+    /// gives.
+    public func statePrefix(_ station: String, connector: Int? = nil) -> String {
+        var prefix = connector.map { join(stationRoot(station), "connector", String($0), "state") } ?? join(stationRoot(station), "state")
+        prefix += "/"
+        return prefix
     }
 
     /// `<S>/state/<parameter>`, or `<S>/connector/<n>/state/<parameter>`.
@@ -107,5 +115,36 @@ public struct TopicLayout: Sendable, Hashable {
             return (levels[0], true)
         }
         return (nil, levels.first == "cmd")
+    }
+}
+
+/// One station's state topics, for building many of them (an event's publications): each prefix (`<S>/state/`,
+/// `<S>/connector/<n>/state/`) is made once, and a topic is then one string of prefix and parameter.
+public struct StationStateTopics {
+    public let layout: TopicLayout
+    public let station: String
+    private var prefixes: [(connector: Int?, prefix: String)] = []
+
+    public init(_ layout: TopicLayout, _ station: String) {
+        self.layout = layout
+        self.station = station
+    }
+
+    /// `<S>/state/<parameter>`, or `<S>/connector/<n>/state/<parameter>`.
+    public mutating func state(_ parameter: String, connector: Int? = nil) -> String {
+        prefix(connector) + parameter
+    }
+
+    /// See ``TopicLayout/forEachConnectorState(_:_:connector:_:)``.
+    public mutating func forEachConnectorState(_ parameter: String, connector: Int, _ body: (String) -> Void) {
+        if connector != 1 || layout.connectorOneTopics { body(state(parameter, connector: connector)) }
+        if connector == 1 { body(state(parameter)) }
+    }
+
+    private mutating func prefix(_ connector: Int?) -> String {
+        if let known = prefixes.first(where: { $0.connector == connector }) { return known.prefix }
+        let prefix = layout.statePrefix(station, connector: connector)
+        prefixes.append((connector, prefix))
+        return prefix
     }
 }

@@ -33,6 +33,27 @@ import Testing
         #expect(topics.commandTarget(of: "ocpp/charger1/cmd_result") == (nil, false))
     }
 
+    /// The prefixes an event's topics are built from give the same topics as joining every level.
+    @Test(arguments: [("/ocpp/chargers/", true), ("ocpp", false), ("", true), ("", false)])
+    func stationStateTopicsAreTheJoinedOnes(basePath: String, useStationName: Bool) {
+        for connectorOneTopics in [true, false] {
+            let layout = TopicLayout(basePath: basePath, useStationName: useStationName, connectorOneTopics: connectorOneTopics)
+            var topics = StationStateTopics(layout, "CP1")
+            for connector in [nil, 0, 1, 2] {
+                for parameter in ["status", "current_import_l1"] {
+                    #expect(topics.state(parameter, connector: connector) == layout.state("CP1", parameter, connector: connector))
+                }
+            }
+            // Connector 1 on the flat topic too, and under connector/1 unless the layout leaves that out.
+            let expected = [layout.state("CP1", "power", connector: 0)]
+                + (connectorOneTopics ? [layout.state("CP1", "power", connector: 1)] : []) + [layout.state("CP1", "power"),
+                layout.state("CP1", "power", connector: 2)]
+            var built: [String] = []
+            for connector in [0, 1, 2] { topics.forEachConnectorState("power", connector: connector) { built.append($0) } }
+            #expect(built == expected)
+        }
+    }
+
     @Test func anEmptyBaseAddsNoLevel() {
         let named = TopicLayout(basePath: "/", useStationName: true)
         #expect(named.state("CP1", "status") == "CP1/state/status")
