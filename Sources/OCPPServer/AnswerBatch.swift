@@ -24,6 +24,11 @@ final class AnswerBatch {
     /// `handler` holds answers until the batch is committed: it is called back then, once.
     func hold(_ handler: ChargerCallHandler) {
         waiting.append(handler)
+        commitAtTheEndOfTheTick()
+    }
+
+    /// Events were staged: the commit is a task on the loop, which runs after the tick's reads.
+    func commitAtTheEndOfTheTick() {
         guard !scheduled else { return }
         scheduled = true
         let batch = NIOLoopBound(self, eventLoop: eventLoop)

@@ -204,7 +204,8 @@ final class ChargerCallHandler: ChannelDuplexHandler {
                 unflushed = true
             }
         case .handled(nil):
-            break
+            // Nothing to answer; if an event was staged all the same, it is committed with the tick's.
+            if let batch, batch.durable.staged != stagedBefore { batch.commitAtTheEndOfTheTick() }
         case .forSession(let frame):
             forward(frame, link, context)
         }
