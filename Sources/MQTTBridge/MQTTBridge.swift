@@ -224,13 +224,16 @@ public final class MQTTBridge: Service, DurableEventSink {
     private func lastKnownState(_ station: String, _ record: StationRecord?) -> [Publication] {
         guard let record else { return [] }
         var out: [Publication] = []
+        var stationTopics = StationStateTopics(topics, station)
         func add(_ parameter: String, _ value: String?) {
             guard let value else { return }
-            out.append(Publication(topic: topics.state(station, parameter), payload: value))
+            out.append(Publication(topic: stationTopics.state(parameter), payload: value))
         }
         func add(_ parameter: String, _ value: String?, connector: Int) {
             guard let value else { return }
-            topics.forEachConnectorState(station, parameter, connector: connector) { out.append(Publication(topic: $0, payload: value)) }
+            let (topic, flat) = stationTopics.connectorState(parameter, connector: connector)
+            out.append(Publication(topic: topic, payload: value))
+            if let flat { out.append(Publication(topic: flat, payload: value)) }
         }
         add("charge_point_vendor", record.boot?.vendor)
         add("charge_point_model", record.boot?.model)

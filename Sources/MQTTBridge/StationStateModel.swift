@@ -292,11 +292,8 @@ private struct Output {
     /// (only there when the layout leaves out `connector/1`).
     mutating func connector(_ connector: Int, _ parameter: String, _ value: String?, kept: Bool = false) {
         guard let value else { return }
-        var publications = self.publications
-        self.publications = []
-        topics.forEachConnectorState(parameter, connector: connector) {
-            publications.append(Publication(topic: $0, payload: value, kept: kept))
-        }
-        self.publications = publications
+        let (topic, flat) = topics.connectorState(parameter, connector: connector)
+        publications.append(Publication(topic: topic, payload: value, kept: kept))
+        if let flat { publications.append(Publication(topic: flat, payload: value, kept: kept)) }
     }
 }

@@ -31,14 +31,6 @@ public struct TopicLayout: Sendable, Hashable {
         useStationName ? join(basePath, station) : basePath
     }
 
-    /// Where a connector parameter is published, each topic handed to `body`: `<S>/connector/<n>/state/<parameter>`,
-    /// and `<S>/state/<parameter>` for connector 1 (only there when ``connectorOneTopics`` is off). A closure rather
-    /// than an array: this runs for every value of every MeterValues.
-    public func forEachConnectorState(_ station: String, _ parameter: String, connector: Int, _ body: (String) -> Void) {
-        var topics = StationStateTopics(self, station)
-        topics.forEachConnectorState(parameter, connector: connector, body)
-    }
-
     /// `<S>/state/` or `<S>/connector/<n>/state/`: with a parameter appended, the topic ``state(_:_:connector:)``
     /// gives.
     public func statePrefix(_ station: String, connector: Int? = nil) -> String {
@@ -49,10 +41,7 @@ public struct TopicLayout: Sendable, Hashable {
 
     /// `<S>/state/<parameter>`, or `<S>/connector/<n>/state/<parameter>`.
     public func state(_ station: String, _ parameter: String, connector: Int? = nil) -> String {
-        if let connector {
-            return join(stationRoot(station), "connector", String(connector), "state", parameter)
-        }
-        return join(stationRoot(station), "state", parameter)
+        statePrefix(station, connector: connector) + parameter
     }
 
     /// `<S>/cmd_result` (the JSON document) or `<S>/cmd_result/<field>`.
@@ -135,10 +124,11 @@ public struct StationStateTopics {
         prefix(connector) + parameter
     }
 
-    /// See ``TopicLayout/forEachConnectorState(_:_:connector:_:)``.
-    public mutating func forEachConnectorState(_ parameter: String, connector: Int, _ body: (String) -> Void) {
-        if connector != 1 || layout.connectorOneTopics { body(state(parameter, connector: connector)) }
-        if connector == 1 { body(state(parameter)) }
+    /// Where a connector parameter is published, in this order: `<S>/connector/<n>/state/<parameter>`, and
+    /// `<S>/state/<parameter>` for connector 1 (only there when the layout's `connectorOneTopics` is off).
+    public mutating func connectorState(_ parameter: String, connector: Int) -> (String, String?) {
+        guard connector == 1 else { return (state(parameter, connector: connector), nil) }
+        return layout.connectorOneTopics ? (state(parameter, connector: 1), state(parameter)) : (state(parameter), nil)
     }
 
     private mutating func prefix(_ connector: Int?) -> String {

@@ -33,24 +33,25 @@ import Testing
         #expect(topics.commandTarget(of: "ocpp/charger1/cmd_result") == (nil, false))
     }
 
-    /// The prefixes an event's topics are built from give the same topics as joining every level.
-    @Test(arguments: [("/ocpp/chargers/", true), ("ocpp", false), ("", true), ("", false)])
-    func stationStateTopicsAreTheJoinedOnes(basePath: String, useStationName: Bool) {
+    /// An event's topics, built from per-station prefixes, for every kind of base path; and the connector-1 rule.
+    @Test(arguments: [("/ocpp/chargers/", true, "ocpp/chargers/CP1/"), ("ocpp", false, "ocpp/"), ("", true, "CP1/"), ("", false, "")])
+    func stationStateTopics(basePath: String, useStationName: Bool, root: String) {
         for connectorOneTopics in [true, false] {
             let layout = TopicLayout(basePath: basePath, useStationName: useStationName, connectorOneTopics: connectorOneTopics)
             var topics = StationStateTopics(layout, "CP1")
-            for connector in [nil, 0, 1, 2] {
-                for parameter in ["status", "current_import_l1"] {
-                    #expect(topics.state(parameter, connector: connector) == layout.state("CP1", parameter, connector: connector))
+            for parameter in ["status", "current_import_l1"] {
+                #expect(topics.state(parameter) == root + "state/" + parameter)
+                #expect(layout.state("CP1", parameter) == root + "state/" + parameter)
+                for connector in [0, 1, 2] {
+                    #expect(topics.state(parameter, connector: connector) == root + "connector/\(connector)/state/" + parameter)
+                    #expect(layout.state("CP1", parameter, connector: connector) == root + "connector/\(connector)/state/" + parameter)
                 }
             }
-            // Connector 1 on the flat topic too, and under connector/1 unless the layout leaves that out.
-            let expected = [layout.state("CP1", "power", connector: 0)]
-                + (connectorOneTopics ? [layout.state("CP1", "power", connector: 1)] : []) + [layout.state("CP1", "power"),
-                layout.state("CP1", "power", connector: 2)]
-            var built: [String] = []
-            for connector in [0, 1, 2] { topics.forEachConnectorState("power", connector: connector) { built.append($0) } }
-            #expect(built == expected)
+            #expect(topics.connectorState("power", connector: 0) == (root + "connector/0/state/power", nil))
+            #expect(topics.connectorState("power", connector: 2) == (root + "connector/2/state/power", nil))
+            // Connector 1 on the flat topic, and also under connector/1 unless the layout leaves that out.
+            #expect(topics.connectorState("power", connector: 1)
+                == (connectorOneTopics ? (root + "connector/1/state/power", root + "state/power") : (root + "state/power", nil)))
         }
     }
 
