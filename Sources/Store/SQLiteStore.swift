@@ -146,8 +146,7 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
             try database.execute("DELETE FROM stations; DELETE FROM connector_status; DELETE FROM active_transactions;")
         }
         if changes.lastTransactionID || changes.everything {
-            try database.run("INSERT INTO meta (key, value) VALUES ('last_transaction_id', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                             [.int(Int64(state.lastTransactionID))])
+            try setMeta("last_transaction_id", Int64(state.lastTransactionID))
         }
         for id in changes.everything ? Set(state.stations.keys) : changes.stations {
             try writeStation(id, state.stations[id])
@@ -185,7 +184,7 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
 
     private func readState() throws -> PersistedState {
         var state = PersistedState()
-        try database.run("SELECT value FROM meta WHERE key = 'last_transaction_id'") { state.lastTransactionID = $0.int(0) ?? 0 }
+        state.lastTransactionID = try meta("last_transaction_id") ?? 0
         try database.run("SELECT id, charging_enabled, vendor, model, serial_number, firmware_version, last_seen FROM stations") { row in
             let boot = row.text(2).map { BootFacts(vendor: $0, model: row.text(3) ?? "", serialNumber: row.text(4), firmwareVersion: row.text(5)) }
             state.stations[row.text(0) ?? ""] = StationRecord(chargingEnabled: row.int(1) != 0, boot: boot, lastSeen: row.int(6).map(Self.date))
@@ -240,16 +239,13 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
 
     public func load() throws -> [OutboxEntry] {
         try locked {
-            var below: UInt64 = 0
-            try database.run("SELECT value FROM meta WHERE key = 'outbox_acknowledged_below'") { below = UInt64($0.int(0) ?? 0) }
+            let below = UInt64(try meta(Self.outboxMark) ?? 0)
             var entries: [OutboxEntry] = []
             try database.run("SELECT entries FROM outbox_events ORDER BY first") { row in
                 entries += OutboxEntry.entries(inLines: Array((row.text(0) ?? "").utf8)).filter { $0.sequence >= below }
             }
-            if entries.isEmpty {
-                // Sequences start again from 1 after this: an old mark must not hide them at the next start.
-                try database.execute("DELETE FROM outbox_events; DELETE FROM meta WHERE key = 'outbox_acknowledged_below';")
-            }
+            // Sequences start again from 1 after this: an old mark must not hide them at the next start.
+            if entries.isEmpty { try clearOutbox() }
             return entries
         }
     }
@@ -276,16 +272,32 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
         try locked {
             try database.transaction {
                 guard let first = entries.first.map({ Int64($0.sequence) }) else {
-                    try database.execute("DELETE FROM outbox_events; DELETE FROM meta WHERE key = 'outbox_acknowledged_below';")
+                    try clearOutbox()
                     return
                 }
                 try database.run("DELETE FROM outbox_events WHERE last < ?", [.int(first)])
-                try database.run("""
-                    INSERT INTO meta (key, value) VALUES ('outbox_acknowledged_below', ?)
-                    ON CONFLICT (key) DO UPDATE SET value = excluded.value
-                    """, [.int(first)])
+                try setMeta(Self.outboxMark, first)
             }
         }
+    }
+
+    /// The `meta` key of the first outbox sequence not acknowledged: entries below it in a row are hidden.
+    static let outboxMark = "outbox_acknowledged_below"
+
+    private func clearOutbox() throws {
+        try database.run("DELETE FROM outbox_events")
+        try database.run("DELETE FROM meta WHERE key = ?", [.text(Self.outboxMark)])
+    }
+
+    private func meta(_ key: String) throws -> Int? {
+        var value: Int?
+        try database.run("SELECT value FROM meta WHERE key = ?", [.text(key)]) { value = $0.int(0) }
+        return value
+    }
+
+    private func setMeta(_ key: String, _ value: Int64) throws {
+        try database.run("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                         [.text(key), .int(value)])
     }
 
     // MARK: CommandStore

@@ -108,6 +108,13 @@ import Testing
         }
         do {
             // The row is not written again: a mark hides its acknowledged part, also after a restart.
+            let database = try SQLiteDatabase(path: (dir as NSString).appendingPathComponent("gateway.sqlite3"))
+            var rows: [Int] = [], mark: Int?
+            try database.run("SELECT first FROM outbox_events") { rows.append($0.int(0) ?? 0) }
+            try database.run("SELECT value FROM meta WHERE key = ?", [.text(SQLiteStore.outboxMark)]) { mark = $0.int(0) }
+            #expect(rows == [19] && mark == 30)
+        }
+        do {
             let store = try SQLiteStore(directory: dir)
             #expect(try (store as OutboxStore).load().map(\.sequence) == Array(30...36))
             try store.rewrite([])
