@@ -47,9 +47,6 @@ public final class DurableBatch {
 
     public init() {}
 
-    /// Whether events wait for ``commit()``.
-    public var isPending: Bool { sink != nil }
-
     func add(_ mark: UInt64, of sink: any DurableEventSink) {
         if let current = self.sink, current !== sink { commit() }
         self.sink = sink

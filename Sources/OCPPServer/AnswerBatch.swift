@@ -21,10 +21,10 @@ final class AnswerBatch {
         self.eventLoop = eventLoop
     }
 
-    /// `handler` holds answers until the batch is committed: it is called back then, once.
+    /// `handler` holds answers until the batch is committed (which a staged event has scheduled): it is called
+    /// back then, once.
     func hold(_ handler: ChargerCallHandler) {
         waiting.append(handler)
-        commitAtTheEndOfTheTick()
     }
 
     /// Events were staged: the commit is a task on the loop, which runs after the tick's reads.

@@ -192,10 +192,13 @@ final class ChargerCallHandler: ChannelDuplexHandler {
 
     private func handle(_ message: ByteBuffer, _ link: CentralSystem.Link, _ context: ChannelHandlerContext) {
         let stagedBefore = batch?.durable.staged ?? 0
-        switch centralSystem.receiveSynchronously(message.readableBytesView, on: link, batch: batch?.durable) {
+        let receipt = centralSystem.receiveSynchronously(message.readableBytesView, on: link, batch: batch?.durable)
+        let staged = batch.map { $0.durable.staged != stagedBefore } ?? false
+        if staged { batch?.commitAtTheEndOfTheTick() }
+        switch receipt {
         case .handled(let reply?):
             let answer = ByteBuffer(bytes: reply)
-            if let batch, !held.isEmpty || batch.durable.staged != stagedBefore {
+            if let batch, staged || !held.isEmpty {
                 // Not before the event is durable, and not before the answers held already.
                 if held.isEmpty { batch.hold(self) }
                 held.append(answer)
@@ -204,8 +207,7 @@ final class ChargerCallHandler: ChannelDuplexHandler {
                 unflushed = true
             }
         case .handled(nil):
-            // Nothing to answer; if an event was staged all the same, it is committed with the tick's.
-            if let batch, batch.durable.staged != stagedBefore { batch.commitAtTheEndOfTheTick() }
+            break
         case .forSession(let frame):
             forward(frame, link, context)
         }
