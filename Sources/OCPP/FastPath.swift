@@ -36,12 +36,13 @@ enum FastPath {
 
 extension JSONScanner {
     /// Reads an object, handing each key to `field`, which reads the value and returns false to give up.
-    /// Gives up on a repeated key: at most 64 keys, identified by `field`'s bit.
-    mutating func readObject(_ field: (inout JSONScanner, String) -> Bool) -> Bool {
+    /// Gives up on a key longer than 16 bytes (no field the fast path knows is) or not plain ASCII.
+    mutating func readObject(_ field: (inout JSONScanner, FieldName) -> Bool) -> Bool {
         guard consume(UInt8(ascii: "{")) else { return false }
         if consume(UInt8(ascii: "}")) { return true }
         repeat {
-            guard let key = plainString(), consume(UInt8(ascii: ":")), field(&self, key) else { return false }
+            guard let key = plainBytes().flatMap(FieldName.init), consume(UInt8(ascii: ":")), field(&self, key)
+            else { return false }
         } while consume(UInt8(ascii: ","))
         return consume(UInt8(ascii: "}"))
     }
@@ -56,8 +57,9 @@ extension JSONScanner {
         return consume(UInt8(ascii: "]"))
     }
 
-    /// A string of printable ASCII without escapes; nil for anything else (the general path reads those).
-    mutating func plainString() -> String? {
+    /// The content of a string of printable ASCII without escapes; nil for anything else (the general path
+    /// reads those). The bytes are the scanner's own: valid while the scanner's buffer is.
+    mutating func plainBytes() -> UnsafeBufferPointer<UInt8>? {
         guard peekSignificant() == UInt8(ascii: "\"") else { return nil }
         let start = index + 1
         var end = start
@@ -69,17 +71,98 @@ extension JSONScanner {
         }
         guard end < bytes.count else { return nil }
         advance(to: end + 1)
-        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        return UnsafeBufferPointer(rebasing: bytes[start..<end])
     }
 
-    mutating func specEnum<E: SpecEnum>(_: E.Type) -> E? {
-        plainString().flatMap(E.init(rawValue:))
+    mutating func plainString() -> String? {
+        plainBytes().map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// An enum value matched on the payload's bytes: no string made, no hashing.
+    mutating func specEnum<E: FastPathEnum>(_: E.Type) -> E? {
+        plainBytes().flatMap(E.byteNames.value)
     }
 
     mutating func dateTime() -> Date? {
-        plainString().flatMap(OCPPDateTime.parse)
+        plainBytes().flatMap(OCPPDateTime.parse)
     }
 }
+
+/// An object key of at most 16 bytes, packed into two words so that matching it is two comparisons.
+struct FieldName: Equatable {
+    private let low: UInt64
+    private let high: UInt64
+
+    /// Nil for a key longer than 16 bytes. Plain keys hold no zero byte, so the zero padding cannot make two keys
+    /// of different lengths equal.
+    init?(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard bytes.count <= 16 else { return nil }
+        var low: UInt64 = 0, high: UInt64 = 0
+        for (offset, byte) in bytes.enumerated() {
+            if offset < 8 {
+                low |= UInt64(byte) << (8 * offset)
+            } else {
+                high |= UInt64(byte) << (8 * (offset - 8))
+            }
+        }
+        self.low = low
+        self.high = high
+    }
+
+    init(_ name: StaticString) {
+        self = name.withUTF8Buffer { FieldName($0)! }
+    }
+
+    static let connectorId = FieldName("connectorId")
+    static let transactionId = FieldName("transactionId")
+    static let meterValue = FieldName("meterValue")
+    static let timestamp = FieldName("timestamp")
+    static let sampledValue = FieldName("sampledValue")
+    static let value = FieldName("value")
+    static let context = FieldName("context")
+    static let format = FieldName("format")
+    static let measurand = FieldName("measurand")
+    static let phase = FieldName("phase")
+    static let location = FieldName("location")
+    static let unit = FieldName("unit")
+    static let errorCode = FieldName("errorCode")
+    static let status = FieldName("status")
+    static let info = FieldName("info")
+    static let vendorId = FieldName("vendorId")
+    static let vendorErrorCode = FieldName("vendorErrorCode")
+}
+
+/// An enum the fast path reads: its values' names as bytes, made once.
+protocol FastPathEnum: SpecEnum {
+    static var byteNames: ByteNames<Self> { get }
+}
+
+/// Every value of an enum with its name's bytes, to match a payload's bytes against (length first, then the
+/// bytes). Exact, like `init(rawValue:)`.
+struct ByteNames<E: SpecEnum>: Sendable {
+    private let names: [(bytes: [UInt8], value: E)]
+
+    init() {
+        names = E.allCases.map { (Array($0.rawValue.utf8), $0) }
+    }
+
+    func value(_ bytes: UnsafeBufferPointer<UInt8>) -> E? {
+        for name in names where name.bytes.count == bytes.count {
+            let equal = name.bytes.withUnsafeBufferPointer { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }
+            if equal { return name.value }
+        }
+        return nil
+    }
+}
+
+extension ReadingContext: FastPathEnum { static let byteNames = ByteNames<Self>() }
+extension ValueFormat: FastPathEnum { static let byteNames = ByteNames<Self>() }
+extension Measurand: FastPathEnum { static let byteNames = ByteNames<Self>() }
+extension Phase: FastPathEnum { static let byteNames = ByteNames<Self>() }
+extension Location: FastPathEnum { static let byteNames = ByteNames<Self>() }
+extension UnitOfMeasure: FastPathEnum { static let byteNames = ByteNames<Self>() }
+extension ChargePointErrorCode: FastPathEnum { static let byteNames = ByteNames<Self>() }
+extension ChargePointStatus: FastPathEnum { static let byteNames = ByteNames<Self>() }
 
 /// Marks each field once; a second sighting gives up.
 private struct SeenFields {
@@ -98,13 +181,13 @@ extension MeterValuesRequest: FastPathDecodable {
         var connectorId = 0, transactionId: Int?, meterValue: [MeterValue] = []
         let read = scanner.readObject { scanner, key in
             switch key {
-            case "connectorId":
+            case .connectorId:
                 guard seen.first(0), let value = scanner.scanInteger() else { return false }
                 connectorId = value
-            case "transactionId":
+            case .transactionId:
                 guard seen.first(1), let value = scanner.scanInteger() else { return false }
                 transactionId = value
-            case "meterValue":
+            case .meterValue:
                 guard seen.first(2) else { return false }
                 return scanner.readArray { scanner in
                     guard let value = MeterValue.fastDecode(&scanner) else { return false }
@@ -127,10 +210,10 @@ extension MeterValue: FastPathDecodable {
         var timestamp: Date?, sampledValue: [SampledValue] = []
         let read = scanner.readObject { scanner, key in
             switch key {
-            case "timestamp":
+            case .timestamp:
                 guard seen.first(0), let value = scanner.dateTime() else { return false }
                 timestamp = value
-            case "sampledValue":
+            case .sampledValue:
                 guard seen.first(1) else { return false }
                 sampledValue.reserveCapacity(8)
                 return scanner.readArray { scanner in
@@ -154,25 +237,25 @@ extension SampledValue: FastPathDecodable {
         var value = SampledValue(value: "")
         let read = scanner.readObject { scanner, key in
             switch key {
-            case "value":
+            case .value:
                 guard seen.first(0), let text = scanner.plainString() else { return false }
                 value.value = text
-            case "context":
+            case .context:
                 guard seen.first(1), let context = scanner.specEnum(ReadingContext.self) else { return false }
                 value.context = context
-            case "format":
+            case .format:
                 guard seen.first(2), let format = scanner.specEnum(ValueFormat.self) else { return false }
                 value.format = format
-            case "measurand":
+            case .measurand:
                 guard seen.first(3), let measurand = scanner.specEnum(Measurand.self) else { return false }
                 value.measurand = measurand
-            case "phase":
+            case .phase:
                 guard seen.first(4), let phase = scanner.specEnum(Phase.self) else { return false }
                 value.phase = phase
-            case "location":
+            case .location:
                 guard seen.first(5), let location = scanner.specEnum(Location.self) else { return false }
                 value.location = location
-            case "unit":
+            case .unit:
                 guard seen.first(6), let unit = scanner.specEnum(UnitOfMeasure.self) else { return false }
                 value.unit = unit
             default:
@@ -190,25 +273,25 @@ extension StatusNotificationRequest: FastPathDecodable {
         var request = StatusNotificationRequest(connectorId: 0, errorCode: .noError, status: .available)
         let read = scanner.readObject { scanner, key in
             switch key {
-            case "connectorId":
+            case .connectorId:
                 guard seen.first(0), let value = scanner.scanInteger() else { return false }
                 request.connectorId = value
-            case "errorCode":
+            case .errorCode:
                 guard seen.first(1), let value = scanner.specEnum(ChargePointErrorCode.self) else { return false }
                 request.errorCode = value
-            case "status":
+            case .status:
                 guard seen.first(2), let value = scanner.specEnum(ChargePointStatus.self) else { return false }
                 request.status = value
-            case "info":
+            case .info:
                 guard seen.first(3), let value = scanner.plainString().flatMap({ try? CiString50($0) }) else { return false }
                 request.info = value
-            case "timestamp":
+            case .timestamp:
                 guard seen.first(4), let value = scanner.dateTime() else { return false }
                 request.timestamp = value
-            case "vendorId":
+            case .vendorId:
                 guard seen.first(5), let value = scanner.plainString().flatMap({ try? CiString255($0) }) else { return false }
                 request.vendorId = value
-            case "vendorErrorCode":
+            case .vendorErrorCode:
                 guard seen.first(6), let value = scanner.plainString().flatMap({ try? CiString50($0) }) else { return false }
                 request.vendorErrorCode = value
             default:

@@ -9,10 +9,21 @@ public enum OCPPDateTime {
     public static func parse(_ text: String) -> Date? {
         var utf8 = Array(text.utf8)
         utf8.append(0)
-        return utf8.withUnsafeBufferPointer { parse($0) }
+        return utf8.withUnsafeBufferPointer { parseTerminated($0) }
     }
 
-    private static func parse(_ b: UnsafeBufferPointer<UInt8>) -> Date? {
+    /// The same for the text's bytes, without making a string (the fast path's timestamps).
+    static func parse(_ text: UnsafeBufferPointer<UInt8>) -> Date? {
+        guard text.count < 64 else { return nil }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: text.count + 1) { buffer in
+            _ = buffer.initialize(fromContentsOf: text)
+            buffer[text.count] = 0
+            return parseTerminated(UnsafeBufferPointer(buffer))
+        }
+    }
+
+    /// Reads `b`, whose last byte is a zero that stops every scan.
+    private static func parseTerminated(_ b: UnsafeBufferPointer<UInt8>) -> Date? {
         var i = 0
         func digits(_ count: Int) -> Int? {
             var value = 0

@@ -58,6 +58,48 @@ import Testing
         #expect(!agree(HeartbeatRequest.self, #"{"extra":1}"#))
     }
 
+    /// The fast path matches enum values and keys on bytes: every value of every enum it reads is found from its
+    /// name, and nothing else is (not a prefix, not another case, not a longer name).
+    @Test func enumValuesAndKeysAreMatchedExactly() {
+        func check<E: FastPathEnum>(_: E.Type) {
+            for value in E.allCases {
+                let name = value.rawValue
+                #expect(match(E.self, name) == value, "\(name)")
+                // Near misses are found exactly when they are another value's name ("kWh" without its "h").
+                for near in [String(name.dropLast()), name + "x", String(name.dropFirst()), name.lowercased()] {
+                    #expect(match(E.self, near) == E(rawValue: near), "\(near), near \(name)")
+                }
+            }
+            #expect(match(E.self, "") == nil)
+        }
+        check(ReadingContext.self)
+        check(ValueFormat.self)
+        check(Measurand.self)
+        check(Phase.self)
+        check(Location.self)
+        check(UnitOfMeasure.self)
+        check(ChargePointErrorCode.self)
+        check(ChargePointStatus.self)
+
+        func key(_ text: String) -> FieldName? {
+            Array(text.utf8).withUnsafeBufferPointer { FieldName($0) }
+        }
+        #expect(key("vendorErrorCode") == .vendorErrorCode)
+        #expect(key("value") == .value)
+        #expect(key("valu") != .value)
+        #expect(key("values") != .value)
+        #expect(key("vendorErrorCodes") != .vendorErrorCode)
+        #expect(key("0123456789abcdef") != nil)
+        #expect(key("0123456789abcdefg") == nil)
+        // A key the fast path does not know, and one too long to pack, both send the payload the general way.
+        #expect(!agree(MeterValuesRequest.self, #"{"connectorId":1,"connectorIdentifier1":2,"meterValue":[{"timestamp":"2026-11-21T16:30:00Z","sampledValue":[{"value":"1"}]}]}"#))
+        #expect(!agree(MeterValuesRequest.self, #"{"connectorI":1,"meterValue":[{"timestamp":"2026-11-21T16:30:00Z","sampledValue":[{"value":"1"}]}]}"#))
+    }
+
+    private func match<E: FastPathEnum>(_: E.Type, _ text: String) -> E? {
+        Array(text.utf8).withUnsafeBufferPointer { E.byteNames.value($0) }
+    }
+
     /// Random mutations of valid payloads: whenever the fast path answers, the general path gives the same value.
     @Test func randomMutationsAgree() {
         var generator = SplitMix64(seed: 0xFA57)
