@@ -16,6 +16,8 @@ struct AdminAPI: Sendable {
     let registry: PrometheusCollectorRegistry
     let dataDirectory: String
     let readyRequiresMQTT: Bool
+    /// The loops `/healthz` checks.
+    let eventLoops: any EventLoopGroup
 
     func respond(_ request: HTTPRequestHead) async -> AdminResponse {
         let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
@@ -97,7 +99,7 @@ struct AdminAPI: Sendable {
     /// Alive unless an event loop does not run a trivial task within two seconds.
     private func eventLoopsAnswer() async -> Bool {
         await withTaskGroup(of: Bool.self) { group in
-            for loop in MultiThreadedEventLoopGroup.singleton.makeIterator() {
+            for loop in eventLoops.makeIterator() {
                 group.addTask {
                     await withTaskGroup(of: Bool.self) { race in
                         race.addTask { (try? await loop.submit {}.get()) != nil }

@@ -24,12 +24,15 @@ struct AdminResponse: Sendable {
 final class AdminServer: Service {
     private let host: String
     private let port: Int
+    private let group: any EventLoopGroup
     private let logger: Logger
     private let handler: @Sendable (HTTPRequestHead) async -> AdminResponse
 
-    init(host: String, port: Int, logger: Logger, handler: @escaping @Sendable (HTTPRequestHead) async -> AdminResponse) {
+    init(host: String, port: Int, group: any EventLoopGroup, logger: Logger,
+         handler: @escaping @Sendable (HTTPRequestHead) async -> AdminResponse) {
         self.host = host
         self.port = port
+        self.group = group
         self.logger = logger
         self.handler = handler
     }
@@ -37,7 +40,7 @@ final class AdminServer: Service {
     func run() async throws {
         let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
         do {
-            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .bind(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {

@@ -5,6 +5,7 @@ import Logging
 import MQTTBridge
 import Metrics
 import MQTT
+import NIOPosix
 import OCPPServer
 import Prometheus
 import ServiceLifecycle
@@ -48,7 +49,21 @@ public enum Gateway {
             logger.critical("Cannot use the data directory", metadata: ["error": "\(error)", "setting": "\(Settings.dataDir.name)"])
             return 1
         }
-        let server = OCPPServer(configuration: configuration.server, centralSystem: centralSystem, logger: logger)
+        // The gateway's own loops, as many as EVENT_LOOP_THREADS says; nothing here uses NIO's shared group.
+        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
+        let code = await serve(configuration: configuration, centralSystem: centralSystem, store: store, eventLoops: eventLoops,
+                               registry: registry, logger: logger, additionalServices: additionalServices)
+        try? await eventLoops.shutdownGracefully()
+        return code
+    }
+
+    /// Runs the services on `eventLoops` until a signal stops them; returns the exit code.
+    private static func serve(
+        configuration: GatewayConfiguration, centralSystem: CentralSystem, store: SQLiteStore, eventLoops: MultiThreadedEventLoopGroup,
+        registry: PrometheusCollectorRegistry, logger: Logger, additionalServices: @Sendable (CentralSystem) -> [any Service]
+    ) async -> Int32 {
+        let server = OCPPServer(configuration: configuration.server, centralSystem: centralSystem, logger: logger,
+                                eventLoopGroup: eventLoops)
         var mqttConfiguration = configuration.mqtt
         mqttConfiguration.will = .init(topic: configuration.bridge.topics.bridgeState, payload: "offline", qos: 1, retain: true)
         let (transportEvents, transportContinuation) = AsyncStream<MQTTTransportEvent>.makeStream(bufferingPolicy: .unbounded)
@@ -57,7 +72,7 @@ public enum Gateway {
         let acknowledgements = Mutex<MQTTBridge?>(nil)
         let mqtt: MQTTClient
         do {
-            mqtt = try MQTTClient(configuration: mqttConfiguration, logger: logger) { event in
+            mqtt = try MQTTClient(configuration: mqttConfiguration, logger: logger, eventLoopGroup: eventLoops) { event in
                 if case .published(let messageIDs) = event, let bridge = acknowledgements.withLock({ $0 }) {
                     bridge.acknowledged(messageIDs: messageIDs)
                 } else {
@@ -78,8 +93,10 @@ public enum Gateway {
         acknowledgements.withLock { $0 = bridge }
         let api = AdminAPI(
             centralSystem: centralSystem, server: server, bridge: bridge, registry: registry,
-            dataDirectory: configuration.dataDirectory, readyRequiresMQTT: configuration.admin.readyRequiresMQTT)
-        let admin = AdminServer(host: configuration.admin.host, port: configuration.admin.port, logger: logger) { request in
+            dataDirectory: configuration.dataDirectory, readyRequiresMQTT: configuration.admin.readyRequiresMQTT,
+            eventLoops: eventLoops)
+        let admin = AdminServer(host: configuration.admin.host, port: configuration.admin.port, group: eventLoops,
+                                logger: logger) { request in
             await api.respond(request)
         }
         logger.info("Starting", metadata: [
@@ -88,6 +105,7 @@ public enum Gateway {
             "mqtt.base_path": "\(configuration.bridge.topics.basePath)",
             "mqtt.use_station_name": "\(configuration.bridge.topics.useStationName)",
             "mqtt.connector_1_topics": "\(configuration.bridge.topics.connectorOneTopics)",
+            "gateway.event_loop_threads": "\(configuration.eventLoopThreads)",
         ])
         // Started in this order, stopped in reverse: chargers first (closed with 1001), then the bridge publishes
         // their last state, then the MQTT client says offline and disconnects; the admin API answers to the end

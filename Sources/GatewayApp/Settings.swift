@@ -102,6 +102,8 @@ public enum Settings {
         help: "How many rotated log files are kept")
     public static let shutdownTimeout = Setting(name: "SHUTDOWN_TIMEOUT", defaultValue: "20",
         help: "Seconds a graceful shutdown may take before the remaining work is cancelled")
+    public static let eventLoopThreads = Setting(name: "EVENT_LOOP_THREADS", defaultValue: "auto",
+        help: "Threads serving chargers, the MQTT connection and the admin API: a number from 1 to 64, or auto for half the CPU cores (at least 1)")
 
     public static let stationPasswords = Setting(name: "OCPP_STATION_PASSWORDS", defaultValue: "",
         help: #"Security profile 1: each station's password, as JSON ({"CP1": "secret"}) or CP1:secret,CP2:other"#)
@@ -139,7 +141,7 @@ public enum Settings {
         mqttReconnectBaseDelay, mqttReconnectMaxDelay, mqttTimeout, mqttWebsocketPath, mqttWebsocketHeaders,
         mqttBasePath, mqttUseStationName, mqttConnectorOneTopics, mqttQoS, expectedChargePoints, commandRetryAttempts, commandRetryBaseDelay,
         haDiscovery, haDiscoveryPrefix, haStatusTopic, maxCurrent, currentStep, remoteIDTag,
-        adminAddr, adminPort, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout,
+        adminAddr, adminPort, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout, eventLoopThreads,
         stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout,
         mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA, outboxMaxMessages,
     ]

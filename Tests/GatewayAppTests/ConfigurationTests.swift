@@ -53,6 +53,19 @@ import Testing
         #expect(throws: ConfigurationError.self) { try load(["MQTT_CONNECTOR_1_TOPICS": "sometimes"]) }
     }
 
+    @Test func eventLoopThreadsAreHalfTheCoresUnlessSet() throws {
+        func threads(_ value: String?, cores: Int) throws(ConfigurationError) -> Int {
+            try GatewayConfiguration.eventLoopThreads(SettingsReader(values: value.map { ["EVENT_LOOP_THREADS": $0] } ?? [:]),
+                                                      coreCount: cores)
+        }
+        #expect(try threads(nil, cores: 1) == 1)
+        #expect(try threads(nil, cores: 2) == 1)
+        #expect(try threads("AUTO", cores: 8) == 4)
+        #expect(try threads("3", cores: 2) == 3)
+        #expect(try load(["EVENT_LOOP_THREADS": "2"]).eventLoopThreads == 2)
+        #expect(try load(["EVENT_LOOP_THREADS": "2"]).publicInfo(clientID: "x")["event_loop_threads"] == .int(2))
+    }
+
     @Test func acceptsACommaSeparatedTagList() throws {
         #expect(try load(["AUTHORIZED_TAG_ID_LIST": " a, b ,,c "]).centralSystem.authorizedTags == ["a", "b", "c"])
     }
@@ -65,6 +78,8 @@ import Testing
         ("OCPP_PING_INTERVAL", "soon", "OCPP_PING_INTERVAL='soon' is invalid: expected a number of seconds, 0 or more"),
         ("AUTHORIZED_TAG_ID_LIST", "[\"a\",", #"AUTHORIZED_TAG_ID_LIST='["a",' is invalid: expected a JSON list of strings such as ["tag1","tag2"]"#),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD' is invalid: expected TRACE, DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+        ("EVENT_LOOP_THREADS", "0", "EVENT_LOOP_THREADS='0' is invalid: expected a number of threads from 1 to 64, or auto"),
+        ("EVENT_LOOP_THREADS", "many", "EVENT_LOOP_THREADS='many' is invalid: expected a number of threads from 1 to 64, or auto"),
     ])
     func badValuesAreNamedInOneLine(variable: String, value: String, message: String) {
         #expect(throws: ConfigurationError.self) { try load([variable: value]) }

@@ -186,6 +186,9 @@ class Gateway:
             "MQTT_RECONNECT_MAX_DELAY": "1",
             "ADMIN_ADDR": "127.0.0.1",
             "ADMIN_PORT": "0",
+            # Two loops, so that the hand-overs between them are exercised on any machine; the load generator's
+            # smoke tests run with the default (one loop on CI's 2 cores).
+            "EVENT_LOOP_THREADS": "2",
         }
         environment.update(env or {})
         environment = {key: value for key, value in environment.items() if value is not None}  # None: leave unset

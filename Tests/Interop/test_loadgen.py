@@ -22,7 +22,9 @@ def run_loadgen(gateway, broker, base_path, tmp_path, *args):
 
 
 def test_every_meter_values_is_answered_and_seen_on_mqtt(start_gateway, broker, base_path, tmp_path):
-    gateway = start_gateway(env={"AUTHORIZED_TAG_ID_LIST": '["LOADGEN"]'})
+    # One loop: chargers, broker connection and admin API on the same thread.
+    gateway = start_gateway(env={"AUTHORIZED_TAG_ID_LIST": '["LOADGEN"]', "EVENT_LOOP_THREADS": "1"})
+    gateway.wait_for_log("gateway.event_loop_threads=1")
     result, report = run_loadgen(gateway, broker, base_path, tmp_path,
                                  "--chargers", "3", "--rate", "2", "--duration", "3")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -41,7 +43,7 @@ def test_every_meter_values_is_answered_and_seen_on_mqtt(start_gateway, broker, 
 
 
 def test_commands_reach_the_chargers_and_their_results_come_back(start_gateway, broker, base_path, tmp_path):
-    gateway = start_gateway()
+    gateway = start_gateway(env={"EVENT_LOOP_THREADS": None})  # the default, auto
     result, report = run_loadgen(gateway, broker, base_path, tmp_path,
                                  "--mode", "command", "--chargers", "2", "--commands", "20")
     assert result.returncode == 0, result.stdout + result.stderr
