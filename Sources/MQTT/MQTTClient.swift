@@ -215,9 +215,7 @@ public final class MQTTClient: Service, Sendable {
     /// be published again.
     @discardableResult
     public func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) -> Int32? {
-        guard (0...2).contains(qos), !topic.isEmpty, topic.utf8.count <= Int(UInt16.max),
-              !topic.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") || $0 == 0 })
-        else {
+        guard (0...2).contains(qos), Self.isPublishable(topic) else {
             logger.warning("MQTT publish refused", metadata: ["mqtt.topic": "\(topic)", "mqtt.error": "invalid topic or QoS \(qos)"])
             return nil
         }
@@ -239,6 +237,19 @@ public final class MQTTClient: Service, Sendable {
         }
         if let target { scheduleFlush(target) }
         return token
+    }
+
+    /// A topic a PUBLISH may carry: not empty, at most 65,535 bytes, no wildcard and no NUL. Scans the string's
+    /// bytes in place (its UTF-8 view one element at a time cost 1 % of the gateway's CPU at saturation).
+    static func isPublishable(_ topic: String) -> Bool {
+        var topic = topic
+        return topic.withUTF8 { bytes in
+            guard !bytes.isEmpty, bytes.count <= Int(UInt16.max) else { return false }
+            for byte in bytes where byte == UInt8(ascii: "+") || byte == UInt8(ascii: "#") || byte == 0 {
+                return false
+            }
+            return true
+        }
     }
 
     /// Has `channel` write what waits for it (after a publish or a subscribe). Called on another event loop (a

@@ -117,7 +117,7 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
             // After our close frame, messages are dropped: they could not be answered, and a charger sends an
             // unanswered message again when it is back.
             guard !closeSent else { return }
-            context.fireChannelRead(wrapInboundOut(frame.unmaskedData))
+            context.fireChannelRead(wrapInboundOut(frame.unmaskedPayload))
         case .binary:
             close(context: context, CloseRequest(code: .unacceptableData, reason: "OCPP-J uses text frames only", disconnectReason: .unsupportedData))
         case .ping:

@@ -84,4 +84,15 @@ import Testing
         #expect(bytes { Packet.writeEmpty(.pingreq, to: &$0) } == [0xC0, 0])
         #expect(bytes { Packet.writeEmpty(.disconnect, to: &$0) } == [0xE0, 0])
     }
+
+    @Test func onlyTopicsWithoutWildcardsOrNULsArePublished() {
+        #expect(MQTTClient.isPublishable("ocpp/CP1/state/status"))
+        #expect(MQTTClient.isPublishable("ü/€"))
+        #expect(MQTTClient.isPublishable(String(repeating: "a", count: 65_535)))
+        #expect(!MQTTClient.isPublishable(String(repeating: "a", count: 65_536)))
+        #expect(!MQTTClient.isPublishable(""))
+        #expect(!MQTTClient.isPublishable("ocpp/+/state"))
+        #expect(!MQTTClient.isPublishable("ocpp/#"))
+        #expect(!MQTTClient.isPublishable("ocpp/a\u{0}b"))
+    }
 }
