@@ -120,7 +120,7 @@ extension CentralSystem {
     ) -> Frame {
         let request: Request
         do {
-            request = try PayloadCoding.decode(Request.self, from: call.payload)
+            request = try call.decodePayload(as: Request.self)
         } catch {
             logger.warning("Invalid payload", metadata: ["ocpp.error_code": "\(error.code)", "ocpp.error": "\(error.reason)"])
             return .callError(CallError(messageID: call.messageID, code: error.code, description: error.reason))

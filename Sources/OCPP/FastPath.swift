@@ -18,6 +18,33 @@ protocol FastPathEncodable {
     func fastEncode() -> RawJSON
 }
 
+/// A request the frame decoder read on the fast path.
+enum FastPathRequest: Sendable {
+    case meterValues(MeterValuesRequest)
+    case statusNotification(StatusNotificationRequest)
+    case heartbeat
+
+    var value: any Sendable {
+        switch self {
+        case .meterValues(let request): request
+        case .statusNotification(let request): request
+        case .heartbeat: HeartbeatRequest()
+        }
+    }
+
+    /// Reads the payload of a CALL of `action` when it has a fast path and fits it, leaving the scanner after the
+    /// payload; nil otherwise (the scanner is then anywhere in the payload). What it accepts is valid JSON: plain
+    /// ASCII strings, integers without leading zeros, objects and arrays, nothing else.
+    static func decode(action: String, _ scanner: inout JSONScanner) -> FastPathRequest? {
+        switch action {
+        case "MeterValues": MeterValuesRequest.fastDecode(&scanner).map { .meterValues($0) }
+        case "StatusNotification": StatusNotificationRequest.fastDecode(&scanner).map { .statusNotification($0) }
+        case "Heartbeat": HeartbeatRequest.fastDecode(&scanner).map { _ in .heartbeat }
+        default: nil
+        }
+    }
+}
+
 enum FastPath {
     /// The value, when `T` has a fast path and the payload fits it.
     static func decode<T>(_ type: T.Type, from payload: RawJSON) -> T? {

@@ -26,11 +26,31 @@ public struct Call: Hashable, Sendable {
     public var messageID: String
     public var action: String
     public var payload: RawJSON
+    /// The payload already decoded, when the frame decoder read it on the fast path (a MeterValues,
+    /// StatusNotification or Heartbeat in the usual form) instead of only validating it. Not part of equality:
+    /// it is the payload, read.
+    var decoded: FastPathRequest?
 
     public init(messageID: String, action: String, payload: RawJSON) {
         self.messageID = messageID
         self.action = action
         self.payload = payload
+    }
+
+    /// The payload as `T`: the frame decoder's reading when it made one, otherwise ``PayloadCoding``'s.
+    public func decodePayload<T: Decodable>(as type: T.Type) throws(PayloadDecodingError) -> T {
+        if let value = decoded?.value as? T { return value }
+        return try PayloadCoding.decode(type, from: payload)
+    }
+
+    public static func == (lhs: Call, rhs: Call) -> Bool {
+        lhs.messageID == rhs.messageID && lhs.action == rhs.action && lhs.payload == rhs.payload
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(messageID)
+        hasher.combine(action)
+        hasher.combine(payload)
     }
 }
 

@@ -22,7 +22,9 @@ public struct FrameDecodingError: Error, Hashable, Sendable, CustomStringConvert
 /// Reads and writes OCPP-J frames.
 ///
 /// Decoding validates the whole text as JSON in one pass, checks the envelope and keeps each payload as raw bytes;
-/// the payload is decoded into its typed message later, by ``PayloadCoding``, once its action is known.
+/// the payload is decoded into its typed message later, by ``PayloadCoding``, once its action is known. The
+/// exception is the fast path's CALLs (MeterValues, StatusNotification, Heartbeat in their usual form): their
+/// payload is read in the same pass, and ``Call/decodePayload(as:)`` hands the reading over.
 ///
 /// ```swift
 /// let frame = try FrameCodec.decode(Array(#"[2,"1","Heartbeat",{}]"#.utf8))
@@ -137,8 +139,7 @@ private struct EnvelopeReader: ~Copyable {
             try nextElement(what: "action")
             let action = try readString(what: "action")
             try nextElement(what: "payload")
-            let payload = try readObject(what: "payload")
-            frame = .call(Call(messageID: messageID, action: action, payload: payload))
+            frame = .call(try readCallPayload(messageID: messageID, action: action))
         case .callResult:
             try nextElement(what: "payload")
             let payload = try readObject(what: "payload")
@@ -201,6 +202,22 @@ private struct EnvelopeReader: ~Copyable {
             throw fail(.formationViolation, "the \(what) must be a JSON object")
         }
         return RawJSON(validatedBytes: Data(UnsafeBufferPointer(rebasing: scanner.bytes[range])))
+    }
+
+    /// A CALL's payload. For the actions chargers send all day the fast path reads it at once, and what it accepts
+    /// is valid JSON, so the usual MeterValues is scanned once instead of validated and then decoded. When it
+    /// gives up, the payload is validated from its start as any other.
+    private mutating func readCallPayload(messageID: String, action: String) throws(FrameDecodingError) -> Call {
+        _ = scanner.peekSignificant()
+        let start = scanner.index
+        if let decoded = FastPathRequest.decode(action: action, &scanner) {
+            var call = Call(messageID: messageID, action: action,
+                            payload: RawJSON(validatedBytes: Data(UnsafeBufferPointer(rebasing: scanner.bytes[start..<scanner.index]))))
+            call.decoded = decoded
+            return call
+        }
+        scanner.advance(to: start)
+        return Call(messageID: messageID, action: action, payload: try readObject(what: "payload"))
     }
 
     /// Checks that the rest of an ignored frame is still valid JSON, for a precise log line.

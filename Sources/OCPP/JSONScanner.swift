@@ -230,7 +230,7 @@ struct JSONScanner: ~Copyable {
         return String(scalars)
     }
 
-    /// Reads an integer token (no fraction, no exponent) if one is next.
+    /// Reads an integer token if one is next: JSON's integers only (no fraction, no exponent, no leading zero).
     mutating func scanInteger() -> Int? {
         guard let first = peekSignificant(), first == UInt8(ascii: "-") || Self.isDigit(first) else { return nil }
         let start = index
@@ -247,7 +247,10 @@ struct JSONScanner: ~Copyable {
             digits += 1
             index += 1
         }
-        if digits == 0 || byte(at: index).map({ $0 == UInt8(ascii: ".") || $0 | 0x20 == UInt8(ascii: "e") }) == true {
+        // Not JSON's integers: none, a leading zero ("01", which JSON does not allow), or a fraction or exponent.
+        let leadingZero = digits > 1 && bytes[start + (negative ? 1 : 0)] == UInt8(ascii: "0")
+        if digits == 0 || leadingZero
+            || byte(at: index).map({ $0 == UInt8(ascii: ".") || $0 | 0x20 == UInt8(ascii: "e") }) == true {
             index = start
             return nil
         }

@@ -124,6 +124,54 @@ import Testing
         #expect(fastAnswers > 500)
     }
 
+    /// The frame decoder reads a fast path payload in the same pass as the envelope. Whatever the bytes, the outcome
+    /// must be the one of the validating pass alone: the same frame or the same error. The reference is the same
+    /// frame with an action that has no fast path ("MeterValuez", as long as "MeterValues").
+    @Test func framesReadInOnePassAsWhenValidatedFirst() throws {
+        let frame = #"[2,"m1","MeterValues","# + Self.meterValues + "]"
+        guard case .call(let call) = try FrameCodec.decode(Array(frame.utf8)) else { Issue.record("not a call"); return }
+        #expect(call.decoded != nil)
+        #expect(try call.decodePayload(as: MeterValuesRequest.self) == PayloadCoding.decodeGenerally(MeterValuesRequest.self, from: call.payload))
+        guard case .call(let unusual) = try FrameCodec.decode(Array(#"[2,"m2","Heartbeat", {"x":1} ]"#.utf8)) else { return }
+        #expect(unusual.decoded == nil && unusual.payload == RawJSON(validatedBytes: Data(#"{"x":1}"#.utf8)))
+        #expect(throws: FrameDecodingError.self) { try FrameCodec.decode(Array(#"[2,"m3","StatusNotification",{"connectorId":01,"errorCode":"NoError","status":"Available"}]"#.utf8)) }
+
+        var generator = SplitMix64(seed: 0x0E1A)
+        let seeds = [frame, #"[2,"s1","StatusNotification","# + Self.status + "]", #"[2,"h1","Heartbeat",{}]"#]
+        let alphabet = Array(#"[]{}",:0123456789-.eE\u tfnrlLNW+Z"#.utf8) + [0x7F, 0xC3, 0x00, 0x09]
+        var readInOnePass = 0
+        for round in 0..<30_000 {
+            var bytes = Array(seeds[round % seeds.count].utf8)
+            generator.mutate(&bytes, upTo: 3, from: alphabet, emptyBecomes: UInt8(ascii: "["))
+            let text = String(decoding: bytes, as: UTF8.self)
+            var reference = bytes
+            for action in ["MeterValues", "StatusNotification", "Heartbeat"] {
+                let quoted = Array("\"\(action)\"".utf8)
+                // The action element, right after a comma (not the same letters inside the message id).
+                if let at = reference.indices.dropFirst().first(where: {
+                    reference[$0 - 1] == UInt8(ascii: ",") && reference[$0...].starts(with: quoted)
+                }) {
+                    reference[at + quoted.count - 2] = UInt8(ascii: "z")
+                }
+            }
+            let fast = Result { () throws(FrameDecodingError) in try FrameCodec.decode(bytes) }
+            let validated = Result { () throws(FrameDecodingError) in try FrameCodec.decode(reference) }
+            switch (fast, validated) {
+            case (.success(.call(let one)), .success(.call(let other))):
+                #expect(one.messageID == other.messageID && one.payload == other.payload, "\(text)")
+                if one.decoded != nil { readInOnePass += 1 }
+            case (.success(let one), .success(let other)):
+                #expect(one == other, "\(text)")
+            case (.failure(let one), .failure(let other)):
+                #expect(one == other, "\(text)")
+            default:
+                Issue.record("one pass and validation disagree on \(text): \(fast) against \(validated)")
+            }
+        }
+        // Most mutations break the payload or the envelope; hundreds must still be read in one pass.
+        #expect(readInOnePass > 500)
+    }
+
     @Test func answersAreWrittenAsTheGeneralEncoderWritesThem() throws {
         let heartbeat = HeartbeatResponse(currentTime: Date(timeIntervalSince1970: 1_795_000_000.5))
         #expect(FastPath.encode(heartbeat) == (try PayloadCoding.encodeGenerally(heartbeat)))
