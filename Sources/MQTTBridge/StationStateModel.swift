@@ -165,7 +165,7 @@ struct StationStateModel {
         // Later samples of the same parameter supersede earlier ones: one publish per parameter. A list, not a
         // table: a MeterValues has a dozen parameters at most, and their names are the shared strings of
         // `parameters`, so comparing them is mostly comparing pointers.
-        var readings: [(parameter: Parameter, value: String)] = []
+        var readings: [(parameter: Parameter, value: String, number: Double?)] = []
         readings.reserveCapacity(samples.count)
         var energy: Double?
         for sample in samples {
@@ -173,25 +173,35 @@ struct StationStateModel {
             let value = sample.value.map(StateValue.number) ?? sample.rawValue
             if let index = readings.firstIndex(where: { $0.parameter.name == parameter.name }) {
                 readings[index].value = value
+                readings[index].number = sample.value
             } else {
-                readings.append((parameter, value))
+                readings.append((parameter, value, sample.value))
             }
             if sample.measurand == .energyActiveImportRegister, sample.phase == nil, let value = sample.value {
                 energy = value
             }
         }
-        var state = stations[out.stationID, default: Station()].connectors[connector, default: Connector()]
-        for (parameter, value) in readings {
+        // The connector's state changed in place: one lookup per level, no copy of it to write back.
+        let stationID = out.stationID
+        Self.updateMeter(&stations[stationID, default: Station()].connectors[connector, default: Connector()],
+                         connector, request.transactionId, readings, energy, &out)
+    }
+
+    private static func updateMeter(
+        _ state: inout Connector, _ connector: Int, _ transactionId: Int?,
+        _ readings: [(parameter: Parameter, value: String, number: Double?)], _ energy: Double?, _ out: inout Output
+    ) {
+        for (parameter, value, number) in readings {
             out.connector(connector, parameter.name, value, kept: true)
             if parameter.isFlow {
-                if Double(value) == 0 { state.flowing.remove(parameter.name) } else { state.flowing.insert(parameter.name) }
+                // A value that is not a number (kept as sent) counts as flowing, as it always did.
+                if number == 0 { state.flowing.remove(parameter.name) } else { state.flowing.insert(parameter.name) }
             }
         }
-        let transactionID = request.transactionId ?? state.transactionID
+        let transactionID = transactionId ?? state.transactionID
         if let energy, let meterStart = state.meterStart, transactionID != nil, transactionID == state.transactionID {
             out.connector(connector, "session_energy", StateValue.number(energy - Double(meterStart)), kept: true)
         }
-        stations[out.stationID, default: Station()].connectors[connector] = state
     }
 
     /// A meter value's state parameter: its name, and whether it is a power or current flow.

@@ -59,6 +59,25 @@ import Testing
         ])
     }
 
+    /// A flow reported as 0 is not zeroed again when charging stops; one still flowing is, and so is one whose value
+    /// is not a number.
+    @Test mutating func onlyFlowsStillFlowingAreZeroedWhenChargingStops() {
+        _ = model.apply(.message(station: "CP1", .statusNotification(StatusNotificationRequest(connectorId: 1, errorCode: .noError, status: .charging))), at: t0)
+        let values = [MeterValue(timestamp: t0, sampledValue: [
+            SampledValue(value: "0.0", measurand: .powerActiveImport, unit: .kW),
+            SampledValue(value: "16", measurand: .currentImport, phase: .l1, unit: .a),
+            SampledValue(value: "-0", measurand: .currentImport, phase: .l2, unit: .a),
+            SampledValue(value: "n/a", measurand: .currentImport, phase: .l3, unit: .a),
+        ])]
+        let request = MeterValuesRequest(connectorId: 1, transactionId: nil, meterValue: values)
+        _ = model.apply(.message(station: "CP1", .meterValues(request, samples: MeterSample.normalise(values))), at: t0 + 1)
+        let suspended = StatusNotificationRequest(connectorId: 1, errorCode: .noError, status: .suspendedEV)
+        let zeroed = table(model.apply(.message(station: "CP1", .statusNotification(suspended)), at: t0 + 2)).filter { $0.contains("/connector/1/") }
+        #expect(zeroed.filter { $0.contains("power") || $0.contains("current") } == [
+            "ocpp/CP1/connector/1/state/current_import_l1 0", "ocpp/CP1/connector/1/state/current_import_l3 0",
+        ])
+    }
+
     @Test mutating func aTransactionWithPhasesAndUnitsAndItsEnd() {
         let start = StartTransactionRequest(connectorId: 1, idTag: "TAG", meterStart: 1000, timestamp: date("2026-11-21T13:00:00Z"))
         _ = model.apply(.message(station: "CP1", .startTransaction(start, StartTransactionResponse(idTagInfo: IdTagInfo(status: .accepted), transactionId: 7))), at: t0)
