@@ -100,7 +100,7 @@ public final class MQTTClient: Service, Sendable {
         var nextPacketID: UInt16 = 1
         /// QoS 1 and 2 messages not yet sent on this connection, oldest first.
         var waiting = CircularBuffer<Outgoing>()
-        var inFlight: [UInt16: Outgoing] = [:]
+        var inFlight = PacketTable<Outgoing>()
         /// Packet ids of SUBSCRIBEs not yet acknowledged (not to be reused meanwhile).
         var subscribing: Set<UInt16> = []
         /// Packet ids of QoS 2 messages received and not yet released by the broker (delivered once).
@@ -128,7 +128,7 @@ public final class MQTTClient: Service, Sendable {
             while true {
                 let id = nextPacketID
                 nextPacketID = id == .max ? 1 : id + 1
-                if inFlight[id] == nil && !subscribing.contains(id) { return id }
+                if inFlight[id] == nil && (subscribing.isEmpty || !subscribing.contains(id)) { return id }
             }
         }
 
@@ -342,7 +342,7 @@ public final class MQTTClient: Service, Sendable {
             state.subscribing = []
             state.receivedExactlyOnce = []
             let resend = state.inFlight.values.sorted { $0.order < $1.order }
-            state.inFlight = [:]
+            state.inFlight.removeAll()
             var waiting = CircularBuffer(resend)
             waiting.append(contentsOf: state.waiting)
             state.waiting = waiting
