@@ -23,6 +23,10 @@ struct StationStateModel {
         var meterStart: Int?
         /// Power and current parameters last published with a non-zero value.
         var flowing: Set<String> = []
+        /// The topics of the meter parameters this connector reported, by ``Parameter/id`` (-1: `session_energy`): made at the first
+        /// MeterValues that carries the parameter, then shared by every publication (and the retained cache's key,
+        /// which then matches by identity). Only metering connectors have them.
+        var meterTopics: [Int: (topic: String, flat: String?)] = [:]
     }
 
     init(topics: TopicLayout) {
@@ -192,7 +196,7 @@ struct StationStateModel {
         _ readings: [(parameter: Parameter, value: String, number: Double?)], _ energy: Double?, _ out: inout Output
     ) {
         for (parameter, value, number) in readings {
-            out.connector(connector, parameter.name, value, kept: true)
+            out.publish(meterTopics(parameter.id, parameter.name), value, kept: true)
             if parameter.isFlow {
                 // A value that is not a number (kept as sent) counts as flowing, as it always did.
                 if number == 0 { state.flowing.remove(parameter.name) } else { state.flowing.insert(parameter.name) }
@@ -200,12 +204,21 @@ struct StationStateModel {
         }
         let transactionID = transactionId ?? state.transactionID
         if let energy, let meterStart = state.meterStart, transactionID != nil, transactionID == state.transactionID {
-            out.connector(connector, "session_energy", StateValue.number(energy - Double(meterStart)), kept: true)
+            out.publish(meterTopics(-1, "session_energy"), StateValue.number(energy - Double(meterStart)), kept: true)
+        }
+
+        func meterTopics(_ id: Int, _ name: String) -> (topic: String, flat: String?) {
+            if let known = state.meterTopics[id] { return known }
+            let topics = out.topics.connectorState(name, connector: connector)
+            state.meterTopics[id] = topics
+            return topics
         }
     }
 
     /// A meter value's state parameter: its name, and whether it is a power or current flow.
     struct Parameter {
+        /// Its position in the table of parameters, for per-connector tables.
+        let id: Int
         let name: String
         let isFlow: Bool
     }
@@ -223,7 +236,8 @@ struct StationStateModel {
             for phase in [nil] + Phase.allCases.map(Optional.some) {
                 for location in [nil] + Location.allCases.map(Optional.some) {
                     let name = name(measurand, phase, location)
-                    table[ParameterKey(measurand: measurand, phase: phase, location: location)] = Parameter(name: name, isFlow: isFlow(name))
+                    table[ParameterKey(measurand: measurand, phase: phase, location: location)] =
+                        Parameter(id: table.count, name: name, isFlow: isFlow(name))
                 }
             }
         }
@@ -302,8 +316,12 @@ private struct Output {
     /// (only there when the layout leaves out `connector/1`).
     mutating func connector(_ connector: Int, _ parameter: String, _ value: String?, kept: Bool = false) {
         guard let value else { return }
-        let (topic, flat) = topics.connectorState(parameter, connector: connector)
-        publications.append(Publication(topic: topic, payload: value, kept: kept))
-        if let flat { publications.append(Publication(topic: flat, payload: value, kept: kept)) }
+        publish(topics.connectorState(parameter, connector: connector), value, kept: kept)
+    }
+
+    /// A connector parameter on topics made before (``StationStateTopics/connectorState(_:connector:)``).
+    mutating func publish(_ topics: (topic: String, flat: String?), _ value: String, kept: Bool) {
+        publications.append(Publication(topic: topics.topic, payload: value, kept: kept))
+        if let flat = topics.flat { publications.append(Publication(topic: flat, payload: value, kept: kept)) }
     }
 }
