@@ -135,12 +135,12 @@ public final class MQTTClient: Service, Sendable {
         /// Puts waiting messages on the wire, oldest first, while connected and packet ids are free.
         mutating func sendWaiting() {
             guard channel != nil else { return }
-            while var message = waiting.first, let id = freePacketID() {
-                waiting.removeFirst()
+            while !waiting.isEmpty, let id = freePacketID() {
+                var message = waiting.removeFirst()
                 message.packetID = id
                 encodeSend(message)
                 message.sent = true
-                inFlight[id] = message
+                inFlight.insert(id, consume message)
             }
         }
 
@@ -384,8 +384,12 @@ public final class MQTTClient: Service, Sendable {
         case .puback(let id), .pubcomp(let id):
             let expected: UInt8 = if case .puback = packet { 1 } else { 2 }
             let (token, waiters) = state.withLock { state -> (Int32?, [EventLoopPromise<Bool>]) in
-                guard let message = state.inFlight[id], message.qos == expected else { return (nil, []) }
-                state.inFlight[id] = nil
+                guard let message = state.inFlight.remove(id) else { return (nil, []) }
+                guard message.qos == expected else {
+                    // A PUBACK for a QoS 2 message or a PUBCOMP for a QoS 1 one: not ours to end.
+                    state.inFlight.insert(id, message)
+                    return (nil, [])
+                }
                 state.sendWaiting()
                 return (message.token, state.takeDrainWaiters())
             }

@@ -29,6 +29,16 @@ struct PacketTable<Value> {
         }
     }
 
+    /// Takes the value of `id` out of the table: moved out, not copied.
+    mutating func remove(_ id: UInt16) -> Value? {
+        let index = index(id)
+        guard slots[index]?.id == id else { return nil }
+        var taken: (id: UInt16, value: Value)?
+        swap(&taken, &slots[index])
+        count -= 1
+        return taken.map { $0.value }
+    }
+
     /// Every value, in no particular order.
     var values: [Value] {
         slots.compactMap { $0?.value }
@@ -43,12 +53,13 @@ struct PacketTable<Value> {
         Int(id) & (slots.count - 1)
     }
 
-    private mutating func insert(_ id: UInt16, _ value: Value) {
+    /// Puts `value` in as the value of `id` (moved in, not copied), replacing any it had.
+    mutating func insert(_ id: UInt16, _ value: consuming Value) {
         while let slot = slots[index(id)], slot.id != id {
             grow()
         }
         if slots[index(id)] == nil { count += 1 }
-        slots[index(id)] = (id, value)
+        slots[index(id)] = (id, consume value)
     }
 
     private mutating func grow() {

@@ -22,7 +22,12 @@ import Testing
                 if id != stuck { live.append(id) }
             } else {
                 let victim = live.remove(at: Int.random(in: 0..<live.count, using: &generator))
-                table[victim] = nil
+                if Bool.random(using: &generator) {
+                    table[victim] = nil
+                } else {
+                    #expect(table.remove(victim) == reference[victim])
+                    #expect(table.remove(victim) == nil)
+                }
                 reference[victim] = nil
             }
             if step % 997 == 0 {
