@@ -34,8 +34,8 @@ final class StatePublisher: Sendable {
         var nextOrder: UInt64 = 0
         /// Unacknowledged outbox entries, oldest first.
         var outbox = OutboxQueue()
-        /// Message id -> outbox sequence, for the entries handed to the MQTT client and not yet acknowledged.
-        var inFlight: [Int32: UInt64] = [:]
+        /// The entries handed to the MQTT client and not yet acknowledged, by message id.
+        var inFlight = InFlightQueue()
         /// The highest sequence handed to the MQTT client since the connection came up.
         var sentUpTo: UInt64 = 0
         /// Outbox entries that were not written to the store: ordinary state queued behind a backlog.
@@ -208,7 +208,7 @@ final class StatePublisher: Sendable {
         guard state.connected else { return }
         var position = state.outbox.position(after: state.sentUpTo)
         while state.inFlight.count < Self.window, let entry = state.outbox.entry(at: position) {
-            if let id = send(entry.topic, entry.payload, entry.retain) { state.inFlight[id] = entry.sequence }
+            if let id = send(entry.topic, entry.payload, entry.retain) { state.inFlight.append(id: id, sequence: entry.sequence) }
             state.sentUpTo = entry.sequence
             position += 1
         }
@@ -218,7 +218,7 @@ final class StatePublisher: Sendable {
     func connected() {
         let (resent, republished, change) = state.withLock { state in
             state.connected = true
-            state.inFlight = [:]
+            state.inFlight.removeAll()
             state.sentUpTo = 0
             let resentTopics = Set(state.outbox.pending.map(\.topic))
             sendWaiting(&state)
@@ -248,10 +248,10 @@ final class StatePublisher: Sendable {
         let change = state.withLock { state -> Bool? in
             var removed = 0
             for messageID in messageIDs {
-                guard let sequence = state.inFlight.removeValue(forKey: messageID),
+                guard let sequence = state.inFlight.remove(id: messageID),
                     state.outbox.remove(sequence: sequence)
                 else { continue }
-                state.volatile.remove(sequence)
+                if !state.volatile.isEmpty { state.volatile.remove(sequence) }
                 removed += 1
             }
             guard removed > 0 else { return nil }
@@ -298,7 +298,7 @@ final class StatePublisher: Sendable {
         let count = max(1, outboxLimit / 10)
         let gone = Set(state.outbox.pending.prefix(count).map(\.sequence))
         state.outbox.removeFirst(count)
-        state.inFlight = state.inFlight.filter { !gone.contains($0.value) }
+        state.inFlight.filter { !gone.contains($0) }
         state.volatile.subtract(gone)
         Self.dropped.increment(by: gone.count)
         logger.warning("Outbox full: dropped the oldest messages", metadata: [
@@ -392,6 +392,63 @@ struct OutboxQueue {
             storage.removeAll(keepingCapacity: true)
             head = 0
         } else if head >= 64, head * 2 >= storage.count {
+            storage.removeFirst(head)
+            head = 0
+        }
+    }
+}
+
+/// The outbox entries handed to the MQTT client and not acknowledged yet: (message id, sequence) in the order they
+/// were handed over, which is also the order of their message ids (the client numbers publishes in sequence,
+/// wrapping past `Int32.max`). The broker acknowledges QoS 1 publishes in the order it got them (MQTT 3.1.1 section
+/// 4.6), so an acknowledgement is nearly always the oldest entry's; any other is found by binary search, and a
+/// message id that is not here (a publish the outbox did not track) costs the same. No hashing.
+struct InFlightQueue {
+    private var storage: [(id: Int32, sequence: UInt64)] = []
+    private var head = 0
+
+    var count: Int { storage.count - head }
+
+    mutating func append(id: Int32, sequence: UInt64) {
+        storage.append((id, sequence))
+    }
+
+    /// Removes the entry of message id `id` and returns its sequence; nil when there is none.
+    mutating func remove(id: Int32) -> UInt64? {
+        guard head < storage.count else { return nil }
+        let oldest = storage[head].id
+        if id == oldest {
+            defer { popFirst() }
+            return storage[head].sequence
+        }
+        // Positions after the oldest, in the order ids were given out, wrapping included.
+        let target = UInt32(bitPattern: id &- oldest)
+        var low = head + 1, high = storage.count
+        while low < high {
+            let middle = (low + high) / 2
+            if UInt32(bitPattern: storage[middle].id &- oldest) < target { low = middle + 1 } else { high = middle }
+        }
+        guard low < storage.count, storage[low].id == id else { return nil }
+        return storage.remove(at: low).sequence
+    }
+
+    /// Keeps only the entries whose sequence `keep` accepts.
+    mutating func filter(sequence keep: (UInt64) -> Bool) {
+        storage = storage[head...].filter { keep($0.sequence) }
+        head = 0
+    }
+
+    mutating func removeAll() {
+        storage.removeAll(keepingCapacity: true)
+        head = 0
+    }
+
+    private mutating func popFirst() {
+        head += 1
+        if head == storage.count {
+            storage.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 256, head * 2 >= storage.count {
             storage.removeFirst(head)
             head = 0
         }
