@@ -20,8 +20,9 @@ public struct OutboxEntry: Codable, Sendable, Hashable {
     }
 
     /// `{"s":1,"t":"topic","p":"payload","r":true}` and a newline per entry, written by hand into one buffer: this
-    /// is on the publish path.
-    public static func lines(_ entries: some Sequence<OutboxEntry>) -> String {
+    /// is on the publish path. Inlinable, so the store's call is specialised for its array (unspecialised, each
+    /// entry came through the iterator's witness, copied).
+    @inlinable public static func lines(_ entries: some Sequence<OutboxEntry>) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(entries.underestimatedCount * 112)
         for entry in entries {
