@@ -24,11 +24,13 @@ enum FastPathRequest: Sendable {
     case statusNotification(StatusNotificationRequest)
     case heartbeat
 
-    var value: any Sendable {
+    /// The request as `T`; nil when it is another type. Typed, not through `Any`: a MeterValuesRequest does not
+    /// fit an existential's inline buffer, so that would be an allocation per message.
+    func value<T>(as _: T.Type) -> T? {
         switch self {
-        case .meterValues(let request): request
-        case .statusNotification(let request): request
-        case .heartbeat: HeartbeatRequest()
+        case .meterValues(let request): request as? T
+        case .statusNotification(let request): request as? T
+        case .heartbeat: HeartbeatRequest() as? T
         }
     }
 

@@ -39,7 +39,7 @@ public struct Call: Hashable, Sendable {
 
     /// The payload as `T`: the frame decoder's reading when it made one, otherwise ``PayloadCoding``'s.
     public func decodePayload<T: Decodable>(as type: T.Type) throws(PayloadDecodingError) -> T {
-        if let value = decoded?.value as? T { return value }
+        if let value = decoded?.value(as: T.self) { return value }
         return try PayloadCoding.decode(type, from: payload)
     }
 

@@ -132,6 +132,12 @@ import Testing
         guard case .call(let call) = try FrameCodec.decode(Array(frame.utf8)) else { Issue.record("not a call"); return }
         #expect(call.decoded != nil)
         #expect(try call.decodePayload(as: MeterValuesRequest.self) == PayloadCoding.decodeGenerally(MeterValuesRequest.self, from: call.payload))
+        // The reading is handed over, not made again: one that differs from the payload shows which is used.
+        var handed = call
+        handed.decoded = .meterValues(MeterValuesRequest(connectorId: 9, transactionId: nil, meterValue: []))
+        #expect(try handed.decodePayload(as: MeterValuesRequest.self).connectorId == 9)
+        handed.decoded = .heartbeat
+        #expect(try handed.decodePayload(as: MeterValuesRequest.self).connectorId == 1, "a reading of another type is not used")
         guard case .call(let unusual) = try FrameCodec.decode(Array(#"[2,"m2","Heartbeat", {"x":1} ]"#.utf8)) else { return }
         #expect(unusual.decoded == nil && unusual.payload == RawJSON(validatedBytes: Data(#"{"x":1}"#.utf8)))
         #expect(throws: FrameDecodingError.self) { try FrameCodec.decode(Array(#"[2,"m3","StatusNotification",{"connectorId":01,"errorCode":"NoError","status":"Available"}]"#.utf8)) }
