@@ -21,10 +21,18 @@ def run_loadgen(gateway, broker, base_path, tmp_path, *args):
     return result, report
 
 
+def event_loop_threads(gateway):
+    """The gateway process's NIO event loop threads (NIO names them NIO-ELT-<group>-#<n>)."""
+    names = [path.read_text().strip() for path in Path(f"/proc/{gateway.process.pid}/task").glob("*/comm")]
+    return sum(name.startswith("NIO-ELT-") for name in names)
+
+
 def test_every_meter_values_is_answered_and_seen_on_mqtt(start_gateway, broker, base_path, tmp_path):
     # One loop: chargers, broker connection and admin API on the same thread.
     gateway = start_gateway(env={"AUTHORIZED_TAG_ID_LIST": '["LOADGEN"]', "EVENT_LOOP_THREADS": "1"})
     gateway.wait_for_log("gateway.event_loop_threads=1")
+    # The setting sizes the only event loop group there is: one NIO loop thread, not one per core beside it.
+    assert event_loop_threads(gateway) == 1
     result, report = run_loadgen(gateway, broker, base_path, tmp_path,
                                  "--chargers", "3", "--rate", "2", "--duration", "3")
     assert result.returncode == 0, result.stdout + result.stderr
