@@ -157,10 +157,13 @@ public enum Gateway {
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
             source.setEventHandler {
                 // `data` is how many signals came since the handler last ran: two quick ones may arrive together.
-                if count.add(Int(source.data)) >= 2 {
+                let seen = count.add(Int(source.data))
+                if seen >= 2 {
                     logger.warning("Second signal: exiting at once")
                     _exit(130)
                 }
+                // Said once this handler has seen it: if a second signal is ever missed, the log shows which one.
+                logger.info("Shutdown signal received; a second one ends the process at once", metadata: ["signal": "\(signalNumber)"])
             }
             source.resume()
             signalSources.append(source)
