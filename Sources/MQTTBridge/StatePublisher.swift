@@ -38,6 +38,9 @@ final class StatePublisher: Sendable {
         var inFlight = InFlightQueue()
         /// The highest sequence handed to the MQTT client since the connection came up.
         var sentUpTo: UInt64 = 0
+        /// The window filled up: nothing more is handed over until acknowledgements bring the messages in flight
+        /// down to ``refillLevel``.
+        var windowFull = false
         /// Outbox entries that were not written to the store: ordinary state queued behind a backlog.
         var volatile: Set<UInt64> = []
         /// Entries staged and not committed yet (not in `outbox`, kept ones not in the store), in sequence order,
@@ -65,6 +68,10 @@ final class StatePublisher: Sendable {
     /// acknowledgements come back. MQTT message ids have 16 bits: a client with more messages outstanding
     /// would reuse ids and mismatch acknowledgements.
     static let window = 1000
+
+    /// Once the window is full, it is refilled when no more than this many messages are in flight: in one write of
+    /// half a window, instead of a write of a message or two after every acknowledgement the broker sends.
+    static let refillLevel = window / 2
 
     private static let queued = Gauge(label: "mqtt_queued_messages")
     private static let dropped = Counter(label: "mqtt_outbox_dropped_total")
@@ -203,11 +210,20 @@ final class StatePublisher: Sendable {
         return last.sequence > state.sentUpTo
     }
 
-    /// Hands waiting outbox entries to the MQTT client, in order, while the window has room.
+    /// Hands waiting outbox entries to the MQTT client, in order, while the window has room; once it was full, from
+    /// when acknowledgements bring it down to ``refillLevel``.
     private func sendWaiting(_ state: inout State) {
         guard state.connected else { return }
+        if state.windowFull {
+            guard state.inFlight.count <= Self.refillLevel else { return }
+            state.windowFull = false
+        }
         var position = state.outbox.position(after: state.sentUpTo)
-        while state.inFlight.count < Self.window, let entry = state.outbox.entry(at: position) {
+        while let entry = state.outbox.entry(at: position) {
+            guard state.inFlight.count < Self.window else {
+                state.windowFull = true
+                return
+            }
             if let id = send(entry.topic, entry.payload, entry.retain) { state.inFlight.append(id: id, sequence: entry.sequence) }
             state.sentUpTo = entry.sequence
             position += 1
@@ -219,6 +235,7 @@ final class StatePublisher: Sendable {
         let (resent, republished, change) = state.withLock { state in
             state.connected = true
             state.inFlight.removeAll()
+            state.windowFull = false
             state.sentUpTo = 0
             let resentTopics = Set(state.outbox.pending.map(\.topic))
             sendWaiting(&state)

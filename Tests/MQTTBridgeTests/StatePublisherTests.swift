@@ -72,14 +72,37 @@ extension StatePublisher {
         let transport = RecordingTransport()
         let publisher = StatePublisher(transport: transport, qos: 1, logger: quiet)
         publisher.connected()
-        let count = StatePublisher.window + 3
-        publisher.publish((1...count).map { reading("energy", String($0)) })
+        publisher.publish((1...5).map { reading("energy", String($0)) })
         // Ids the publisher does not know (a duplicate, one from before a reconnect) are ignored.
         publisher.acknowledged([2, 1, 2, 9_999, 3])
-        #expect(publisher.waiting == count - 3)
-        // Three left the window: the three readings that waited behind it went out.
-        #expect(transport.log.count == count)
-        #expect(transport.log.last == "energy=\(count)")
+        #expect(publisher.waiting == 2)
+        publisher.acknowledged([5, 4])
+        #expect(publisher.waiting == 0)
+    }
+
+    @Test func aFullWindowIsRefilledInOneGoOnceHalfOfItIsAcknowledged() {
+        let transport = RecordingTransport()
+        let publisher = StatePublisher(transport: transport, qos: 1, logger: quiet)
+        publisher.connected()
+        let count = 2 * StatePublisher.window + 10
+        publisher.publish((1...count).map { reading("energy", String($0)) })
+        #expect(transport.log.count == StatePublisher.window)
+        // Acknowledgements that leave more than the refill level in flight send nothing more...
+        let belowRefill = Int32(StatePublisher.window - StatePublisher.refillLevel - 1)
+        for id in 1...belowRefill { publisher.acknowledged(id) }
+        #expect(transport.log.count == StatePublisher.window)
+        // ...and the one that reaches it fills the window again, in one go and in order.
+        publisher.acknowledged(belowRefill + 1)
+        #expect(transport.log.count == 2 * StatePublisher.window - StatePublisher.refillLevel)
+        #expect(transport.log.last == "energy=\(transport.log.count)")
+        // Acknowledging everything that was sent, as it is sent, gets every reading out, in order.
+        var acknowledged: Int32 = belowRefill + 1
+        while acknowledged < Int32(transport.log.count) {
+            acknowledged += 1
+            publisher.acknowledged(acknowledged)
+        }
+        #expect(transport.log == (1...count).map { "energy=\($0)" })
+        #expect(publisher.waiting == 0)
     }
 
     @Test func atMostAWindowIsInFlightAndOrdinaryStateWaitsBehindIt() {
