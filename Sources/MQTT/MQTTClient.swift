@@ -414,6 +414,12 @@ public final class MQTTClient: Service, Sendable {
         }
     }
 
+    /// How many replies the broker owes on `channel`: an acknowledgement for every message in flight and every
+    /// subscription not yet acknowledged.
+    func awaitedReplies(on channel: any Channel) -> Int {
+        state.withLock { state in state.channel === channel ? state.inFlight.count + state.subscribing.count : 0 }
+    }
+
     /// After a read: tells the messages the broker acknowledged in it, then writes what the read produced (and
     /// anything else waiting) in one write.
     func readComplete(on channel: any Channel, acknowledged: [Int32]) {
