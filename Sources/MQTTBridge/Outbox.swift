@@ -19,15 +19,16 @@ public struct OutboxEntry: Codable, Sendable, Hashable {
         case sequence = "s", topic = "t", payload = "p", retain = "r"
     }
 
-    /// `{"s":1,"t":"topic","p":"payload","r":true}` and a newline per entry, written by hand into one buffer: this
+    /// `{"s":1,"t":"topic","p":"payload","r":true}` and a newline per entry, written by hand into one buffer of
+    /// UTF-8 (the store binds it as text with its length: no string made of it, validated and measured again). This
     /// is on the publish path. Inlinable, so the store's call is specialised for its array (unspecialised, each
     /// entry came through the iterator's witness, copied).
-    @inlinable public static func lines(_ entries: some Sequence<OutboxEntry>) -> String {
+    @inlinable public static func lines(_ entries: some Sequence<OutboxEntry>) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(entries.underestimatedCount * 112)
         for entry in entries {
             out.append(contentsOf: #"{"s":"#.utf8)
-            out.append(contentsOf: String(entry.sequence).utf8)
+            appendDecimal(entry.sequence, to: &out)
             out.append(contentsOf: #","t":"#.utf8)
             JSONString.append(entry.topic, to: &out)
             out.append(contentsOf: #","p":"#.utf8)
@@ -35,7 +36,22 @@ public struct OutboxEntry: Codable, Sendable, Hashable {
             out.append(contentsOf: (entry.retain ? #","r":true}"# : #","r":false}"#).utf8)
             out.append(UInt8(ascii: "\n"))
         }
-        return String(decoding: out, as: UTF8.self)
+        return out
+    }
+
+    /// The digits of `value`, without making a string of them.
+    @inlinable static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for UInt64.max's 20 digits
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[23 - count] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0
+            out.append(contentsOf: buffer[(24 - count)...])
+        }
     }
 
     /// The entries of `line`s; a line torn by a crash is skipped.
@@ -90,13 +106,13 @@ public final class FileOutbox: OutboxStore, @unchecked Sendable {
             }
             handle = opened
         }
-        try handle!.write(contentsOf: Data(OutboxEntry.lines(entries).utf8))
+        try handle!.write(contentsOf: Data(OutboxEntry.lines(entries)))
     }
 
     public func rewrite(_ entries: some Collection<OutboxEntry>) throws {
         try? handle?.close()
         handle = nil
-        try Data(OutboxEntry.lines(entries).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try Data(OutboxEntry.lines(entries)).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }
 

@@ -41,6 +41,8 @@ final class SQLiteDatabase {
     enum Value {
         case int(Int64)
         case text(String)
+        /// Text given as its UTF-8 bytes, bound with its length (no string made of it, and no terminator looked for).
+        case utf8([UInt8])
         case null
 
         init(_ value: Int?) { self = value.map { .int(Int64($0)) } ?? .null }
@@ -60,6 +62,14 @@ final class SQLiteDatabase {
             switch value {
             case .int(let number): sqlite3_bind_int64(statement, position, number)
             case .text(let text): sqlite3_bind_text(statement, position, text, -1, transient)
+            case .utf8(let bytes) where bytes.isEmpty: sqlite3_bind_text(statement, position, "", 0, transient)
+            case .utf8(let bytes):
+                // SQLite copies the text (transient) before this returns.
+                bytes.withUnsafeBufferPointer { buffer in
+                    buffer.withMemoryRebound(to: CChar.self) { text in
+                        _ = sqlite3_bind_text(statement, position, text.baseAddress, Int32(text.count), transient)
+                    }
+                }
             case .null: sqlite3_bind_null(statement, position)
             }
         }

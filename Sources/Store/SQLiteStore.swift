@@ -259,7 +259,7 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
 
     private func insert(_ entries: [OutboxEntry]) throws {
         try database.run("INSERT OR REPLACE INTO outbox_events (first, last, entries) VALUES (?, ?, ?)",
-                         [.int(Int64(entries[0].sequence)), .int(Int64(entries[entries.count - 1].sequence)), .text(OutboxEntry.lines(entries))])
+                         [.int(Int64(entries[0].sequence)), .int(Int64(entries[entries.count - 1].sequence)), .utf8(OutboxEntry.lines(entries))])
     }
 
     /// Keeps `entries` (the unacknowledged ones, oldest first): everything older than the first of them goes. Rows

@@ -289,3 +289,32 @@ final class CountingOutbox: OutboxStore, @unchecked Sendable {
         #expect(try FileOutbox(path: path).load().isEmpty)
     }
 }
+
+@Suite struct OutboxLinesTests {
+    @Test func linesReadBackAsTheEntriesWritten() {
+        let awkward = ["", "plain", "a/\"b\"\\c", "line\nbreak\ttab\u{01}", "Zähler ⚡️ 𝄞", String(repeating: "x", count: 300)]
+        let sequences: [UInt64] = [0, 1, 9, 10, 99, 100, 12_345, 1 << 53, UInt64.max]
+        var entries: [OutboxEntry] = []
+        for (index, sequence) in sequences.enumerated() {
+            entries.append(OutboxEntry(sequence: sequence, topic: awkward[index % awkward.count],
+                                       payload: awkward[(index + 1) % awkward.count], retain: index % 2 == 0))
+        }
+        let lines = OutboxEntry.lines(entries)
+        #expect(OutboxEntry.entries(inLines: lines) == entries)
+        // One line per entry, and the numbers as JSON writes them.
+        #expect(lines.split(separator: UInt8(ascii: "\n")).count == entries.count)
+        #expect(String(decoding: lines, as: UTF8.self).hasPrefix(#"{"s":0,"t":"","p":"plain","r":true}"#))
+        #expect(String(decoding: lines, as: UTF8.self).contains(#"{"s":18446744073709551615,"#))
+    }
+
+    @Test func decimalsAreWrittenAsDescriptionWritesThem() {
+        var values: [UInt64] = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1_000, UInt64.max, UInt64.max - 1, 1 << 63]
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<1_000 { values.append(random.next() >> UInt64.random(in: 0...63)) }
+        for value in values {
+            var out: [UInt8] = [UInt8(ascii: "x")]
+            OutboxEntry.appendDecimal(value, to: &out)
+            #expect(out == Array("x\(value)".utf8))
+        }
+    }
+}
