@@ -5,8 +5,8 @@ import MQTTBridge
 struct MQTTClientTransport: MQTTTransport {
     let client: MQTTClient
 
-    func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) -> Int32? {
-        client.publish(topic: topic, payload: payload, qos: qos, retain: retain)
+    func publish(topic: String, text: String, qos: Int, retain: Bool) -> Int32? {
+        client.publish(topic: topic, text: text, qos: qos, retain: retain)
     }
 
     func subscribe(_ filters: [String]) {

@@ -19,6 +19,22 @@ public enum MQTTClientEvent: Sendable {
     case published(messageIDs: [Int32])
 }
 
+/// A message's payload: bytes, or text published as its UTF-8. Text is kept as the string it is (a reference to
+/// its storage) until it is written, so a caller that keeps the same text (the bridge's outbox) does not have it
+/// copied into an array per publish.
+public enum MQTTPayload: Sendable {
+    case bytes([UInt8])
+    case text(String)
+
+    /// The length in bytes.
+    var count: Int {
+        switch self {
+        case .bytes(let bytes): bytes.count
+        case .text(let text): text.utf8.count
+        }
+    }
+}
+
 /// A setting the client cannot use (a TLS file that does not load, say).
 public struct MQTTClientError: Error, CustomStringConvertible {
     public var description: String
@@ -71,7 +87,7 @@ public final class MQTTClient: Service, Sendable {
         var token: Int32
         var order: UInt64
         var topic: String
-        var payload: [UInt8]
+        var payload: MQTTPayload
         var qos: UInt8
         var retain: Bool
         /// Its packet id on the current connection.
@@ -215,6 +231,17 @@ public final class MQTTClient: Service, Sendable {
     /// be published again.
     @discardableResult
     public func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) -> Int32? {
+        publish(topic: topic, payload: .bytes(payload), qos: qos, retain: retain)
+    }
+
+    /// Publishes `text` as the payload (its UTF-8), like ``publish(topic:payload:qos:retain:)``.
+    @discardableResult
+    public func publish(topic: String, text: String, qos: Int, retain: Bool) -> Int32? {
+        publish(topic: topic, payload: .text(text), qos: qos, retain: retain)
+    }
+
+    @discardableResult
+    public func publish(topic: String, payload: MQTTPayload, qos: Int, retain: Bool) -> Int32? {
         guard (0...2).contains(qos), Self.isPublishable(topic) else {
             logger.warning("MQTT publish refused", metadata: ["mqtt.topic": "\(topic)", "mqtt.error": "invalid topic or QoS \(qos)"])
             return nil

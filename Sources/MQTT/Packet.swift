@@ -74,7 +74,7 @@ enum Packet {
 
     /// PUBLISH; `packetID` is required for QoS 1 and 2.
     static func writePublish(
-        topic: String, payload: [UInt8], qos: UInt8, retain: Bool, duplicate: Bool, packetID: UInt16?,
+        topic: String, payload: MQTTPayload, qos: UInt8, retain: Bool, duplicate: Bool, packetID: UInt16?,
         to buffer: inout ByteBuffer
     ) {
         let flags = (duplicate ? 0x08 : 0) | qos << 1 | (retain ? 0x01 : 0)
@@ -82,7 +82,10 @@ enum Packet {
         writeFixedHeader(.publish, flags: flags, remainingLength: length, to: &buffer)
         writeString(topic, to: &buffer)
         if qos > 0 { buffer.writeInteger(packetID ?? 0) }
-        buffer.writeBytes(payload)
+        switch payload {
+        case .bytes(let bytes): buffer.writeBytes(bytes)
+        case .text(let text): buffer.writeString(text)
+        }
     }
 
     /// PUBACK, PUBREC, PUBREL or PUBCOMP.

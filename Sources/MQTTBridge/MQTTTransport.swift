@@ -4,7 +4,7 @@ public protocol MQTTTransport: Sendable {
     /// Returns the message id the broker's acknowledgement will carry (``MQTTTransportEvent/acknowledged(messageIDs:)``),
     /// or nil when the message was not handed over.
     @discardableResult
-    func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) -> Int32?
+    func publish(topic: String, text: String, qos: Int, retain: Bool) -> Int32?
     /// Subscribes now and after every reconnect.
     func subscribe(_ filters: [String])
 }

@@ -336,7 +336,7 @@ final class StatePublisher: Sendable {
     }
 
     private func send(_ topic: String, _ payload: String, _ retain: Bool) -> Int32? {
-        transport.publish(topic: topic, payload: Array(payload.utf8), qos: qos, retain: retain)
+        transport.publish(topic: topic, text: payload, qos: qos, retain: retain)
     }
 }
 

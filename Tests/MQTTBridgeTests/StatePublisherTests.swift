@@ -8,9 +8,9 @@ import Testing
 
 final class RecordingTransport: MQTTTransport {
     let published = Mutex<[String]>([])
-    func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) -> Int32? {
+    func publish(topic: String, text: String, qos: Int, retain: Bool) -> Int32? {
         published.withLock {
-            $0.append("\(topic)=\(String(decoding: payload, as: UTF8.self))\(retain ? "" : "!")")
+            $0.append("\(topic)=\(text)\(retain ? "" : "!")")
             return Int32($0.count)  // the message id: the position in the log, from 1
         }
     }

@@ -115,7 +115,11 @@ import Testing
         #expect(publisher.publish(topic: "w/qos0", payload: [1], qos: 0, retain: true) == nil)
         var ids: [Int32] = []
         for n in 0..<5 {
-            ids.append(try #require(publisher.publish(topic: "w/\(n)", payload: Array("v\(n)".utf8), qos: 1, retain: true)))
+            // Bytes and text alike wait for the reconnect.
+            let id = n % 2 == 0
+                ? publisher.publish(topic: "w/\(n)", payload: Array("v\(n)".utf8), qos: 1, retain: true)
+                : publisher.publish(topic: "w/\(n)", text: "v\(n)", qos: 1, retain: true)
+            ids.append(try #require(id))
         }
         #expect(events.acknowledged.isDisjoint(with: ids))
 

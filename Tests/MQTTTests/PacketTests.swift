@@ -25,7 +25,7 @@ import Testing
     @Test func aLongPublishHasAMultiByteLengthAndReadsBack() throws {
         let payload = [UInt8](repeating: 7, count: 300)
         var buffer = ByteBuffer()
-        Packet.writePublish(topic: "a/b", payload: payload, qos: 1, retain: true, duplicate: true, packetID: 513, to: &buffer)
+        Packet.writePublish(topic: "a/b", payload: .bytes(payload), qos: 1, retain: true, duplicate: true, packetID: 513, to: &buffer)
         let encoded = Array(buffer.readableBytesView)
         // DUP, QoS 1, RETAIN; 2 + 3 + 2 + 300 = 307 = 0b1_0011_0011 -> 0xB3 0x02.
         #expect(Array(encoded.prefix(3)) == [0x3B, 0xB3, 0x02])
@@ -36,9 +36,19 @@ import Testing
         #expect(buffer.readableBytes == 0)
     }
 
+    @Test func aTextPayloadIsWrittenAsItsUTF8Bytes() {
+        // Multi-byte characters and a length past one byte: the remaining length counts UTF-8 bytes, not characters.
+        for text in ["", "21.5", "Zähler ⚡️ 𝄞", String(repeating: "é", count: 100)] {
+            let asText = bytes { Packet.writePublish(topic: "s/t", payload: .text(text), qos: 1, retain: true, duplicate: false, packetID: 7, to: &$0) }
+            let asBytes = bytes { Packet.writePublish(topic: "s/t", payload: .bytes(Array(text.utf8)), qos: 1, retain: true, duplicate: false, packetID: 7, to: &$0) }
+            #expect(asText == asBytes)
+            #expect(MQTTPayload.text(text).count == text.utf8.count)
+        }
+    }
+
     @Test func aPacketIsReadOnlyWhenItHasAllArrived() throws {
         var whole = ByteBuffer()
-        Packet.writePublish(topic: "t", payload: Array("hello".utf8), qos: 0, retain: false, duplicate: false, packetID: nil, to: &whole)
+        Packet.writePublish(topic: "t", payload: .text("hello"), qos: 0, retain: false, duplicate: false, packetID: nil, to: &whole)
         whole.writeBytes([0x40, 2, 0x12, 0x34, 0x90, 3, 0, 9, 0x80, 0xD0, 0])  // PUBACK, SUBACK (one refused), PINGRESP
         let all = Array(whole.readableBytesView)
         for cut in 0..<all.count {
