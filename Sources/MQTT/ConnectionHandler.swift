@@ -101,7 +101,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             client.readComplete(on: context.channel, acknowledged: acknowledged)
             acknowledged.removeAll(keepingCapacity: true)
         }
-        acknowledgeSoon(context: context)
+        acknowledgeIfFewOwed(context: context)
         context.fireChannelReadComplete()
     }
 
@@ -158,22 +158,18 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// the result's PUBACKs.
     ///
     /// With more owed the gateway is busy, its writes carry the acknowledgement soon enough, and the PUBACKs the
-    /// broker holds meanwhile are what batches them. Acknowledging sooner made the broker send them a few at a time
-    /// (a wake-up and a read each): at once after every read with up to 64 owed cost 340 instead of 220 µs of CPU per
-    /// MeterValues at 1,000 chargers; within a millisecond of every read, 100 instead of 70 at saturation. Linux
-    /// leaves quick-acknowledgement mode by itself, so it is set for each such read.
-    private func acknowledgeSoon(context: ChannelHandlerContext) {
-        guard quickAcknowledgements, client.awaitedReplies(on: context.channel) <= Self.quickAcknowledgementLimit else { return }
-        acknowledgeNow(context: context)
-    }
-
-    private func acknowledgeNow(context: ChannelHandlerContext) {
+    /// broker holds meanwhile are what batches them: acknowledging every read at once with up to 64 owed cost 340
+    /// instead of 220 µs of CPU per MeterValues at 1,000 chargers (docs/performance.md). Linux leaves
+    /// quick-acknowledgement mode by itself, so it is set for each such read.
+    private func acknowledgeIfFewOwed(context: ChannelHandlerContext) {
         #if canImport(Glibc)
-        guard quickAcknowledgements, context.channel.isActive, let options = context.channel.syncOptions else { return }
+        guard quickAcknowledgements, client.awaitedReplies(on: context.channel) <= Self.quickAcknowledgementLimit,
+            let options = context.channel.syncOptions
+        else { return }
         do {
             try options.setOption(ChannelOptions.tcpOption(.init(rawValue: TCP_QUICKACK)), value: 1)
         } catch {
-            // Not a TCP socket (a Unix domain socket has no delayed acknowledgements).
+            // Not a TCP socket (a Unix domain socket has no delayed acknowledgements), or closed meanwhile.
             quickAcknowledgements = false
         }
         #endif
