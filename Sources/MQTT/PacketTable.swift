@@ -20,12 +20,7 @@ struct PacketTable<Value> {
             return slot.value
         }
         set {
-            if let newValue {
-                insert(id, newValue)
-            } else if let slot = slots[index(id)], slot.id == id {
-                slots[index(id)] = nil
-                count -= 1
-            }
+            if let newValue { insert(id, newValue) } else { _ = remove(id) }
         }
     }
 
