@@ -600,7 +600,7 @@ public final class MQTTClient: Service, Sendable {
     /// Publishes the will's message, waits (bounded) for every publish to be acknowledged, then disconnects.
     private func shutdown() async {
         if let will = configuration.will, isConnected {
-            publish(topic: will.topic, payload: Array(will.payload.utf8), qos: will.qos, retain: will.retain)
+            publish(topic: will.topic, text: will.payload, qos: will.qos, retain: will.retain)
         }
         if !(await drained(within: .seconds(5))) {
             logger.warning("MQTT publishes still unacknowledged at shutdown")
