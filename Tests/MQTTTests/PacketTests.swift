@@ -41,8 +41,8 @@ import Testing
         for text in ["", "21.5", "Zähler ⚡️ 𝄞", String(repeating: "é", count: 100)] {
             let asText = bytes { Packet.writePublish(topic: "s/t", payload: .text(text), qos: 1, retain: true, duplicate: false, packetID: 7, to: &$0) }
             let asBytes = bytes { Packet.writePublish(topic: "s/t", payload: .bytes(Array(text.utf8)), qos: 1, retain: true, duplicate: false, packetID: 7, to: &$0) }
+            // The header's remaining length comes from the payload's count: a text counted in characters differs here.
             #expect(asText == asBytes)
-            #expect(MQTTPayload.text(text).count == text.utf8.count)
         }
     }
 
