@@ -110,8 +110,8 @@ public final class CentralSystem: Sendable {
         logger[metadataKey: "ocpp.remote_address"] = "\(info.remoteAddress)"
         if let previous {
             logger.info("Station connected again; closing its previous connection")
-            await previous.close(because: .replaced)
-            emit(.disconnected(station: station, reason: .replaced))
+            let reason = await previous.close(because: .replaced)
+            emit(.disconnected(station: station, reason: reason))
         } else {
             logger.info("Station connected", metadata: ["ocpp.subprotocol": "\(info.subprotocol ?? "none")"])
         }

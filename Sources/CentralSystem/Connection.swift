@@ -4,8 +4,11 @@ import Foundation
 public protocol OCPPConnection: AnyObject, Sendable {
     /// Sends one OCPP-J frame as a text message.
     func send(_ frame: Data) async throws
-    /// Closes the connection (with the WebSocket close code that fits `reason`).
-    func close(because reason: DisconnectReason) async
+    /// Closes the connection (with the WebSocket close code that fits `reason`) and returns why it ends: `reason`,
+    /// or the cause it was already closing for (a charger replaced while its connection was being closed for a
+    /// message too large ended because of that message).
+    @discardableResult
+    func close(because reason: DisconnectReason) async -> DisconnectReason
 }
 
 /// Why a charger's connection ended.

@@ -75,7 +75,7 @@ final class ChargerCallHandler: ChannelDuplexHandler {
         tracker.opened(channel)
         let remote = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown"
         let info = ConnectionInfo(remoteAddress: remote, subprotocol: subprotocol)
-        let connection = WebSocketConnection(channel: channel)
+        let connection = WebSocketConnection(channel: channel, outcome: outcome)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         let (centralSystem, station) = (self.centralSystem, self.station)

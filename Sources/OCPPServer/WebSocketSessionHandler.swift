@@ -19,7 +19,10 @@ final class ConnectionOutcome: Sendable {
         box.withLockedValue { if $0 == nil { $0 = reason } }
     }
 
-    var reason: DisconnectReason { box.withLockedValue { $0 } ?? .connectionLost }
+    var reason: DisconnectReason { recorded ?? .connectionLost }
+
+    /// The cause recorded so far, if any.
+    var recorded: DisconnectReason? { box.withLockedValue { $0 } }
 }
 
 /// The WebSocket protocol around OCPP: passes text messages on as bytes, answers pings, sends its own pings

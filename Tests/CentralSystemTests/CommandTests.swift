@@ -139,6 +139,21 @@ import Testing
         #expect(seen == ["connected", "disconnected:replaced", "connected"])
     }
 
+    @Test func aConnectionReplacedWhileClosingForAnotherCauseIsReportedWithThatCause() async throws {
+        let central = try CentralSystem.make()
+        let events = central.events()
+        let old = FakeConnection()
+        _ = await central.connect("CP1", old)
+        // The server is closing it (a message too large) and has not detached it yet when the charger reconnects.
+        await old.close(because: .messageTooLarge)
+        _ = await central.connect("CP1", FakeConnection())
+        let seen = await collect(3, from: events).map { event -> String in
+            if case .disconnected(_, let reason) = event { return "disconnected:\(reason)" }
+            return "\(event)".hasPrefix("connected") ? "connected" : "other"
+        }
+        #expect(seen == ["connected", "disconnected:message_too_large", "connected"])
+    }
+
     @Test func anOverLongArgumentIsRefusedBeforeSending() throws {
         let tooLong = String(repeating: "k", count: 51)
         #expect(throws: PayloadDecodingError.self) { _ = ChangeConfigurationRequest(key: try CiString50(tooLong), value: "1") }

@@ -19,8 +19,12 @@ final class FakeConnection: OCPPConnection {
         ready.forEach { $0.resume() }
     }
 
-    func close(because reason: DisconnectReason) async {
-        state.withLock { $0.closed = reason }
+    /// Like the WebSocket connection, the first cause stays: a connection closing already ends for that.
+    func close(because reason: DisconnectReason) async -> DisconnectReason {
+        state.withLock { state in
+            if state.closed == nil { state.closed = reason }
+            return state.closed!
+        }
     }
 
     var closed: DisconnectReason? { state.withLock { $0.closed } }
