@@ -6,7 +6,8 @@ struct MQTTClientTransport: MQTTTransport {
     let client: MQTTClient
 
     func publish(topic: String, text: String, qos: Int, retain: Bool) -> Int32? {
-        client.publish(topic: topic, text: text, qos: qos, retain: retain)
+        // The bridge's outbox sends again what was not acknowledged: the client need not keep it.
+        client.publish(topic: topic, text: text, qos: qos, retain: retain, redeliver: false)
     }
 
     func subscribe(_ filters: [String]) {

@@ -54,7 +54,9 @@ public struct MQTTClientError: Error, CustomStringConvertible {
 ///
 /// QoS 1 and 2 messages published while the connection is down wait in the client and are sent after the reconnect;
 /// messages in flight when the connection drops are sent again (with the DUP flag). QoS 0 messages published while
-/// it is down are not taken (`publish` returns nil).
+/// it is down are not taken (`publish` returns nil). A caller that keeps its messages itself and publishes again
+/// what was not acknowledged (the bridge's outbox) publishes with `redeliver: false`: the client then does not keep
+/// them past the connection they were sent on, and does not take them while the connection is down.
 ///
 /// ```swift
 /// let client = try MQTTClient(configuration: .init(clientID: "gw"), logger: logger) { event in
@@ -86,16 +88,26 @@ public final class MQTTClient: Service, Sendable {
         /// What `publish` returned, and the order in which messages are sent again after a reconnect.
         var token: Int32
         var order: UInt64
+        /// Empty once a message published with `redeliver: false` is sent (``sent(token:qos:packetID:)``).
         var topic: String
         var payload: MQTTPayload
         var qos: UInt8
         var retain: Bool
+        /// Sent again after a reconnect (`publish`'s `redeliver`).
+        var redeliver = true
         /// Its packet id on the current connection.
         var packetID: UInt16 = 0
         /// Sent before, on this or an earlier connection: a resend carries the DUP flag.
         var sent = false
         /// QoS 2: the broker's PUBREC came and PUBREL was sent; PUBCOMP ends it.
         var released = false
+
+        /// What is kept of a message published with `redeliver: false` once it is sent: its acknowledgement is
+        /// waited for, nothing of it is sent again.
+        static func sent(token: Int32, qos: UInt8, packetID: UInt16) -> Outgoing {
+            Outgoing(token: token, order: 0, topic: "", payload: .bytes([]), qos: qos, retain: false, redeliver: false,
+                     packetID: packetID, sent: true)
+        }
     }
 
     struct State {
@@ -156,7 +168,11 @@ public final class MQTTClient: Service, Sendable {
                 message.packetID = id
                 encodeSend(message)
                 message.sent = true
-                inFlight.insert(id, consume message)
+                if message.redeliver {
+                    inFlight.insert(id, consume message)
+                } else {
+                    inFlight.insert(id, .sent(token: message.token, qos: message.qos, packetID: id))
+                }
             }
         }
 
@@ -236,12 +252,17 @@ public final class MQTTClient: Service, Sendable {
 
     /// Publishes `text` as the payload (its UTF-8), like ``publish(topic:payload:qos:retain:)``.
     @discardableResult
-    public func publish(topic: String, text: String, qos: Int, retain: Bool) -> Int32? {
-        publish(topic: topic, payload: .text(text), qos: qos, retain: retain)
+    public func publish(topic: String, text: String, qos: Int, retain: Bool, redeliver: Bool = true) -> Int32? {
+        publish(topic: topic, payload: .text(text), qos: qos, retain: retain, redeliver: redeliver)
     }
 
+    /// `redeliver: false` is for a caller that publishes again itself whatever the broker did not acknowledge
+    /// before a disconnect: the message is not taken while the connection is down (nil), and one that is not
+    /// acknowledged on the connection it went out on is dropped with that connection instead of being sent again
+    /// (so the broker does not get it twice from the client's resend and the caller's). The client then keeps only
+    /// its message id until the acknowledgement, not its topic and payload.
     @discardableResult
-    public func publish(topic: String, payload: MQTTPayload, qos: Int, retain: Bool) -> Int32? {
+    public func publish(topic: String, payload: MQTTPayload, qos: Int, retain: Bool, redeliver: Bool = true) -> Int32? {
         guard (0...2).contains(qos), Self.isPublishable(topic) else {
             logger.warning("MQTT publish refused", metadata: ["mqtt.topic": "\(topic)", "mqtt.error": "invalid topic or QoS \(qos)"])
             return nil
@@ -255,10 +276,20 @@ public final class MQTTClient: Service, Sendable {
                 state.publishedSinceFlush += 1
                 return (token, state.flushTarget())
             }
+            guard redeliver || state.channel != nil else { return (nil, nil) }
             let token = state.takeToken()
-            state.waiting.append(Outgoing(token: token, order: state.nextOrder, topic: topic, payload: payload, qos: UInt8(qos), retain: retain))
-            state.nextOrder += 1
             state.publishedSinceFlush += 1
+            if !redeliver, state.waiting.isEmpty, let id = state.freePacketID() {
+                // Straight into the connection's buffer: the topic and payload are not kept.
+                state.encode {
+                    Packet.writePublish(topic: topic, payload: payload, qos: UInt8(qos), retain: retain, duplicate: false, packetID: id, to: &$0)
+                }
+                state.inFlight.insert(id, .sent(token: token, qos: UInt8(qos), packetID: id))
+                return (token, state.flushTarget())
+            }
+            state.waiting.append(Outgoing(token: token, order: state.nextOrder, topic: topic, payload: payload, qos: UInt8(qos), retain: retain,
+                                          redeliver: redeliver))
+            state.nextOrder += 1
             state.sendWaiting()
             return (token, state.flushTarget())
         }
@@ -368,10 +399,11 @@ public final class MQTTClient: Service, Sendable {
             state.flushScheduled = false
             state.subscribing = []
             state.receivedExactlyOnce = []
-            let resend = state.inFlight.values.sorted { $0.order < $1.order }
+            // Messages published with `redeliver: false` go with the connection; their publisher sends them again.
+            let resend = state.inFlight.values.filter(\.redeliver).sorted { $0.order < $1.order }
             state.inFlight.removeAll()
             var waiting = CircularBuffer(resend)
-            waiting.append(contentsOf: state.waiting)
+            waiting.append(contentsOf: state.waiting.lazy.filter(\.redeliver))
             state.waiting = waiting
             return (true, state.stopping, state.takeDrainWaiters())
         }
@@ -588,8 +620,11 @@ public final class MQTTClient: Service, Sendable {
             channel.close(promise: nil)
             return
         }
-        var goodbye = ByteBuffer()
-        Packet.writeEmpty(.disconnect, to: &goodbye)
+        let goodbye = {
+            var packet = ByteBuffer()
+            Packet.writeEmpty(.disconnect, to: &packet)
+            return packet
+        }()
         channel.eventLoop.execute {
             // After whatever is waiting to be written.
             self.flush(channel)

@@ -1,8 +1,9 @@
 /// What the bridge needs from an MQTT client. The gateway passes its MQTT client; tests pass a fake.
 public protocol MQTTTransport: Sendable {
-    /// Publishes a message; a QoS 1 message handed over while the connection drops is the transport's to deliver.
-    /// Returns the message id the broker's acknowledgement will carry (``MQTTTransportEvent/acknowledged(messageIDs:)``),
-    /// or nil when the message was not handed over.
+    /// Publishes a message on the current connection. Returns the message id the broker's acknowledgement will
+    /// carry (``MQTTTransportEvent/acknowledged(messageIDs:)``), or nil when the message was not handed over (no
+    /// connection). The transport need not keep it past the connection: after a reconnect the bridge publishes
+    /// again whatever was not acknowledged, and the latest retained state.
     @discardableResult
     func publish(topic: String, text: String, qos: Int, retain: Bool) -> Int32?
     /// Subscribes now and after every reconnect.

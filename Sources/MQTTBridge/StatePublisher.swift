@@ -118,15 +118,19 @@ final class StatePublisher: Sendable {
         guard !publications.isEmpty else { return nil }
         return state.withLock { state -> UInt64? in
             var mark: UInt64?
-            for publication in publications {
-                if publication.retain { remember(publication, in: &state) }
-                let mustKeep = publication.kept || !publication.retain
+            // Each publication read where it is: copying one out (its strings retained and released) cost 2.5 % of
+            // the CPU at saturation.
+            for index in publications.indices {
+                if publications[index].retain {
+                    remember(publications[index].topic, publications[index].payload, cached: publications[index].cached, in: &state)
+                }
+                let mustKeep = publications[index].kept || !publications[index].retain
                 if !mustKeep && mark == nil && !hasBacklog(state) {
-                    if state.connected { _ = send(publication.topic, publication.payload, publication.retain) }
+                    if state.connected { _ = send(publications[index].topic, publications[index].payload, true) }
                     continue
                 }
-                let entry = OutboxEntry(sequence: state.nextSequence, topic: publication.topic, payload: publication.payload,
-                                        retain: publication.retain)
+                let entry = OutboxEntry(sequence: state.nextSequence, topic: publications[index].topic,
+                                        payload: publications[index].payload, retain: publications[index].retain)
                 state.nextSequence += 1
                 if mustKeep { state.unstoredKept.append(entry) } else { state.volatile.insert(entry.sequence) }
                 state.unstored.append(entry)
@@ -295,15 +299,16 @@ final class StatePublisher: Sendable {
         publish(topics.map { Publication(topic: $0, payload: "") })
     }
 
-    private func remember(_ publication: Publication, in state: inout State) {
-        if publication.payload.isEmpty || !publication.cached {
+    /// Keeps `payload` as the latest of `topic` (a retained publication's; `cached` as ``Publication/cached``).
+    private func remember(_ topic: String, _ payload: String, cached: Bool, in state: inout State) {
+        if payload.isEmpty || !cached {
             // An empty retained payload clears the topic, and an uncached one is not held: nothing to republish.
-            state.retained.removeValue(forKey: publication.topic)
-        } else if let index = state.retained.index(forKey: publication.topic) {
+            state.retained.removeValue(forKey: topic)
+        } else if let index = state.retained.index(forKey: topic) {
             // One lookup (hashing the whole topic) for a topic seen before: the usual case.
-            state.retained.values[index].payload = publication.payload
+            state.retained.values[index].payload = payload
         } else {
-            state.retained[publication.topic] = (publication.payload, state.nextOrder)
+            state.retained[topic] = (payload, state.nextOrder)
             state.nextOrder += 1
         }
     }

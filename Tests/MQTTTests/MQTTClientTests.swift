@@ -154,6 +154,29 @@ import Testing
         #expect(await events.wait { events.acknowledged.contains(id) })
     }
 
+    @Test func messagesPublishedWithoutRedeliveryGoWithTheirConnection() async throws {
+        let broker = try Broker()
+        let (client, events) = try client(broker, "once", keepAlive: 1)
+        let task = running(client)
+        defer { task.cancel() }
+        #expect(await events.wait { events.connections == 1 })
+        let first = try #require(client.publish(topic: "once/a", text: "1", qos: 1, retain: false, redeliver: false))
+        #expect(await events.wait { events.acknowledged.contains(first) })
+
+        broker.freeze()
+        let lost = try #require(client.publish(topic: "once/b", text: "2", qos: 1, retain: false, redeliver: false))
+        let kept = try #require(client.publish(topic: "once/c", payload: [3], qos: 1, retain: false))
+        #expect(await events.wait { !events.disconnectReasons.isEmpty })
+        // Not taken while the connection is down; the caller publishes it again after the reconnect.
+        #expect(client.publish(topic: "once/d", text: "4", qos: 1, retain: false, redeliver: false) == nil)
+        broker.resume()
+        #expect(await events.wait { events.connections == 2 && events.acknowledged.contains(kept) })
+        // The broker acknowledges in order and `lost` went before `kept`: sent again, it would be acknowledged by now.
+        #expect(!events.acknowledged.contains(lost))
+        let again = try #require(client.publish(topic: "once/b", text: "2", qos: 1, retain: false, redeliver: false))
+        #expect(await events.wait { events.acknowledged.contains(again) })
+    }
+
     @Test func aBrokerThatRefusesUsIsLoggedAndTriedAgain() async throws {
         // No anonymous clients and no passwords: mosquitto answers CONNECT with "not authorised".
         let broker = try Broker(extra: "allow_anonymous false\n")
