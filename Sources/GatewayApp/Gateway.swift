@@ -38,7 +38,7 @@ public enum Gateway {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         Gauge(label: "ocpp_gateway_build_info", dimensions: [("version", gatewayVersion)]).record(1)
-        exitOnSecondSignal(logger: logger)
+        let signals = ShutdownSignals.install(logger: logger)
 
         let centralSystem: CentralSystem
         let store: SQLiteStore
@@ -52,7 +52,7 @@ public enum Gateway {
         // The gateway's own loops, as many as EVENT_LOOP_THREADS says; nothing here uses NIO's shared group.
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
         let code = await serve(configuration: configuration, centralSystem: centralSystem, store: store, eventLoops: eventLoops,
-                               registry: registry, logger: logger, additionalServices: additionalServices)
+                               registry: registry, signals: signals, logger: logger, additionalServices: additionalServices)
         try? await eventLoops.shutdownGracefully()
         return code
     }
@@ -60,7 +60,8 @@ public enum Gateway {
     /// Runs the services on `eventLoops` until a signal stops them; returns the exit code.
     private static func serve(
         configuration: GatewayConfiguration, centralSystem: CentralSystem, store: SQLiteStore, eventLoops: MultiThreadedEventLoopGroup,
-        registry: PrometheusCollectorRegistry, logger: Logger, additionalServices: @Sendable (CentralSystem) -> [any Service]
+        registry: PrometheusCollectorRegistry, signals: ShutdownSignals, logger: Logger,
+        additionalServices: @Sendable (CentralSystem) -> [any Service]
     ) async -> Int32 {
         let server = OCPPServer(configuration: configuration.server, centralSystem: centralSystem, logger: logger,
                                 eventLoopGroup: eventLoops)
@@ -117,12 +118,13 @@ public enum Gateway {
         }
         var groupConfiguration = ServiceGroupConfiguration(
             services: services + additionalServices(centralSystem).map { .init(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger)
+            logger: logger)  // SIGTERM and SIGINT: ShutdownSignals triggers the graceful shutdown
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
         groupConfiguration.maximumCancellationDuration = .seconds(5)
         do {
-            try await ServiceGroup(configuration: groupConfiguration).run()
+            let group = ServiceGroup(configuration: groupConfiguration)
+            signals.attach(group)
+            try await group.run()
             centralSystem.finishEvents()
             logger.info("Stopped")
             return 0
@@ -140,47 +142,6 @@ public enum Gateway {
             FileHandle.standardError.write(Data(
                 "ocpp-gateway: configuration error: LOG_FILE='\(path)' is invalid: expected a writable file (\(error.localizedDescription))\n".utf8))
             return nil
-        }
-    }
-
-    /// The first SIGTERM or SIGINT starts a graceful shutdown (swift-service-lifecycle); a second one ends the
-    /// process at once.
-    ///
-    /// The handler runs on a queue of its own (it gets a thread even when every thread of the shared pool is busy)
-    /// and ends the process with `_exit`: `exit` would run atexit handlers and flush streams while the event loops
-    /// and tasks are still running, which is not safe against them. The log line is written unbuffered before,
-    /// and what the store holds is as safe as with a kill.
-    private static func exitOnSecondSignal(logger: Logger) {
-        let count = SignalCount()
-        let queue = DispatchQueue(label: "ocpp-gateway.signals")
-        for signalNumber in [SIGTERM, SIGINT] {
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
-            source.setEventHandler {
-                // `data` is how many signals came since the handler last ran: two quick ones may arrive together.
-                let seen = count.add(Int(source.data))
-                if seen >= 2 {
-                    logger.warning("Second signal: exiting at once")
-                    _exit(130)
-                }
-                // Said once this handler has seen it: if a second signal is ever missed, the log shows which one.
-                logger.info("Shutdown signal received; a second one ends the process at once", metadata: ["signal": "\(signalNumber)"])
-            }
-            source.resume()
-            signalSources.append(source)
-        }
-    }
-
-    nonisolated(unsafe) private static var signalSources: [any DispatchSourceSignal] = []
-}
-
-private final class SignalCount: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-
-    func add(_ signals: Int) -> Int {
-        lock.withLock {
-            value += signals
-            return value
         }
     }
 }

@@ -1,6 +1,7 @@
 """The admin API, metrics, logs, shutdown and the example env file (docs/operations.md)."""
 import asyncio
 import json
+import os
 import re
 import shutil
 import urllib.error
@@ -210,6 +211,37 @@ def test_a_second_signal_exits_at_once(start_gateway, own_broker):
         assert time.monotonic() - started < 2
     finally:
         own_broker.process.send_signal(signal.SIGCONT)
+
+
+def test_a_signal_while_starting_is_not_lost(tmp_path, broker):
+    """SIGTERM at any moment of the start-up ends the gateway: before its handler is installed by the default action,
+    after it by a graceful stop once the services have started (before, a signal between the two was only counted
+    and the gateway ran on)."""
+    import signal
+    import subprocess
+    import time
+    from conftest import GATEWAY
+    outcomes = []
+    for attempt, delay in enumerate([0, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.06, 0.08, 0.12, 0.2, 0.4]):
+        data = tmp_path / f"start-{attempt}"
+        data.mkdir()
+        environment = {"PATH": os.environ.get("PATH", ""), "ENV_FILE": "", "DATA_DIR": str(data),
+                       "LISTEN_ADDR": "127.0.0.1", "LISTEN_PORT": "0", "ADMIN_ADDR": "127.0.0.1", "ADMIN_PORT": "0",
+                       "MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "LOG_LEVEL": "INFO"}
+        with open(data / "log", "w") as log:
+            process = subprocess.Popen([str(GATEWAY)], env=environment, stdout=log, stderr=log)
+            time.sleep(delay)  # the moment of the signal, varied across the start-up (not a synchronisation)
+            process.send_signal(signal.SIGTERM)
+            try:
+                code = process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+                raise AssertionError(f"still running 15 s after SIGTERM at {delay} s:\n" + (data / "log").read_text())
+        assert code in (0, -signal.SIGTERM), (data / "log").read_text()
+        outcomes.append(code)
+    # The later signals reach the handler and stop the gateway gracefully.
+    assert outcomes[-1] == 0
 
 
 def test_transaction_history_as_json_and_csv(start_gateway, tmp_path):
