@@ -88,7 +88,7 @@ struct DiscoveryModel {
         if case .message(_, .meterValues) = event {
             isMeterValues = true
             if let checked = stations[station]?.checkedMeterTopics, checked.count == statePublications.count,
-                zip(checked, statePublications).allSatisfy({ $0 == $1.topic })
+                checked.indices.allSatisfy({ checked[$0] == statePublications[$0].topic })  // in place: no publication copied
             {
                 return out
             }

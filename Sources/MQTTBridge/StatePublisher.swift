@@ -30,7 +30,7 @@ final class StatePublisher: Sendable {
         /// The latest payload of every retained topic, with the order the topic first appeared in (republished in
         /// that order). Removing a topic is O(1): with thousands of stations, a list of topics in order made each
         /// cleared topic (a transaction's end, a disconnect) cost O(all topics).
-        var retained: [String: (payload: String, order: UInt64)] = [:]
+        var retained: [String: Retained] = [:]
         var nextOrder: UInt64 = 0
         /// Unacknowledged outbox entries, oldest first.
         var outbox = OutboxQueue()
@@ -56,6 +56,27 @@ final class StatePublisher: Sendable {
         var acknowledgedSinceRewrite = 0
         /// The intake gate is paused by this publisher.
         var intakePaused = false
+    }
+
+    /// A retained topic's latest payload and its order, held here, or in a slot its publications carry (the
+    /// publisher then updates the slot without a lookup).
+    private enum Retained {
+        case value(payload: String, order: UInt64)
+        case slot(RetainedSlot)
+
+        var payload: String {
+            switch self {
+            case .value(let payload, _): payload
+            case .slot(let slot): slot.payload
+            }
+        }
+
+        var order: UInt64 {
+            switch self {
+            case .value(_, let order): order
+            case .slot(let slot): slot.order
+            }
+        }
     }
 
     /// While connected, chargers' messages stop being read when this many outbox entries wait (the broker takes
@@ -122,7 +143,8 @@ final class StatePublisher: Sendable {
             // the CPU at saturation.
             for index in publications.indices {
                 if publications[index].retain {
-                    remember(publications[index].topic, publications[index].payload, cached: publications[index].cached, in: &state)
+                    remember(publications[index].topic, publications[index].payload, cached: publications[index].cached,
+                             slot: publications[index].slot, in: &state)
                 }
                 let mustKeep = publications[index].kept || !publications[index].retain
                 if !mustKeep && mark == nil && !hasBacklog(state) {
@@ -299,18 +321,40 @@ final class StatePublisher: Sendable {
         publish(topics.map { Publication(topic: $0, payload: "") })
     }
 
-    /// Keeps `payload` as the latest of `topic` (a retained publication's; `cached` as ``Publication/cached``).
-    private func remember(_ topic: String, _ payload: String, cached: Bool, in state: inout State) {
-        if payload.isEmpty || !cached {
+    /// Keeps `payload` as the latest of `topic` (a retained publication's; `cached` and `slot` as the publication's).
+    private func remember(_ topic: String, _ payload: String, cached: Bool, slot: RetainedSlot?, in state: inout State) {
+        let clears = payload.isEmpty || !cached
+        if let slot, slot.cached, !clears {
+            // A meter reading: its slot is in the table, no lookup.
+            slot.payload = payload
+            return
+        }
+        if clears {
             // An empty retained payload clears the topic, and an uncached one is not held: nothing to republish.
-            state.retained.removeValue(forKey: topic)
+            if case .slot(let held)? = state.retained.removeValue(forKey: topic) { held.cached = false }
         } else if let index = state.retained.index(forKey: topic) {
-            // One lookup (hashing the whole topic) for a topic seen before: the usual case.
-            state.retained.values[index].payload = payload
+            // One lookup (hashing the whole topic) for a topic seen before.
+            let order = state.retained.values[index].order
+            if case .slot(let held) = state.retained.values[index], slot == nil || slot === held {
+                held.payload = payload
+            } else if let slot {
+                // The slot takes the topic's place (and its order) from a value or from an earlier slot.
+                if case .slot(let held) = state.retained.values[index] { held.cached = false }
+                state.retained.values[index] = .slot(hold(slot, payload, order))
+            } else {
+                state.retained.values[index] = .value(payload: payload, order: order)
+            }
         } else {
-            state.retained[topic] = (payload, state.nextOrder)
+            state.retained[topic] = slot.map { .slot(hold($0, payload, state.nextOrder)) } ?? .value(payload: payload, order: state.nextOrder)
             state.nextOrder += 1
         }
+    }
+
+    private func hold(_ slot: RetainedSlot, _ payload: String, _ order: UInt64) -> RetainedSlot {
+        slot.payload = payload
+        slot.order = order
+        slot.cached = true
+        return slot
     }
 
     /// Past the limit, the oldest tenth goes. Not while connected with reading from chargers paused: then the

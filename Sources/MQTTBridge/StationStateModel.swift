@@ -23,10 +23,10 @@ struct StationStateModel {
         var meterStart: Int?
         /// Power and current parameters last published with a non-zero value.
         var flowing: Set<String> = []
-        /// The topics of the meter parameters this connector reported, by ``Parameter/id`` (-1: `session_energy`): made at the first
-        /// MeterValues that carries the parameter, then shared by every publication (and the retained cache's key,
-        /// which then matches by identity). Only metering connectors have them.
-        var meterTopics: [Int: (topic: String, flat: String?)] = [:]
+        /// The topics of the meter parameters this connector reported, by ``Parameter/id`` (-1: `session_energy`),
+        /// with their places in the publisher's retained cache: made at the first MeterValues that carries the
+        /// parameter, then carried by every publication of it. Only metering connectors have them.
+        var meterTopics: [Int: (topic: RetainedSlot, flat: RetainedSlot?)] = [:]
     }
 
     init(topics: TopicLayout) {
@@ -207,9 +207,10 @@ struct StationStateModel {
             out.publish(meterTopics(-1, "session_energy"), StateValue.number(energy - Double(meterStart)), kept: true)
         }
 
-        func meterTopics(_ id: Int, _ name: String) -> (topic: String, flat: String?) {
+        func meterTopics(_ id: Int, _ name: String) -> (topic: RetainedSlot, flat: RetainedSlot?) {
             if let known = state.meterTopics[id] { return known }
-            let topics = out.topics.connectorState(name, connector: connector)
+            let made = out.topics.connectorState(name, connector: connector)
+            let topics = (RetainedSlot(topic: made.0), made.1.map(RetainedSlot.init))
             state.meterTopics[id] = topics
             return topics
         }
@@ -323,5 +324,11 @@ private struct Output {
     mutating func publish(_ topics: (topic: String, flat: String?), _ value: String, kept: Bool) {
         publications.append(Publication(topic: topics.topic, payload: value, kept: kept))
         if let flat = topics.flat { publications.append(Publication(topic: flat, payload: value, kept: kept)) }
+    }
+
+    /// A meter parameter on its connector's slots (``RetainedSlot``).
+    mutating func publish(_ slots: (topic: RetainedSlot, flat: RetainedSlot?), _ value: String, kept: Bool) {
+        publications.append(Publication(slot: slots.topic, payload: value, kept: kept))
+        if let flat = slots.flat { publications.append(Publication(slot: flat, payload: value, kept: kept)) }
     }
 }

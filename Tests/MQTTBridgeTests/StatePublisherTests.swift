@@ -52,6 +52,34 @@ extension StatePublisher {
         #expect(transport.log == ["a=2", "c=1"])
     }
 
+    @Test func aSlotAndItsTopicShareOneCacheEntry() {
+        let transport = RecordingTransport()
+        let publisher = StatePublisher(transport: transport, qos: 1, logger: quiet)
+        let m = RetainedSlot(topic: "m")
+        func onSlot(_ slot: RetainedSlot, _ value: String) -> Publication { Publication(slot: slot, payload: value, kept: false) }
+        publisher.publish([Publication(topic: "x", payload: "1"), onSlot(m, "1"), Publication(topic: "y", payload: "1")])
+        publisher.publish([onSlot(m, "2")])
+        publisher.publish([Publication(topic: "m", payload: "3")])  // by its topic: the slot's entry
+        #expect(m.cached)
+        publisher.connected()
+        #expect(transport.log == ["x=1", "m=3", "y=1"])
+
+        publisher.disconnected()
+        transport.clear()
+        publisher.forget(["m"])
+        #expect(!m.cached)
+        publisher.publish([onSlot(m, "4")])  // cached again, now after y
+        let x = RetainedSlot(topic: "x")
+        publisher.publish([onSlot(x, "5")])  // takes the place of x's value
+        let other = RetainedSlot(topic: "m")
+        publisher.publish([onSlot(other, "6")])  // takes m's entry from the first slot
+        #expect(other.cached && !m.cached)
+        publisher.publish([onSlot(m, "7")])  // and the first takes it back
+        #expect(m.cached && !other.cached && x.cached)
+        publisher.connected()
+        #expect(transport.log == ["x=5", "y=1", "m=7"])
+    }
+
     @Test func acknowledgedMessagesLeaveTheOutboxAndTheRestIsResent() {
         let transport = RecordingTransport()
         let publisher = StatePublisher(transport: transport, qos: 1, logger: quiet)
