@@ -48,24 +48,22 @@ final class ShutdownSignals: Sendable {
         reader.start()
         var action = sigaction()
         #if canImport(Glibc)
-        action.__sigaction_handler.sa_handler = { number in
-            let saved = errno
-            var byte = UInt8(truncatingIfNeeded: number)
-            _ = write(ShutdownSignals.pipeInput, &byte, 1)
-            errno = saved
-        }
+        action.__sigaction_handler.sa_handler = forward
         #else
-        action.__sigaction_u.__sa_handler = { number in
-            let saved = errno
-            var byte = UInt8(truncatingIfNeeded: number)
-            _ = write(ShutdownSignals.pipeInput, &byte, 1)
-            errno = saved
-        }
+        action.__sigaction_u.__sa_handler = forward
         #endif
         action.sa_flags = SA_RESTART
         sigemptyset(&action.sa_mask)
         for number in [SIGTERM, SIGINT] { sigaction(number, &action, nil) }
         return signals
+    }
+
+    /// The handler: the signal's number to the pipe, nothing else (`errno` kept as it was).
+    private static let forward: @convention(c) (Int32) -> Void = { number in
+        let saved = errno
+        var byte = UInt8(truncatingIfNeeded: number)
+        _ = write(ShutdownSignals.pipeInput, &byte, 1)
+        errno = saved
     }
 
     private init(logger: Logger) {
