@@ -20,9 +20,8 @@ public struct OutboxEntry: Codable, Sendable, Hashable {
     }
 
     /// `{"s":1,"t":"topic","p":"payload","r":true}` and a newline per entry, written by hand into one buffer of
-    /// UTF-8 (the store binds it as text with its length: no string made of it, validated and measured again). This
-    /// is on the publish path. Inlinable, so the store's call is specialised for its array (unspecialised, each
-    /// entry came through the iterator's witness, copied).
+    /// UTF-8: the format of `outbox.jsonl` (``FileOutbox``) and of the store's outbox rows before schema 5 (now
+    /// ``OutboxPacking``).
     @inlinable public static func lines(_ entries: some Sequence<OutboxEntry>) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(entries.underestimatedCount * 112)
@@ -58,6 +57,116 @@ public struct OutboxEntry: Codable, Sendable, Hashable {
     public static func entries(inLines data: some Collection<UInt8>) -> [OutboxEntry] {
         let decoder = JSONDecoder()
         return data.split(separator: UInt8(ascii: "\n")).compactMap { try? decoder.decode(OutboxEntry.self, from: Data($0)) }
+    }
+}
+
+/// Outbox entries as bytes, for the store's rows: smaller than JSON lines and made without escaping.
+///
+/// Per entry: the sequence as its difference from the previous entry's (from 0 for the first), a flags byte (bit 0:
+/// retained; bit 1: the topic is told relative to the entry two before rather than the one before), how many leading
+/// bytes the topic shares with that entry's topic, the rest of the topic (its length, then its bytes), and the
+/// payload (its length, then its bytes). Numbers are unsigned LEB128 varints. A MeterValues' topics alternate between
+/// `<S>/connector/1/state/<parameter>` and `<S>/state/<parameter>`, so each shares all but its parameter with the one
+/// two before: its 18 messages take about 450 bytes instead of about 1,600 as JSON lines, and a tick's row fewer
+/// database pages.
+public enum OutboxPacking {
+    @inlinable public static func pack(_ entries: some Sequence<OutboxEntry>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(entries.underestimatedCount * 32)
+        var previous: UInt64 = 0
+        var before: (String, String) = ("", "")  // the topics of the entries two before and one before
+        for entry in entries {
+            appendVarint(entry.sequence &- previous, to: &out)
+            previous = entry.sequence
+            let shared = (commonPrefix(entry.topic, before.1), commonPrefix(entry.topic, before.0))
+            let twoBack = shared.1 > shared.0
+            let prefix = twoBack ? shared.1 : shared.0
+            out.append((entry.retain ? 1 : 0) | (twoBack ? 2 : 0))
+            appendVarint(UInt64(prefix), to: &out)
+            appendBytes(entry.topic.utf8.dropFirst(prefix), to: &out)
+            appendBytes(entry.payload.utf8, to: &out)
+            before = (before.1, entry.topic)
+        }
+        return out
+    }
+
+    /// The entries of `bytes`; nil when they are not a whole packing (damaged).
+    public static func unpack(_ bytes: some Collection<UInt8>) -> [OutboxEntry]? {
+        var reader = Reader(bytes: Array(bytes))
+        var entries: [OutboxEntry] = []
+        var sequence: UInt64 = 0
+        var before: ([UInt8], [UInt8]) = ([], [])
+        while !reader.atEnd {
+            guard let delta = reader.varint(), let flags = reader.byte(), flags & ~3 == 0, let prefix = reader.varint(),
+                let rest = reader.field(), let payload = reader.field()
+            else { return nil }
+            let reference = flags & 2 != 0 ? before.0 : before.1
+            guard prefix <= UInt64(reference.count) else { return nil }
+            let topic = Array(reference[..<Int(prefix)]) + rest
+            sequence &+= delta
+            entries.append(OutboxEntry(sequence: sequence, topic: String(decoding: topic, as: UTF8.self),
+                                       payload: String(decoding: payload, as: UTF8.self), retain: flags & 1 != 0))
+            before = (before.1, topic)
+        }
+        return entries
+    }
+
+    /// How many leading bytes `a` and `b` share.
+    @inlinable static func commonPrefix(_ a: String, _ b: String) -> Int {
+        let counted = a.utf8.withContiguousStorageIfAvailable { a in
+            b.utf8.withContiguousStorageIfAvailable { b in
+                var count = 0
+                let limit = min(a.count, b.count)
+                while count < limit && a[count] == b[count] { count += 1 }
+                return count
+            }
+        }
+        if let counted = counted ?? nil { return counted }
+        return zip(a.utf8, b.utf8).prefix { $0 == $1 }.count
+    }
+
+    @inlinable static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
+        var rest = value
+        while rest >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: rest) | 0x80)
+            rest >>= 7
+        }
+        out.append(UInt8(rest))
+    }
+
+    @inlinable static func appendBytes(_ bytes: some Collection<UInt8>, to out: inout [UInt8]) {
+        appendVarint(UInt64(bytes.count), to: &out)
+        out.append(contentsOf: bytes)
+    }
+
+    private struct Reader {
+        let bytes: [UInt8]
+        var position = 0
+
+        var atEnd: Bool { position == bytes.count }
+
+        mutating func byte() -> UInt8? {
+            guard position < bytes.count else { return nil }
+            defer { position += 1 }
+            return bytes[position]
+        }
+
+        mutating func varint() -> UInt64? {
+            var value: UInt64 = 0
+            for shift in stride(from: 0, to: 64, by: 7) {
+                guard let byte = byte() else { return nil }
+                value |= UInt64(byte & 0x7F) << UInt64(shift)
+                if byte < 0x80 { return value }
+            }
+            return nil
+        }
+
+        /// A length and that many bytes.
+        mutating func field() -> ArraySlice<UInt8>? {
+            guard let count = varint(), count <= UInt64(bytes.count - position) else { return nil }
+            defer { position += Int(count) }
+            return bytes[position..<position + Int(count)]
+        }
     }
 }
 

@@ -43,6 +43,8 @@ final class SQLiteDatabase {
         case text(String)
         /// Text given as its UTF-8 bytes, bound with its length (no string made of it, and no terminator looked for).
         case utf8([UInt8])
+        /// Bytes, bound as a BLOB.
+        case blob([UInt8])
         case null
 
         init(_ value: Int?) { self = value.map { .int(Int64($0)) } ?? .null }
@@ -69,6 +71,11 @@ final class SQLiteDatabase {
                     buffer.withMemoryRebound(to: CChar.self) { text in
                         _ = sqlite3_bind_text(statement, position, text.baseAddress, Int32(text.count), transient)
                     }
+                }
+            case .blob(let bytes):
+                // Copied by SQLite (transient) before this returns; never a null pointer (that would bind NULL).
+                bytes.withUnsafeBytes { buffer in
+                    _ = sqlite3_bind_blob(statement, position, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(buffer.count), transient)
                 }
             case .null: sqlite3_bind_null(statement, position)
             }
@@ -129,6 +136,18 @@ final class SQLiteDatabase {
 
         func text(_ column: Int32) -> String? {
             sqlite3_column_text(statement, column).map { String(cString: $0) }
+        }
+
+        /// Whether the column holds a BLOB (rather than text, a number or NULL).
+        func isBlob(_ column: Int32) -> Bool {
+            sqlite3_column_type(statement, column) == SQLITE_BLOB
+        }
+
+        /// The column's bytes, as stored (a BLOB's, or a text's UTF-8).
+        func bytes(_ column: Int32) -> [UInt8] {
+            let count = Int(sqlite3_column_bytes(statement, column))
+            guard count > 0, let start = sqlite3_column_blob(statement, column) else { return [] }
+            return Array(UnsafeRawBufferPointer(start: start, count: count))
         }
     }
 }

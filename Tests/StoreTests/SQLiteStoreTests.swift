@@ -209,6 +209,37 @@ import Testing
     }
 }
 
+extension SQLiteMigrationTests {
+    @Test func aVersionFourOutboxIsPackedAndKeepsItsMessages() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("store-v4-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try SQLiteStore(directory: dir).path
+        let waiting = [
+            OutboxEntry(sequence: 7, topic: "ocpp/CP1/connector/1/state/energy", payload: "1500", retain: true),
+            OutboxEntry(sequence: 8, topic: "ocpp/CP1/state/energy", payload: "1500", retain: true),
+            OutboxEntry(sequence: 9, topic: "ocpp/CP1/cmd_result", payload: "{\"status\":\"Accepted\"}\n", retain: false),
+        ]
+        do {
+            // The outbox as version 4 wrote it: JSON lines as text, the first entry already acknowledged (the mark).
+            let database = try SQLiteDatabase(path: path)
+            try database.run("INSERT INTO outbox_events (first, last, entries) VALUES (7, 8, ?)", [.utf8(OutboxEntry.lines(waiting[0...1]))])
+            try database.run("INSERT INTO outbox_events (first, last, entries) VALUES (9, 9, ?)", [.utf8(OutboxEntry.lines(waiting[2...]))])
+            try database.execute("INSERT INTO meta VALUES ('outbox_acknowledged_below', 8); PRAGMA user_version = 4;")
+        }
+        do {
+            let store = try SQLiteStore(directory: dir)
+            #expect(try (store as OutboxStore).load() == Array(waiting[1...]))
+        }
+        let database = try SQLiteDatabase(path: path)
+        var kinds: [Bool] = []
+        try database.run("SELECT entries FROM outbox_events ORDER BY first") { kinds.append($0.isBlob(0)) }
+        #expect(kinds == [true, true])
+        var version = 0
+        try database.run("PRAGMA user_version") { version = $0.int(0) ?? 0 }
+        #expect(version == 5)
+    }
+}
+
 @Suite struct StoredCommandTests {
     @Test func commandsWaitInTheStoreUntilRemoved() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("commands-\(UUID())").path
