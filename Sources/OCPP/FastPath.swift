@@ -142,23 +142,32 @@ struct FieldName: Equatable {
         self = name.withUTF8Buffer { FieldName($0)! }
     }
 
-    static let connectorId = FieldName("connectorId")
-    static let transactionId = FieldName("transactionId")
-    static let meterValue = FieldName("meterValue")
-    static let timestamp = FieldName("timestamp")
-    static let sampledValue = FieldName("sampledValue")
-    static let value = FieldName("value")
-    static let context = FieldName("context")
-    static let format = FieldName("format")
-    static let measurand = FieldName("measurand")
-    static let phase = FieldName("phase")
-    static let location = FieldName("location")
-    static let unit = FieldName("unit")
-    static let errorCode = FieldName("errorCode")
-    static let status = FieldName("status")
-    static let info = FieldName("info")
-    static let vendorId = FieldName("vendorId")
-    static let vendorErrorCode = FieldName("vendorErrorCode")
+    /// A key from its packed words (`FieldNameTests` checks each against its name).
+    private init(packed low: UInt64, _ high: UInt64) {
+        self.low = low
+        self.high = high
+    }
+
+    // The keys the fast path matches, as packed words: constants the compiler lays out in the binary. Made from their
+    // names (`FieldName("value")`), each was a lazily initialised global, and every comparison in a `switch` over
+    // keys called `swift_once` (1 % of the CPU at saturation).
+    static let connectorId = FieldName(packed: 0x6F7463656E6E6F63, 0x0000000000644972)  // "connectorId"
+    static let transactionId = FieldName(packed: 0x746361736E617274, 0x00000064496E6F69)  // "transactionId"
+    static let meterValue = FieldName(packed: 0x6C6156726574656D, 0x0000000000006575)  // "meterValue"
+    static let timestamp = FieldName(packed: 0x6D617473656D6974, 0x0000000000000070)  // "timestamp"
+    static let sampledValue = FieldName(packed: 0x5664656C706D6173, 0x0000000065756C61)  // "sampledValue"
+    static let value = FieldName(packed: 0x00000065756C6176, 0x0000000000000000)  // "value"
+    static let context = FieldName(packed: 0x00747865746E6F63, 0x0000000000000000)  // "context"
+    static let format = FieldName(packed: 0x000074616D726F66, 0x0000000000000000)  // "format"
+    static let measurand = FieldName(packed: 0x6E6172757361656D, 0x0000000000000064)  // "measurand"
+    static let phase = FieldName(packed: 0x0000006573616870, 0x0000000000000000)  // "phase"
+    static let location = FieldName(packed: 0x6E6F697461636F6C, 0x0000000000000000)  // "location"
+    static let unit = FieldName(packed: 0x0000000074696E75, 0x0000000000000000)  // "unit"
+    static let errorCode = FieldName(packed: 0x646F43726F727265, 0x0000000000000065)  // "errorCode"
+    static let status = FieldName(packed: 0x0000737574617473, 0x0000000000000000)  // "status"
+    static let info = FieldName(packed: 0x000000006F666E69, 0x0000000000000000)  // "info"
+    static let vendorId = FieldName(packed: 0x6449726F646E6576, 0x0000000000000000)  // "vendorId"
+    static let vendorErrorCode = FieldName(packed: 0x7245726F646E6576, 0x0065646F43726F72)  // "vendorErrorCode"
 }
 
 /// An enum the fast path reads: its values' names as bytes, made once.

@@ -86,6 +86,17 @@ import Testing
         }
         #expect(key("vendorErrorCode") == .vendorErrorCode)
         #expect(key("value") == .value)
+        // Every constant key is the packing of its name.
+        let constants: [(String, FieldName)] = [
+            ("connectorId", .connectorId), ("transactionId", .transactionId), ("meterValue", .meterValue),
+            ("timestamp", .timestamp), ("sampledValue", .sampledValue), ("value", .value), ("context", .context),
+            ("format", .format), ("measurand", .measurand), ("phase", .phase), ("location", .location), ("unit", .unit),
+            ("errorCode", .errorCode), ("status", .status), ("info", .info), ("vendorId", .vendorId),
+            ("vendorErrorCode", .vendorErrorCode),
+        ]
+        for (name, constant) in constants {
+            #expect(key(name) == constant, "\(name)")
+        }
         #expect(key("valu") != .value)
         #expect(key("values") != .value)
         #expect(key("vendorErrorCodes") != .vendorErrorCode)
