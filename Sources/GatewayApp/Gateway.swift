@@ -1,5 +1,4 @@
 import CentralSystem
-import Dispatch
 import Foundation
 import Logging
 import MQTTBridge

@@ -88,7 +88,7 @@ public final class MQTTClient: Service, Sendable {
         /// What `publish` returned, and the order in which messages are sent again after a reconnect.
         var token: Int32
         var order: UInt64
-        /// Empty once a message published with `redeliver: false` is sent (``sent(token:qos:packetID:)``).
+        /// Empty once a message published with `redeliver: false` is sent (``awaitingAcknowledgement(token:qos:packetID:)``).
         var topic: String
         var payload: MQTTPayload
         var qos: UInt8
@@ -104,7 +104,7 @@ public final class MQTTClient: Service, Sendable {
 
         /// What is kept of a message published with `redeliver: false` once it is sent: its acknowledgement is
         /// waited for, nothing of it is sent again.
-        static func sent(token: Int32, qos: UInt8, packetID: UInt16) -> Outgoing {
+        static func awaitingAcknowledgement(token: Int32, qos: UInt8, packetID: UInt16) -> Outgoing {
             Outgoing(token: token, order: 0, topic: "", payload: .bytes([]), qos: qos, retain: false, redeliver: false,
                      packetID: packetID, sent: true)
         }
@@ -171,7 +171,7 @@ public final class MQTTClient: Service, Sendable {
                 if message.redeliver {
                     inFlight.insert(id, consume message)
                 } else {
-                    inFlight.insert(id, .sent(token: message.token, qos: message.qos, packetID: id))
+                    inFlight.insert(id, .awaitingAcknowledgement(token: message.token, qos: message.qos, packetID: id))
                 }
             }
         }
@@ -284,7 +284,7 @@ public final class MQTTClient: Service, Sendable {
                 state.encode {
                     Packet.writePublish(topic: topic, payload: payload, qos: UInt8(qos), retain: retain, duplicate: false, packetID: id, to: &$0)
                 }
-                state.inFlight.insert(id, .sent(token: token, qos: UInt8(qos), packetID: id))
+                state.inFlight.insert(id, .awaitingAcknowledgement(token: token, qos: UInt8(qos), packetID: id))
                 return (token, state.flushTarget())
             }
             state.waiting.append(Outgoing(token: token, order: state.nextOrder, topic: topic, payload: payload, qos: UInt8(qos), retain: retain,

@@ -148,6 +148,7 @@ final class StatePublisher: Sendable {
                 }
                 let mustKeep = publications[index].kept || !publications[index].retain
                 if !mustKeep && mark == nil && !hasBacklog(state) {
+                    // Retained (only retained state that need not be kept goes straight).
                     if state.connected { _ = send(publications[index].topic, publications[index].payload, true) }
                     continue
                 }

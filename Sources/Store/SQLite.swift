@@ -41,8 +41,6 @@ final class SQLiteDatabase {
     enum Value {
         case int(Int64)
         case text(String)
-        /// Text given as its UTF-8 bytes, bound with its length (no string made of it, and no terminator looked for).
-        case utf8([UInt8])
         /// Bytes, bound as a BLOB.
         case blob([UInt8])
         case null
@@ -64,18 +62,11 @@ final class SQLiteDatabase {
             switch value {
             case .int(let number): sqlite3_bind_int64(statement, position, number)
             case .text(let text): sqlite3_bind_text(statement, position, text, -1, transient)
-            case .utf8(let bytes) where bytes.isEmpty: sqlite3_bind_text(statement, position, "", 0, transient)
-            case .utf8(let bytes):
-                // SQLite copies the text (transient) before this returns.
-                bytes.withUnsafeBufferPointer { buffer in
-                    buffer.withMemoryRebound(to: CChar.self) { text in
-                        _ = sqlite3_bind_text(statement, position, text.baseAddress, Int32(text.count), transient)
-                    }
-                }
+            case .blob(let bytes) where bytes.isEmpty: sqlite3_bind_zeroblob(statement, position, 0)  // not NULL
             case .blob(let bytes):
-                // Copied by SQLite (transient) before this returns; never a null pointer (that would bind NULL).
+                // Copied by SQLite (transient) before this returns.
                 bytes.withUnsafeBytes { buffer in
-                    _ = sqlite3_bind_blob(statement, position, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(buffer.count), transient)
+                    _ = sqlite3_bind_blob(statement, position, buffer.baseAddress, Int32(buffer.count), transient)
                 }
             case .null: sqlite3_bind_null(statement, position)
             }

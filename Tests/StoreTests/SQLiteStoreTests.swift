@@ -222,8 +222,8 @@ extension SQLiteMigrationTests {
         do {
             // The outbox as version 4 wrote it: JSON lines as text, the first entry already acknowledged (the mark).
             let database = try SQLiteDatabase(path: path)
-            try database.run("INSERT INTO outbox_events (first, last, entries) VALUES (7, 8, ?)", [.utf8(OutboxEntry.lines(waiting[0...1]))])
-            try database.run("INSERT INTO outbox_events (first, last, entries) VALUES (9, 9, ?)", [.utf8(OutboxEntry.lines(waiting[2...]))])
+            try database.run("INSERT INTO outbox_events (first, last, entries) VALUES (7, 8, ?)", [.text(String(decoding: OutboxEntry.lines(waiting[0...1]), as: UTF8.self))])
+            try database.run("INSERT INTO outbox_events (first, last, entries) VALUES (9, 9, ?)", [.text(String(decoding: OutboxEntry.lines(waiting[2...]), as: UTF8.self))])
             try database.execute("INSERT INTO meta VALUES ('outbox_acknowledged_below', 8); PRAGMA user_version = 4;")
         }
         do {
