@@ -22,12 +22,12 @@ public struct OutboxEntry: Codable, Sendable, Hashable {
     /// `{"s":1,"t":"topic","p":"payload","r":true}` and a newline per entry, written by hand into one buffer of
     /// UTF-8: the format of `outbox.jsonl` (``FileOutbox``) and of the store's outbox rows before schema 5 (now
     /// ``OutboxPacking``).
-    @inlinable public static func lines(_ entries: some Sequence<OutboxEntry>) -> [UInt8] {
+    public static func lines(_ entries: some Sequence<OutboxEntry>) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(entries.underestimatedCount * 112)
         for entry in entries {
             out.append(contentsOf: #"{"s":"#.utf8)
-            appendDecimal(entry.sequence, to: &out)
+            out.append(contentsOf: String(entry.sequence).utf8)
             out.append(contentsOf: #","t":"#.utf8)
             JSONString.append(entry.topic, to: &out)
             out.append(contentsOf: #","p":"#.utf8)
@@ -36,21 +36,6 @@ public struct OutboxEntry: Codable, Sendable, Hashable {
             out.append(UInt8(ascii: "\n"))
         }
         return out
-    }
-
-    /// The digits of `value`, without making a string of them.
-    @inlinable static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for UInt64.max's 20 digits
-        var count = 0
-        var rest = value
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                buffer[23 - count] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
-                rest /= 10
-                count += 1
-            } while rest > 0
-            out.append(contentsOf: buffer[(24 - count)...])
-        }
     }
 
     /// The entries of `line`s; a line torn by a crash is skipped.

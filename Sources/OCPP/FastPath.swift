@@ -138,19 +138,15 @@ struct FieldName: Equatable {
         self.high = high
     }
 
-    init(_ name: StaticString) {
-        self = name.withUTF8Buffer { FieldName($0)! }
-    }
-
-    /// A key from its packed words (`FieldNameTests` checks each against its name).
+    /// A key from its packed words (`FastPathTests` checks each constant below against its name).
     private init(packed low: UInt64, _ high: UInt64) {
         self.low = low
         self.high = high
     }
 
     // The keys the fast path matches, as packed words: constants the compiler lays out in the binary. Made from their
-    // names (`FieldName("value")`), each was a lazily initialised global, and every comparison in a `switch` over
-    // keys called `swift_once` (1 % of the CPU at saturation).
+    // names at run time, each was a lazily initialised global, and every comparison in a `switch` over keys called
+    // `swift_once` (1 % of the CPU at saturation).
     static let connectorId = FieldName(packed: 0x6F7463656E6E6F63, 0x0000000000644972)  // "connectorId"
     static let transactionId = FieldName(packed: 0x746361736E617274, 0x00000064496E6F69)  // "transactionId"
     static let meterValue = FieldName(packed: 0x6C6156726574656D, 0x0000000000006575)  // "meterValue"

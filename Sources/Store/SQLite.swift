@@ -129,11 +129,6 @@ final class SQLiteDatabase {
             sqlite3_column_text(statement, column).map { String(cString: $0) }
         }
 
-        /// Whether the column holds a BLOB (rather than text, a number or NULL).
-        func isBlob(_ column: Int32) -> Bool {
-            sqlite3_column_type(statement, column) == SQLITE_BLOB
-        }
-
         /// The column's bytes, as stored (a BLOB's, or a text's UTF-8).
         func bytes(_ column: Int32) -> [UInt8] {
             let count = Int(sqlite3_column_bytes(statement, column))

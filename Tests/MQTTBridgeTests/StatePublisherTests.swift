@@ -374,15 +374,4 @@ final class CountingOutbox: OutboxStore, @unchecked Sendable {
             _ = OutboxPacking.unpack(noise)
         }
     }
-
-    @Test func decimalsAreWrittenAsDescriptionWritesThem() {
-        var values: [UInt64] = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1_000, UInt64.max, UInt64.max - 1, 1 << 63]
-        var random = SystemRandomNumberGenerator()
-        for _ in 0..<1_000 { values.append(random.next() >> UInt64.random(in: 0...63)) }
-        for value in values {
-            var out: [UInt8] = [UInt8(ascii: "x")]
-            OutboxEntry.appendDecimal(value, to: &out)
-            #expect(out == Array("x\(value)".utf8))
-        }
-    }
 }

@@ -231,9 +231,9 @@ extension SQLiteMigrationTests {
             #expect(try (store as OutboxStore).load() == Array(waiting[1...]))
         }
         let database = try SQLiteDatabase(path: path)
-        var kinds: [Bool] = []
-        try database.run("SELECT entries FROM outbox_events ORDER BY first") { kinds.append($0.isBlob(0)) }
-        #expect(kinds == [true, true])
+        var kinds: [String] = []
+        try database.run("SELECT typeof(entries) FROM outbox_events ORDER BY first") { kinds.append($0.text(0) ?? "") }
+        #expect(kinds == ["blob", "blob"])
         var version = 0
         try database.run("PRAGMA user_version") { version = $0.int(0) ?? 0 }
         #expect(version == 5)
