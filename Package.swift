@@ -114,18 +114,20 @@ let package = Package(
         ),
         .executableTarget(name: "ocpp-loadgen", dependencies: ["LoadGenerator"]),
 
+        // What several test targets share: fakes behind the modules' small protocols, a seeded random source.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "OCPP"]),
         .testTarget(
             name: "MQTTTests",
             dependencies: [
-                "MQTT",
+                "MQTT", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "OCPPTests", dependencies: ["OCPP"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "OCPPTests", dependencies: ["OCPP", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CentralSystemTests", dependencies: ["CentralSystem", "OCPP"]),
         .testTarget(
             name: "OCPPServerTests",
@@ -140,7 +142,7 @@ let package = Package(
         ),
         .testTarget(name: "GatewayAppTests", dependencies: ["GatewayApp"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "CentralSystem", "MQTTBridge"]),
-        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "CentralSystem", "OCPP"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "CentralSystem", "OCPP", "TestSupport"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,55 +3,38 @@ import Glibc
 #endif
 import NIOCore
 
-/// One connection to the broker: sends CONNECT, reads packets, keeps the connection alive, and hands everything
-/// after the CONNACK to the client.
-///
-/// Keep-alive as in libmosquitto: when nothing was read or nothing was written for the keep-alive interval, a
-/// PINGREQ goes out; a broker that does not answer it within another interval is taken as gone and the connection
-/// is closed.
-final class ConnectionHandler: ChannelDuplexHandler {
+/// One connection to the broker, as a channel handler: it decodes the broker's packets and hands them to the
+/// client (which feeds them to its ``MQTTSession``), ticks the session's timers once a second, and closes the
+/// connection when the session says so. The protocol itself is in the session.
+final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
 
     private let client: MQTTClient
-    private let connect: Packet.Connect
     private let outcome: ConnectionOutcome
-    private let keepAlive: TimeAmount
-    private let connectTimeout: TimeAmount
     /// Bytes of a packet not yet whole.
     private var received: ByteBuffer?
-    private var accepted = false
-    private var activeSince = NIODeadline.now()
-    private var lastRead = NIODeadline.now()
-    private var lastWrite = NIODeadline.now()
-    private var pingSent: NIODeadline?
+    /// The packets of the current read (kept to reuse its storage).
+    private var packets: [Packet.Inbound] = []
     private var timer: RepeatedTask?
     /// Messages the broker acknowledged in the current read.
     private var acknowledged: [Int32] = []
     /// Whether the socket takes `TCP_QUICKACK` (a TCP socket on Linux; not a Unix domain socket).
     private var quickAcknowledgements = true
 
-    init(client: MQTTClient, connect: Packet.Connect, connectTimeout: TimeAmount, outcome: ConnectionOutcome) {
+    init(client: MQTTClient, outcome: ConnectionOutcome) {
         self.client = client
-        self.connectTimeout = connectTimeout
-        self.connect = connect
         self.outcome = outcome
-        self.keepAlive = .seconds(Int64(max(connect.keepAlive, 1)))
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let now = NIODeadline.now()
-        activeSince = now
-        lastRead = now
-        lastWrite = now
-        var buffer = context.channel.allocator.buffer(capacity: 64)
-        Packet.writeConnect(connect, to: &buffer)
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        guard client.opened(context.channel) else {
+            context.close(promise: nil)
+            return
+        }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
             let (handler, context) = bound.value
-            handler.tick(context: context)
+            if let reason = handler.client.tick(context.channel) { handler.close(context: context, reason) }
         }
         context.fireChannelActive()
     }
@@ -68,25 +51,32 @@ final class ConnectionHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        lastWrite = .now()
-        context.write(data, promise: promise)
-    }
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        lastRead = .now()
         var bytes = unwrapInboundIn(data)
         if received == nil {
             received = bytes
         } else {
             received!.writeBuffer(&bytes)
         }
+        var failure: String?
         do {
             while let packet = try Packet.read(from: &received!, maximumLength: MQTTClient.maximumInboundPacket) {
-                handle(packet, context: context)
+                packets.append(packet)
             }
         } catch {
-            fail(context: context, "the broker sent \(error)")
+            // The packets before the broken one still count.
+            failure = "the broker sent \(error)"
+        }
+        let read = client.received(packets, on: context.channel)
+        packets.removeAll(keepingCapacity: true)
+        acknowledged += read.acknowledged
+        if read.accepted { outcome.accept() }
+        if let reason = read.close {
+            close(context: context, reason)
+            return
+        }
+        if let failure {
+            close(context: context, .failure(failure))
             return
         }
         if received!.readableBytes == 0 {
@@ -97,57 +87,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if accepted {
-            client.readComplete(on: context.channel, acknowledged: acknowledged)
-            acknowledged.removeAll(keepingCapacity: true)
-        }
+        client.readComplete(on: context.channel, acknowledged: acknowledged)
+        acknowledged.removeAll(keepingCapacity: true)
         acknowledgeIfFewOwed(context: context)
         context.fireChannelReadComplete()
-    }
-
-    private func handle(_ packet: Packet.Inbound, context: ChannelHandlerContext) {
-        switch packet {
-        case .connack(_, let code) where !accepted:
-            guard code == 0 else {
-                client.logger.error("MQTT broker refused the connection", metadata: [
-                    "mqtt.broker": "\(client.configuration.brokerDescription)", "mqtt.error": "\(Packet.connackDescription(code))",
-                ])
-                outcome.fail(ConnectionFailure(description: "refused: \(Packet.connackDescription(code))", logged: true))
-                context.close(promise: nil)
-                return
-            }
-            accepted = true
-            outcome.accept()
-            client.accepted(context.channel)
-        case .connack:
-            fail(context: context, "the broker sent a second CONNACK")
-        case _ where !accepted:
-            fail(context: context, "the broker sent a packet before its CONNACK")
-        case .pingresp:
-            pingSent = nil
-        default:
-            if let token = client.received(packet, on: context.channel) { acknowledged.append(token) }
-        }
-    }
-
-    private func tick(context: ChannelHandlerContext) {
-        let now = NIODeadline.now()
-        guard accepted else {
-            if now - activeSince >= connectTimeout {
-                fail(context: context, "no CONNACK from the broker within \(connectTimeout.nanoseconds / 1_000_000_000) s")
-            }
-            return
-        }
-        if let pingSent {
-            if now - pingSent >= keepAlive {
-                fail(context: context, "the broker did not answer a keep-alive ping within \(connect.keepAlive) s")
-            }
-        } else if now - lastRead >= keepAlive || now - lastWrite >= keepAlive {
-            var buffer = context.channel.allocator.buffer(capacity: 2)
-            Packet.writeEmpty(.pingreq, to: &buffer)
-            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-            pingSent = now
-        }
     }
 
     /// While few replies are owed (``quickAcknowledgementLimit``: a command's result, a quiet charger's state), has
@@ -177,8 +120,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     static let quickAcknowledgementLimit = 8
 
-    private func fail(context: ChannelHandlerContext, _ description: String) {
-        outcome.fail(ConnectionFailure(description: description))
+    private func close(context: ChannelHandlerContext, _ reason: MQTTSession.CloseReason) {
+        switch reason {
+        case .refused(let code):
+            outcome.fail(ConnectionFailure(description: "refused: \(Packet.connackDescription(code))", logged: true))
+        case .failure(let description):
+            outcome.fail(ConnectionFailure(description: description))
+        }
         context.close(promise: nil)
     }
 }

@@ -14,6 +14,12 @@ enum Packet {
     /// The largest remaining length the protocol can express (four length bytes).
     static let maximumRemainingLength = 268_435_455
 
+    /// The largest payload a PUBLISH to `topic` can carry (the remaining length's limit less the topic and the
+    /// packet id).
+    static func maximumPayload(topic: String, qos: UInt8) -> Int {
+        maximumRemainingLength - 2 - topic.utf8.count - (qos > 0 ? 2 : 0)
+    }
+
     /// A packet from the broker.
     enum Inbound: Equatable {
         case connack(sessionPresent: Bool, returnCode: UInt8)
@@ -157,27 +163,41 @@ enum Packet {
 
     private static func decode(first: UInt8, body: inout ByteBuffer) throws(ProtocolError) -> Inbound {
         let flags = first & 0x0F
+        guard let kind = Kind(rawValue: first >> 4) else {
+            throw ProtocolError(description: "a packet of type \(first >> 4), which MQTT 3.1.1 reserves")
+        }
+        // 2.2.2: the flags of every packet but PUBLISH are fixed; a receiver closes the connection on others.
+        if kind != .publish, flags != (kind == .pubrel ? 0x02 : 0) {
+            throw ProtocolError(description: "a \(kind) with header flags \(flags)")
+        }
         func packetID() throws(ProtocolError) -> UInt16 {
             guard body.readableBytes == 2, let id: UInt16 = body.readInteger() else {
                 throw ProtocolError(description: "an acknowledgement of \(body.readableBytes) bytes (2 expected)")
             }
             return id
         }
-        switch Kind(rawValue: first >> 4) {
+        switch kind {
         case .connack:
             guard body.readableBytes == 2, let acknowledgeFlags: UInt8 = body.readInteger(), let code: UInt8 = body.readInteger() else {
                 throw ProtocolError(description: "a CONNACK of \(body.readableBytes) bytes (2 expected)")
             }
+            guard acknowledgeFlags & 0xFE == 0 else { throw ProtocolError(description: "a CONNACK with reserved flags set") }
             return .connack(sessionPresent: acknowledgeFlags & 0x01 != 0, returnCode: code)
         case .publish:
             let qos = (flags >> 1) & 0x03
             guard qos < 3 else { throw ProtocolError(description: "a PUBLISH with QoS 3") }
-            guard let topicLength: UInt16 = body.readInteger(), let topic = body.readString(length: Int(topicLength)) else {
+            guard let topicLength: UInt16 = body.readInteger(), let topicBytes = body.readSlice(length: Int(topicLength)) else {
                 throw ProtocolError(description: "a PUBLISH without a whole topic")
+            }
+            // 3.3.2-1 and 4.7.3: a topic name is valid UTF-8 without NUL or wildcards.
+            guard let topic = topicBytes.getString(at: topicBytes.readerIndex, length: topicBytes.readableBytes),
+                topic.utf8.elementsEqual(topicBytes.readableBytesView), topicBytes.readableBytesView.allSatisfy({ $0 != 0 && $0 != 0x2B && $0 != 0x23 })
+            else {
+                throw ProtocolError(description: "a PUBLISH whose topic is not a valid topic name")
             }
             var id: UInt16?
             if qos > 0 {
-                guard let value: UInt16 = body.readInteger() else { throw ProtocolError(description: "a PUBLISH without its packet id") }
+                guard let value: UInt16 = body.readInteger(), value != 0 else { throw ProtocolError(description: "a PUBLISH without its packet id") }
                 id = value
             }
             let payload = body.readBytes(length: body.readableBytes) ?? []
@@ -187,9 +207,14 @@ enum Packet {
         case .pubrel: return .pubrel(try packetID())
         case .pubcomp: return .pubcomp(try packetID())
         case .suback:
-            guard let id: UInt16 = body.readInteger() else { throw ProtocolError(description: "a SUBACK without its packet id") }
-            return .suback(packetID: id, returnCodes: body.readBytes(length: body.readableBytes) ?? [])
+            guard let id: UInt16 = body.readInteger(), body.readableBytes > 0 else {
+                throw ProtocolError(description: "a SUBACK without its packet id and return codes")
+            }
+            let codes = body.readBytes(length: body.readableBytes) ?? []
+            guard codes.allSatisfy({ $0 <= 2 || $0 == 0x80 }) else { throw ProtocolError(description: "a SUBACK with an invalid return code") }
+            return .suback(packetID: id, returnCodes: codes)
         case .pingresp:
+            guard body.readableBytes == 0 else { throw ProtocolError(description: "a PINGRESP of \(body.readableBytes) bytes (0 expected)") }
             return .pingresp
         default:
             throw ProtocolError(description: "a packet of type \(first >> 4), which a broker does not send to a client")

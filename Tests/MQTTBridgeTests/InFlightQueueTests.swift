@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 
 @testable import MQTTBridge
@@ -9,7 +10,7 @@ import Testing
     @Test func agreesWithADictionary() {
         var queue = InFlightQueue()
         var reference: [Int32: UInt64] = [:]
-        var generator = SeededGenerator()
+        var generator = SplitMix64(seed: 0x2545_F491_4F6C_DD1D)
         var nextID = Int32.max - 3000
         var nextSequence: UInt64 = 1
         var sent: [Int32] = []  // in order, acknowledged ones removed
@@ -45,13 +46,5 @@ import Testing
         queue.append(id: 5, sequence: 9)
         queue.removeAll()
         #expect(queue.remove(id: 5) == nil && queue.count == 0)
-    }
-}
-
-private struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64 = 0x2545_F491_4F6C_DD1D
-    mutating func next() -> UInt64 {
-        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-        return state
     }
 }

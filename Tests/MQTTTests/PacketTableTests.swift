@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 
 @testable import MQTT
@@ -9,7 +10,7 @@ import Testing
     @Test func agreesWithADictionary() {
         var table = PacketTable<Int>(capacity: 4)
         var reference: [UInt16: Int] = [:]
-        var generator = SeededGenerator()
+        var generator = SplitMix64(seed: 0x9E37_79B9_7F4A_7C15)
         var next: UInt16 = 65_000
         let stuck: UInt16 = 65_001  // never acknowledged: ids come round past it in every size the table takes
         var live: [UInt16] = []  // ids in flight other than the stuck one, in the order they were sent
@@ -40,14 +41,5 @@ import Testing
         #expect(table[next] == nil)
         table.removeAll()
         #expect(table.isEmpty && table[stuck] == nil && table.values.isEmpty)
-    }
-}
-
-/// A seeded generator, so the test does the same thing every run.
-private struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-    mutating func next() -> UInt64 {
-        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-        return state
     }
 }

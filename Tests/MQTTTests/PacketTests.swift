@@ -84,6 +84,44 @@ import Testing
         #expect(read([0x32, 3, 0, 1, 0x61]) == "a PUBLISH without its packet id")
         #expect(read([0x30, 2, 0, 5]) == "a PUBLISH without a whole topic")
         #expect(read([0x10, 0]) == "a packet of type 1, which a broker does not send to a client")
+        // Fixed-header flags other than the specified ones (2.2.2), reserved types and fields, invalid topic names.
+        #expect(read([0x41, 2, 0, 1]) == "a puback with header flags 1")
+        #expect(read([0x60, 2, 0, 1]) == "a pubrel with header flags 0")
+        #expect(read([0xD8, 0]) == "a pingresp with header flags 8")
+        #expect(read([0x00, 0]) == "a packet of type 0, which MQTT 3.1.1 reserves")
+        #expect(read([0xF0, 0]) == "a packet of type 15, which MQTT 3.1.1 reserves")
+        #expect(read([0x20, 2, 0x02, 0]) == "a CONNACK with reserved flags set")
+        #expect(read([0x90, 2, 0, 1]) == "a SUBACK without its packet id and return codes")
+        #expect(read([0x90, 3, 0, 1, 3]) == "a SUBACK with an invalid return code")
+        #expect(read([0xD0, 1, 0]) == "a PINGRESP of 1 bytes (0 expected)")
+        #expect(read([0x32, 4, 0, 1, 0x61, 0, 0]) == "a PUBLISH without its packet id")
+        for topic: [UInt8] in [[0x61, 0], [0x2B], [0x61, 0x2F, 0x23], [0xFF, 0xFE], [0xC3]] {
+            #expect(read([0x30, UInt8(2 + topic.count), 0, UInt8(topic.count)] + topic) == "a PUBLISH whose topic is not a valid topic name")
+        }
+    }
+
+    @Test func settingsMQTTCannotCarryAreRefusedAtCreation() throws {
+        let long = String(repeating: "x", count: 65_536)
+        func refusal(_ change: (inout MQTTClientConfiguration) -> Void) -> String? {
+            var configuration = MQTTClientConfiguration(clientID: "gw")
+            change(&configuration)
+            do {
+                _ = try MQTTClient.connectPacket(configuration)
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(refusal { _ in } == nil)
+        #expect(refusal { $0.clientID = long } == "the client id is 65536 bytes long; MQTT allows at most 65,535")
+        #expect(refusal { $0.username = long }?.hasPrefix("the user name") == true)
+        #expect(refusal { $0.password = long }?.hasPrefix("the password") == true)
+        #expect(refusal { $0.will = .init(topic: "s", payload: long) }?.hasPrefix("the will's message") == true)
+        #expect(refusal { $0.will = .init(topic: "s/#", payload: "x") } == "the will's topic 's/#' cannot be published to")
+        #expect(refusal { $0.will = .init(topic: "s", payload: "x", qos: 3) } == "the will's QoS is 3; MQTT has 0, 1 and 2")
+        #expect(refusal { $0.keepAlive = 70_000 } == "the keep-alive interval is 70000 s; MQTT allows 0 to 65,535")
+        // The largest that fits is taken.
+        #expect(refusal { $0.clientID = String(repeating: "x", count: 65_535) } == nil)
     }
 
     @Test func subscribeAndTheSmallPackets() {
