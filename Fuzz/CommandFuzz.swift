@@ -6,7 +6,7 @@ public func fuzzCommand(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case .success(let command):
         if case .ocpp(_, let payload) = command.operation, !payload.isObject { fatalError("a command payload must be an object") }
     case .failure(let rejection):
-        if rejection.code.isEmpty || rejection.message.isEmpty { fatalError("a rejection must say why") }
+        if rejection.code.description.isEmpty || rejection.message.isEmpty { fatalError("a rejection must say why") }
     }
     return 0
 }

@@ -22,7 +22,8 @@ build() {
 
 build frame Sources/OCPP/*.swift Fuzz/FrameFuzz.swift
 build payload Sources/OCPP/*.swift Fuzz/PayloadFuzz.swift
-build command Sources/OCPP/*.swift Sources/MQTTBridge/Command.swift Sources/MQTTBridge/JSONValue.swift Fuzz/CommandFuzz.swift
+build command Sources/OCPP/*.swift Sources/MQTTBridge/Command.swift Sources/MQTTBridge/CommandResultCode.swift \
+    Sources/MQTTBridge/JSONValue.swift Fuzz/CommandFuzz.swift
 
 # The MQTT target needs NIOCore (ByteBuffer): it is built as a small package of its own beside the sources it
 # tests, with the package mirror's swift-nio.

@@ -32,7 +32,7 @@ public enum DisconnectReason: Sendable, Hashable, CustomStringConvertible {
     /// The charger closed with another code.
     case closed(code: UInt16)
 
-    /// The snake_case name published as `disconnect_reason`.
+    /// A short name for logs. (What MQTT publishes as `disconnect_reason` is the bridge's choice.)
     public var description: String {
         switch self {
         case .normalClosure: "normal_closure"

@@ -85,10 +85,9 @@ public enum Gateway {
         }
         var bridgeConfiguration = configuration.bridge
         bridgeConfiguration.info = configuration.publicInfo(clientID: mqttConfiguration.clientID)
-        bridgeConfiguration.outbox = store
-        bridgeConfiguration.commands = store
         let bridge = MQTTBridge(
-            configuration: bridgeConfiguration, centralSystem: centralSystem, transport: MQTTClientTransport(client: mqtt),
+            configuration: bridgeConfiguration, centralSystem: centralSystem, outbox: store, commands: store,
+            transport: MQTTClientTransport(client: mqtt),
             transportEvents: transportEvents, logger: logger)
         acknowledgements.withLock { $0 = bridge }
         let api = AdminAPI(

@@ -21,8 +21,8 @@ public struct Command: Sendable {
 
 /// Why a command was refused before anything was sent.
 public struct CommandRejection: Error, Hashable, Sendable, CustomStringConvertible {
-    /// `InvalidCommand`, `UnknownAction` or `InvalidArguments`.
-    public var code: String
+    /// `invalidCommand`, `unknownAction`, `invalidArguments` (or, for controls, `noTransaction`).
+    public var code: CommandResultCode
     public var message: String
     /// The action, when it could be read.
     public var name: String?
@@ -74,31 +74,31 @@ public enum CommandParser {
     }
 
     public static func parse(_ payload: [UInt8]) -> Result<Command, CommandRejection> {
-        func reject(_ code: String, _ message: String, name: String? = nil, requestID: String? = nil) -> Result<Command, CommandRejection> {
+        func reject(_ code: CommandResultCode, _ message: String, name: String? = nil, requestID: String? = nil) -> Result<Command, CommandRejection> {
             .failure(CommandRejection(code: code, message: message, name: name, requestID: requestID))
         }
         let example = #"expected a JSON object such as {"action": "reset", "args": {"type": "Soft"}}"#
-        guard !payload.isEmpty else { return reject("InvalidCommand", "empty payload; \(example)") }
-        guard String(validating: payload, as: UTF8.self) != nil else { return reject("InvalidCommand", "payload is not UTF-8 text; \(example)") }
-        guard let json = JSONValue.parse(payload) else { return reject("InvalidCommand", "payload is not valid JSON; \(example)") }
-        guard case .object(let object) = json else { return reject("InvalidCommand", "payload is not a JSON object; \(example)") }
+        guard !payload.isEmpty else { return reject(.invalidCommand, "empty payload; \(example)") }
+        guard String(validating: payload, as: UTF8.self) != nil else { return reject(.invalidCommand, "payload is not UTF-8 text; \(example)") }
+        guard let json = JSONValue.parse(payload) else { return reject(.invalidCommand, "payload is not valid JSON; \(example)") }
+        guard case .object(let object) = json else { return reject(.invalidCommand, "payload is not a JSON object; \(example)") }
 
         var requestID: String?
         switch object["request_id"] {
         case nil, .null?: break
         case .string?, .int?, .double?: requestID = object["request_id"]!.text
-        default: return reject("InvalidCommand", "request_id must be a string or a number")
+        default: return reject(.invalidCommand, "request_id must be a string or a number")
         }
         guard let rawName = object["action"] ?? object["op"] else {
-            return reject("InvalidCommand", "missing \"action\"; \(example)", requestID: requestID)
+            return reject(.invalidCommand, "missing \"action\"; \(example)", requestID: requestID)
         }
         guard case .string(let name) = rawName, !name.isEmpty else {
-            return reject("InvalidCommand", "\"action\" must be a string", requestID: requestID)
+            return reject(.invalidCommand, "\"action\" must be a string", requestID: requestID)
         }
         var station: String?
         if let value = object["station"] {
             guard case .string(let text) = value, !text.isEmpty else {
-                return reject("InvalidCommand", "\"station\" must be a station id", name: name, requestID: requestID)
+                return reject(.invalidCommand, "\"station\" must be a station id", name: name, requestID: requestID)
             }
             station = text
         }
@@ -106,27 +106,27 @@ public enum CommandParser {
 
         if name == chargingEnabled || name == "ChargingEnabled" {
             guard let enabled = switchValue(args) else {
-                return reject("InvalidArguments", "charging_enabled takes ON or OFF (also true/false, 1/0, yes/no)",
+                return reject(.invalidArguments, "charging_enabled takes ON or OFF (also true/false, 1/0, yes/no)",
                               name: chargingEnabled, requestID: requestID)
             }
             return .success(Command(name: chargingEnabled, operation: .chargingEnabled(enabled), requestID: requestID, station: station))
         }
         guard let action = actions[name] ?? Action(rawValue: name).flatMap({ actions[snakeCase($0.rawValue)] }) else {
             let known = (actions.keys.filter { $0 != "get_local_version" } + [chargingEnabled]).sorted().joined(separator: ", ")
-            return reject("UnknownAction", "unknown action '\(name)'; expected one of: \(known)", name: name, requestID: requestID)
+            return reject(.unknownAction, "unknown action '\(name)'; expected one of: \(known)", name: name, requestID: requestID)
         }
         let snakeName = snakeCase(action.rawValue)
         let fields: [String: JSONValue]
         switch args {
         case .null: fields = [:]
         case .object(let value): fields = value
-        default: return reject("InvalidArguments", "args must be a JSON object", name: snakeName, requestID: requestID)
+        default: return reject(.invalidArguments, "args must be a JSON object", name: snakeName, requestID: requestID)
         }
         switch arguments(for: action, fields) {
         case .success(let payload):
             return .success(Command(name: snakeName, operation: .ocpp(action, payload: payload), requestID: requestID, station: station))
         case .failure(let failure):
-            return reject("InvalidArguments", failure.message, name: snakeName, requestID: requestID)
+            return reject(.invalidArguments, failure.message, name: snakeName, requestID: requestID)
         }
     }
 

@@ -4,9 +4,7 @@ import OCPP
 enum CommandOutcome: Sendable, Equatable {
     /// The charger's (or the gateway's) answer.
     case ok(response: [String: JSONValue])
-    /// `code` is `StationOffline`, `Timeout`, `ConnectionLost`, `InvalidResponse`, the charger's CallError code,
-    /// or one of the parser's (`InvalidCommand`, `UnknownAction`, `InvalidArguments`).
-    case error(code: String, description: String)
+    case error(code: CommandResultCode, description: String)
 }
 
 /// The result topics of one command: `<S>/cmd_result/<field>` (retained, ocpp2mqtt's form) and the
@@ -37,7 +35,7 @@ enum CommandResult {
             fields.append(("status", "error"))
             fields.append(("error", "\(code): \(description)"))
             document["status"] = .string("error")
-            document["error"] = .object(["code": .string(code), "description": .string(description)])
+            document["error"] = .object(["code": .string(code.description), "description": .string(description)])
         }
         return fields.map { Publication(topic: topics.commandResult(station, field: $0.0), payload: $0.1) }
             + [Publication(topic: topics.commandResult(station), payload: JSONValue.object(document).text, retain: false)]

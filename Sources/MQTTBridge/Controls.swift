@@ -10,7 +10,7 @@ enum Controls {
         var stateOnSuccess: (parameter: String, value: String)?
     }
 
-    static let names = ["charging_enabled", "availability", "max_current", "reset", "unlock_connector", "remote_start", "remote_stop", "trigger"]
+    static let names = ControlName.all
 
     /// The TxDefaultProfile the max_current control replaces each time.
     static let maxCurrentProfileID = 1
@@ -21,7 +21,7 @@ enum Controls {
     ) -> Result<Converted, CommandRejection> {
         let text = String(decoding: payload, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         func reject(_ message: String) -> Result<Converted, CommandRejection> {
-            .failure(CommandRejection(code: "InvalidArguments", message: message, name: name))
+            .failure(CommandRejection(code: .invalidArguments, message: message, name: name))
         }
         func ocpp(_ action: Action, _ args: [String: JSONValue], state: (String, String)? = nil) -> Result<Converted, CommandRejection> {
             switch CommandParser.arguments(for: action, args) {
@@ -36,13 +36,13 @@ enum Controls {
         func connector() -> Int? { text.isEmpty ? 1 : Int(text).flatMap { $0 >= 0 ? $0 : nil } }
 
         switch name {
-        case "charging_enabled":
+        case ControlName.chargingEnabled:
             guard let enabled = CommandParser.switchValue(.string(text)) else { return reject("charging_enabled takes ON or OFF") }
             return .success(Converted(command: Command(name: name, operation: .chargingEnabled(enabled), requestID: nil, station: nil)))
-        case "availability":
+        case ControlName.availability:
             guard let type = AvailabilityType(caseInsensitive: text) else { return reject("availability takes Operative or Inoperative") }
-            return ocpp(.changeAvailability, ["connectorId": .int(0), "type": .string(type.rawValue)], state: ("availability", type.rawValue))
-        case "max_current":
+            return ocpp(.changeAvailability, ["connectorId": .int(0), "type": .string(type.rawValue)], state: (StateParameter.availability, type.rawValue))
+        case ControlName.maxCurrent:
             guard let amps = Double(text), amps.isFinite, amps >= 0, amps <= settings.maxCurrent else {
                 return reject("max_current takes a number of amperes from 0 to \(StateValue.number(settings.maxCurrent))")
             }
@@ -56,29 +56,29 @@ enum Controls {
                 ]),
             ]
             return ocpp(.setChargingProfile, ["connectorId": .int(0), "csChargingProfiles": .object(profile)],
-                        state: ("max_current", StateValue.number(limit)))
-        case "reset":
+                        state: (StateParameter.maxCurrent, StateValue.number(limit)))
+        case ControlName.reset:
             guard let type = ResetType(caseInsensitive: text.isEmpty ? "Soft" : text) else { return reject("reset takes Soft or Hard") }
             return ocpp(.reset, ["type": .string(type.rawValue)])
-        case "unlock_connector":
+        case ControlName.unlockConnector:
             guard let connector = connector(), connector >= 1 else { return reject("unlock_connector takes a connector number (1 or more)") }
             return ocpp(.unlockConnector, ["connectorId": .int(connector)])
-        case "remote_start":
+        case ControlName.remoteStart:
             guard let connector = connector(), connector >= 1 else { return reject("remote_start takes a connector number (1 or more), or nothing for 1") }
             return ocpp(.remoteStartTransaction, ["idTag": .string(settings.remoteIDTag), "connectorId": .int(connector)])
-        case "remote_stop":
+        case ControlName.remoteStop:
             guard let connector = connector(), connector >= 1 else { return reject("remote_stop takes a connector number (1 or more), or nothing for 1") }
             guard let id = transaction(connector) else {
-                return .failure(CommandRejection(code: "NoTransaction", message: "no transaction is open on connector \(connector)", name: name))
+                return .failure(CommandRejection(code: .noTransaction, message: "no transaction is open on connector \(connector)", name: name))
             }
             return ocpp(.remoteStopTransaction, ["transactionId": .int(id)])
-        case "trigger":
+        case ControlName.trigger:
             guard let message = MessageTrigger(caseInsensitive: text) else {
                 return reject("trigger takes one of \(MessageTrigger.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return ocpp(.triggerMessage, ["requestedMessage": .string(message.rawValue)])
         default:
-            return .failure(CommandRejection(code: "UnknownAction", message: "unknown control '\(name)'; expected one of: \(names.joined(separator: ", "))", name: name))
+            return .failure(CommandRejection(code: .unknownAction, message: "unknown control '\(name)'; expected one of: \(names.joined(separator: ", "))", name: name))
         }
     }
 }

@@ -24,10 +24,8 @@ struct DiscoveryModel {
         var parameters: Set<String> = []
         /// Connectors above 1 that have their own entities.
         var connectors: Set<Int> = []
-        /// The state topics of the station's last MeterValues, once all of them were checked: a MeterValues with the
-        /// same topics (the usual case) announces nothing new, found with a comparison instead of parsing and
-        /// looking up each topic. Empty for a station that sends no MeterValues.
-        var checkedMeterTopics: [String] = []
+        /// The parameter ids of the station's last MeterValues on connector 1, once all of them were checked.
+        var checkedMeterParameters: [Int] = []
     }
 
     /// The device facts from BootNotification.
@@ -64,8 +62,9 @@ struct DiscoveryModel {
         self.version = version
     }
 
-    /// The configs an event calls for, given the state publications it produced.
-    mutating func apply(_ event: CentralSystemEvent, statePublications: [Publication]) -> [Publication] {
+    /// The configs an event calls for, given what the state model made of it (its connector, its meter
+    /// parameters): entities appear with the data (a new measurand on connector 1, a second connector).
+    mutating func apply(_ event: CentralSystemEvent, state: StationStateModel.Update) -> [Publication] {
         let station = event.station
         var out: [Publication] = []
         switch event {
@@ -81,41 +80,31 @@ struct DiscoveryModel {
         default:
             break
         }
-        // Entities that appear with the data: a new measurand, a second connector. This runs for every state
-        // publication, so it compares bytes and remembers what it has seen rather than rebuilding entities.
-        guard !statePublications.isEmpty else { return out }
-        var isMeterValues = false
-        if case .message(_, .meterValues) = event {
-            isMeterValues = true
-            if let checked = stations[station]?.checkedMeterTopics, checked.count == statePublications.count,
-                checked.indices.allSatisfy({ checked[$0] == statePublications[$0].topic })  // in place: no publication copied
-            {
-                return out
-            }
-        }
-        defer {
-            if isMeterValues { stations[station, default: Station()].checkedMeterTopics = statePublications.map(\.topic) }
-        }
-        let root = topics.stationRoot(station)
-        let statePrefix = root + "/state/", connectorPrefix = root + "/connector/"
-        for publication in statePublications {
-            let topic = publication.topic.utf8
-            if topic.starts(with: statePrefix.utf8) {
-                let parameter = String(Substring(topic.dropFirst(statePrefix.utf8.count)))
-                guard !ordinaryParameters.contains(parameter), !stations[station, default: Station()].parameters.contains(parameter) else { continue }
-                guard let sensor = Self.sensor(forOptional: parameter) else {
-                    ordinaryParameters.insert(parameter)
-                    continue
-                }
-                stations[station, default: Station()].parameters.insert(parameter)
-                out += configs(station, [sensor])
-            } else if topic.starts(with: connectorPrefix.utf8),
-                let connector = Self.leadingNumber(topic.dropFirst(connectorPrefix.utf8.count)),
-                connector >= 2, stations[station, default: Station()].connectors.insert(connector).inserted
-            {
+        guard let connector = state.connector else { return out }
+        if connector >= 2 {
+            if stations[station, default: Station()].connectors.insert(connector).inserted {
                 out += configs(station, connectorEntities(station, connector))
             }
+            return out
         }
+        // Optional sensors are connector 1's (on the flat topics). A MeterValues with the parameters of the last
+        // one checked (the usual case) announces nothing new: found by comparing their ids.
+        guard connector == 1, !state.meterParameters.isEmpty else { return out }
+        let checked = stations[station]?.checkedMeterParameters ?? []
+        if checked.count == state.meterParameters.count, checked.indices.allSatisfy({ checked[$0] == state.meterParameters[$0].id }) {
+            return out
+        }
+        for parameter in state.meterParameters {
+            let name = parameter.name
+            guard !ordinaryParameters.contains(name), !stations[station, default: Station()].parameters.contains(name) else { continue }
+            guard let sensor = Self.sensor(forOptional: name) else {
+                ordinaryParameters.insert(name)
+                continue
+            }
+            stations[station, default: Station()].parameters.insert(name)
+            out += configs(station, [sensor])
+        }
+        stations[station, default: Station()].checkedMeterParameters = state.meterParameters.map(\.id)
         return out
     }
 
@@ -156,81 +145,81 @@ struct DiscoveryModel {
         let diagnostic: JSONValue = .string("diagnostic")
         return [
             Entity(component: "sensor", object: "energy", name: "Energy", fields: [
-                "state_topic": state(station, "energy_active_import_register"), "device_class": .string("energy"),
+                "state_topic": state(station, StateParameter.meter(.energyActiveImportRegister)), "device_class": .string("energy"),
                 "state_class": .string("total_increasing"), "unit_of_measurement": .string("Wh"),
             ]),
             Entity(component: "sensor", object: "session_energy", name: "Session energy", fields: [
-                "state_topic": state(station, "session_energy"), "device_class": .string("energy"),
+                "state_topic": state(station, StateParameter.sessionEnergy), "device_class": .string("energy"),
                 "state_class": .string("total_increasing"), "unit_of_measurement": .string("Wh"),
             ]),
             Entity(component: "sensor", object: "power", name: "Power", fields: [
-                "state_topic": state(station, "power_active_import"), "device_class": .string("power"),
+                "state_topic": state(station, StateParameter.meter(.powerActiveImport)), "device_class": .string("power"),
                 "state_class": .string("measurement"), "unit_of_measurement": .string("W"),
             ]),
             Entity(component: "sensor", object: "status", name: "Status", fields: [
-                "state_topic": state(station, "status"), "device_class": .string("enum"),
+                "state_topic": state(station, StateParameter.status), "device_class": .string("enum"),
                 "options": .array(ChargePointStatus.allCases.map { .string($0.rawValue) }),
             ]),
             Entity(component: "sensor", object: "error_code", name: "Error code", fields: [
-                "state_topic": state(station, "error_code"), "device_class": .string("enum"),
+                "state_topic": state(station, StateParameter.errorCode), "device_class": .string("enum"),
                 "options": .array(ChargePointErrorCode.allCases.map { .string($0.rawValue) }), "entity_category": diagnostic,
             ]),
             Entity(component: "sensor", object: "last_seen", name: "Last seen", fields: [
-                "state_topic": state(station, "last_seen"), "device_class": .string("timestamp"), "entity_category": diagnostic,
+                "state_topic": state(station, StateParameter.lastSeen), "device_class": .string("timestamp"), "entity_category": diagnostic,
             ]),
             Entity(component: "sensor", object: "transaction_id", name: "Transaction", fields: [
-                "state_topic": state(station, "transaction_id"), "icon": .string("mdi:identifier"),
+                "state_topic": state(station, StateParameter.transactionId), "icon": .string("mdi:identifier"),
             ]),
             Entity(component: "sensor", object: "vendor", name: "Vendor", fields: [
-                "state_topic": state(station, "charge_point_vendor"), "entity_category": diagnostic,
+                "state_topic": state(station, StateParameter.chargePointVendor), "entity_category": diagnostic,
             ]),
             Entity(component: "sensor", object: "model", name: "Model", fields: [
-                "state_topic": state(station, "charge_point_model"), "entity_category": diagnostic,
+                "state_topic": state(station, StateParameter.chargePointModel), "entity_category": diagnostic,
             ]),
             Entity(component: "sensor", object: "firmware", name: "Firmware", fields: [
-                "state_topic": state(station, "firmware_version"), "entity_category": diagnostic,
+                "state_topic": state(station, StateParameter.firmwareVersion), "entity_category": diagnostic,
             ]),
             Entity(component: "binary_sensor", object: "connected", name: "Connected", fields: [
-                "state_topic": state(station, "connection_state"), "payload_on": .string("CONNECTED"),
+                "state_topic": state(station, StateParameter.connectionState), "payload_on": .string("CONNECTED"),
                 "payload_off": .string("DISCONNECTED"), "device_class": .string("connectivity"), "entity_category": diagnostic,
             ], bridgeAvailabilityOnly: true),
             Entity(component: "binary_sensor", object: "charging", name: "Charging", fields: [
-                "state_topic": state(station, "charging"), "payload_on": .string("ON"), "payload_off": .string("OFF"),
+                "state_topic": state(station, StateParameter.charging), "payload_on": .string("ON"), "payload_off": .string("OFF"),
                 "device_class": .string("battery_charging"),
             ]),
             Entity(component: "binary_sensor", object: "plugged", name: "Plugged in", fields: [
-                "state_topic": state(station, "plugged"), "payload_on": .string("ON"), "payload_off": .string("OFF"),
+                "state_topic": state(station, StateParameter.plugged), "payload_on": .string("ON"), "payload_off": .string("OFF"),
                 "device_class": .string("plug"),
             ]),
             Entity(component: "switch", object: "charging_enabled", name: "Charging enabled", fields: [
-                "command_topic": control(station, "charging_enabled"), "state_topic": state(station, "charging_enabled"),
+                "command_topic": control(station, ControlName.chargingEnabled), "state_topic": state(station, StateParameter.chargingEnabled),
                 "payload_on": .string("ON"), "payload_off": .string("OFF"), "state_on": .string("ON"), "state_off": .string("OFF"),
                 "icon": .string("mdi:ev-station"),
             ]),
             Entity(component: "select", object: "availability", name: "Availability", fields: [
-                "command_topic": control(station, "availability"), "state_topic": state(station, "availability"),
+                "command_topic": control(station, ControlName.availability), "state_topic": state(station, StateParameter.availability),
                 "options": .array([.string("Operative"), .string("Inoperative")]),
             ]),
             Entity(component: "number", object: "max_current", name: "Max current", fields: [
-                "command_topic": control(station, "max_current"), "state_topic": state(station, "max_current"),
+                "command_topic": control(station, ControlName.maxCurrent), "state_topic": state(station, StateParameter.maxCurrent),
                 "min": .double(0), "max": .double(controls.maxCurrent), "step": .double(controls.currentStep),
                 "unit_of_measurement": .string("A"), "device_class": .string("current"), "mode": .string("slider"),
             ]),
             Entity(component: "button", object: "reset_soft", name: "Soft reset", fields: [
-                "command_topic": control(station, "reset"), "payload_press": .string("Soft"), "entity_category": .string("config"),
+                "command_topic": control(station, ControlName.reset), "payload_press": .string("Soft"), "entity_category": .string("config"),
             ]),
             Entity(component: "button", object: "reset_hard", name: "Hard reset", fields: [
-                "command_topic": control(station, "reset"), "payload_press": .string("Hard"), "device_class": .string("restart"),
+                "command_topic": control(station, ControlName.reset), "payload_press": .string("Hard"), "device_class": .string("restart"),
                 "entity_category": .string("config"),
             ]),
             Entity(component: "button", object: "unlock", name: "Unlock connector", fields: [
-                "command_topic": control(station, "unlock_connector"), "payload_press": .string("1"), "icon": .string("mdi:lock-open"),
+                "command_topic": control(station, ControlName.unlockConnector), "payload_press": .string("1"), "icon": .string("mdi:lock-open"),
             ]),
             Entity(component: "button", object: "remote_start", name: "Start charging", fields: [
-                "command_topic": control(station, "remote_start"), "payload_press": .string("1"), "icon": .string("mdi:play"),
+                "command_topic": control(station, ControlName.remoteStart), "payload_press": .string("1"), "icon": .string("mdi:play"),
             ]),
             Entity(component: "button", object: "remote_stop", name: "Stop charging", fields: [
-                "command_topic": control(station, "remote_stop"), "payload_press": .string("1"), "icon": .string("mdi:stop"),
+                "command_topic": control(station, ControlName.remoteStop), "payload_press": .string("1"), "icon": .string("mdi:stop"),
             ]),
         ]
     }
@@ -240,72 +229,63 @@ struct DiscoveryModel {
         let label = "Connector \(connector)"
         return [
             Entity(component: "sensor", object: "status" + suffix, name: "\(label) status", fields: [
-                "state_topic": state(station, "status", connector: connector), "device_class": .string("enum"),
+                "state_topic": state(station, StateParameter.status, connector: connector), "device_class": .string("enum"),
                 "options": .array(ChargePointStatus.allCases.map { .string($0.rawValue) }),
             ]),
             Entity(component: "sensor", object: "energy" + suffix, name: "\(label) energy", fields: [
-                "state_topic": state(station, "energy_active_import_register", connector: connector), "device_class": .string("energy"),
+                "state_topic": state(station, StateParameter.meter(.energyActiveImportRegister), connector: connector), "device_class": .string("energy"),
                 "state_class": .string("total_increasing"), "unit_of_measurement": .string("Wh"),
             ]),
             Entity(component: "sensor", object: "session_energy" + suffix, name: "\(label) session energy", fields: [
-                "state_topic": state(station, "session_energy", connector: connector), "device_class": .string("energy"),
+                "state_topic": state(station, StateParameter.sessionEnergy, connector: connector), "device_class": .string("energy"),
                 "state_class": .string("total_increasing"), "unit_of_measurement": .string("Wh"),
             ]),
             Entity(component: "sensor", object: "power" + suffix, name: "\(label) power", fields: [
-                "state_topic": state(station, "power_active_import", connector: connector), "device_class": .string("power"),
+                "state_topic": state(station, StateParameter.meter(.powerActiveImport), connector: connector), "device_class": .string("power"),
                 "state_class": .string("measurement"), "unit_of_measurement": .string("W"),
             ]),
             Entity(component: "binary_sensor", object: "charging" + suffix, name: "\(label) charging", fields: [
-                "state_topic": state(station, "charging", connector: connector), "payload_on": .string("ON"),
+                "state_topic": state(station, StateParameter.charging, connector: connector), "payload_on": .string("ON"),
                 "payload_off": .string("OFF"), "device_class": .string("battery_charging"),
             ]),
             Entity(component: "binary_sensor", object: "plugged" + suffix, name: "\(label) plugged in", fields: [
-                "state_topic": state(station, "plugged", connector: connector), "payload_on": .string("ON"),
+                "state_topic": state(station, StateParameter.plugged, connector: connector), "payload_on": .string("ON"),
                 "payload_off": .string("OFF"), "device_class": .string("plug"),
             ]),
             Entity(component: "button", object: "unlock" + suffix, name: "\(label) unlock", fields: [
-                "command_topic": control(station, "unlock_connector"), "payload_press": .string(String(connector)),
+                "command_topic": control(station, ControlName.unlockConnector), "payload_press": .string(String(connector)),
             ]),
             Entity(component: "button", object: "remote_start" + suffix, name: "\(label) start charging", fields: [
-                "command_topic": control(station, "remote_start"), "payload_press": .string(String(connector)),
+                "command_topic": control(station, ControlName.remoteStart), "payload_press": .string(String(connector)),
             ]),
             Entity(component: "button", object: "remote_stop" + suffix, name: "\(label) stop charging", fields: [
-                "command_topic": control(station, "remote_stop"), "payload_press": .string(String(connector)),
+                "command_topic": control(station, ControlName.remoteStop), "payload_press": .string(String(connector)),
             ]),
         ]
     }
 
     /// Sensors for parameters a charger may or may not report; nil for parameters without one.
     static func sensor(forOptional parameter: String) -> Entity? {
+        guard let (name, deviceClass, unit) = optionalSensors[parameter] else { return nil }
         let phase = parameter.split(separator: "_").last.flatMap { ["l1", "l2", "l3"].contains($0) ? $0.uppercased() : nil }
-        let suffix = phase.map { " \($0)" } ?? ""
-        func measurement(_ name: String, _ deviceClass: String, _ unit: String) -> Entity {
-            Entity(component: "sensor", object: parameter, name: name + suffix, fields: [
-                "device_class": .string(deviceClass), "state_class": .string("measurement"), "unit_of_measurement": .string(unit),
-            ])
-        }
-        switch parameter {
-        case "current_import", "current_import_l1", "current_import_l2", "current_import_l3": return measurement("Current", "current", "A")
-        case "voltage", "voltage_l1", "voltage_l2", "voltage_l3": return measurement("Voltage", "voltage", "V")
-        case "soc": return measurement("State of charge", "battery", "%")
-        case "temperature", "temperature_body": return measurement("Temperature", "temperature", "°C")
-        case "current_offered": return measurement("Current offered", "current", "A")
-        default: return nil
-        }
+        return Entity(component: "sensor", object: parameter, name: name + (phase.map { " \($0)" } ?? ""), fields: [
+            "device_class": .string(deviceClass), "state_class": .string("measurement"), "unit_of_measurement": .string(unit),
+        ])
     }
 
-    /// The flat parameter of a publication to `<S>/state/<parameter>` that has an optional sensor.
-    /// `12` from `12/state/status`.
-    private static func leadingNumber(_ bytes: Substring.UTF8View) -> Int? {
-        var value = 0, digits = 0
-        for byte in bytes {
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { break }
-            guard digits < 9 else { return nil }
-            value = value * 10 + Int(byte - UInt8(ascii: "0"))
-            digits += 1
+    /// The meter parameters with an optional sensor: name, device class and unit.
+    private static let optionalSensors: [String: (String, String, String)] = {
+        var sensors: [String: (String, String, String)] = [:]
+        for phase in [nil, .l1, .l2, .l3] as [Phase?] {
+            sensors[StateParameter.meter(.currentImport, phase: phase)] = ("Current", "current", "A")
+            sensors[StateParameter.meter(.voltage, phase: phase)] = ("Voltage", "voltage", "V")
         }
-        return digits > 0 ? value : nil
-    }
+        sensors[StateParameter.meter(.soc)] = ("State of charge", "battery", "%")
+        sensors[StateParameter.meter(.temperature)] = ("Temperature", "temperature", "°C")
+        sensors[StateParameter.meter(.temperature, location: .body)] = ("Temperature", "temperature", "°C")
+        sensors[StateParameter.meter(.currentOffered)] = ("Current offered", "current", "A")
+        return sensors
+    }()
 
     // MARK: Configs
 
@@ -332,7 +312,7 @@ struct DiscoveryModel {
             "topic": .string(topics.bridgeState), "payload_available": .string("online"), "payload_not_available": .string("offline"),
         ])
         let stationAvailability: JSONValue = .object([
-            "topic": .string(topics.state(station, "connection_state")),
+            "topic": .string(topics.state(station, StateParameter.connectionState)),
             "payload_available": .string("CONNECTED"), "payload_not_available": .string("DISCONNECTED"),
         ])
         return entities.map { entity in

@@ -18,18 +18,14 @@ public struct MQTTBridgeConfiguration: Sendable {
     public var info: [String: JSONValue]
     /// The gateway's version, for discovery's origin block.
     public var version: String
-    /// Where messages wait for the broker's acknowledgement (the SQLite store in the gateway).
-    public var outbox: any OutboxStore
     /// The most messages the outbox holds (`OUTBOX_MAX_MESSAGES`).
     public var outboxLimit: Int
-    /// Where commands waiting for their station are kept across restarts.
-    public var commands: any CommandStore
 
     public init(
         topics: TopicLayout, qos: Int = 1, expectedStations: [String] = [], retryAttempts: Int = 5,
         retryBaseDelay: Duration = .milliseconds(300), discovery: DiscoveryConfiguration? = nil,
         controls: ControlConfiguration = ControlConfiguration(), info: [String: JSONValue] = [:], version: String = "dev",
-        outbox: any OutboxStore = MemoryOutbox(), outboxLimit: Int = 100_000, commands: any CommandStore = MemoryCommandStore()
+        outboxLimit: Int = 100_000
     ) {
         self.topics = topics
         self.qos = qos
@@ -40,9 +36,7 @@ public struct MQTTBridgeConfiguration: Sendable {
         self.controls = controls
         self.info = info
         self.version = version
-        self.outbox = outbox
         self.outboxLimit = outboxLimit
-        self.commands = commands
     }
 }
 

@@ -1,3 +1,5 @@
+import CentralSystem
+
 /// One message the bridge puts on the broker.
 public struct Publication: Hashable, Sendable, CustomStringConvertible {
     public var topic: String
@@ -71,4 +73,19 @@ enum StateValue {
     }
 
     static func onOff(_ on: Bool) -> String { on ? "ON" : "OFF" }
+
+    /// `disconnect_reason`'s value: the reason in snake_case (`going_away`, `closed_4000`).
+    static func disconnectReason(_ reason: DisconnectReason) -> String {
+        switch reason {
+        case .normalClosure: "normal_closure"
+        case .goingAway: "going_away"
+        case .timeout: "timeout"
+        case .replaced: "replaced"
+        case .protocolError: "protocol_error"
+        case .messageTooLarge: "message_too_large"
+        case .unsupportedData: "unsupported_data"
+        case .connectionLost: "connection_lost"
+        case .closed(let code): "closed_\(code)"
+        }
+    }
 }

@@ -46,89 +46,107 @@ struct StationStateModel {
         change(&stations[station, default: Station()].connectors[connector, default: Connector()])
     }
 
+    /// What one event changed: its publications, and what Home Assistant discovery announces entities from.
+    struct Update {
+        var publications: [Publication] = []
+        /// The connector the event is about (StatusNotification, a transaction, MeterValues).
+        var connector: Int?
+        /// A MeterValues' parameters, one per parameter, in the order of their first sample.
+        var meterParameters: [Parameter] = []
+    }
+
+    /// The publications of `event`.
     mutating func apply(_ event: CentralSystemEvent, at now: Date) -> [Publication] {
+        update(event, at: now).publications
+    }
+
+    /// The publications of `event`, with what discovery needs to know of it.
+    mutating func update(_ event: CentralSystemEvent, at now: Date) -> Update {
         var out = Output(topics: topics, station: event.station)
         switch event {
         case .connected:
-            out.station("connection_state", "CONNECTED")
-            out.station("last_connected", OCPPDateTime.format(now))
+            out.station(StateParameter.connectionState, "CONNECTED")
+            out.station(StateParameter.lastConnected, OCPPDateTime.format(now))
             seen(&out, now, force: true)
         case .disconnected(_, let reason):
-            out.station("connection_state", "DISCONNECTED")
-            out.station("last_disconnected", OCPPDateTime.format(now))
-            out.station("disconnect_reason", "\(reason)")
+            out.station(StateParameter.connectionState, "DISCONNECTED")
+            out.station(StateParameter.lastDisconnected, OCPPDateTime.format(now))
+            out.station(StateParameter.disconnectReason, StateValue.disconnectReason(reason))
             for connector in stations[event.station]?.connectors.keys.sorted() ?? [] {
                 stopFlows(&out, connector: connector)
             }
         case .chargingEnabledChanged(_, let enabled):
-            out.station("charging_enabled", StateValue.onOff(enabled))
+            out.station(StateParameter.chargingEnabled, StateValue.onOff(enabled))
         case .message(_, let message):
             apply(message, &out, now)
         }
-        return out.publications
+        return out.update
     }
 
     private mutating func apply(_ message: ChargePointMessage, _ out: inout Output, _ now: Date) {
         switch message {
         case .bootNotification(let request, _):
-            out.station("charge_point_vendor", request.chargePointVendor.value)
-            out.station("charge_point_model", request.chargePointModel.value)
-            out.station("charge_point_serial_number", request.chargePointSerialNumber?.value)
-            out.station("charge_box_serial_number", request.chargeBoxSerialNumber?.value)
-            out.station("firmware_version", request.firmwareVersion?.value)
-            out.station("iccid", request.iccid?.value)
-            out.station("imsi", request.imsi?.value)
-            out.station("meter_type", request.meterType?.value)
-            out.station("meter_serial_number", request.meterSerialNumber?.value)
+            out.station(StateParameter.chargePointVendor, request.chargePointVendor.value)
+            out.station(StateParameter.chargePointModel, request.chargePointModel.value)
+            out.station(StateParameter.chargePointSerialNumber, request.chargePointSerialNumber?.value)
+            out.station(StateParameter.chargeBoxSerialNumber, request.chargeBoxSerialNumber?.value)
+            out.station(StateParameter.firmwareVersion, request.firmwareVersion?.value)
+            out.station(StateParameter.iccid, request.iccid?.value)
+            out.station(StateParameter.imsi, request.imsi?.value)
+            out.station(StateParameter.meterType, request.meterType?.value)
+            out.station(StateParameter.meterSerialNumber, request.meterSerialNumber?.value)
             seen(&out, now, force: true)
         case .heartbeat:
-            out.station("heartbeat", "ON")
+            out.station(StateParameter.heartbeat, "ON")
             seen(&out, now, force: true)
         case .statusNotification(let request):
             let connector = request.connectorId
             let previous = stations[out.stationID]?.connectors[connector]?.status
+            out.update.connector = connector
             update(out.stationID, connector) { $0.status = request.status }
-            out.connector(connector, "status", request.status.rawValue)
-            out.connector(connector, "error_code", request.errorCode.rawValue)
-            out.connector(connector, "connector_id", String(connector))
-            out.connector(connector, "info", request.info?.value)
-            out.connector(connector, "vendor_id", request.vendorId?.value)
-            out.connector(connector, "vendor_error_code", request.vendorErrorCode?.value)
-            out.connector(connector, "charging", StateValue.onOff(request.status == .charging))
-            out.connector(connector, "plugged", StateValue.onOff(Self.pluggedStatuses.contains(request.status)))
+            out.connector(connector, StateParameter.status, request.status.rawValue)
+            out.connector(connector, StateParameter.errorCode, request.errorCode.rawValue)
+            out.connector(connector, StateParameter.connectorId, String(connector))
+            out.connector(connector, StateParameter.info, request.info?.value)
+            out.connector(connector, StateParameter.vendorId, request.vendorId?.value)
+            out.connector(connector, StateParameter.vendorErrorCode, request.vendorErrorCode?.value)
+            out.connector(connector, StateParameter.charging, StateValue.onOff(request.status == .charging))
+            out.connector(connector, StateParameter.plugged, StateValue.onOff(Self.pluggedStatuses.contains(request.status)))
             if previous == .charging && request.status != .charging {
                 stopFlows(&out, connector: connector)
             }
             seen(&out, now)
         case .authorize(let request, let response):
-            out.station("authorize", response.idTagInfo.status.rawValue)
-            out.station("id_tag", request.idTag.value)
+            out.station(StateParameter.authorize, response.idTagInfo.status.rawValue)
+            out.station(StateParameter.idTag, request.idTag.value)
             seen(&out, now)
         case .startTransaction(let request, let response):
             let connector = request.connectorId
+            out.update.connector = connector
             update(out.stationID, connector) {
                 $0.transactionID = response.transactionId
                 $0.meterStart = request.meterStart
             }
-            out.connector(connector, "transaction_id", String(response.transactionId), kept: true)
-            out.connector(connector, "id_tag", request.idTag.value, kept: true)
-            out.connector(connector, "meter_start", String(request.meterStart), kept: true)
-            out.connector(connector, "meter_start_timestamp", OCPPDateTime.format(request.timestamp), kept: true)
-            out.connector(connector, "session_energy", "0", kept: true)
-            out.connector(connector, "ev_connected", "ON", kept: true)
+            out.connector(connector, StateParameter.transactionId, String(response.transactionId), kept: true)
+            out.connector(connector, StateParameter.idTag, request.idTag.value, kept: true)
+            out.connector(connector, StateParameter.meterStart, String(request.meterStart), kept: true)
+            out.connector(connector, StateParameter.meterStartTimestamp, OCPPDateTime.format(request.timestamp), kept: true)
+            out.connector(connector, StateParameter.sessionEnergy, "0", kept: true)
+            out.connector(connector, StateParameter.evConnected, "ON", kept: true)
             seen(&out, now)
         case .stopTransaction(let request, _, let transaction, _):
             let connector = transaction?.connectorId ?? connectorOf(transaction: request.transactionId, station: out.stationID) ?? 1
             let meterStart = transaction?.meterStart
                 ?? stations[out.stationID]?.connectors[connector].flatMap { $0.transactionID == request.transactionId ? $0.meterStart : nil }
-            out.connector(connector, "meter_stop", String(request.meterStop), kept: true)
-            out.connector(connector, "meter_stop_timestamp", OCPPDateTime.format(request.timestamp), kept: true)
-            out.connector(connector, "meter_stop_reason", (request.reason ?? .local).rawValue, kept: true)
+            out.update.connector = connector
+            out.connector(connector, StateParameter.meterStop, String(request.meterStop), kept: true)
+            out.connector(connector, StateParameter.meterStopTimestamp, OCPPDateTime.format(request.timestamp), kept: true)
+            out.connector(connector, StateParameter.meterStopReason, (request.reason ?? .local).rawValue, kept: true)
             if let meterStart {
-                out.connector(connector, "session_energy", String(request.meterStop - meterStart), kept: true)
+                out.connector(connector, StateParameter.sessionEnergy, String(request.meterStop - meterStart), kept: true)
             }
-            out.connector(connector, "transaction_id", "", kept: true)
-            out.connector(connector, "ev_connected", "OFF", kept: true)
+            out.connector(connector, StateParameter.transactionId, "", kept: true)
+            out.connector(connector, StateParameter.evConnected, "OFF", kept: true)
             update(out.stationID, connector) {
                 $0.transactionID = nil
                 $0.meterStart = nil
@@ -139,25 +157,25 @@ struct StationStateModel {
             applyMeterValues(request, samples, &out)
             seen(&out, now)
         case .dataTransfer(let request, _):
-            out.station("data_transfer_vendor_id", request.vendorId.value)
-            out.station("data_transfer_message_id", request.messageId?.value)
-            out.station("data_transfer_data", request.data)
+            out.station(StateParameter.dataTransferVendorId, request.vendorId.value)
+            out.station(StateParameter.dataTransferMessageId, request.messageId?.value)
+            out.station(StateParameter.dataTransferData, request.data)
             seen(&out, now)
         case .diagnosticsStatusNotification(let request):
-            out.station("diagnostics_status", request.status.rawValue)
+            out.station(StateParameter.diagnosticsStatus, request.status.rawValue)
             seen(&out, now)
         case .firmwareStatusNotification(let request):
-            out.station("firmware_status", request.status.rawValue)
+            out.station(StateParameter.firmwareStatus, request.status.rawValue)
             seen(&out, now)
         case .signedFirmwareStatusNotification(let request):
-            out.station("firmware_status", request.status.rawValue)
+            out.station(StateParameter.firmwareStatus, request.status.rawValue)
             seen(&out, now)
         case .logStatusNotification(let request):
-            out.station("log_status", request.status.rawValue)
+            out.station(StateParameter.logStatus, request.status.rawValue)
             seen(&out, now)
         case .securityEventNotification(let request):
-            out.station("security_event", request.type.value)
-            out.station("security_event_timestamp", OCPPDateTime.format(request.timestamp))
+            out.station(StateParameter.securityEvent, request.type.value)
+            out.station(StateParameter.securityEventTimestamp, OCPPDateTime.format(request.timestamp))
             seen(&out, now)
         }
     }
@@ -166,11 +184,13 @@ struct StationStateModel {
 
     private mutating func applyMeterValues(_ request: MeterValuesRequest, _ samples: [MeterSample], _ out: inout Output) {
         let connector = request.connectorId
+        out.update.connector = connector
         // Later samples of the same parameter supersede earlier ones: one publish per parameter. A list, not a
         // table: a MeterValues has a dozen parameters at most, and their names are the shared strings of
         // `parameters`, so comparing them is mostly comparing pointers.
         var readings: [(parameter: Parameter, value: String, number: Double?)] = []
         readings.reserveCapacity(samples.count)
+        out.update.meterParameters.reserveCapacity(samples.count)
         var energy: Double?
         for sample in samples {
             let parameter = Self.parameter(sample.measurand, sample.phase, sample.location)
@@ -180,6 +200,7 @@ struct StationStateModel {
                 readings[index].number = sample.value
             } else {
                 readings.append((parameter, value, sample.value))
+                out.update.meterParameters.append(parameter)
             }
             if sample.measurand == .energyActiveImportRegister, sample.phase == nil, let value = sample.value {
                 energy = value
@@ -204,7 +225,7 @@ struct StationStateModel {
         }
         let transactionID = transactionId ?? state.transactionID
         if let energy, let meterStart = state.meterStart, transactionID != nil, transactionID == state.transactionID {
-            out.publish(meterTopics(-1, "session_energy"), StateValue.number(energy - Double(meterStart)), kept: true)
+            out.publish(meterTopics(-1, StateParameter.sessionEnergy), StateValue.number(energy - Double(meterStart)), kept: true)
         }
 
         func meterTopics(_ id: Int, _ name: String) -> (topic: RetainedSlot, flat: RetainedSlot?) {
@@ -236,9 +257,9 @@ struct StationStateModel {
         for measurand in Measurand.allCases {
             for phase in [nil] + Phase.allCases.map(Optional.some) {
                 for location in [nil] + Location.allCases.map(Optional.some) {
-                    let name = name(measurand, phase, location)
+                    let name = StateParameter.meter(measurand, phase: phase, location: location)
                     table[ParameterKey(measurand: measurand, phase: phase, location: location)] =
-                        Parameter(id: table.count, name: name, isFlow: isFlow(name))
+                        Parameter(id: table.count, name: name, isFlow: StateParameter.isFlow(name))
                 }
             }
         }
@@ -247,33 +268,6 @@ struct StationStateModel {
 
     static func parameter(_ measurand: Measurand, _ phase: Phase?, _ location: Location?) -> Parameter {
         parameters[ParameterKey(measurand: measurand, phase: phase, location: location)]!
-    }
-
-    /// `energy_active_import_register`, `current_import_l1`, `voltage_l1_l2`, `temperature_body`.
-    private static func name(_ measurand: Measurand, _ phase: Phase?, _ location: Location?) -> String {
-        var name = measurand.rawValue.lowercased().replacingOccurrences(of: ".", with: "_")
-        switch phase {
-        case nil: break
-        case .l1, .l1N: name += "_l1"
-        case .l2, .l2N: name += "_l2"
-        case .l3, .l3N: name += "_l3"
-        case .n: name += "_n"
-        case .l1L2: name += "_l1_l2"
-        case .l2L3: name += "_l2_l3"
-        case .l3L1: name += "_l3_l1"
-        }
-        // Outlet is the spec's default location and SoC is always the EV's: no suffix for those.
-        switch location {
-        case .inlet?, .cable?, .body?: name += "_" + location!.rawValue.lowercased()
-        default: break
-        }
-        return name
-    }
-
-    /// Power and current flows: set to 0 when charging stops or the charger disconnects.
-    static func isFlow(_ parameter: String) -> Bool {
-        parameter.hasPrefix("power_active_import") || parameter.hasPrefix("power_active_export")
-            || parameter.hasPrefix("current_import") || parameter.hasPrefix("current_export")
     }
 
     private mutating func stopFlows(_ out: inout Output, connector: Int) {
@@ -292,14 +286,14 @@ struct StationStateModel {
         let last = stations[out.stationID]?.lastSeenPublished
         guard force || last == nil || now.timeIntervalSince(last!) >= lastSeenInterval else { return }
         stations[out.stationID, default: Station()].lastSeenPublished = now
-        out.station("last_seen", OCPPDateTime.format(now))
+        out.station(StateParameter.lastSeen, OCPPDateTime.format(now))
     }
 }
 
 /// Collects one event's publications.
 private struct Output {
     var topics: StationStateTopics
-    var publications: [Publication] = []
+    var update = StationStateModel.Update()
 
     var stationID: String { topics.station }
 
@@ -310,7 +304,7 @@ private struct Output {
     /// A station-wide parameter: `<S>/state/<parameter>`. Nothing for a nil value.
     mutating func station(_ parameter: String, _ value: String?) {
         guard let value else { return }
-        publications.append(Publication(topic: topics.state(parameter), payload: value))
+        update.publications.append(Publication(topic: topics.state(parameter), payload: value))
     }
 
     /// A connector parameter: `<S>/connector/<n>/state/<parameter>`, mirrored on `<S>/state/<parameter>` for connector 1
@@ -322,13 +316,13 @@ private struct Output {
 
     /// A connector parameter on topics made before (``StationStateTopics/connectorState(_:connector:)``).
     mutating func publish(_ topics: (topic: String, flat: String?), _ value: String, kept: Bool) {
-        publications.append(Publication(topic: topics.topic, payload: value, kept: kept))
-        if let flat = topics.flat { publications.append(Publication(topic: flat, payload: value, kept: kept)) }
+        update.publications.append(Publication(topic: topics.topic, payload: value, kept: kept))
+        if let flat = topics.flat { update.publications.append(Publication(topic: flat, payload: value, kept: kept)) }
     }
 
     /// A meter parameter on its connector's slots (``RetainedSlot``).
     mutating func publish(_ slots: (topic: RetainedSlot, flat: RetainedSlot?), _ value: String, kept: Bool) {
-        publications.append(Publication(slot: slots.topic, payload: value, kept: kept))
-        if let flat = slots.flat { publications.append(Publication(slot: flat, payload: value, kept: kept)) }
+        update.publications.append(Publication(slot: slots.topic, payload: value, kept: kept))
+        if let flat = slots.flat { update.publications.append(Publication(slot: flat, payload: value, kept: kept)) }
     }
 }

@@ -15,7 +15,7 @@ import Testing
         let (events, connection) = AsyncStream<MQTTTransportEvent>.makeStream()
         let bridge = MQTTBridge(
             configuration: .init(topics: TopicLayout(basePath: "t", useStationName: true)), centralSystem: central,
-            transport: transport, transportEvents: events, logger: quiet)
+            outbox: MemoryOutbox(), commands: MemoryCommandStore(), transport: transport, transportEvents: events, logger: quiet)
         let running = Task { try await bridge.run() }
         defer {
             connection.finish()

@@ -11,7 +11,7 @@ import Testing
 
     private func payload(_ text: String) throws -> String {
         let command = try parse(text).get()
-        guard case .ocpp(_, let payload) = command.operation else { throw CommandRejection(code: "", message: "not ocpp") }
+        guard case .ocpp(_, let payload) = command.operation else { throw CommandRejection(code: .invalidCommand, message: "not ocpp") }
         return payload.description
     }
 
@@ -82,7 +82,7 @@ import Testing
             Issue.record("accepted \(text)")
             return
         }
-        #expect(rejection.code == code)
+        #expect(rejection.code.description == code)
         #expect(rejection.message.contains(fragment), "\(rejection.message)")
     }
 
@@ -91,7 +91,7 @@ import Testing
             Issue.record("accepted binary")
             return
         }
-        #expect(rejection.code == "InvalidCommand")
+        #expect(rejection.code == .invalidCommand)
     }
 }
 
@@ -115,7 +115,7 @@ import Testing
     }
 
     @Test func anErrorSaysStatusErrorWithCodeAndDescription() {
-        let publications = CommandResult.publications(topics: topics, station: "CP1", name: "reset", requestID: "7", outcome: .error(code: "StationOffline", description: "gone"))
+        let publications = CommandResult.publications(topics: topics, station: "CP1", name: "reset", requestID: "7", outcome: .error(code: .stationOffline, description: "gone"))
         #expect(publications.map(\.description) == [
             "ocpp/CP1/cmd_result/action = reset",
             "ocpp/CP1/cmd_result/request_id = 7",
@@ -159,7 +159,7 @@ import Testing
             switch CommandParser.parse(bytes) {
             case .success: accepted += 1
             case .failure(let rejection):
-                #expect(!rejection.code.isEmpty && !rejection.message.isEmpty)
+                #expect(!rejection.code.description.isEmpty && !rejection.message.isEmpty)
             }
         }
         #expect(accepted > 0)  // the mutations are not all fatal: both paths are exercised

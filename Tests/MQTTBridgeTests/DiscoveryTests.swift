@@ -19,7 +19,7 @@ import Testing
         var state = StationStateModel(topics: topics)
         var out: [Publication] = []
         func apply(_ event: CentralSystemEvent) {
-            out += model.apply(event, statePublications: state.apply(event, at: t0))
+            out += model.apply(event, state: state.update(event, at: t0))
         }
         apply(.connected(station: "CP 1", info: ConnectionInfo(remoteAddress: "x", subprotocol: nil)))
         let boot = BootNotificationRequest(chargePointVendor: "Acme", chargePointModel: "Wallbox", chargePointSerialNumber: "S-1", firmwareVersion: "2.0")
@@ -121,9 +121,9 @@ import Testing
             ])]
             let event = CentralSystemEvent.message(station: "CP1", .meterValues(
                 MeterValuesRequest(connectorId: 1, meterValue: values), samples: MeterSample.normalise(values)))
-            return model.apply(event, statePublications: state.apply(event, at: t0))
+            return model.apply(event, state: state.update(event, at: t0))
         }
-        _ = model.apply(.connected(station: "CP1", info: ConnectionInfo(remoteAddress: "x", subprotocol: nil)), statePublications: [])
+        _ = model.apply(.connected(station: "CP1", info: ConnectionInfo(remoteAddress: "x", subprotocol: nil)), state: .init())
         #expect(meter(.currentImport, .l1).map(\.topic).contains { $0.hasSuffix("/current_import_l1/config") })
         #expect(meter(.currentImport, .l1).isEmpty)
         #expect(meter(.currentImport, .l2).map(\.topic).contains { $0.hasSuffix("/current_import_l2/config") })
@@ -144,7 +144,7 @@ import Testing
 
     private func call(_ name: String, _ payload: String) throws -> (String, String) {
         let converted = try convert(name, payload).get()
-        guard case .ocpp(let action, let body) = converted.command.operation else { throw CommandRejection(code: "", message: "local") }
+        guard case .ocpp(let action, let body) = converted.command.operation else { throw CommandRejection(code: .invalidCommand, message: "local") }
         return (action.rawValue, body.description)
     }
 
@@ -173,7 +173,7 @@ import Testing
             Issue.record("accepted \(name)=\(payload)")
             return
         }
-        #expect(rejection.code == code)
+        #expect(rejection.code.description == code)
     }
 
     @Test func remoteStopWithoutATransactionSaysSo() {
@@ -181,6 +181,6 @@ import Testing
             Issue.record("accepted")
             return
         }
-        #expect(rejection.code == "NoTransaction")
+        #expect(rejection.code == .noTransaction)
     }
 }

@@ -1,0 +1,68 @@
+import CentralSystem
+
+/// Reads command messages (`<S>/cmd`, JSON) and control messages (`<S>/set/<control>`, plain values) into jobs, or
+/// into the error result that refuses them. Pure: what it needs of the running gateway (the station that connected
+/// last, the open transactions) is passed in.
+struct CommandIntake: Sendable {
+    enum Outcome: Sendable {
+        case job(CommandJob)
+        case refused(RefusedCommand)
+        /// Not a command or control topic.
+        case ignored
+    }
+
+    var topics: TopicLayout
+    var controls: ControlConfiguration
+    /// The target of controls when no station has connected yet and topics carry no station names.
+    var expectedStations: [String]
+
+    static let retainedRefusal = "retained commands are ignored; publish commands without the retain flag"
+
+    /// - Parameters:
+    ///   - lastConnected: the station that connected last (the target when the topic and payload name none).
+    ///   - transactions: the open transactions of a station (controls that stop one need its id).
+    func accept(
+        topic: String, payload: [UInt8], retained: Bool, lastConnected: String?, transactions: (String) -> [Transaction]
+    ) -> Outcome {
+        if let (topicStation, name) = topics.controlTarget(of: topic) {
+            return acceptControl(station: topicStation, name: name, payload: payload, retained: retained, lastConnected: lastConnected,
+                                 transactions: transactions)
+        }
+        let (topicStation, isCommand) = topics.commandTarget(of: topic)
+        guard isCommand else { return .ignored }
+        let parsed = CommandParser.parse(payload)
+        let station = topicStation ?? (try? parsed.get().station) ?? lastConnected ?? ""
+        if retained {
+            // A retained command would run again at every restart and reconnect: refuse it, once.
+            return .refused(RefusedCommand(station: station, name: try? parsed.get().name, requestID: try? parsed.get().requestID,
+                                           code: .invalidCommand, description: Self.retainedRefusal))
+        }
+        switch parsed {
+        case .failure(let rejection):
+            return .refused(RefusedCommand(station: station, name: rejection.name, requestID: rejection.requestID,
+                                           code: rejection.code, description: rejection.message))
+        case .success(let command):
+            return .job(CommandJob(command: command, station: topicStation ?? command.station))
+        }
+    }
+
+    private func acceptControl(
+        station topicStation: String?, name: String, payload: [UInt8], retained: Bool, lastConnected: String?,
+        transactions: (String) -> [Transaction]
+    ) -> Outcome {
+        let station = topicStation ?? lastConnected ?? expectedStations.first
+        if retained {
+            return .refused(RefusedCommand(station: station ?? "", name: name, requestID: nil, code: .invalidCommand,
+                                           description: Self.retainedRefusal))
+        }
+        let open = station.map(transactions) ?? []
+        switch Controls.convert(name: name, payload: payload, settings: controls,
+                                transaction: { connector in open.last { $0.connectorId == connector }?.id }) {
+        case .failure(let rejection):
+            return .refused(RefusedCommand(station: station ?? "", name: name, requestID: nil, code: rejection.code,
+                                           description: rejection.message))
+        case .success(let converted):
+            return .job(CommandJob(command: converted.command, station: topicStation, stateOnSuccess: converted.stateOnSuccess))
+        }
+    }
+}

@@ -1,0 +1,19 @@
+/// A command accepted from MQTT, on its way to its station.
+struct CommandJob: Sendable {
+    var command: Command
+    /// The station named by the topic or the payload; nil means "the station that connected last".
+    var station: String?
+    /// A state parameter to publish when the command succeeds (a control's new value).
+    var stateOnSuccess: (parameter: String, value: String)?
+    /// Its id in the command store while it waits (OCPP commands only).
+    var storedID: Int64?
+}
+
+/// A command refused before it was queued, with what its error result names.
+struct RefusedCommand: Sendable, Equatable {
+    var station: String
+    var name: String?
+    var requestID: String?
+    var code: CommandResultCode
+    var description: String
+}

@@ -1,0 +1,230 @@
+import CentralSystem
+import Foundation
+import Logging
+import Metrics
+import OCPP
+
+/// Runs commands from MQTT: keeps each OCPP command in the ``CommandStore`` from acceptance to result, sends it
+/// to its station (trying again with exponential backoff while the station is not connected), and publishes its
+/// result. Each station has one queue and one child task, so one station's commands run in order while stations
+/// run in parallel.
+///
+/// ```swift
+/// let runner = CommandRunner(settings: settings, target: centralSystem, store: store, logger: logger,
+///                            lastConnected: { directory.lastConnected }, publish: { publisher.publish($0) })
+/// await runner.run(jobs: accepted)   // until `jobs` ends
+/// ```
+final class CommandRunner: Sendable {
+    /// What the runner needs of the bridge's configuration.
+    struct Settings: Sendable {
+        var topics: TopicLayout
+        /// How many times a command for a station that is not connected is tried again.
+        var retryAttempts: Int
+        /// The first wait between tries; it doubles each time.
+        var retryBaseDelay: Duration
+        /// Targets of commands that name no station when none has connected yet.
+        var expectedStations: [String]
+    }
+
+    private let settings: Settings
+    private let target: any CommandTarget
+    private let store: any CommandStore
+    private let logger: Logger
+    private let lastConnected: @Sendable () -> String?
+    private let publish: @Sendable ([Publication]) -> Void
+    private let now: @Sendable () -> ContinuousClock.Instant
+
+    /// - Parameters:
+    ///   - lastConnected: the station that connected last: the target of commands that name none.
+    ///   - publish: publishes results (and a control's new state) through the bridge's publisher.
+    ///   - now: the clock results measure the time spent waiting for a station with.
+    init(
+        settings: Settings, target: any CommandTarget, store: any CommandStore, logger: Logger,
+        lastConnected: @escaping @Sendable () -> String?, publish: @escaping @Sendable ([Publication]) -> Void,
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+    ) {
+        self.settings = settings
+        self.target = target
+        self.store = store
+        self.logger = logger
+        self.lastConnected = lastConnected
+        self.publish = publish
+        self.now = now
+    }
+
+    /// Runs the commands a previous run left in the store, then every job from `jobs`, until `jobs` ends and every
+    /// queue is done (or the task is cancelled: commands in the store stay there for the next start).
+    func run(jobs: AsyncStream<CommandJob>) async {
+        await withDiscardingTaskGroup { group in
+            var queues: [String: AsyncStream<CommandJob>.Continuation] = [:]
+            func enqueue(_ job: CommandJob) {
+                let key = job.station ?? ""
+                if queues[key] == nil {
+                    let (stream, continuation) = AsyncStream<CommandJob>.makeStream()
+                    queues[key] = continuation
+                    group.addTask {
+                        for await job in stream { await self.execute(job) }
+                    }
+                }
+                queues[key]!.yield(job)
+            }
+            for job in resumeStoredCommands() { enqueue(job) }
+            for await job in jobs { enqueue(stored(job)) }
+            for queue in queues.values { queue.finish() }
+        }
+    }
+
+    /// Publishes the error result of a command refused before it was queued.
+    func refuse(_ refusal: RefusedCommand, topic: String) {
+        logger.warning("Command refused", metadata: [
+            "mqtt.topic": "\(topic)", "mqtt.error": "\(refusal.code): \(refusal.description)",
+        ])
+        publishResult(station: refusal.station, name: refusal.name, requestID: refusal.requestID,
+                      .error(code: refusal.code, description: refusal.description))
+    }
+
+    /// Keeps an OCPP command in the store until its result is out, so a restart does not lose it.
+    private func stored(_ job: CommandJob) -> CommandJob {
+        guard case .ocpp(let action, let payload) = job.command.operation else { return job }
+        var job = job
+        do {
+            job.storedID = try store.add(StoredCommand(
+                station: job.station, name: job.command.name, action: action.rawValue, payload: payload.description,
+                requestID: job.command.requestID, stateParameter: job.stateOnSuccess?.parameter, stateValue: job.stateOnSuccess?.value))
+        } catch {
+            logger.error("Cannot store the command; it will not survive a restart", metadata: ["error": "\(error)"])
+        }
+        return job
+    }
+
+    /// The commands a previous run left waiting: resumed, or, when they had been sent, reported as lost.
+    private func resumeStoredCommands() -> [CommandJob] {
+        let commands: [StoredCommand]
+        do {
+            commands = try store.storedCommands()
+        } catch {
+            logger.error("Cannot read the stored commands", metadata: ["error": "\(error)"])
+            return []
+        }
+        var jobs: [CommandJob] = []
+        for command in commands {
+            guard !command.sent, let action = Action(rawValue: command.action) else {
+                // Handed to the charger before the restart: whether it acted is unknown, and sending it again could
+                // act twice (a second reset, a second start).
+                publishResult(station: command.station ?? "", name: command.name, requestID: command.requestID,
+                              .error(code: .connectionLost, description: "the gateway restarted before the charger answered; the command was not sent again"))
+                try? store.remove(command.id)
+                continue
+            }
+            let state = command.stateParameter.flatMap { parameter in command.stateValue.map { (parameter, $0) } }
+            jobs.append(CommandJob(
+                command: Command(name: command.name, operation: .ocpp(action, payload: RawJSON(validatedBytes: Data(command.payload.utf8))),
+                                 requestID: command.requestID, station: command.station),
+                station: command.station, stateOnSuccess: state, storedID: command.id))
+        }
+        if !jobs.isEmpty { logger.info("Resuming commands waiting from before the restart", metadata: ["mqtt.commands": "\(jobs.count)"]) }
+        return jobs
+    }
+
+    private func execute(_ job: CommandJob) async {
+        let command = job.command
+        let outcome: CommandOutcome
+        var station = job.station ?? lastConnected() ?? settings.expectedStations.first
+        switch command.operation {
+        case .chargingEnabled(let enabled):
+            guard let station else {
+                outcome = .error(code: .stationOffline, description: "no station has connected yet; name one with \"station\"")
+                break
+            }
+            do {
+                try target.setChargingEnabled(enabled, station: station)
+                outcome = .ok(response: ["status": .string("Accepted"), "charging_enabled": .string(StateValue.onOff(enabled))])
+            } catch {
+                outcome = .error(code: .internalError, description: "\(error)")
+            }
+        case .ocpp(let action, let payload):
+            let attempts = await call(action, payload, station: station, explicit: job.station != nil, storedID: job.storedID)
+            station = attempts.station
+            if let finished = attempts.outcome {
+                outcome = finished
+            } else if job.storedID != nil {
+                return  // kept in the store: it goes on after the restart, and its result comes then
+            } else {
+                outcome = .error(code: .gatewayStopping, description: "the gateway is shutting down")
+            }
+        }
+        if let id = job.storedID { try? store.remove(id) }
+        if case .ok = outcome, let (parameter, value) = job.stateOnSuccess, let station {
+            publish([Publication(topic: settings.topics.state(station, parameter), payload: value)])
+        }
+        publishResult(station: station ?? "", name: command.name, requestID: command.requestID, outcome)
+    }
+
+    /// Sends the call, trying again while the station is not connected.
+    /// - Returns: the station tried last, and the outcome; `nil` when the gateway stopped before there was one.
+    private func call(
+        _ action: Action, _ payload: RawJSON, station initial: String?, explicit: Bool, storedID: Int64?
+    ) async -> (station: String?, outcome: CommandOutcome?) {
+        var station = initial
+        var delay = settings.retryBaseDelay
+        var attempt = 0
+        let started = now()
+        while true {
+            if let station {
+                // Marked sent before the attempt: if the process dies during it, the command is not sent twice.
+                if let storedID { try? store.markSent(storedID, true) }
+                let result = await target.sendRaw(action: action.rawValue, payload: payload, to: station)
+                if let storedID, case .failure(let error) = result, error.kind == .notConnected {
+                    try? store.markSent(storedID, false)
+                }
+                switch result {
+                case .success(let answer):
+                    return (station, .ok(response: JSONValue.parse(answer.bytes)?.objectValue ?? [:]))
+                case .failure(let error) where error.kind != .notConnected:
+                    logger.warning("Command failed", metadata: [
+                        "ocpp.station_id": "\(station)", "ocpp.action": "\(action)", "ocpp.error": "\(error)",
+                    ])
+                    return (station, .error(code: Self.code(of: error), description: error.callError?.description ?? error.message))
+                case .failure:
+                    break
+                }
+            }
+            guard attempt < settings.retryAttempts, !Task.isCancelled else { break }
+            attempt += 1
+            if let station {
+                _ = await target.waitForConnection(of: station, upTo: delay)
+            } else {
+                try? await Task.sleep(for: delay)
+            }
+            delay = min(delay * 2, Self.longestRetryDelay)
+            if !explicit { station = lastConnected() ?? station }
+        }
+        if Task.isCancelled { return (station, nil) }
+        let waited = String(format: "%.1f", (now() - started).seconds)
+        let description = station.map { "station '\($0)' is not connected (tried \(attempt + 1) times over \(waited) s)" }
+            ?? "no station is connected (waited \(waited) s)"
+        return (station, .error(code: .stationOffline, description: description))
+    }
+
+    /// The delay between tries doubles up to this (a large `OCPP_COMMAND_RETRY_ATTEMPTS` would otherwise overflow it).
+    static let longestRetryDelay: Duration = .seconds(3600)
+
+    private static func code(of error: CommandError) -> CommandResultCode {
+        switch error.kind {
+        case .notConnected: .stationOffline
+        case .timeout: .timeout
+        case .connectionLost: .connectionLost
+        case .invalidRequest: .invalidArguments
+        case .invalidResponse: .invalidResponse
+        case .callError: error.callError.map { .callError($0.code) } ?? .callError(.genericError)
+        }
+    }
+
+    private func publishResult(station: String, name: String?, requestID: String?, _ outcome: CommandOutcome) {
+        switch outcome {
+        case .ok: Counter(label: "mqtt_command_results_total", dimensions: [("status", "ok"), ("code", "")]).increment()
+        case .error(let code, _): Counter(label: "mqtt_command_results_total", dimensions: [("status", "error"), ("code", "\(code)")]).increment()
+        }
+        publish(CommandResult.publications(topics: settings.topics, station: station, name: name, requestID: requestID, outcome: outcome))
+    }
+}
