@@ -43,8 +43,10 @@ public struct GatewayConfiguration: Sendable {
     /// - Parameters:
     ///   - environment: the process environment; it wins over the env file, as with python-dotenv.
     ///   - workingDirectory: where a relative `ENV_FILE` and the default `.env` are looked for.
-    /// - Throws: ``ConfigurationError`` naming the first bad variable.
-    public static func load(environment: [String: String], workingDirectory: String) throws(ConfigurationError) -> GatewayConfiguration {
+    /// - Throws: ``ConfigurationError`` naming the first bad variable. (Untyped on purpose: Swift 6.3.1's debug build
+    ///   corrupted the returned configuration through a typed `throws(ConfigurationError)`, a crash in
+    ///   ConfigurationTests that came and went with the layout of the configuration's fields.)
+    public static func load(environment: [String: String], workingDirectory: String) throws -> GatewayConfiguration {
         var values = try envFileValues(environment: environment, workingDirectory: workingDirectory)
         values.merge(environment) { _, process in process }
         let reader = SettingsReader(values: values)

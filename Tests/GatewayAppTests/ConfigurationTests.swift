@@ -5,7 +5,14 @@ import Testing
 
 @Suite struct ConfigurationTests {
     private func load(_ environment: [String: String], directory: String = "/nonexistent") throws(ConfigurationError) -> GatewayConfiguration {
-        try GatewayConfiguration.load(environment: environment, workingDirectory: directory)
+        do {
+            return try GatewayConfiguration.load(environment: environment, workingDirectory: directory)
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            Issue.record("not a ConfigurationError: \(error)")
+            throw ConfigurationError(variable: "?", value: nil, expected: "\(error)")
+        }
     }
 
     @Test func defaultsMatchTheReference() throws {
