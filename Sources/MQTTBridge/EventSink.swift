@@ -68,6 +68,8 @@ final class EventSink: Sendable {
             if let switchState { mark = publisher.stage([switchState]) ?? mark }
             return publisher.stage(models.discovery?.apply(event, state: state) ?? []) ?? mark
         }
+        // What goes straight to MQTT (retained state with nothing waiting before it) goes now, outside the lock.
+        publisher.handOverQueued()
         directory.note(event)
         return mark
     }

@@ -172,8 +172,10 @@ public protocol OutboxStore: AnyObject, Sendable {
     /// Keeps `entries` (those committed together: one event's, or several events' staged in one tick; ascending
     /// sequences), all or none where the store can.
     func append(_ entries: [OutboxEntry]) throws
-    /// Replaces the contents with `entries` (the ones still unacknowledged).
-    func rewrite(_ entries: some Collection<OutboxEntry>) throws
+    /// Drops the entries before `first`, the oldest one not acknowledged (nil: every entry was acknowledged).
+    /// Entries acknowledged out of order after it may stay until a later call passes them; after a restart they
+    /// are sent once more, which QoS 1 allows.
+    func dropAcknowledged(below first: UInt64?) throws
 }
 
 /// The outbox as `outbox.jsonl` in DATA_DIR: one line per message, appended; rewritten with only the
@@ -209,10 +211,11 @@ public final class FileOutbox: OutboxStore, @unchecked Sendable {
         try handle!.write(contentsOf: Data(OutboxEntry.lines(entries)))
     }
 
-    public func rewrite(_ entries: some Collection<OutboxEntry>) throws {
+    public func dropAcknowledged(below first: UInt64?) throws {
+        let kept = try first.map { first in try load().filter { $0.sequence >= first } } ?? []
         try? handle?.close()
         handle = nil
-        try Data(OutboxEntry.lines(entries)).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try Data(OutboxEntry.lines(kept)).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }
 
@@ -227,5 +230,7 @@ public final class MemoryOutbox: OutboxStore, @unchecked Sendable {
 
     public func load() throws -> [OutboxEntry] { lock.withLock { entries } }
     public func append(_ entries: [OutboxEntry]) throws { lock.withLock { self.entries += entries } }
-    public func rewrite(_ entries: some Collection<OutboxEntry>) throws { lock.withLock { self.entries = Array(entries) } }
+    public func dropAcknowledged(below first: UInt64?) throws {
+        lock.withLock { entries.removeAll { entry in first.map { entry.sequence < $0 } ?? true } }
+    }
 }

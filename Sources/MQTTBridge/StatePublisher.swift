@@ -9,34 +9,39 @@ import Synchronization
 ///   to it before they are handed to the MQTT client, removed when the broker acknowledges them. During an
 ///   outage they wait there, in order; after a reconnect, or a restart, they are sent again in order. A message
 ///   in flight when the connection dropped may arrive twice (QoS 1 semantics), never not at all.
-/// - Other retained state keeps only its latest value per topic (superseded values are coalesced).
+/// - Other retained state keeps only its latest value per topic (``RetainedCache``; superseded values coalesce).
 /// - After every (re)connect, the latest retained value of every topic the outbox did not just resend is
 ///   published again, so a broker that lost its retained messages gets them back.
 /// - The outbox is bounded (`OUTBOX_MAX_MESSAGES`); past it the oldest tenth is dropped, logged and counted.
 /// - While connected, a backlog of ``intakePauseLevel`` entries pauses the central system's ``IntakeGate`` (chargers
 ///   are not read) until it is down to ``intakeResumeLevel``, so a broker slower than the chargers slows them down
 ///   instead of filling the outbox.
+///
+/// Locks: `state` is held only to compute; the MQTT client and the store are called after it is released. What
+/// goes to the client is queued under the lock and handed over in order by one thread at a time
+/// (``handOverQueued()``); what goes to the store is written under `writer`, the lock of the one thread writing to
+/// the store (group commit). Order: `writer`, then `state`; never the other way round.
 final class StatePublisher: Sendable {
     private let transport: any MQTTTransport
     private let qos: Int
     private let outboxLimit: Int
     private let store: any OutboxStore
     private let logger: Logger
+    private let intake: IntakeGate?
     private let state: Mutex<State>
-    private let publishing = Mutex(())
+    /// Held while writing to the store, so writes are in order and a rewrite never drops what a commit wrote.
+    private let writer = Mutex(())
+    /// Something is queued for the MQTT client: ``handOverQueued()`` takes no lock while nothing is.
+    private let hasQueued = Atomic<Bool>(false)
 
     private struct State {
         var connected = false
-        /// The latest payload of every retained topic, with the order the topic first appeared in (republished in
-        /// that order). Removing a topic is O(1): with thousands of stations, a list of topics in order made each
-        /// cleared topic (a transaction's end, a disconnect) cost O(all topics).
-        var retained: [String: Retained] = [:]
-        var nextOrder: UInt64 = 0
+        var retained = RetainedCache()
         /// Unacknowledged outbox entries, oldest first.
         var outbox = OutboxQueue()
         /// The entries handed to the MQTT client and not yet acknowledged, by message id.
         var inFlight = InFlightQueue()
-        /// The highest sequence handed to the MQTT client since the connection came up.
+        /// The highest sequence queued for the MQTT client since the connection came up.
         var sentUpTo: UInt64 = 0
         /// The window filled up: nothing more is handed over until acknowledgements bring the messages in flight
         /// down to ``refillLevel``.
@@ -49,34 +54,33 @@ final class StatePublisher: Sendable {
         var unstoredKept: [OutboxEntry] = []
         /// The last sequence committed (moved to `outbox`).
         var committedThrough: UInt64 = 0
-        /// A publisher is writing entries to the store that are not in `outbox` yet: no rewrite meanwhile (it
-        /// would remove them from the store).
-        var storing = false
         var nextSequence: UInt64 = 1
         var acknowledgedSinceRewrite = 0
+        /// Acknowledged entries wait to leave the store (a rewrite is due).
+        var rewriteDue = false
         /// The intake gate is paused by this publisher.
         var intakePaused = false
+        /// Publications for the MQTT client, in order, not handed over yet.
+        var queued: [Queued] = []
+        /// A thread is handing a batch over; the others only queue.
+        var handingOver = false
+        /// Outbox entries queued or being handed over: in the window, though their message ids are not known yet.
+        var unrecorded = 0
+        /// Counts connections, so a batch handed over on one is not recorded as in flight on the next.
+        var connection: UInt64 = 0
+        /// Acknowledgements that came while a batch was handed over, before its message ids were recorded.
+        var early: [Int32] = []
+
+        /// The window's occupancy.
+        var inWindow: Int { inFlight.count + unrecorded }
     }
 
-    /// A retained topic's latest payload and its order, held here, or in a slot its publications carry (the
-    /// publisher then updates the slot without a lookup).
-    private enum Retained {
-        case value(payload: String, order: UInt64)
-        case slot(RetainedSlot)
-
-        var payload: String {
-            switch self {
-            case .value(let payload, _): payload
-            case .slot(let slot): slot.payload
-            }
-        }
-
-        var order: UInt64 {
-            switch self {
-            case .value(_, let order): order
-            case .slot(let slot): slot.order
-            }
-        }
+    /// One publication for the MQTT client; `sequence` for an outbox entry.
+    private struct Queued {
+        var topic: String
+        var payload: String
+        var retain: Bool
+        var sequence: UInt64?
     }
 
     /// While connected, chargers' messages stop being read when this many outbox entries wait (the broker takes
@@ -94,15 +98,11 @@ final class StatePublisher: Sendable {
     /// half a window, instead of a write of a message or two after every acknowledgement the broker sends.
     static let refillLevel = window / 2
 
-    private static let queued = Gauge(label: "mqtt_queued_messages")
+    private static let queuedGauge = Gauge(label: "mqtt_queued_messages")
     private static let dropped = Counter(label: "mqtt_outbox_dropped_total")
     private static let intakePausedGauge = Gauge(label: "ocpp_intake_paused")
-    private let intake: IntakeGate?
 
-    init(
-        transport: any MQTTTransport, qos: Int, store: any OutboxStore = MemoryOutbox(), outboxLimit: Int = 100_000,
-        intake: IntakeGate? = nil, logger: Logger
-    ) {
+    init(transport: any MQTTTransport, qos: Int, store: any OutboxStore, outboxLimit: Int = 100_000, intake: IntakeGate? = nil, logger: Logger) {
         self.transport = transport
         self.intake = intake
         self.qos = qos
@@ -121,12 +121,13 @@ final class StatePublisher: Sendable {
             logger.error("Cannot read the outbox; starting with an empty one", metadata: ["error": "\(error)"])
         }
         state = Mutex(initial)
-        Self.queued.record(initial.outbox.count)
+        Self.queuedGauge.record(initial.outbox.count)
     }
 
     /// Publishes `publications` (kept ones are in the outbox when this returns).
     func publish(_ publications: [Publication]) {
         if let mark = stage(publications) { commit(through: mark) }
+        handOverQueued()
     }
 
     /// Takes `publications` in order: ordinary retained state goes straight to MQTT when nothing waits before it;
@@ -134,7 +135,8 @@ final class StatePublisher: Sendable {
     /// nothing waits.
     ///
     /// Ordinary retained state waits behind outbox entries still waiting for the window or for the store (in memory
-    /// only), so a topic's values reach the broker in order.
+    /// only), so a topic's values reach the broker in order. What goes straight is handed over by the next
+    /// ``commit(through:)`` or ``handOverQueued()``.
     func stage(_ publications: [Publication]) -> UInt64? {
         guard !publications.isEmpty else { return nil }
         return state.withLock { state -> UInt64? in
@@ -143,13 +145,16 @@ final class StatePublisher: Sendable {
             // the CPU at saturation.
             for index in publications.indices {
                 if publications[index].retain {
-                    remember(publications[index].topic, publications[index].payload, cached: publications[index].cached,
-                             slot: publications[index].slot, in: &state)
+                    state.retained.remember(publications[index].topic, publications[index].payload, cached: publications[index].cached,
+                                            slot: publications[index].slot)
                 }
                 let mustKeep = publications[index].kept || !publications[index].retain
                 if !mustKeep && mark == nil && !hasBacklog(state) {
                     // Retained (only retained state that need not be kept goes straight).
-                    if state.connected { _ = send(publications[index].topic, publications[index].payload, true) }
+                    if state.connected {
+                        state.queued.append(Queued(topic: publications[index].topic, payload: publications[index].payload, retain: true))
+                        hasQueued.store(true, ordering: .releasing)
+                    }
                     continue
                 }
                 let entry = OutboxEntry(sequence: state.nextSequence, topic: publications[index].topic,
@@ -166,21 +171,19 @@ final class StatePublisher: Sendable {
     /// Returns once every entry staged up to `mark` is in the outbox (the kept ones written to the store) and
     /// handed to the MQTT client as the window allows.
     ///
-    /// Group commit: one caller at a time writes everything staged so far, by anyone, in one write to the store;
-    /// callers whose entries were written meanwhile return without writing. The store is written outside the state
-    /// lock, so acknowledgements on the MQTT connection's event loop do not wait for the disk.
+    /// Group commit: one caller at a time (holding `writer`) writes everything staged so far, by anyone, in one write
+    /// to the store; callers whose entries were written meanwhile return without writing.
     func commit(through mark: UInt64) {
-        publishing.withLock { _ in
+        let change = writer.withLock { _ -> Bool? in
             let taken = state.withLock { state -> (all: [OutboxEntry], kept: [OutboxEntry])? in
                 guard state.committedThrough < mark, !state.unstored.isEmpty else { return nil }
                 defer {
                     state.unstored = []
                     state.unstoredKept = []
                 }
-                state.storing = !state.unstoredKept.isEmpty
                 return (state.unstored, state.unstoredKept)
             }
-            guard let taken else { return }
+            guard let taken else { return nil }
             if !taken.kept.isEmpty {
                 do {
                     try store.append(taken.kept)
@@ -188,19 +191,21 @@ final class StatePublisher: Sendable {
                     logger.error("Cannot write to the outbox; the message is kept in memory only", metadata: ["error": "\(error)"])
                 }
             }
-            let change = state.withLock { state in
-                state.storing = false
+            let (change, rewrite) = state.withLock { state in
                 state.committedThrough = taken.all[taken.all.count - 1].sequence
                 for entry in taken.all {
                     state.outbox.append(entry)
                     if state.outbox.count > outboxLimit && !(state.connected && state.intakePaused) { dropOldest(&state) }
                 }
-                sendWaiting(&state)
-                Self.queued.record(state.outbox.count)
-                return intakeChange(&state)
+                queueWaiting(&state)
+                Self.queuedGauge.record(state.outbox.count)
+                return (intakeChange(&state), takeRewrite(&state))
             }
-            apply(change)
+            self.rewrite(rewrite)
+            return change
         }
+        apply(change)
+        handOverQueued()
     }
 
     /// Whether the intake gate must be paused (true) or resumed (false) now; nil when it stays as it is.
@@ -237,23 +242,69 @@ final class StatePublisher: Sendable {
         return last.sequence > state.sentUpTo
     }
 
-    /// Hands waiting outbox entries to the MQTT client, in order, while the window has room; once it was full, from
-    /// when acknowledgements bring it down to ``refillLevel``.
-    private func sendWaiting(_ state: inout State) {
+    /// Queues waiting outbox entries for the MQTT client, in order, while the window has room; once it was full,
+    /// from when acknowledgements bring it down to ``refillLevel``.
+    private func queueWaiting(_ state: inout State) {
         guard state.connected else { return }
         if state.windowFull {
-            guard state.inFlight.count <= Self.refillLevel else { return }
+            guard state.inWindow <= Self.refillLevel else { return }
             state.windowFull = false
         }
         var position = state.outbox.position(after: state.sentUpTo)
         while let entry = state.outbox.entry(at: position) {
-            guard state.inFlight.count < Self.window else {
+            guard state.inWindow < Self.window else {
                 state.windowFull = true
                 return
             }
-            if let id = send(entry.topic, entry.payload, entry.retain) { state.inFlight.append(id: id, sequence: entry.sequence) }
+            state.queued.append(Queued(topic: entry.topic, payload: entry.payload, retain: entry.retain, sequence: entry.sequence))
+            hasQueued.store(true, ordering: .releasing)
+            state.unrecorded += 1
             state.sentUpTo = entry.sequence
             position += 1
+        }
+    }
+
+    /// Hands what is queued to the MQTT client, in order, outside the state lock, and records the message ids of
+    /// outbox entries as in flight. One thread at a time: a thread that finds another handing over leaves its
+    /// publications to it (that thread loops until nothing is queued).
+    func handOverQueued() {
+        while hasQueued.load(ordering: .acquiring) {
+            let batch = state.withLock { state -> (items: [Queued], connection: UInt64)? in
+                guard !state.handingOver, !state.queued.isEmpty else { return nil }
+                state.handingOver = true
+                hasQueued.store(false, ordering: .releasing)
+                defer { state.queued = [] }
+                return (state.queued, state.connection)
+            }
+            guard let batch else { return }
+            var sent: [(id: Int32, sequence: UInt64)] = []
+            var entries = 0
+            for item in batch.items {
+                let id = transport.publish(topic: item.topic, text: item.payload, qos: qos, retain: item.retain)
+                guard let sequence = item.sequence else { continue }
+                entries += 1
+                if let id { sent.append((id, sequence)) }
+            }
+            let (change, rewriteDue) = state.withLock { state -> (Bool?, Bool) in
+                state.handingOver = false
+                state.unrecorded -= entries
+                // A reconnect meanwhile resent everything: these ids belong to a connection that is gone.
+                guard state.connection == batch.connection else { return (nil, false) }
+                for (id, sequence) in sent { state.inFlight.append(id: id, sequence: sequence) }
+                guard !state.early.isEmpty else { return (nil, false) }
+                let early = state.early
+                state.early = []
+                return (removeAcknowledged(early, &state, keepUnknown: false), state.rewriteDue)
+            }
+            apply(change)
+            if rewriteDue { rewriteIfWriterIsFree() }
+        }
+    }
+
+    /// Drops what was acknowledged from the store now, unless a commit holds the writer (it does it then).
+    private func rewriteIfWriterIsFree() {
+        writer.withLockIfAvailable { _ in
+            rewrite(state.withLock { takeRewrite(&$0) })
         }
     }
 
@@ -261,19 +312,26 @@ final class StatePublisher: Sendable {
     func connected() {
         let (resent, republished, change) = state.withLock { state in
             state.connected = true
+            state.connection += 1
             state.inFlight.removeAll()
+            state.early = []
+            // What was queued for the connection that ended goes again below, in order.
+            state.unrecorded -= state.queued.count { $0.sequence != nil }
+            state.queued = []
             state.windowFull = false
             state.sentUpTo = 0
             let resentTopics = Set(state.outbox.pending.map(\.topic))
-            sendWaiting(&state)
+            queueWaiting(&state)
             var republished = 0
-            for (topic, value) in state.retained.sorted(by: { $0.value.order < $1.value.order }) where !resentTopics.contains(topic) {
-                _ = send(topic, value.payload, true)
+            for (topic, payload) in state.retained.inOrder where !resentTopics.contains(topic) {
+                state.queued.append(Queued(topic: topic, payload: payload, retain: true))
+                hasQueued.store(true, ordering: .releasing)
                 republished += 1
             }
             return (state.outbox.count, republished, intakeChange(&state))
         }
         apply(change)
+        handOverQueued()
         logger.info("Published the outbox and the retained state after connecting",
                     metadata: ["mqtt.outbox": "\(resent)", "mqtt.retained_topics": "\(republished)"])
     }
@@ -289,30 +347,36 @@ final class StatePublisher: Sendable {
     /// The broker acknowledged messages: they leave the outbox. One lock for all of them (the MQTT client hands
     /// over the acknowledgements of one read together).
     func acknowledged(_ messageIDs: [Int32]) {
-        let change = state.withLock { state -> Bool? in
-            var removed = 0
-            for messageID in messageIDs {
-                guard let sequence = state.inFlight.remove(id: messageID),
-                    state.outbox.remove(sequence: sequence)
-                else { continue }
-                if !state.volatile.isEmpty { state.volatile.remove(sequence) }
-                removed += 1
-            }
-            guard removed > 0 else { return nil }
-            sendWaiting(&state)
-            state.acknowledgedSinceRewrite += removed
-            // Keep the file short: rewrite it when it has emptied, or every thousand acknowledgements.
-            if !state.storing && (state.outbox.isEmpty || state.acknowledgedSinceRewrite >= 1000) {
-                rewrite(&state)
-            }
-            Self.queued.record(state.outbox.count)
-            return intakeChange(&state)
+        let (change, rewriteDue) = state.withLock { state -> (Bool?, Bool) in
+            (removeAcknowledged(messageIDs, &state, keepUnknown: state.handingOver), state.rewriteDue)
         }
         apply(change)
+        if rewriteDue { rewriteIfWriterIsFree() }
+        handOverQueued()
+    }
+
+    /// Removes acknowledged entries; `keepUnknown` keeps ids not in flight for when a batch's ids are recorded.
+    private func removeAcknowledged(_ messageIDs: [Int32], _ state: inout State, keepUnknown: Bool) -> Bool? {
+        var removed = 0
+        for messageID in messageIDs {
+            guard let sequence = state.inFlight.remove(id: messageID) else {
+                if keepUnknown { state.early.append(messageID) }
+                continue
+            }
+            guard state.outbox.remove(sequence: sequence) else { continue }
+            if !state.volatile.isEmpty { state.volatile.remove(sequence) }
+            removed += 1
+        }
+        guard removed > 0 else { return nil }
+        queueWaiting(&state)
+        state.acknowledgedSinceRewrite += removed
+        // Keep the store short: rewrite it when the outbox has emptied, or every thousand acknowledgements.
+        if state.outbox.isEmpty || state.acknowledgedSinceRewrite >= 1000 { state.rewriteDue = true }
+        Self.queuedGauge.record(state.outbox.count)
+        return intakeChange(&state)
     }
 
     var isConnected: Bool { state.withLock { $0.connected } }
-
 
     /// How many messages wait for the broker.
     var waiting: Int { state.withLock { $0.outbox.count + $0.unstored.count } }
@@ -320,42 +384,6 @@ final class StatePublisher: Sendable {
     /// Clears topics on the broker (empty retained payloads) and drops them from the cache.
     func forget(_ topics: [String]) {
         publish(topics.map { Publication(topic: $0, payload: "") })
-    }
-
-    /// Keeps `payload` as the latest of `topic` (a retained publication's; `cached` and `slot` as the publication's).
-    private func remember(_ topic: String, _ payload: String, cached: Bool, slot: RetainedSlot?, in state: inout State) {
-        let clears = payload.isEmpty || !cached
-        if let slot, slot.cached, !clears {
-            // A meter reading: its slot is in the table, no lookup.
-            slot.payload = payload
-            return
-        }
-        if clears {
-            // An empty retained payload clears the topic, and an uncached one is not held: nothing to republish.
-            if case .slot(let held)? = state.retained.removeValue(forKey: topic) { held.cached = false }
-        } else if let index = state.retained.index(forKey: topic) {
-            // One lookup (hashing the whole topic) for a topic seen before.
-            let order = state.retained.values[index].order
-            if case .slot(let held) = state.retained.values[index], slot == nil || slot === held {
-                held.payload = payload
-            } else if let slot {
-                // The slot takes the topic's place (and its order) from a value or from an earlier slot.
-                if case .slot(let held) = state.retained.values[index] { held.cached = false }
-                state.retained.values[index] = .slot(hold(slot, payload, order))
-            } else {
-                state.retained.values[index] = .value(payload: payload, order: order)
-            }
-        } else {
-            state.retained[topic] = slot.map { .slot(hold($0, payload, state.nextOrder)) } ?? .value(payload: payload, order: state.nextOrder)
-            state.nextOrder += 1
-        }
-    }
-
-    private func hold(_ slot: RetainedSlot, _ payload: String, _ order: UInt64) -> RetainedSlot {
-        slot.payload = payload
-        slot.order = order
-        slot.cached = true
-        return slot
     }
 
     /// Past the limit, the oldest tenth goes. Not while connected with reading from chargers paused: then the
@@ -367,182 +395,29 @@ final class StatePublisher: Sendable {
         state.outbox.removeFirst(count)
         state.inFlight.filter { !gone.contains($0) }
         state.volatile.subtract(gone)
+        state.rewriteDue = true
         Self.dropped.increment(by: gone.count)
         logger.warning("Outbox full: dropped the oldest messages", metadata: [
             "mqtt.dropped": "\(gone.count)", "mqtt.outbox_limit": "\(outboxLimit)",
         ])
-        rewrite(&state)
     }
 
-    private func rewrite(_ state: inout State) {
+    /// What a due rewrite keeps: the first unacknowledged sequence (nil: the outbox is empty); `.none` when none
+    /// is due.
+    private func takeRewrite(_ state: inout State) -> UInt64?? {
+        guard state.rewriteDue else { return .none }
+        state.rewriteDue = false
+        state.acknowledgedSinceRewrite = 0
+        return .some(state.outbox.pending.first?.sequence)
+    }
+
+    /// Drops what was acknowledged from the store (called holding `writer`).
+    private func rewrite(_ due: UInt64??) {
+        guard case .some(let first) = due else { return }
         do {
-            // Only what was kept: ordinary state queued behind a backlog is republished from the cache anyway.
-            let volatile = state.volatile
-            try store.rewrite(state.outbox.pending.lazy.filter { !volatile.contains($0.sequence) })
-            state.acknowledgedSinceRewrite = 0
+            try store.dropAcknowledged(below: first)
         } catch {
             logger.error("Cannot rewrite the outbox", metadata: ["error": "\(error)"])
         }
     }
-
-    private func send(_ topic: String, _ payload: String, _ retain: Bool) -> Int32? {
-        transport.publish(topic: topic, text: payload, qos: qos, retain: retain)
-    }
 }
-
-/// The unacknowledged entries in sequence order. Acknowledgements come mostly for the oldest entry, which
-/// ``FrontQueue`` takes in O(1).
-struct OutboxQueue {
-    private var entries: FrontQueue<OutboxEntry>
-
-    init(_ entries: [OutboxEntry] = []) {
-        self.entries = FrontQueue(entries)
-    }
-
-    /// The entries, oldest first.
-    var pending: ArraySlice<OutboxEntry> { entries.elements }
-    var count: Int { entries.count }
-    var isEmpty: Bool { entries.isEmpty }
-    var last: OutboxEntry? { entries.elements.last }
-
-    mutating func append(_ entry: OutboxEntry) {
-        entries.append(entry)
-    }
-
-    /// Removes the entry with `sequence`; false when there is none.
-    mutating func remove(sequence: UInt64) -> Bool {
-        let position = entries.elements.first?.sequence == sequence ? entries.startPosition
-            : entries.partitionPoint { $0.sequence >= sequence }
-        guard entries.element(at: position)?.sequence == sequence else { return false }
-        entries.remove(at: position)
-        return true
-    }
-
-    /// Drops the oldest `count` entries.
-    mutating func removeFirst(_ count: Int) {
-        entries.removeFirst(count)
-    }
-
-    /// The position of the first entry whose sequence is above `sequence` (positions are valid until the next
-    /// change).
-    func position(after sequence: UInt64) -> Int {
-        entries.partitionPoint { $0.sequence > sequence }
-    }
-
-    func entry(at position: Int) -> OutboxEntry? {
-        entries.element(at: position)
-    }
-}
-
-/// The outbox entries handed to the MQTT client and not acknowledged yet: (message id, sequence) in the order they
-/// were handed over, which is also the order of their message ids (the client numbers publishes in sequence,
-/// wrapping past `Int32.max`). The broker acknowledges QoS 1 publishes in the order it got them (MQTT 3.1.1 section
-/// 4.6), so an acknowledgement is nearly always the oldest entry's; any other is found by binary search, and a
-/// message id that is not here (a publish the outbox did not track) costs the same. No hashing.
-struct InFlightQueue {
-    private var entries = FrontQueue<(id: Int32, sequence: UInt64)>()
-
-    var count: Int { entries.count }
-
-    mutating func append(id: Int32, sequence: UInt64) {
-        entries.append((id, sequence))
-    }
-
-    /// Removes the entry of message id `id` and returns its sequence; nil when there is none.
-    mutating func remove(id: Int32) -> UInt64? {
-        guard let oldest = entries.elements.first?.id else { return nil }
-        // Distances from the oldest id, in the order ids were given out, wrapping included.
-        let target = UInt32(bitPattern: id &- oldest)
-        let position = target == 0 ? entries.startPosition
-            : entries.partitionPoint { UInt32(bitPattern: $0.id &- oldest) >= target }
-        guard let entry = entries.element(at: position), entry.id == id else { return nil }
-        entries.remove(at: position)
-        return entry.sequence
-    }
-
-    /// Keeps only the entries whose sequence `keep` accepts.
-    mutating func filter(sequence keep: (UInt64) -> Bool) {
-        entries.filter { keep($0.sequence) }
-    }
-
-    mutating func removeAll() {
-        entries.removeAll()
-    }
-}
-
-/// An array consumed mostly from the front: taking the oldest element moves a start index instead of every other
-/// element, and the storage is compacted once the part taken is at least half of it and 64 elements (amortised O(1)
-/// per element taken; measured in docs/performance.md). Positions count from the storage's start and are valid until
-/// the next change.
-struct FrontQueue<Element> {
-    private var storage: [Element]
-    private var head = 0
-
-    init(_ elements: [Element] = []) {
-        storage = elements
-    }
-
-    /// The elements, oldest first.
-    var elements: ArraySlice<Element> { storage[head...] }
-    var count: Int { storage.count - head }
-    var isEmpty: Bool { head == storage.count }
-    /// The oldest element's position.
-    var startPosition: Int { head }
-
-    mutating func append(_ element: Element) {
-        storage.append(element)
-    }
-
-    func element(at position: Int) -> Element? {
-        position >= head && position < storage.count ? storage[position] : nil
-    }
-
-    /// The first position whose element `isAtOrPast` accepts (the end when none does), for a predicate that is
-    /// false and then true along the queue: a binary search.
-    func partitionPoint(_ isAtOrPast: (Element) -> Bool) -> Int {
-        var low = head, high = storage.count
-        while low < high {
-            let middle = (low + high) / 2
-            if isAtOrPast(storage[middle]) { high = middle } else { low = middle + 1 }
-        }
-        return low
-    }
-
-    /// Removes the element at `position`: O(1) for the oldest, O(n) elsewhere.
-    mutating func remove(at position: Int) {
-        guard position == head else {
-            storage.remove(at: position)
-            return
-        }
-        head += 1
-        compactIfWorthIt()
-    }
-
-    /// Drops the oldest `count` elements.
-    mutating func removeFirst(_ count: Int) {
-        head += min(count, self.count)
-        compactIfWorthIt()
-    }
-
-    mutating func filter(_ keep: (Element) -> Bool) {
-        storage = elements.filter(keep)
-        head = 0
-    }
-
-    mutating func removeAll() {
-        storage.removeAll(keepingCapacity: true)
-        head = 0
-    }
-
-    private mutating func compactIfWorthIt() {
-        if head == storage.count {
-            storage.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 64, head * 2 >= storage.count {
-            storage.removeFirst(head)
-            head = 0
-        }
-    }
-}
-
-extension FrontQueue: Sendable where Element: Sendable {}

@@ -275,16 +275,15 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
                          [.int(Int64(entries[0].sequence)), .int(Int64(entries[entries.count - 1].sequence)), .blob(OutboxPacking.pack(entries))])
     }
 
-    /// Keeps `entries` (the unacknowledged ones, oldest first): everything older than the first of them goes. Rows
-    /// entirely older are deleted; in a row that holds both (a commit partly acknowledged) the older entries are
-    /// hidden by a mark in `meta` (`outbox_acknowledged_below`) instead of the row being decoded and written again:
-    /// a row holds the entries of a whole event loop tick, hundreds at saturation. Entries acknowledged out of
-    /// order after the first stay until a later rewrite passes them; after a restart they would be sent once
-    /// more, which QoS 1 allows.
-    public func rewrite(_ entries: some Collection<OutboxEntry>) throws {
+    /// Everything older than `first` goes. Rows entirely older are deleted; in a row that holds both (a commit
+    /// partly acknowledged) the older entries are hidden by a mark in `meta` (`outbox_acknowledged_below`) instead
+    /// of the row being decoded and written again: a row holds the entries of a whole event loop tick, hundreds at
+    /// saturation. Entries acknowledged out of order after the first stay until a later call passes them; after a
+    /// restart they would be sent once more, which QoS 1 allows.
+    public func dropAcknowledged(below first: UInt64?) throws {
         try locked {
             try database.transaction {
-                guard let first = entries.first.map({ Int64($0.sequence) }) else {
+                guard let first = first.map({ Int64($0) }) else {
                     try clearOutbox()
                     return
                 }

@@ -31,7 +31,7 @@ extension StatePublisher {
 
     @Test func duringAnOutageReadingsAreKeptInOrderAndOtherStateCoalesced() {
         let transport = RecordingTransport()
-        let publisher = StatePublisher(transport: transport, qos: 1, logger: quiet)
+        let publisher = StatePublisher(transport: transport, qos: 1, store: MemoryOutbox(), logger: quiet)
         publisher.publish([Publication(topic: "status", payload: "Charging"), reading("energy", "100"), reading("energy", "200")])
         publisher.publish([Publication(topic: "status", payload: "SuspendedEV"), Publication(topic: "result", payload: "{}", retain: false),
                            reading("energy", "300")])
@@ -43,7 +43,7 @@ extension StatePublisher {
 
     @Test func retainedStateIsRepublishedInFirstSeenOrderWithItsLatestValue() {
         let transport = RecordingTransport()
-        let publisher = StatePublisher(transport: transport, qos: 1, logger: quiet)
+        let publisher = StatePublisher(transport: transport, qos: 1, store: MemoryOutbox(), logger: quiet)
         publisher.publish([Publication(topic: "a", payload: "1"), Publication(topic: "b", payload: "1"), Publication(topic: "c", payload: "1")])
         publisher.publish([Publication(topic: "a", payload: "2"), Publication(topic: "b", payload: ""),
                            Publication(topic: "d", payload: "1", cached: false)])
@@ -54,7 +54,7 @@ extension StatePublisher {
 
     @Test func aSlotAndItsTopicShareOneCacheEntry() {
         let transport = RecordingTransport()
-        let publisher = StatePublisher(transport: transport, qos: 1, logger: quiet)
+        let publisher = StatePublisher(transport: transport, qos: 1, store: MemoryOutbox(), logger: quiet)
         let m = RetainedSlot(topic: "m")
         func onSlot(_ slot: RetainedSlot, _ value: String) -> Publication { Publication(slot: slot, payload: value, kept: false) }
         publisher.publish([Publication(topic: "x", payload: "1"), onSlot(m, "1"), Publication(topic: "y", payload: "1")])
@@ -82,7 +82,7 @@ extension StatePublisher {
 
     @Test func acknowledgedMessagesLeaveTheOutboxAndTheRestIsResent() {
         let transport = RecordingTransport()
-        let publisher = StatePublisher(transport: transport, qos: 1, logger: quiet)
+        let publisher = StatePublisher(transport: transport, qos: 1, store: MemoryOutbox(), logger: quiet)
         publisher.connected()
         publisher.publish([reading("energy", "1"), reading("energy", "2"), reading("energy", "3")])
         #expect(transport.log == ["energy=1", "energy=2", "energy=3"])
@@ -98,7 +98,7 @@ extension StatePublisher {
 
     @Test func theAcknowledgementsOfOneReadAreTakenTogether() {
         let transport = RecordingTransport()
-        let publisher = StatePublisher(transport: transport, qos: 1, logger: quiet)
+        let publisher = StatePublisher(transport: transport, qos: 1, store: MemoryOutbox(), logger: quiet)
         publisher.connected()
         publisher.publish((1...5).map { reading("energy", String($0)) })
         // Ids the publisher does not know (a duplicate, one from before a reconnect) are ignored.
@@ -110,7 +110,7 @@ extension StatePublisher {
 
     @Test func aFullWindowIsRefilledInOneGoOnceHalfOfItIsAcknowledged() {
         let transport = RecordingTransport()
-        let publisher = StatePublisher(transport: transport, qos: 1, logger: quiet)
+        let publisher = StatePublisher(transport: transport, qos: 1, store: MemoryOutbox(), logger: quiet)
         publisher.connected()
         let count = 2 * StatePublisher.window + 10
         publisher.publish((1...count).map { reading("energy", String($0)) })
@@ -135,7 +135,7 @@ extension StatePublisher {
 
     @Test func atMostAWindowIsInFlightAndOrdinaryStateWaitsBehindIt() {
         let transport = RecordingTransport()
-        let publisher = StatePublisher(transport: transport, qos: 1, logger: quiet)
+        let publisher = StatePublisher(transport: transport, qos: 1, store: MemoryOutbox(), logger: quiet)
         publisher.connected()
         let count = StatePublisher.window + 5
         publisher.publish((1...count).map { reading("energy", String($0)) })
@@ -169,7 +169,7 @@ extension StatePublisher {
     @Test func theIntakeGateIsPausedWhileTheBrokerFallsBehindButNotDuringAnOutage() {
         let transport = RecordingTransport()
         let intake = IntakeGate()
-        let publisher = StatePublisher(transport: transport, qos: 1, intake: intake, logger: quiet)
+        let publisher = StatePublisher(transport: transport, qos: 1, store: MemoryOutbox(), intake: intake, logger: quiet)
         publisher.connected()
         let pause = StatePublisher.intakePauseLevel, resume = StatePublisher.intakeResumeLevel
         publisher.publish((1..<pause).map { reading("energy", String($0)) })
@@ -211,7 +211,7 @@ extension StatePublisher {
 
     @Test func aFullOutboxDropsItsOldestTenthAndSaysSo() {
         let transport = RecordingTransport()
-        let publisher = StatePublisher(transport: transport, qos: 1, outboxLimit: 20, logger: quiet)
+        let publisher = StatePublisher(transport: transport, qos: 1, store: MemoryOutbox(), outboxLimit: 20, logger: quiet)
         publisher.publish((1...21).map { reading("energy", String($0)) })
         #expect(publisher.waiting == 19)
         publisher.connected()
@@ -223,7 +223,7 @@ extension StatePublisher {
         let transport = RecordingTransport()
         let gate = IntakeGate()
         let limit = StatePublisher.intakePauseLevel + 100
-        let publisher = StatePublisher(transport: transport, qos: 1, outboxLimit: limit, intake: gate, logger: quiet)
+        let publisher = StatePublisher(transport: transport, qos: 1, store: MemoryOutbox(), outboxLimit: limit, intake: gate, logger: quiet)
         publisher.connected()
         // The broker acknowledges nothing: reading pauses at the pause level, and what chargers had sent before
         // the pause still arrives, past the limit, without a drop.
@@ -246,7 +246,7 @@ final class CountingOutbox: OutboxStore, @unchecked Sendable {
         appends.withLock { $0.append(entries.map(\.payload)) }
         try memory.append(entries)
     }
-    func rewrite(_ entries: some Collection<OutboxEntry>) throws { try memory.rewrite(entries) }
+    func dropAcknowledged(below first: UInt64?) throws { try memory.dropAcknowledged(below: first) }
 }
 
 @Suite struct GroupCommitTests {
@@ -275,6 +275,9 @@ final class CountingOutbox: OutboxStore, @unchecked Sendable {
         // Nothing waits for a commit now: ordinary state goes straight out again once acknowledged.
         for id in Int32(1)...3 { publisher.acknowledged(id) }
         #expect(publisher.stage([Publication(topic: "status", payload: "Available")]) == nil)
+        // Handed to the client outside the publisher's lock, by the caller after staging.
+        #expect(transport.log.last == "energy=2")
+        publisher.handOverQueued()
         #expect(transport.log.last == "status=Available")
     }
 
@@ -297,6 +300,36 @@ final class CountingOutbox: OutboxStore, @unchecked Sendable {
         #expect(Set(written.map(\.payload)).count == 1600)
         #expect(written.map(\.sequence) == written.map(\.sequence).sorted())
     }
+
+    /// A client that calls back into the publisher from inside `publish` (the broker's acknowledgement arriving
+    /// before `publish` has returned its id): it would deadlock if the publisher held its lock while publishing, and
+    /// would lose the acknowledgement if an id not yet recorded were dropped.
+    @Test func theClientIsCalledOutsideThePublishersLockAndEarlyAcknowledgementsCount() throws {
+        final class AcknowledgingTransport: MQTTTransport, @unchecked Sendable {
+            var publisher: StatePublisher?
+            let log = Mutex<[String]>([])
+            func publish(topic: String, text: String, qos: Int, retain: Bool) -> Int32? {
+                let id = log.withLock { log in
+                    log.append(text)
+                    return Int32(log.count)
+                }
+                publisher?.acknowledged([id])
+                return id
+            }
+            func subscribe(_ filters: [String]) {}
+        }
+        let transport = AcknowledgingTransport()
+        let store = MemoryOutbox()
+        let publisher = StatePublisher(transport: transport, qos: 1, store: store, logger: quiet)
+        transport.publisher = publisher
+        publisher.connected()
+        let count = 2 * StatePublisher.window + 500
+        publisher.publish((1...count).map { reading("energy", String($0)) })
+        // Every reading went out once, in order, past the window, and left the outbox and the store.
+        #expect(transport.log.withLock { $0 } == (1...count).map(String.init))
+        #expect(publisher.waiting == 0)
+        #expect(try store.load().isEmpty)
+    }
 }
 
 @Suite struct FileOutboxTests {
@@ -313,7 +346,7 @@ final class CountingOutbox: OutboxStore, @unchecked Sendable {
         try reopened.append([OutboxEntry(sequence: 3, topic: "c", payload: "", retain: false)])
         #expect(try FileOutbox(path: path).load().map(\.sequence) == [1, 3])
         #expect(try FileOutbox(path: path).load().first?.payload == "line\nbreak")
-        try reopened.rewrite([])
+        try reopened.dropAcknowledged(below: nil)
         #expect(try FileOutbox(path: path).load().isEmpty)
     }
 }

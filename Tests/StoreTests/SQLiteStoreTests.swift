@@ -80,15 +80,14 @@ import Testing
                 OutboxEntry(sequence: sequence, topic: "t/\(sequence)", payload: "p\"\(sequence)", retain: sequence % 2 == 0)
             })
             try store.append([OutboxEntry(sequence: 6, topic: "t/6", payload: "", retain: false)])
-            try store.rewrite([OutboxEntry(sequence: 4, topic: "t/4", payload: "p\"4", retain: true),
-                               OutboxEntry(sequence: 5, topic: "t/5", payload: "p\"5", retain: false)])
+            try store.dropAcknowledged(below: 4)
         }
         do {
             let store = try SQLiteStore(directory: dir)
             let left: [OutboxEntry] = try store.load()
             #expect(left.map(\.sequence) == [4, 5, 6])
             #expect(left.first?.payload == "p\"4" && left.first?.retain == true)
-            try store.rewrite([])
+            try store.dropAcknowledged(below: nil)
         }
         #expect(try (SQLiteStore(directory: dir) as OutboxStore).load().isEmpty)
     }
@@ -103,7 +102,7 @@ import Testing
             let store = try SQLiteStore(directory: dir)
             try store.append((1...18).map(entry))
             try store.append((19...36).map(entry))
-            try store.rewrite((30...36).map(entry))  // the second event partly acknowledged
+            try store.dropAcknowledged(below: 30)  // the second event partly acknowledged
             #expect(try (store as OutboxStore).load().map(\.sequence) == Array(30...36))
         }
         do {
@@ -117,7 +116,7 @@ import Testing
         do {
             let store = try SQLiteStore(directory: dir)
             #expect(try (store as OutboxStore).load().map(\.sequence) == Array(30...36))
-            try store.rewrite([])
+            try store.dropAcknowledged(below: nil)
         }
         do {
             let store = try SQLiteStore(directory: dir)
