@@ -46,7 +46,7 @@ let package = Package(
         ),
         // The store: SQLite (Debian libsqlite3-dev) under DATA_DIR.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "Store", dependencies: ["CSQLite", "CentralSystem", "MQTTBridge"]),
+        .target(name: "Store", dependencies: ["CSQLite", "OCPP", "CentralSystem", "MQTTBridge"]),
         // MQTT 3.1.1 client on SwiftNIO: one connection to the broker, publishes written in batches.
         .target(
             name: "MQTT",
@@ -114,8 +114,8 @@ let package = Package(
         ),
         .executableTarget(name: "ocpp-loadgen", dependencies: ["LoadGenerator"]),
 
-        // What several test targets share: fakes behind the modules' small protocols, a seeded random source.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // What several test targets share: in-memory stores behind the modules' small protocols, a seeded random source.
+        .target(name: "TestSupport", dependencies: ["CentralSystem", "MQTTBridge"], path: "Tests/TestSupport"),
         .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "OCPP"]),
         .testTarget(
             name: "MQTTTests",
@@ -128,11 +128,11 @@ let package = Package(
             ]
         ),
         .testTarget(name: "OCPPTests", dependencies: ["OCPP", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CentralSystemTests", dependencies: ["CentralSystem", "OCPP"]),
+        .testTarget(name: "CentralSystemTests", dependencies: ["CentralSystem", "OCPP", "TestSupport"]),
         .testTarget(
             name: "OCPPServerTests",
             dependencies: [
-                "OCPPServer", "CentralSystem", "OCPP",
+                "OCPPServer", "CentralSystem", "OCPP", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -141,7 +141,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "GatewayAppTests", dependencies: ["GatewayApp"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "CentralSystem", "MQTTBridge"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "CentralSystem", "MQTTBridge", "TestSupport"]),
         .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "CentralSystem", "OCPP", "TestSupport"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

@@ -157,46 +157,50 @@ extension CentralSystem {
 
     private func startTransaction(_ request: StartTransactionRequest, station: String) throws -> StartTransactionResponse {
         let status = authorize(request.idTag.value, station: station)
-        return try state.withLock { state in
+        let (transaction, save) = state.withLock { state in
             let transaction = Transaction(
                 id: state.persisted.lastTransactionID + 1, station: station, connectorId: request.connectorId,
                 idTag: request.idTag.value, meterStart: request.meterStart, startedAt: request.timestamp)
             state.persisted.lastTransactionID = transaction.id
             state.persisted.activeTransactions[transaction.id] = transaction
-            // Saved before answering: an id the charger has seen is never handed out again.
-            do {
-                try store.save(state.persisted, changes: StateChange(transactions: [transaction.id], lastTransactionID: true))
-            } catch {
-                state.persisted.lastTransactionID = transaction.id - 1
-                state.persisted.activeTransactions[transaction.id] = nil
-                throw error
-            }
-            if status == .accepted {
-                state.remoteStartTags[station]?.removeValue(forKey: request.idTag.value.lowercased())
-            }
-            return StartTransactionResponse(idTagInfo: IdTagInfo(status: status), transactionId: transaction.id)
+            return (transaction, state.save(transactions: [transaction.id], lastTransactionID: true))
         }
+        // Saved before answering: an id the charger has seen is never handed out again.
+        do {
+            try store.save(save)
+        } catch {
+            // Not started. The id stays used (ids only grow); the charger, answered with an error, never saw it.
+            state.withLock { _ = $0.persisted.activeTransactions.removeValue(forKey: transaction.id) }
+            throw error
+        }
+        if status == .accepted {
+            state.withLock { _ = $0.remoteStartTags[station]?.removeValue(forKey: request.idTag.value.lowercased()) }
+        }
+        return StartTransactionResponse(idTagInfo: IdTagInfo(status: status), transactionId: transaction.id)
     }
 
     private func stopTransaction(_ request: StopTransactionRequest, station: String) throws -> (StopTransactionResponse, Transaction?) {
         var repeated = false
-        let transaction = try state.withLock { state -> Transaction? in
+        let (transaction, save) = state.withLock { state -> (Transaction?, StateSave?) in
             guard let transaction = state.persisted.activeTransactions[request.transactionId],
                 transaction.station == station
             else {
                 // An id this gateway issued that is no longer open: the charger repeats a stop already recorded.
                 repeated = (1...max(1, state.persisted.lastTransactionID)).contains(request.transactionId)
                     && state.persisted.lastTransactionID > 0
-                return nil
+                return (nil, nil)
             }
             state.persisted.activeTransactions.removeValue(forKey: request.transactionId)
+            return (transaction, state.save(transactions: [request.transactionId]))
+        }
+        if let save, let transaction {
             do {
-                try store.save(state.persisted, changes: StateChange(transactions: [request.transactionId]))
+                try store.save(save)
             } catch {
-                state.persisted.activeTransactions[request.transactionId] = transaction
+                // Still open: the charger, answered with an error, sends the stop again.
+                state.withLock { $0.persisted.activeTransactions[transaction.id] = transaction }
                 throw error
             }
-            return transaction
         }
         // Into the history before answering, like the start: a stop the charger has seen answered is kept.
         if !repeated { try store.record(CompletedTransaction(

@@ -8,7 +8,7 @@ import Synchronization
 /// commands to chargers. Transport-independent: the WebSocket server attaches connections and hands it frames.
 ///
 /// ```swift
-/// let central = try CentralSystem(configuration: .init(authorizedTags: ["TAG1"]), store: InMemoryStateStore(), logger: logger)
+/// let central = try CentralSystem(configuration: .init(authorizedTags: ["TAG1"]), store: store, logger: logger)
 /// let link = await central.attach(station: "CP1", connection: socket, info: info)
 /// if let reply = await central.receive(text, on: link) { try await socket.send(reply) }
 /// let answer = try await central.send(ResetRequest(type: .soft), to: "CP1").get()
@@ -35,6 +35,18 @@ public final class CentralSystem: Sendable {
         var connectionWaiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
         /// Tags of accepted RemoteStartTransaction calls, by station, with when they stop being accepted.
         var remoteStartTags: [String: [String: Date]] = [:]
+        /// The revision of the last save made (``StateSave/revision``).
+        var revision: UInt64 = 0
+
+        /// A save of the records named, as they are now, with the next revision. Made under the lock, written to
+        /// the store after it (the store is never called with the lock held).
+        mutating func save(stations: [String] = [], transactions: [Int] = [], lastTransactionID: Bool = false) -> StateSave {
+            revision += 1
+            return StateSave(
+                revision: revision, stations: stations.map { StateSave.Station(id: $0, record: persisted.stations[$0]) },
+                transactions: transactions.map { StateSave.ActiveTransaction(id: $0, transaction: persisted.activeTransactions[$0]) },
+                lastTransactionID: lastTransactionID ? persisted.lastTransactionID : nil)
+        }
     }
 
     /// Creates the central system and loads what `store` kept.
@@ -87,23 +99,26 @@ public final class CentralSystem: Sendable {
     /// Makes `connection` the station's connection. An earlier connection of the same station is closed
     /// (1000, "replaced") and its calls continue on the new one.
     public func attach(station: String, connection: any OCPPConnection, info: ConnectionInfo) async -> Link {
-        let session = state.withLock { state in
+        let (session, save) = state.withLock { state -> (StationSession, StateSave?) in
+            var save: StateSave?
             if state.persisted.stations[station] == nil {
                 // Remembered from its first connection on, so it is published DISCONNECTED after a restart.
-                // (Changed in place and rolled back on failure: copying the state would copy every station.)
                 state.persisted.stations[station] = StationRecord()
-                do {
-                    try store.save(state.persisted, changes: .station(station))
-                } catch {
-                    state.persisted.stations[station] = nil
-                    self.logger.error("Cannot save the new station", metadata: ["ocpp.station_id": "\(station)", "error": "\(error)"])
-                }
+                save = state.save(stations: [station])
             }
             state.connected[station] = (ObjectIdentifier(connection), info)
-            if let existing = state.sessions[station] { return existing }
+            if let existing = state.sessions[station] { return (existing, save) }
             let session = StationSession(station: station, callTimeout: configuration.callTimeout, logger: stationLogger(station))
             state.sessions[station] = session
-            return session
+            return (session, save)
+        }
+        if let save {
+            do {
+                try store.save(save)
+            } catch {
+                // Kept in memory; the station's next saved change writes it.
+                logger.error("Cannot save the new station", metadata: ["ocpp.station_id": "\(station)", "error": "\(error)"])
+            }
         }
         let previous = await session.attach(connection)
         var logger = stationLogger(station)
@@ -295,15 +310,19 @@ public final class CentralSystem: Sendable {
 
     /// Turns a station's `charging_enabled` switch on or off; kept across restarts.
     public func setChargingEnabled(_ enabled: Bool, station: String) throws {
-        try state.withLock { state in
-            let before = state.persisted.stations[station]
+        let (before, save) = state.withLock { state in
+            let before = state.persisted.stations[station]?.chargingEnabled ?? true
             state.persisted.stations[station, default: StationRecord()].chargingEnabled = enabled
-            do {
-                try store.save(state.persisted, changes: .station(station))
-            } catch {
-                state.persisted.stations[station] = before
-                throw error
+            return (before, state.save(stations: [station]))
+        }
+        do {
+            try store.save(save)
+        } catch {
+            // Not kept: back to what it was, unless it was changed again meanwhile.
+            state.withLock { state in
+                if state.persisted.stations[station]?.chargingEnabled == enabled { state.persisted.stations[station]?.chargingEnabled = before }
             }
+            throw error
         }
         logger.info("Charging switch changed", metadata: ["ocpp.station_id": "\(station)", "ocpp.charging_enabled": "\(enabled)"])
         emit(.chargingEnabledChanged(station: station, enabled: enabled))
@@ -317,21 +336,19 @@ public final class CentralSystem: Sendable {
     /// Changes a station's record and saves it when it changed. Failures are logged: the last known state is a
     /// convenience, not worth refusing a charger's message for.
     func remember(_ station: String, _ change: (inout StationRecord) -> Void) {
+        let save = state.withLock { state -> StateSave? in
+            let before = state.persisted.stations[station]
+            var record = before ?? StationRecord()
+            change(&record)
+            guard record != before else { return nil }
+            state.persisted.stations[station] = record
+            return state.save(stations: [station])
+        }
+        guard let save else { return }
         do {
-            try state.withLock { state in
-                let before = state.persisted.stations[station]
-                var record = before ?? StationRecord()
-                change(&record)
-                guard record != before else { return }
-                state.persisted.stations[station] = record
-                do {
-                    try store.save(state.persisted, changes: .station(station))
-                } catch {
-                    state.persisted.stations[station] = before
-                    throw error
-                }
-            }
+            try store.save(save)
         } catch {
+            // Kept in memory; the station's next saved change writes it.
             logger.error("Cannot save the station's state", metadata: ["ocpp.station_id": "\(station)", "error": "\(error)"])
         }
     }

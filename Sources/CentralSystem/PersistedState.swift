@@ -118,9 +118,10 @@ public struct CompletedTransaction: Codable, Sendable, Hashable {
 /// an in-memory store.
 public protocol StateStore: Sendable {
     func load() throws -> PersistedState
-    /// Saves `state`; `changes` names what differs from the last save, so a store can write only that (a
-    /// station's record, a transaction, the last transaction id) instead of comparing everything.
-    func save(_ state: PersistedState, changes: StateChange) throws
+    /// Writes what one change of the central system's state changed (its records as they are after it). The central
+    /// system calls it after releasing its own lock, so saves may arrive out of order: of two saves of one station,
+    /// the store keeps the one with the higher ``StateSave/revision``.
+    func save(_ save: StateSave) throws
     /// Adds an ended transaction to the history.
     func record(_ transaction: CompletedTransaction) throws
     /// Ended transactions, oldest first, of one station (or all) that stopped at or after `since`.
@@ -128,35 +129,77 @@ public protocol StateStore: Sendable {
 }
 
 extension StateStore {
-    /// Saves all of `state`.
+    /// Replaces everything the store holds with `state`.
     public func save(_ state: PersistedState) throws {
-        try save(state, changes: .everything)
+        try save(.everything(state))
     }
 }
 
-/// What one save changes.
-public struct StateChange: Sendable, Hashable {
-    /// Stations whose record was added, changed or removed.
-    public var stations: Set<String> = []
-    /// Active transactions that were added or removed.
-    public var transactions: Set<Int> = []
-    public var lastTransactionID = false
-    /// Anything may have changed: the store writes the whole state.
-    public var everything = false
+/// What one change of the central system's state writes: the records it touched, as they are after it.
+public struct StateSave: Sendable, Hashable {
+    /// A station's record; nil when it was removed.
+    public struct Station: Sendable, Hashable {
+        public var id: String
+        public var record: StationRecord?
+        public init(id: String, record: StationRecord?) {
+            self.id = id
+            self.record = record
+        }
+    }
 
-    public init(stations: Set<String> = [], transactions: Set<Int> = [], lastTransactionID: Bool = false) {
+    /// An active transaction; nil when it ended.
+    public struct ActiveTransaction: Sendable, Hashable {
+        public var id: Int
+        public var transaction: Transaction?
+        public init(id: Int, transaction: Transaction?) {
+            self.id = id
+            self.transaction = transaction
+        }
+    }
+
+    /// Increases with every save the central system makes (1, 2, ...).
+    public var revision: UInt64
+    public var stations: [Station]
+    public var transactions: [ActiveTransaction]
+    /// The last transaction id handed out, when it changed.
+    public var lastTransactionID: Int?
+    /// The store's stations and active transactions are replaced by these (a whole state).
+    public var replacesAll: Bool
+
+    public init(
+        revision: UInt64, stations: [Station] = [], transactions: [ActiveTransaction] = [], lastTransactionID: Int? = nil,
+        replacesAll: Bool = false
+    ) {
+        self.revision = revision
         self.stations = stations
         self.transactions = transactions
         self.lastTransactionID = lastTransactionID
+        self.replacesAll = replacesAll
     }
 
-    public static let everything: StateChange = {
-        var change = StateChange()
-        change.everything = true
-        return change
-    }()
+    /// All of `state`, replacing what the store holds.
+    public static func everything(_ state: PersistedState) -> StateSave {
+        StateSave(
+            revision: 0, stations: state.stations.map { Station(id: $0.key, record: $0.value) },
+            transactions: state.activeTransactions.map { ActiveTransaction(id: $0.key, transaction: $0.value) },
+            lastTransactionID: state.lastTransactionID, replacesAll: true)
+    }
+}
 
-    public static func station(_ id: String) -> StateChange { StateChange(stations: [id]) }
+/// The revision of the last save written of each station, for stores that write saves as they come: a save older
+/// than the one written last for a station leaves that station's record alone.
+public struct StationRevisions: Sendable {
+    private var written: [String: UInt64] = [:]
+
+    public init() {}
+
+    /// Whether `save`'s record of `station` is newer than what was written; if so, it counts as written.
+    public mutating func isNewer(_ station: String, in save: StateSave) -> Bool {
+        guard save.revision > 0 else { return true }
+        if let last = written[station], last > save.revision { return false }
+        written[station] = save.revision
+        return true
+    }
 }
 
 /// Why the store could not be used.
@@ -165,115 +208,5 @@ public struct StateStoreError: Error, CustomStringConvertible {
 
     public init(description: String) {
         self.description = description
-    }
-}
-
-/// Keeps ``PersistedState`` as one JSON file, replaced atomically on every change, and the history as
-/// `transactions.jsonl`, one JSON object per ended transaction, appended.
-public struct FileStateStore: StateStore {
-    public let url: URL
-    public let historyURL: URL
-
-    /// Uses `state.json` in `directory`, creating the directory if needed.
-    public init(directory: String) throws {
-        let directoryURL = URL(fileURLWithPath: directory, isDirectory: true)
-        do {
-            try FileManager.default.createDirectory(at: directoryURL, withIntermediateDirectories: true)
-        } catch {
-            throw StateStoreError(description: "cannot create data directory '\(directory)': \(error.localizedDescription)")
-        }
-        guard FileManager.default.isWritableFile(atPath: directoryURL.path) else {
-            throw StateStoreError(description: "data directory '\(directory)' is not writable")
-        }
-        url = directoryURL.appendingPathComponent("state.json")
-        historyURL = directoryURL.appendingPathComponent("transactions.jsonl")
-    }
-
-    private static func historyEncoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }
-
-    public func record(_ transaction: CompletedTransaction) throws {
-        do {
-            var line = try Self.historyEncoder().encode(transaction)
-            line.append(UInt8(ascii: "\n"))
-            if !FileManager.default.fileExists(atPath: historyURL.path) {
-                FileManager.default.createFile(atPath: historyURL.path, contents: nil)
-            }
-            let handle = try FileHandle(forUpdating: historyURL)
-            defer { try? handle.close() }
-            let end = try handle.seekToEnd()
-            if end > 0 {
-                // A line torn by a crash is closed first, so this record is not glued onto it.
-                try handle.seek(toOffset: end - 1)
-                if try handle.read(upToCount: 1) != Data("\n".utf8) { line.insert(UInt8(ascii: "\n"), at: 0) }
-                try handle.seekToEnd()
-            }
-            try handle.write(contentsOf: line)
-            try handle.synchronize()
-        } catch {
-            throw StateStoreError(description: "cannot write '\(historyURL.path)': \(error.localizedDescription)")
-        }
-    }
-
-    public func history(station: String?, since: Date?) throws -> [CompletedTransaction] {
-        guard let data = FileManager.default.contents(atPath: historyURL.path) else { return [] }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        // A line cut short by a crash is skipped, not fatal.
-        return data.split(separator: UInt8(ascii: "\n")).compactMap { try? decoder.decode(CompletedTransaction.self, from: Data($0)) }
-            .filter { (station == nil || $0.station == station) && (since == nil || $0.stoppedAt >= since!) }
-    }
-
-    public func load() throws -> PersistedState {
-        guard FileManager.default.fileExists(atPath: url.path) else { return PersistedState() }
-        do {
-            let decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .iso8601
-            return try decoder.decode(PersistedState.self, from: Data(contentsOf: url))
-        } catch {
-            throw StateStoreError(description: "cannot read '\(url.path)': \(error)")
-        }
-    }
-
-    public func save(_ state: PersistedState, changes: StateChange) throws {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys]
-        do {
-            try encoder.encode(state).write(to: url, options: .atomic)
-        } catch {
-            throw StateStoreError(description: "cannot write '\(url.path)': \(error.localizedDescription)")
-        }
-    }
-}
-
-/// Keeps ``PersistedState`` in memory; for tests and for running without a data directory.
-public final class InMemoryStateStore: StateStore, @unchecked Sendable {
-    private let lock = NSLock()
-    private var state: PersistedState
-    private var completed: [CompletedTransaction] = []
-
-    public init(_ state: PersistedState = PersistedState()) {
-        self.state = state
-    }
-
-    public func load() throws -> PersistedState {
-        lock.withLock { state }
-    }
-
-    public func save(_ state: PersistedState, changes: StateChange) throws {
-        lock.withLock { self.state = state }
-    }
-
-    public func record(_ transaction: CompletedTransaction) throws {
-        lock.withLock { completed.append(transaction) }
-    }
-
-    public func history(station: String?, since: Date?) throws -> [CompletedTransaction] {
-        lock.withLock { completed }.filter { (station == nil || $0.station == station) && (since == nil || $0.stoppedAt >= since!) }
     }
 }

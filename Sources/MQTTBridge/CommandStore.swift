@@ -43,36 +43,3 @@ public protocol CommandStore: AnyObject, Sendable {
     /// Every stored command, oldest first.
     func storedCommands() throws -> [StoredCommand]
 }
-
-/// Commands in memory (tests, and the bridge without a store).
-public final class MemoryCommandStore: CommandStore, @unchecked Sendable {
-    private let lock = NSLock()
-    private var next: Int64 = 1
-    private var all: [StoredCommand] = []
-
-    public init() {}
-
-    public func add(_ command: StoredCommand) throws -> Int64 {
-        lock.withLock {
-            var stored = command
-            stored.id = next
-            next += 1
-            all.append(stored)
-            return stored.id
-        }
-    }
-
-    public func markSent(_ id: Int64, _ sent: Bool) throws {
-        lock.withLock {
-            if let index = all.firstIndex(where: { $0.id == id }) { all[index].sent = sent }
-        }
-    }
-
-    public func remove(_ id: Int64) throws {
-        lock.withLock { all.removeAll { $0.id == id } }
-    }
-
-    public func storedCommands() throws -> [StoredCommand] {
-        lock.withLock { all }
-    }
-}

@@ -2,6 +2,7 @@ import CentralSystem
 import Foundation
 import OCPP
 import Synchronization
+import TestSupport
 import Testing
 
 @Suite(.timeLimit(.minutes(1))) struct ChargerMessageTests {
@@ -213,23 +214,6 @@ import Testing
         #expect(history[1].id == 999_999 && history[1].energy == nil && history[1].stopReason == "Local")
         #expect(try central.history(station: "CP2").isEmpty)
         #expect(try central.history(since: someDate + 5000).map(\.id) == [999_999])
-    }
-
-    @Test func theFileStoreAppendsAndSurvivesATornLine() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("history-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try FileStateStore(directory: directory)
-        let record = CompletedTransaction(id: 1, station: "CP1", connectorId: 1, idTag: "T", meterStart: 0, meterStop: 5,
-                                          startedAt: someDate, stoppedAt: someDate, stopReason: "Local")
-        try store.record(record)
-        let handle = try FileHandle(forWritingTo: store.historyURL)
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data(#"{"id":2,"stat"#.utf8))  // a crash in the middle of a write
-        try handle.close()
-        var second = record
-        second.id = 3
-        try store.record(second)
-        #expect(try FileStateStore(directory: directory).history(station: nil, since: nil).map(\.id) == [1, 3])
     }
 }
 

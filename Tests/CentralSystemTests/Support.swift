@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import OCPP
 import Synchronization
+import TestSupport
 
 /// An in-memory connection that records what the central system sends and lets a test answer it.
 final class FakeConnection: OCPPConnection {

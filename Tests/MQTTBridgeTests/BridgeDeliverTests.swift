@@ -1,6 +1,7 @@
 import CentralSystem
 import Foundation
 import Logging
+import TestSupport
 import Testing
 
 @testable import MQTTBridge

@@ -5,6 +5,7 @@ import NIOCore
 import NIOEmbedded
 import OCPP
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import OCPPServer
@@ -203,12 +204,12 @@ import Testing
 
         func open() { gate.signal() }
         func load() throws -> PersistedState { try inner.load() }
-        func save(_ state: PersistedState, changes: StateChange) throws {
+        func save(_ save: StateSave) throws {
             if first.withLock({ let was = $0; $0 = false; return was }) {
                 entered.signal()
                 gate.wait()
             }
-            try inner.save(state, changes: changes)
+            try inner.save(save)
         }
         func record(_ transaction: CompletedTransaction) throws { try inner.record(transaction) }
         func history(station: String?, since: Date?) throws -> [CompletedTransaction] { try inner.history(station: station, since: since) }

@@ -42,10 +42,11 @@ import Testing
             state.stations["CP3"] = StationRecord()
             state.lastTransactionID = 4
             state.activeTransactions[4] = Transaction(id: 4, station: "CP1", connectorId: 1, idTag: "T", meterStart: 0, startedAt: t0)
-            try store.save(state, changes: StateChange(stations: ["CP1", "CP3"], transactions: [4], lastTransactionID: true))
+            try store.save(StateSave(revision: 1, stations: [.init(id: "CP1", record: state.stations["CP1"]), .init(id: "CP3", record: StationRecord())],
+                                     transactions: [.init(id: 4, transaction: state.activeTransactions[4])], lastTransactionID: 4))
             state.activeTransactions[4] = nil
             state.stations["CP3"] = nil
-            try store.save(state, changes: StateChange(stations: ["CP3"], transactions: [4]))
+            try store.save(StateSave(revision: 2, stations: [.init(id: "CP3", record: nil)], transactions: [.init(id: 4, transaction: nil)]))
         }
         let saved: PersistedState = try SQLiteStore(directory: dir).load()
         #expect(saved.lastTransactionID == 4)
@@ -129,15 +130,21 @@ import Testing
     @Test func theFilesOfAnEarlierVersionAreImportedOnce() throws {
         let dir = directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let files = try FileStateStore(directory: dir)
+        // The files as the file store of earlier versions wrote them.
         let state = PersistedState(lastTransactionID: 41, stations: ["OLD": StationRecord(chargingEnabled: false)],
                                    activeTransactions: [41: Transaction(id: 41, station: "OLD", connectorId: 1, idTag: "T", meterStart: 5, startedAt: t0)])
-        try files.save(state)
-        try files.record(CompletedTransaction(id: 40, station: "OLD", connectorId: 1, idTag: "T", meterStart: 0, meterStop: 9,
-                                              startedAt: t0, stoppedAt: t0, stopReason: "Local"))
-        try FileOutbox(path: (dir as NSString).appendingPathComponent("outbox.jsonl"))
-            .append([OutboxEntry(sequence: 3, topic: "x", payload: "y", retain: true)])
-        let inFiles = try files.load()  // the file store kept whole seconds; the import carries what it had
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        let files = LegacyFiles(directory: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try encoder.encode(state).write(to: files.state)
+        let ended = CompletedTransaction(id: 40, station: "OLD", connectorId: 1, idTag: "T", meterStart: 0, meterStop: 9,
+                                         startedAt: t0, stoppedAt: t0, stopReason: "Local")
+        // A line torn by a crash after it is skipped.
+        try (encoder.encode(ended) + Data("\n{\"id\":41,\"stat".utf8)).write(to: files.history)
+        try Data(OutboxLines.encode([OutboxEntry(sequence: 3, topic: "x", payload: "y", retain: true)])).write(to: files.outbox)
+        let inFiles = try files.loadState()  // the file store kept whole seconds; the import carries what it had
         do {
             let store = try SQLiteStore(directory: dir)
             #expect(try (store as StateStore).load().lastTransactionID == 41)
@@ -221,8 +228,8 @@ extension SQLiteMigrationTests {
         do {
             // The outbox as version 4 wrote it: JSON lines as text, the first entry already acknowledged (the mark).
             let database = try SQLiteDatabase(path: path)
-            try database.run("INSERT INTO outbox_events (first, last, entries) VALUES (7, 8, ?)", [.text(String(decoding: OutboxEntry.lines(waiting[0...1]), as: UTF8.self))])
-            try database.run("INSERT INTO outbox_events (first, last, entries) VALUES (9, 9, ?)", [.text(String(decoding: OutboxEntry.lines(waiting[2...]), as: UTF8.self))])
+            try database.run("INSERT INTO outbox_events (first, last, entries) VALUES (7, 8, ?)", [.text(String(decoding: OutboxLines.encode(waiting[0...1]), as: UTF8.self))])
+            try database.run("INSERT INTO outbox_events (first, last, entries) VALUES (9, 9, ?)", [.text(String(decoding: OutboxLines.encode(waiting[2...]), as: UTF8.self))])
             try database.execute("INSERT INTO meta VALUES ('outbox_acknowledged_below', 8); PRAGMA user_version = 4;")
         }
         do {
@@ -267,5 +274,20 @@ extension SQLiteMigrationTests {
             "\(error)".contains("database is locked")
         }
         withExtendedLifetime(first) {}
+    }
+}
+
+@Suite struct SaveOrderTests {
+    /// Saves are written after the central system's lock is released, so two saves of one station can arrive in
+    /// the wrong order: the older one must not overwrite the newer.
+    @Test func aLateSaveOfAStationDoesNotUndoANewerOne() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("store-order-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try SQLiteStore(directory: dir)
+        try store.save(StateSave(revision: 2, stations: [.init(id: "CP1", record: StationRecord(chargingEnabled: false))], lastTransactionID: 9))
+        try store.save(StateSave(revision: 1, stations: [.init(id: "CP1", record: StationRecord(chargingEnabled: true))], lastTransactionID: 8))
+        let state: PersistedState = try store.load()
+        #expect(state.stations["CP1"]?.chargingEnabled == false)
+        #expect(state.lastTransactionID == 9)
     }
 }

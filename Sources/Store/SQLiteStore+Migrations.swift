@@ -1,0 +1,116 @@
+import CentralSystem
+import Foundation
+import MQTTBridge
+
+/// The schema's versions and the steps between them.
+///
+/// Each step takes a database of the version before it to its own version, with its own SQL and the row formats
+/// of the versions it reads and writes (``OutboxLines`` for schema 4's outbox rows, ``OutboxPacking`` for schema
+/// 5's): it calls none of the store's reading or writing code, so changing that code cannot change what an old
+/// database becomes. A change of a row format is a new schema version with a step of its own.
+extension SQLiteStore {
+    /// The version this code reads and writes (`PRAGMA user_version`).
+    static let schemaVersion = 5
+
+    func migrate(importing directory: String) throws {
+        let version = try database.userVersion
+        guard version < Self.schemaVersion else {
+            if version > Self.schemaVersion {
+                throw SQLiteDatabase.Failure(description: "it was written by a newer version (schema \(version))")
+            }
+            return
+        }
+        let legacy = version < 1 ? LegacyFiles(directory: directory) : nil
+        try database.transaction {
+            if version < 1 { try Self.createVersion1(database) }
+            if version < 2 { try Self.migrateToVersion2(database) }
+            if version < 3 { try Self.migrateToVersion3(database) }
+            if version < 4 { try Self.migrateToVersion4(database) }
+            if version < 5 { try Self.migrateToVersion5(database) }
+            // A new database brings in the file store's data. The schema is today's by now, so today's writers are
+            // the right ones here.
+            if let legacy { try importFiles(legacy) }
+            try database.execute("PRAGMA user_version = \(Self.schemaVersion)")
+        }
+        try legacy?.retire()
+    }
+
+    /// Brings in what the file store of earlier versions kept.
+    private func importFiles(_ files: LegacyFiles) throws {
+        try write(.everything(try files.loadState()))
+        for transaction in files.loadHistory() { try insert(transaction) }
+        let outbox = files.loadOutbox()
+        if !outbox.isEmpty { try insert(outbox) }
+    }
+
+    // MARK: The steps (frozen)
+
+    private static func createVersion1(_ database: SQLiteDatabase) throws {
+        try database.execute("""
+            CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            CREATE TABLE stations (id TEXT PRIMARY KEY, charging_enabled INTEGER NOT NULL);
+            CREATE TABLE active_transactions (id INTEGER PRIMARY KEY, station TEXT NOT NULL, connector_id INTEGER NOT NULL,
+                id_tag TEXT NOT NULL, meter_start INTEGER NOT NULL, started_at INTEGER NOT NULL);
+            CREATE TABLE transactions (id INTEGER NOT NULL, station TEXT NOT NULL, connector_id INTEGER, id_tag TEXT,
+                meter_start INTEGER, meter_stop INTEGER NOT NULL, started_at INTEGER, stopped_at INTEGER NOT NULL,
+                stop_reason TEXT NOT NULL);
+            CREATE INDEX transactions_by_time ON transactions (stopped_at);
+            CREATE INDEX transactions_by_station ON transactions (station, stopped_at);
+            CREATE TABLE outbox (sequence INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload TEXT NOT NULL, retain INTEGER NOT NULL);
+            """)
+    }
+
+    /// Version 2: each station's last known state.
+    private static func migrateToVersion2(_ database: SQLiteDatabase) throws {
+        try database.execute("""
+            ALTER TABLE stations ADD COLUMN vendor TEXT;
+            ALTER TABLE stations ADD COLUMN model TEXT;
+            ALTER TABLE stations ADD COLUMN serial_number TEXT;
+            ALTER TABLE stations ADD COLUMN firmware_version TEXT;
+            ALTER TABLE stations ADD COLUMN last_seen INTEGER;
+            CREATE TABLE connector_status (station TEXT NOT NULL, connector INTEGER NOT NULL, status TEXT NOT NULL,
+                error_code TEXT NOT NULL, PRIMARY KEY (station, connector));
+            """)
+    }
+
+    /// Version 3: MQTT commands waiting for their station.
+    private static func migrateToVersion3(_ database: SQLiteDatabase) throws {
+        try database.execute("""
+            CREATE TABLE pending_commands (id INTEGER PRIMARY KEY AUTOINCREMENT, station TEXT, name TEXT NOT NULL,
+                action TEXT NOT NULL, payload TEXT NOT NULL, request_id TEXT, state_parameter TEXT, state_value TEXT,
+                sent INTEGER NOT NULL);
+            """)
+    }
+
+    /// Version 4: the outbox keeps one row per event (its messages as JSON lines, sequences first to last) instead
+    /// of one per message: a MeterValues' 9 to 18 messages are one INSERT.
+    private static func migrateToVersion4(_ database: SQLiteDatabase) throws {
+        var kept: [OutboxEntry] = []
+        try database.run("SELECT sequence, topic, payload, retain FROM outbox ORDER BY sequence") { row in
+            kept.append(OutboxEntry(sequence: UInt64(row.int(0) ?? 0), topic: row.text(1) ?? "", payload: row.text(2) ?? "",
+                                    retain: row.int(3) != 0))
+        }
+        try database.execute("""
+            DROP TABLE outbox;
+            CREATE TABLE outbox_events (first INTEGER PRIMARY KEY, last INTEGER NOT NULL, entries TEXT NOT NULL);
+            """)
+        guard let first = kept.first, let last = kept.last else { return }
+        try database.run("INSERT INTO outbox_events (first, last, entries) VALUES (?, ?, ?)",
+                         [.int(Int64(first.sequence)), .int(Int64(last.sequence)), .text(String(decoding: OutboxLines.encode(kept), as: UTF8.self))])
+    }
+
+    /// Version 5: each row's messages packed as bytes (``OutboxPacking``), about a third of the JSON lines' size.
+    /// Rows of version 4 are rewritten so; a version 4 gateway refuses the store from then on rather than reading
+    /// rows it does not understand.
+    private static func migrateToVersion5(_ database: SQLiteDatabase) throws {
+        var rows: [[OutboxEntry]] = []
+        try database.run("SELECT entries FROM outbox_events ORDER BY first") { row in
+            rows.append(OutboxLines.decode(row.bytes(0)))
+        }
+        try database.execute("DELETE FROM outbox_events")
+        for entries in rows where !entries.isEmpty {
+            try database.run("INSERT OR REPLACE INTO outbox_events (first, last, entries) VALUES (?, ?, ?)",
+                             [.int(Int64(entries[0].sequence)), .int(Int64(entries[entries.count - 1].sequence)), .blob(OutboxPacking.pack(entries))])
+        }
+    }
+}
