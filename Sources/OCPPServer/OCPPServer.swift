@@ -1,7 +1,6 @@
 import CentralSystem
 import Logging
 import Metrics
-import NIOConcurrencyHelpers
 import NIOCore
 #if canImport(Glibc)
 import Glibc
@@ -11,6 +10,7 @@ import NIOPosix
 import NIOSSL
 import NIOWebSocket
 import ServiceLifecycle
+import Synchronization
 
 /// Why the charger listener could not run.
 public struct OCPPServerError: Error, CustomStringConvertible {
@@ -35,8 +35,8 @@ public final class OCPPServer: Service {
     private let eventLoopGroup: any EventLoopGroup
     private let connections = ConnectionTracker()
     private let batches = AnswerBatches()
-    private let closed = NIOLockedValueBox(false)
-    private let listeningAddress = NIOLockedValueBox<SocketAddress?>(nil)
+    private let closed = Mutex(false)
+    private let listeningAddress = Mutex<SocketAddress?>(nil)
 
     enum UpgradeResult: Sendable {
         /// A charger's connection: from here on its `ChargerCallHandler` serves it.
@@ -56,7 +56,7 @@ public final class OCPPServer: Service {
 
     /// Whether the listener is bound and accepting chargers.
     public var isListening: Bool {
-        listeningAddress.withLockedValue { $0 != nil } && !closed.withLockedValue { $0 }
+        listeningAddress.withLock { $0 != nil } && !closed.withLock { $0 }
     }
 
     public func run() async throws {
@@ -74,7 +74,7 @@ public final class OCPPServer: Service {
             "ocpp.listen_address": "\(address.ipAddress ?? configuration.host):\(address.port ?? configuration.port)",
             "ocpp.tls": "\(configuration.tls == nil ? "off" : configuration.tls?.settings.clientCAFile == nil ? "on" : "on, client certificates")",
         ])
-        listeningAddress.withLockedValue { $0 = address }
+        listeningAddress.withLock { $0 = address }
 
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
@@ -93,7 +93,7 @@ public final class OCPPServer: Service {
             }
         } onGracefulShutdown: {
             self.logger.info("Closing the charger listener and every charger connection")
-            self.closed.withLockedValue { $0 = true }
+            self.closed.withLock { $0 = true }
             channel.channel.close(promise: nil)
             for open in self.connections.channels {
                 open.triggerUserOutboundEvent(
@@ -138,13 +138,14 @@ public final class OCPPServer: Service {
         connections: ConnectionTracker, batches: AnswerBatches, atCapacity: @escaping @Sendable (String) -> Bool
     ) throws -> EventLoopFuture<UpgradeResult> {
         // The verdict is kept per connection: a refused upgrade's request is not passed on to the
-        // not-upgraded pipeline, so that pipeline reads the verdict from here to answer it.
-        let verdictBox = NIOLockedValueBox<HandshakeVerdict?>(nil)
-        let upgraded = NIOLockedValueBox(false)
+        // not-upgraded pipeline, so that pipeline reads the verdict from here to answer it. Both live on the
+        // connection's event loop: no lock.
+        let verdictBox = NIOLoopBoundBox<HandshakeVerdict?>(nil, eventLoop: channel.eventLoop)
+        let upgraded = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
         // A connection that has not finished its handshake in time is closed: half-open or silent
         // connections cannot pile up.
         channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(configuration.handshakeTimeout.seconds * 1e9))) {
-            if !upgraded.withLockedValue({ $0 }) && channel.isActive {
+            if !upgraded.value && channel.isActive {
                 Counter(label: "ocpp_connections_refused_total", dimensions: [("reason", "handshake_timeout")]).increment()
                 channel.close(promise: nil)
             }
@@ -167,7 +168,7 @@ public final class OCPPServer: Service {
                         verdict = .refuse(.forbidden, reason: "the client certificate does not name this station", metric: "certificate_mismatch")
                     }
                 }
-                verdictBox.withLockedValue { $0 = verdict }
+                verdictBox.value = verdict
                 guard case .accept(_, let subprotocol) = verdict else { return channel.eventLoop.makeSucceededFuture(nil) }
                 var headers = HTTPHeaders()
                 if let subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
@@ -175,10 +176,10 @@ public final class OCPPServer: Service {
             },
             upgradePipelineHandler: { channel, head in
                 channel.eventLoop.makeCompletedFuture {
-                    guard case .accept(let station, let subprotocol) = verdictBox.withLockedValue({ $0 }) else {
+                    guard case .accept(let station, let subprotocol) = verdictBox.value else {
                         throw ChannelError.inappropriateOperationForState
                     }
-                    upgraded.withLockedValue { $0 = true }
+                    upgraded.value = true
                     let outcome = ConnectionOutcome()
                     let calls = ChargerCallHandler(
                         centralSystem: centralSystem, station: station, subprotocol: subprotocol, outcome: outcome,
@@ -201,7 +202,7 @@ public final class OCPPServer: Service {
                 channel.eventLoop.makeCompletedFuture {
                     let asyncChannel = try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
                         wrappingChannelSynchronously: channel)
-                    return .notUpgraded(asyncChannel, verdict: verdictBox.withLockedValue { $0 })
+                    return .notUpgraded(asyncChannel, verdict: verdictBox.value)
                 }
             })
         return try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(

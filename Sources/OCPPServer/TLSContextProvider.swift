@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import NIOSSL
+import Synchronization
 
 /// TLS for chargers: OCPP security profile 2 (TLS with passwords) and 3 (TLS with client certificates).
 public struct TLSSettings: Sendable, Hashable {
@@ -23,28 +23,28 @@ public struct TLSSettings: Sendable, Hashable {
 /// change), so certificates can be renewed without a restart. New connections use the new certificate.
 public final class TLSContextProvider: Sendable {
     public let settings: TLSSettings
-    private let context: NIOLockedValueBox<NIOSSLContext>
-    private let stamps: NIOLockedValueBox<[Date?]>
+    private let context: Mutex<NIOSSLContext>
+    private let stamps: Mutex<[Date?]>
 
     /// - Throws: ``TLSSetupError`` when a file cannot be read or the certificate and key do not fit.
     public init(settings: TLSSettings) throws {
         self.settings = settings
-        self.context = NIOLockedValueBox(try Self.makeContext(settings))
-        self.stamps = NIOLockedValueBox(Self.modificationDates(settings))
+        self.context = Mutex(try Self.makeContext(settings))
+        self.stamps = Mutex(Self.modificationDates(settings))
     }
 
-    public var current: NIOSSLContext { context.withLockedValue { $0 } }
+    public var current: NIOSSLContext { context.withLock { $0 } }
 
     /// Loads the files again. A failed reload keeps the previous certificate and says why.
     public func reload() throws {
         let fresh = try Self.makeContext(settings)
-        context.withLockedValue { $0 = fresh }
-        stamps.withLockedValue { $0 = Self.modificationDates(settings) }
+        context.withLock { $0 = fresh }
+        stamps.withLock { $0 = Self.modificationDates(settings) }
     }
 
     /// Whether a file changed since the last load.
     public var filesChanged: Bool {
-        stamps.withLockedValue { $0 } != Self.modificationDates(settings)
+        stamps.withLock { $0 } != Self.modificationDates(settings)
     }
 
     private static func modificationDates(_ settings: TLSSettings) -> [Date?] {

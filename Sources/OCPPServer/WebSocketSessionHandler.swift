@@ -1,7 +1,7 @@
 import CentralSystem
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOWebSocket
+import Synchronization
 
 /// Asks the session handler to close the WebSocket with a close frame.
 struct CloseRequest: Sendable {
@@ -12,17 +12,17 @@ struct CloseRequest: Sendable {
 
 /// How a connection ended, written by the channel handler and read by the connection's task.
 final class ConnectionOutcome: Sendable {
-    private let box = NIOLockedValueBox<DisconnectReason?>(nil)
+    private let box = Mutex<DisconnectReason?>(nil)
 
     /// Records the first reason only: the cause, not its consequences.
     func record(_ reason: DisconnectReason) {
-        box.withLockedValue { if $0 == nil { $0 = reason } }
+        box.withLock { if $0 == nil { $0 = reason } }
     }
 
     var reason: DisconnectReason { recorded ?? .connectionLost }
 
     /// The cause recorded so far, if any.
-    var recorded: DisconnectReason? { box.withLockedValue { $0 } }
+    var recorded: DisconnectReason? { box.withLock { $0 } }
 }
 
 /// The WebSocket protocol around OCPP: passes text messages on as bytes, answers pings, sends its own pings

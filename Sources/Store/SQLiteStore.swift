@@ -1,6 +1,7 @@
 import CentralSystem
 import Foundation
 import MQTTBridge
+import Synchronization
 
 /// The gateway's store: one SQLite database, `DATA_DIR/gateway.sqlite3`, in WAL mode, with the central system's
 /// state, the transaction history, the MQTT outbox and the MQTT commands waiting for their station.
@@ -12,8 +13,8 @@ import MQTTBridge
 public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecked Sendable {
     public let path: String
     let database: SQLiteDatabase
-    private let lock = NSLock()
-    /// Which save of each station was written last (under `lock`): saves can arrive out of order.
+    private let lock = Mutex(())
+    /// Which save of each station was written last (changed only inside `locked`): saves can arrive out of order.
     var revisions = StationRevisions()
 
     /// Opens (creating, migrating and importing as needed) the store in `directory`.
@@ -38,10 +39,8 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
     }
 
     func locked<T>(_ body: () throws -> T) throws -> T {
-        lock.lock()
-        defer { lock.unlock() }
         do {
-            return try body()
+            return try lock.withLock { _ in try body() }
         } catch let error as StateStoreError {
             throw error
         } catch {
