@@ -19,22 +19,22 @@ import Synchronization
 ///
 /// Locks: `state` is held only to compute; the MQTT client and the store are called after it is released. What
 /// goes to the client is queued under the lock and handed over in order by one thread at a time
-/// (``handOverQueued()``); what goes to the store is written under `writer`, the lock of the one thread writing to
+/// (``handOverQueued()``, in `StatePublisher+Broker.swift` with the rest of the broker's side); what goes to the store is written under `writer`, the lock of the one thread writing to
 /// the store (group commit). Order: `writer`, then `state`; never the other way round.
 final class StatePublisher: Sendable {
-    private let transport: any MQTTTransport
-    private let qos: Int
-    private let outboxLimit: Int
-    private let store: any OutboxStore
-    private let logger: Logger
-    private let intake: IntakeGate?
-    private let state: Mutex<State>
+    let transport: any MQTTTransport
+    let qos: Int
+    let outboxLimit: Int
+    let store: any OutboxStore
+    let logger: Logger
+    let intake: IntakeGate?
+    let state: Mutex<State>
     /// Held while writing to the store, so writes are in order and a rewrite never drops what a commit wrote.
-    private let writer = Mutex(())
+    let writer = Mutex(())
     /// Something is queued for the MQTT client: ``handOverQueued()`` takes no lock while nothing is.
-    private let hasQueued = Atomic<Bool>(false)
+    let hasQueued = Atomic<Bool>(false)
 
-    private struct State {
+    struct State {
         var connected = false
         var retained = RetainedCache()
         /// Unacknowledged outbox entries, oldest first.
@@ -76,7 +76,7 @@ final class StatePublisher: Sendable {
     }
 
     /// One publication for the MQTT client; `sequence` for an outbox entry.
-    private struct Queued {
+    struct Queued {
         var topic: String
         var payload: String
         var retain: Bool
@@ -98,9 +98,9 @@ final class StatePublisher: Sendable {
     /// half a window, instead of a write of a message or two after every acknowledgement the broker sends.
     static let refillLevel = window / 2
 
-    private static let queuedGauge = Gauge(label: "mqtt_queued_messages")
-    private static let dropped = Counter(label: "mqtt_outbox_dropped_total")
-    private static let intakePausedGauge = Gauge(label: "ocpp_intake_paused")
+    static let queuedGauge = Gauge(label: "mqtt_queued_messages")
+    static let dropped = Counter(label: "mqtt_outbox_dropped_total")
+    static let intakePausedGauge = Gauge(label: "ocpp_intake_paused")
 
     init(transport: any MQTTTransport, qos: Int, store: any OutboxStore, outboxLimit: Int = 100_000, intake: IntakeGate? = nil, logger: Logger) {
         self.transport = transport
@@ -209,7 +209,7 @@ final class StatePublisher: Sendable {
     }
 
     /// Whether the intake gate must be paused (true) or resumed (false) now; nil when it stays as it is.
-    private func intakeChange(_ state: inout State) -> Bool? {
+    func intakeChange(_ state: inout State) -> Bool? {
         guard intake != nil else { return nil }
         let pause = state.connected
             && (state.intakePaused ? state.outbox.count > Self.intakeResumeLevel : state.outbox.count >= Self.intakePauseLevel)
@@ -219,7 +219,7 @@ final class StatePublisher: Sendable {
     }
 
     /// Pauses or resumes the gate, outside the state lock (resuming wakes the connections that wait).
-    private func apply(_ change: Bool?) {
+    func apply(_ change: Bool?) {
         guard let change, let intake else { return }
         Self.intakePausedGauge.record(change ? 1 : 0)
         if change {
@@ -235,7 +235,7 @@ final class StatePublisher: Sendable {
 
     /// Whether outbox entries wait for the window or for the store. (Without a connection, ordinary state is
     /// coalesced instead: the latest value of each topic goes after the outbox at the reconnect.)
-    private func hasBacklog(_ state: State) -> Bool {
+    func hasBacklog(_ state: State) -> Bool {
         guard state.connected else { return false }
         if !state.unstored.isEmpty { return true }
         guard let last = state.outbox.last else { return false }
@@ -244,7 +244,7 @@ final class StatePublisher: Sendable {
 
     /// Queues waiting outbox entries for the MQTT client, in order, while the window has room; once it was full,
     /// from when acknowledgements bring it down to ``refillLevel``.
-    private func queueWaiting(_ state: inout State) {
+    func queueWaiting(_ state: inout State) {
         guard state.connected else { return }
         if state.windowFull {
             guard state.inWindow <= Self.refillLevel else { return }
@@ -264,118 +264,6 @@ final class StatePublisher: Sendable {
         }
     }
 
-    /// Hands what is queued to the MQTT client, in order, outside the state lock, and records the message ids of
-    /// outbox entries as in flight. One thread at a time: a thread that finds another handing over leaves its
-    /// publications to it (that thread loops until nothing is queued).
-    func handOverQueued() {
-        while hasQueued.load(ordering: .acquiring) {
-            let batch = state.withLock { state -> (items: [Queued], connection: UInt64)? in
-                guard !state.handingOver, !state.queued.isEmpty else { return nil }
-                state.handingOver = true
-                hasQueued.store(false, ordering: .releasing)
-                defer { state.queued = [] }
-                return (state.queued, state.connection)
-            }
-            guard let batch else { return }
-            var sent: [(id: Int32, sequence: UInt64)] = []
-            var entries = 0
-            for item in batch.items {
-                let id = transport.publish(topic: item.topic, text: item.payload, qos: qos, retain: item.retain)
-                guard let sequence = item.sequence else { continue }
-                entries += 1
-                if let id { sent.append((id, sequence)) }
-            }
-            let (change, rewriteDue) = state.withLock { state -> (Bool?, Bool) in
-                state.handingOver = false
-                state.unrecorded -= entries
-                // A reconnect meanwhile resent everything: these ids belong to a connection that is gone.
-                guard state.connection == batch.connection else { return (nil, false) }
-                for (id, sequence) in sent { state.inFlight.append(id: id, sequence: sequence) }
-                guard !state.early.isEmpty else { return (nil, false) }
-                let early = state.early
-                state.early = []
-                return (removeAcknowledged(early, &state, keepUnknown: false), state.rewriteDue)
-            }
-            apply(change)
-            if rewriteDue { rewriteIfWriterIsFree() }
-        }
-    }
-
-    /// Drops what was acknowledged from the store now, unless a commit holds the writer (it does it then).
-    private func rewriteIfWriterIsFree() {
-        writer.withLockIfAvailable { _ in
-            rewrite(state.withLock { takeRewrite(&$0) })
-        }
-    }
-
-    /// The broker connection is up: resend the outbox in order, then the latest retained state.
-    func connected() {
-        let (resent, republished, change) = state.withLock { state in
-            state.connected = true
-            state.connection += 1
-            state.inFlight.removeAll()
-            state.early = []
-            // What was queued for the connection that ended goes again below, in order.
-            state.unrecorded -= state.queued.count { $0.sequence != nil }
-            state.queued = []
-            state.windowFull = false
-            state.sentUpTo = 0
-            let resentTopics = Set(state.outbox.pending.map(\.topic))
-            queueWaiting(&state)
-            var republished = 0
-            for (topic, payload) in state.retained.inOrder where !resentTopics.contains(topic) {
-                state.queued.append(Queued(topic: topic, payload: payload, retain: true))
-                hasQueued.store(true, ordering: .releasing)
-                republished += 1
-            }
-            return (state.outbox.count, republished, intakeChange(&state))
-        }
-        apply(change)
-        handOverQueued()
-        logger.info("Published the outbox and the retained state after connecting",
-                    metadata: ["mqtt.outbox": "\(resent)", "mqtt.retained_topics": "\(republished)"])
-    }
-
-    func disconnected() {
-        let change = state.withLock { state in
-            state.connected = false
-            return intakeChange(&state)
-        }
-        apply(change)
-    }
-
-    /// The broker acknowledged messages: they leave the outbox. One lock for all of them (the MQTT client hands
-    /// over the acknowledgements of one read together).
-    func acknowledged(_ messageIDs: [Int32]) {
-        let (change, rewriteDue) = state.withLock { state -> (Bool?, Bool) in
-            (removeAcknowledged(messageIDs, &state, keepUnknown: state.handingOver), state.rewriteDue)
-        }
-        apply(change)
-        if rewriteDue { rewriteIfWriterIsFree() }
-        handOverQueued()
-    }
-
-    /// Removes acknowledged entries; `keepUnknown` keeps ids not in flight for when a batch's ids are recorded.
-    private func removeAcknowledged(_ messageIDs: [Int32], _ state: inout State, keepUnknown: Bool) -> Bool? {
-        var removed = 0
-        for messageID in messageIDs {
-            guard let sequence = state.inFlight.remove(id: messageID) else {
-                if keepUnknown { state.early.append(messageID) }
-                continue
-            }
-            guard state.outbox.remove(sequence: sequence) else { continue }
-            if !state.volatile.isEmpty { state.volatile.remove(sequence) }
-            removed += 1
-        }
-        guard removed > 0 else { return nil }
-        queueWaiting(&state)
-        state.acknowledgedSinceRewrite += removed
-        // Keep the store short: rewrite it when the outbox has emptied, or every thousand acknowledgements.
-        if state.outbox.isEmpty || state.acknowledgedSinceRewrite >= 1000 { state.rewriteDue = true }
-        Self.queuedGauge.record(state.outbox.count)
-        return intakeChange(&state)
-    }
-
     var isConnected: Bool { state.withLock { $0.connected } }
 
     /// How many messages wait for the broker.
@@ -389,7 +277,7 @@ final class StatePublisher: Sendable {
     /// Past the limit, the oldest tenth goes. Not while connected with reading from chargers paused: then the
     /// outbox grows only by what chargers had sent before the pause (at most a message or two each), drains at the
     /// broker's pace, and dropping would lose readings to a slow broker rather than to an outage.
-    private func dropOldest(_ state: inout State) {
+    func dropOldest(_ state: inout State) {
         let count = max(1, outboxLimit / 10)
         let gone = Set(state.outbox.pending.prefix(count).map(\.sequence))
         state.outbox.removeFirst(count)
@@ -404,7 +292,7 @@ final class StatePublisher: Sendable {
 
     /// What a due rewrite keeps: the first unacknowledged sequence (nil: the outbox is empty); `.none` when none
     /// is due.
-    private func takeRewrite(_ state: inout State) -> UInt64?? {
+    func takeRewrite(_ state: inout State) -> UInt64?? {
         guard state.rewriteDue else { return .none }
         state.rewriteDue = false
         state.acknowledgedSinceRewrite = 0
@@ -412,7 +300,7 @@ final class StatePublisher: Sendable {
     }
 
     /// Drops what was acknowledged from the store (called holding `writer`).
-    private func rewrite(_ due: UInt64??) {
+    func rewrite(_ due: UInt64??) {
         guard case .some(let first) = due else { return }
         do {
             try store.dropAcknowledged(below: first)
