@@ -6,7 +6,8 @@ import Synchronization
 /// The stations the bridge knows: the one that connected last (the target of commands when topics carry no
 /// station names), and what `<base>/bridge/stations` lists.
 ///
-/// `bridge/stations` lists every station, so publishing it on every connect would cost O(stations) per connect,
+/// An entry's keys are the station's state parameters of the same meaning (`connection_state`, `last_seen`, ...),
+/// plus `id`, `vendor` and `model`. `bridge/stations` lists every station, so publishing it on every connect would cost O(stations) per connect,
 /// O(stations²) for a reconnect storm: it is published at most once per ``interval``, the last change included
 /// (``PublishThrottle``).
 final class StationDirectory: Sendable {
@@ -41,7 +42,7 @@ final class StationDirectory: Sendable {
     func addDisconnected(_ stations: [String]) {
         state.withLock { state in
             for station in stations {
-                state.entries[station] = ["id": .string(station), "connection_state": .string("DISCONNECTED")]
+                state.entries[station] = ["id": .string(station), StateParameter.connectionState: .string("DISCONNECTED")]
             }
         }
     }
@@ -60,18 +61,18 @@ final class StationDirectory: Sendable {
             switch event {
             case .connected(let station, _):
                 state.lastConnected = station
-                entry["connection_state"] = .string("CONNECTED")
-                entry["last_connected"] = moment
-                entry["last_seen"] = moment
+                entry[StateParameter.connectionState] = .string("CONNECTED")
+                entry[StateParameter.lastConnected] = moment
+                entry[StateParameter.lastSeen] = moment
             case .disconnected(_, let reason):
-                entry["connection_state"] = .string("DISCONNECTED")
-                entry["disconnect_reason"] = .string(StateValue.disconnectReason(reason))
-                entry["last_disconnected"] = moment
+                entry[StateParameter.connectionState] = .string("DISCONNECTED")
+                entry[StateParameter.disconnectReason] = .string(StateValue.disconnectReason(reason))
+                entry[StateParameter.lastDisconnected] = moment
             case .message(_, .bootNotification(let request, _)):
                 entry["vendor"] = .string(request.chargePointVendor.value)
                 entry["model"] = .string(request.chargePointModel.value)
-                entry["firmware_version"] = request.firmwareVersion.map { .string($0.value) } ?? .null
-                entry["last_seen"] = moment
+                entry[StateParameter.firmwareVersion] = request.firmwareVersion.map { .string($0.value) } ?? .null
+                entry[StateParameter.lastSeen] = moment
             default:
                 break
             }

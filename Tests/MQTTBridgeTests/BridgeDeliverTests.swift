@@ -49,6 +49,43 @@ import Testing
         }
     }
 
+    @Test func bridgeRequestsAreAnsweredWithStatusDataAndTheirTransaction() async throws {
+        let central = try CentralSystem(configuration: .init(authorizedTags: []), store: InMemoryStateStore(), logger: quiet)
+        let transport = RecordingTransport()
+        let (events, connection) = AsyncStream<MQTTTransportEvent>.makeStream()
+        let bridge = MQTTBridge(
+            configuration: .init(topics: TopicLayout(basePath: "t", useStationName: true)), centralSystem: central,
+            outbox: MemoryOutbox(), commands: MemoryCommandStore(), transport: transport, transportEvents: events, logger: quiet)
+        let running = Task { try await bridge.run() }
+        defer {
+            connection.finish()
+            running.cancel()
+        }
+        connection.yield(.connected)
+        func ask(_ name: String, _ payload: String, retained: Bool = false) {
+            connection.yield(.message(topic: "t/bridge/request/\(name)", payload: Array(payload.utf8), retained: retained))
+        }
+        func response(_ name: String) async -> [String: JSONValue]? {
+            guard await poll({ transport.log.contains { $0.hasPrefix("t/bridge/response/\(name)=") } }) else { return nil }
+            let line = transport.log.last { $0.hasPrefix("t/bridge/response/\(name)=") }!
+            let payload = line.dropFirst("t/bridge/response/\(name)=".count).dropLast()  // "!": not retained
+            return JSONValue.parse(Array(payload.utf8))?.objectValue
+        }
+        ask("health_check", #"{"transaction": 7}"#)
+        #expect(await response("health_check") == [
+            "status": "ok", "transaction": 7, "data": ["healthy": true, "stations_connected": 0, "stations_known": 0],
+        ])
+        ask("republish_discovery", "")
+        #expect(await response("republish_discovery") == ["status": "error", "error": "Home Assistant discovery is off (HA_DISCOVERY=false)", "data": [:]])
+        ask("forget_station", "[1]")
+        #expect(await response("forget_station") == ["status": "error", "error": "the request must be empty or a JSON object", "data": [:]])
+        // A retained request is not answered (it would be answered again at every reconnect); an unknown one says so.
+        ask("make_coffee", "", retained: true)
+        ask("make_tea", "")
+        #expect(await response("make_tea")?["error"] == "unknown request 'make_tea'; expected health_check, republish_discovery or forget_station")
+        #expect(!transport.log.contains { $0.hasPrefix("t/bridge/response/make_coffee") })
+    }
+
     /// Polls `condition` until it holds or five seconds pass.
     private func poll(_ condition: () -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .seconds(5)
