@@ -37,16 +37,16 @@ extension MQTTSession {
 
     /// A connection is open (TCP, and TLS where it is used): CONNECT is encoded, to be written now.
     mutating func connectionOpened(_ connect: Packet.Connect, now: NIODeadline) {
-        var connection = Connection(now: now)
+        connection = Connection(now: now)
         connection.encode { Packet.writeConnect(connect, to: &$0) }
-        self.connection = connection
+        isOpen = true
     }
 
     /// Takes the packets of one read from the broker.
     mutating func read(_ packets: [Packet.Inbound], now: NIODeadline) -> ReadOutcome {
         var outcome = ReadOutcome()
-        guard connection != nil else { return outcome }
-        connection!.lastRead = now
+        guard isOpen else { return outcome }
+        connection.lastRead = now
         for packet in packets {
             handle(packet, into: &outcome)
             if outcome.close != nil { break }
@@ -55,18 +55,18 @@ extension MQTTSession {
     }
 
     private mutating func handle(_ packet: Packet.Inbound, into outcome: inout ReadOutcome) {
-        guard connection!.accepted else {
+        guard connection.accepted else {
             switch packet {
             case .connack(_, let code) where code != 0:
                 outcome.close = .refused(returnCode: code)
             case .connack:
-                connection!.accepted = true
+                connection.accepted = true
                 outcome.accepted = true
                 outcome.reconnected = everConnected
                 everConnected = true
                 if !subscriptions.isEmpty, let id = freePacketID() {
-                    connection!.subscribing.insert(id)
-                    connection!.encode { [subscriptions] in Packet.writeSubscribe(packetID: id, filters: subscriptions, to: &$0) }
+                    connection.subscribing.insert(id)
+                    connection.encode { [subscriptions] in Packet.writeSubscribe(packetID: id, filters: subscriptions, to: &$0) }
                 }
                 sendWaiting()
             default:
@@ -78,43 +78,43 @@ extension MQTTSession {
         case .connack:
             outcome.close = .failure("the broker sent a second CONNACK")
         case .pingresp:
-            connection!.pingSent = nil
+            connection.pingSent = nil
         case .publish(let message):
             guard let id = message.packetID else {
                 outcome.messages.append(message)
                 return
             }
             if message.qos == 1 {
-                connection!.encode { Packet.writeAcknowledgement(.puback, packetID: id, to: &$0) }
+                connection.encode { Packet.writeAcknowledgement(.puback, packetID: id, to: &$0) }
                 outcome.messages.append(message)
             } else {
                 // Delivered once: a resend of a message whose PUBREL has not come yet is only acknowledged again.
-                if connection!.receivedExactlyOnce.insert(id).inserted { outcome.messages.append(message) }
-                connection!.encode { Packet.writeAcknowledgement(.pubrec, packetID: id, to: &$0) }
+                if connection.receivedExactlyOnce.insert(id).inserted { outcome.messages.append(message) }
+                connection.encode { Packet.writeAcknowledgement(.pubrec, packetID: id, to: &$0) }
             }
         case .pubrel(let id):
-            connection!.receivedExactlyOnce.remove(id)
-            connection!.encode { Packet.writeAcknowledgement(.pubcomp, packetID: id, to: &$0) }
+            connection.receivedExactlyOnce.remove(id)
+            connection.encode { Packet.writeAcknowledgement(.pubcomp, packetID: id, to: &$0) }
         case .puback(let id), .pubcomp(let id):
             let expected: UInt8 = if case .puback = packet { 1 } else { 2 }
             // A PUBACK for a QoS 2 message or a PUBCOMP for a QoS 1 one (or for an id not in flight) is not ours to end.
-            guard connection!.inFlight[id]?.qos == expected, let message = connection!.inFlight.remove(id) else { return }
+            guard connection.inFlight[id]?.qos == expected, let message = connection.inFlight.remove(id) else { return }
             outcome.acknowledged.append(message.token)
             sendWaiting()
         case .pubrec(let id):
-            guard var message = connection!.inFlight[id], message.qos == 2 else { return }
+            guard var message = connection.inFlight[id], message.qos == 2 else { return }
             message.released = true
-            connection!.inFlight[id] = message
+            connection.inFlight[id] = message
             encodeSend(message)
         case .suback(let id, let codes):
-            connection!.subscribing.remove(id)
+            connection.subscribing.remove(id)
             if codes.contains(0x80) { outcome.subscriptionRefused = true }
         }
     }
 
     /// A timer tick (about once a second): the connect timeout while the CONNACK is awaited, then the keep-alive.
     mutating func tick(now: NIODeadline) -> TickAction {
-        guard let connection else { return .none }
+        guard isOpen else { return .none }
         guard connection.accepted else {
             guard now - connection.openedAt >= connectTimeout else { return .none }
             return .close(.failure("no CONNACK from the broker within \(Self.seconds(connectTimeout)) s"))
@@ -124,8 +124,8 @@ extension MQTTSession {
             return .close(.failure("the broker did not answer a keep-alive ping within \(Self.seconds(keepAlive)) s"))
         }
         guard now - connection.lastRead >= keepAlive || now - connection.lastWrite >= keepAlive else { return .none }
-        self.connection!.encode { Packet.writeEmpty(.pingreq, to: &$0) }
-        self.connection!.pingSent = now
+        connection.encode { Packet.writeEmpty(.pingreq, to: &$0) }
+        connection.pingSent = now
         return .ping
     }
 
@@ -133,8 +133,10 @@ extension MQTTSession {
     /// connection, in the order they were first published, ahead of those that waited already; messages
     /// published with `redeliver: false` go with it (their publisher sends them again).
     mutating func connectionClosed() -> Bool {
-        guard let closed = connection else { return false }
-        connection = nil
+        guard isOpen else { return false }
+        let closed = connection
+        connection = Connection(now: .uptimeNanoseconds(0))
+        isOpen = false
         let resend = closed.inFlight.values.filter(\.redeliver).sorted { $0.order < $1.order }
         var waiting = CircularBuffer(resend)
         waiting.append(contentsOf: self.waiting.lazy.filter(\.redeliver))

@@ -88,8 +88,11 @@ struct MQTTSession {
     private(set) var subscriptions: [(filter: String, qos: UInt8)] = []
     /// QoS 1 and 2 messages not yet sent on the current connection, oldest first.
     var waiting = CircularBuffer<Outgoing>()
-    /// The open connection (accepted or not); nil while there is none.
-    var connection: Connection?
+    /// The open connection (accepted or not), while ``isOpen``; a blank one otherwise. Not an optional: reading a
+    /// field through one copied the whole connection (a reference count update per field) on every publish.
+    var connection = Connection(now: .uptimeNanoseconds(0))
+    /// A connection is open.
+    var isOpen = false
     /// The client is stopping: no new connection.
     private(set) var stopping = false
     /// A connection was accepted before (the next acceptance is a reconnect).
@@ -112,14 +115,14 @@ struct MQTTSession {
     }
 
     /// Whether the broker has accepted the open connection.
-    var isConnected: Bool { connection?.accepted == true }
+    var isConnected: Bool { isOpen && connection.accepted }
 
     /// Messages taken and not acknowledged yet (waiting or in flight).
-    var unacknowledged: Int { (connection?.inFlight.count ?? 0) + waiting.count }
+    var unacknowledged: Int { connection.inFlight.count + waiting.count }
 
     /// How many replies the broker owes on the open connection: an acknowledgement for every message in flight and
     /// every subscription not yet acknowledged.
-    var awaitedReplies: Int { connection.map { $0.inFlight.count + $0.subscribing.count } ?? 0 }
+    var awaitedReplies: Int { connection.inFlight.count + connection.subscribing.count }
 
     // MARK: Publishing and subscribing
 
@@ -132,8 +135,8 @@ struct MQTTSession {
         if qos == 0 {
             guard isConnected else { return (nil, false) }
             let token = takeToken()
-            connection!.encode { Packet.writePublish(topic: topic, payload: payload, qos: 0, retain: retain, duplicate: false, packetID: nil, to: &$0) }
-            connection!.writtenOnFlush.append(token)
+            connection.encode { Packet.writePublish(topic: topic, payload: payload, qos: 0, retain: retain, duplicate: false, packetID: nil, to: &$0) }
+            connection.writtenOnFlush.append(token)
             publishedSinceWrite += 1
             return (token, scheduleWrite())
         }
@@ -142,10 +145,10 @@ struct MQTTSession {
         publishedSinceWrite += 1
         if !redeliver, waiting.isEmpty, let id = freePacketID() {
             // Straight into the connection's buffer: the topic and payload are not kept.
-            connection!.encode {
+            connection.encode {
                 Packet.writePublish(topic: topic, payload: payload, qos: qos, retain: retain, duplicate: false, packetID: id, to: &$0)
             }
-            connection!.inFlight.insert(id, .awaitingAcknowledgement(token: token, qos: qos, packetID: id))
+            connection.inFlight.insert(id, .awaitingAcknowledgement(token: token, qos: qos, packetID: id))
             return (token, scheduleWrite())
         }
         waiting.append(Outgoing(token: token, order: nextOrder, topic: topic, payload: payload, qos: qos, retain: retain, redeliver: redeliver))
@@ -170,20 +173,20 @@ struct MQTTSession {
     /// Hands over the bytes that wait, with what counts as done once they are written; nil when nothing waits.
     /// `now` counts as the connection's last write (for the keep-alive).
     mutating func takeWrite(now: NIODeadline) -> Write? {
-        guard connection != nil else { return nil }
-        connection!.flushScheduled = false
-        guard let bytes = connection!.outgoing else { return nil }
+        guard isOpen else { return nil }
+        connection.flushScheduled = false
+        guard let bytes = connection.outgoing else { return nil }
         defer {
-            connection!.outgoing = nil
-            connection!.writtenOnFlush = []
-            connection!.lastWrite = now
+            connection.outgoing = nil
+            connection.writtenOnFlush = []
+            connection.lastWrite = now
             publishedSinceWrite = 0
         }
-        return Write(bytes: bytes, written: connection!.writtenOnFlush, published: publishedSinceWrite, unacknowledged: unacknowledged)
+        return Write(bytes: bytes, written: connection.writtenOnFlush, published: publishedSinceWrite, unacknowledged: unacknowledged)
     }
 
     /// Whether bytes wait to be written on the open connection.
-    var hasPendingWrite: Bool { connection?.outgoing != nil }
+    var hasPendingWrite: Bool { isOpen && connection.outgoing != nil }
 
     /// Marks the client as stopping (no new connection); returns whether the broker had accepted the open
     /// connection (then it gets what waits and DISCONNECT; otherwise it is just closed).
@@ -201,14 +204,14 @@ struct MQTTSession {
 
     /// Whether the caller must schedule a write: bytes wait on an accepted connection and none is on its way.
     private mutating func scheduleWrite() -> Bool {
-        guard isConnected, connection!.outgoing != nil, !connection!.flushScheduled else { return false }
-        connection!.flushScheduled = true
+        guard isConnected, connection.outgoing != nil, !connection.flushScheduled else { return false }
+        connection.flushScheduled = true
         return true
     }
 
     /// A packet id not in use on the open connection; nil when none is connected or all 65,535 are in use.
     mutating func freePacketID() -> UInt16? {
-        guard let connection, connection.accepted else { return nil }
+        guard isConnected else { return nil }
         guard connection.inFlight.count + connection.subscribing.count < Int(UInt16.max) else { return nil }
         while true {
             let id = nextPacketID
@@ -219,8 +222,8 @@ struct MQTTSession {
 
     private mutating func encodeSubscribe(_ filters: [(filter: String, qos: UInt8)]) {
         guard let id = freePacketID() else { return }
-        connection!.subscribing.insert(id)
-        connection!.encode { Packet.writeSubscribe(packetID: id, filters: filters, to: &$0) }
+        connection.subscribing.insert(id)
+        connection.encode { Packet.writeSubscribe(packetID: id, filters: filters, to: &$0) }
     }
 
     /// Puts waiting messages on the wire, oldest first, while connected and packet ids are free.
@@ -232,15 +235,15 @@ struct MQTTSession {
             encodeSend(message)
             message.sent = true
             if message.redeliver {
-                connection!.inFlight.insert(id, consume message)
+                connection.inFlight.insert(id, consume message)
             } else {
-                connection!.inFlight.insert(id, .awaitingAcknowledgement(token: message.token, qos: message.qos, packetID: id))
+                connection.inFlight.insert(id, .awaitingAcknowledgement(token: message.token, qos: message.qos, packetID: id))
             }
         }
     }
 
     mutating func encodeSend(_ message: Outgoing) {
-        connection!.encode { buffer in
+        connection.encode { buffer in
             if message.released {
                 Packet.writeAcknowledgement(.pubrel, packetID: message.packetID, to: &buffer)
             } else {

@@ -91,11 +91,9 @@ struct DiscoveryModel {
         // one checked (the usual case) announces nothing new: found by comparing their ids.
         guard connector == 1, !state.meterParameters.isEmpty else { return out }
         let checked = stations[station]?.checkedMeterParameters ?? []
-        if checked.count == state.meterParameters.count, checked.indices.allSatisfy({ checked[$0] == state.meterParameters[$0].id }) {
-            return out
-        }
-        for parameter in state.meterParameters {
-            let name = parameter.name
+        if checked == state.meterParameters { return out }
+        for id in state.meterParameters {
+            let name = StationStateModel.parameterName(id)
             guard !ordinaryParameters.contains(name), !stations[station, default: Station()].parameters.contains(name) else { continue }
             guard let sensor = Self.sensor(forOptional: name) else {
                 ordinaryParameters.insert(name)
@@ -104,7 +102,7 @@ struct DiscoveryModel {
             stations[station, default: Station()].parameters.insert(name)
             out += configs(station, [sensor])
         }
-        stations[station, default: Station()].checkedMeterParameters = state.meterParameters.map(\.id)
+        stations[station, default: Station()].checkedMeterParameters = state.meterParameters
         return out
     }
 

@@ -51,8 +51,9 @@ struct StationStateModel {
         var publications: [Publication] = []
         /// The connector the event is about (StatusNotification, a transaction, MeterValues).
         var connector: Int?
-        /// A MeterValues' parameters, one per parameter, in the order of their first sample.
-        var meterParameters: [Parameter] = []
+        /// A MeterValues' parameters (``Parameter/id``s: no string to retain), one per parameter, in the order of
+        /// their first sample. ``StationStateModel/parameterName(_:)`` names them.
+        var meterParameters: [Int] = []
     }
 
     /// The publications of `event`.
@@ -200,7 +201,7 @@ struct StationStateModel {
                 readings[index].number = sample.value
             } else {
                 readings.append((parameter, value, sample.value))
-                out.update.meterParameters.append(parameter)
+                out.update.meterParameters.append(parameter.id)
             }
             if sample.measurand == .energyActiveImportRegister, sample.phase == nil, let value = sample.value {
                 energy = value
@@ -269,6 +270,16 @@ struct StationStateModel {
     static func parameter(_ measurand: Measurand, _ phase: Phase?, _ location: Location?) -> Parameter {
         parameters[ParameterKey(measurand: measurand, phase: phase, location: location)]!
     }
+
+    /// The names of the parameters by ``Parameter/id``.
+    private static let names: [String] = {
+        var names = [String](repeating: "", count: parameters.count)
+        for parameter in parameters.values { names[parameter.id] = parameter.name }
+        return names
+    }()
+
+    /// The name of the parameter with this ``Parameter/id``.
+    static func parameterName(_ id: Int) -> String { names[id] }
 
     private mutating func stopFlows(_ out: inout Output, connector: Int) {
         guard let flowing = stations[out.stationID]?.connectors[connector]?.flowing, !flowing.isEmpty else { return }
