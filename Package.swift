@@ -47,7 +47,7 @@ let package = Package(
         // The store: SQLite (Debian libsqlite3-dev) under DATA_DIR.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "Store", dependencies: ["CSQLite", "OCPP", "CentralSystem", "MQTTBridge"]),
-        // MQTT 3.1.1 client on SwiftNIO: one connection to the broker, publishes written in batches.
+        // MQTT 3.1.1 client on SwiftNIO (TCP, TLS, a Unix socket or WebSocket): one connection, publishes in batches.
         .target(
             name: "MQTT",
             dependencies: [
@@ -55,6 +55,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -2,14 +2,18 @@
 # Builds the gateway (release) and runs it with the settings from the environment and ./.env (or $ENV_FILE).
 # When no broker is configured (MQTT_HOSTNAME unset in both), it first starts a local mosquitto on 127.0.0.1,
 # on MQTT_PORT (1883) or, if that is taken, a free port, and stops it again when the gateway stops.
-# Usage: ./scripts/run.sh        (stop it with Ctrl-C)
+# Usage: ./scripts/run.sh [ARGS]   (stop it with Ctrl-C: the gateway closes its chargers, says offline, and only then
+# does the local broker stop). GATEWAY_BIN=path runs that binary instead of building the release one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
-require_swift
-apt_install libsqlite3-dev pkg-config
-swift build -c release --product ocpp-gateway
+if [ -z "${GATEWAY_BIN:-}" ]; then
+    require_swift
+    apt_install libsqlite3-dev pkg-config
+    swift build -c release --product ocpp-gateway
+fi
+gateway_bin="${GATEWAY_BIN:-.build/release/ocpp-gateway}"
 
 env_file="${ENV_FILE:-.env}"
 configured() { [ -n "${!1:-}" ] || grep -qE "^[[:space:]]*(export[[:space:]]+)?$1=.+" "$env_file" 2>/dev/null; }
@@ -29,7 +33,9 @@ if ! configured MQTT_HOSTNAME; then
         echo "persistence_location $PWD/.run/"
         [ "$(id -u)" -eq 0 ] && echo "user root"
     } > .run/mosquitto.conf
-    mosquitto -c .run/mosquitto.conf > .run/mosquitto.log 2>&1 &
+    # In a process group of its own, like the gateway below: Ctrl-C reaches only this script, which stops the
+    # gateway (one signal: a second one would end it at once) and then the broker.
+    setsid mosquitto -c .run/mosquitto.conf > .run/mosquitto.log 2>&1 &
     broker_pid=$!
     for _ in $(seq 50); do
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
@@ -41,12 +47,13 @@ if ! configured MQTT_HOSTNAME; then
     echo "  mosquitto_sub -h 127.0.0.1 -p $port -t '#' -v"
 fi
 
-.build/release/ocpp-gateway "$@" &
+setsid "$gateway_bin" "$@" &
 gateway_pid=$!
-trap 'kill -TERM "$gateway_pid" 2>/dev/null || true' INT TERM
+interrupted=""
+trap 'interrupted=1; kill -TERM "$gateway_pid" 2>/dev/null || true' INT TERM
 status=0
 wait "$gateway_pid" || status=$?
-# A signal interrupts the first wait; wait again for the gateway's own clean shutdown.
-if kill -0 "$gateway_pid" 2>/dev/null; then wait "$gateway_pid" || status=$?; fi
+# A signal interrupts the first wait; wait again for the gateway's own clean shutdown and its exit status.
+if [ -n "$interrupted" ]; then status=0; wait "$gateway_pid" || status=$?; fi
 if [ -n "$broker_pid" ]; then kill -TERM "$broker_pid" 2>/dev/null || true; wait "$broker_pid" 2>/dev/null || true; fi
 exit "$status"

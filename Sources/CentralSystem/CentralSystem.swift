@@ -333,6 +333,16 @@ public final class CentralSystem: Sendable {
         state.withLock { $0.persisted.stations }
     }
 
+    /// What the store knows of one station.
+    public func stationRecord(_ station: String) -> StationRecord? {
+        state.withLock { $0.persisted.stations[station] }
+    }
+
+    /// Keeps the current limit the gateway set on a station (kept across restarts).
+    public func noteCurrentLimit(_ amperes: Double, station: String) {
+        remember(station) { $0.currentLimit = .amperes(amperes) }
+    }
+
     /// Changes a station's record and saves it when it changed. Failures are logged: the last known state is a
     /// convenience, not worth refusing a charger's message for.
     func remember(_ station: String, _ change: (inout StationRecord) -> Void) {

@@ -27,13 +27,29 @@ public struct StationRecord: Codable, Sendable, Hashable {
     public var lastSeen: Date?
     /// The last StatusNotification of each connector.
     public var connectors: [Int: ConnectorStatus]?
+    /// The current limit the gateway last set on the whole charger.
+    public var currentLimit: CurrentLimit
 
-    public init(chargingEnabled: Bool = true, boot: BootFacts? = nil, lastSeen: Date? = nil, connectors: [Int: ConnectorStatus]? = nil) {
+    public init(
+        chargingEnabled: Bool = true, boot: BootFacts? = nil, lastSeen: Date? = nil, connectors: [Int: ConnectorStatus]? = nil,
+        currentLimit: CurrentLimit = .none
+    ) {
         self.chargingEnabled = chargingEnabled
         self.boot = boot
         self.lastSeen = lastSeen
         self.connectors = connectors
+        self.currentLimit = currentLimit
     }
+}
+
+/// The current limit the gateway set on a charger (the MQTT `max_current` control's TxDefaultProfile).
+public enum CurrentLimit: Codable, Sendable, Hashable {
+    /// None set: the charger's own maximum applies.
+    case none
+    /// This many amperes.
+    case amperes(Double)
+    /// Not known: the station was first kept by a version that did not keep its limit.
+    case unknown
 }
 
 /// The facts of a BootNotification worth keeping.

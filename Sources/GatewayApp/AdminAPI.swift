@@ -18,9 +18,12 @@ struct AdminAPI: Sendable {
     let readyRequiresMQTT: Bool
     /// The loops `/healthz` checks.
     let eventLoops: any EventLoopGroup
+    /// Who may use what.
+    let access: AdminAccess
 
     func respond(_ request: HTTPRequestHead) async -> AdminResponse {
         let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
+        if let refusal = AdminAccess.refusal(access.verdict(path: path, headers: request.headers)) { return refusal }
         switch path {
         case "/healthz":
             return await eventLoopsAnswer() ? .text("ok\n") : .text("event loops do not answer\n", status: .serviceUnavailable)

@@ -9,6 +9,8 @@ struct AdminResponse: Sendable {
     var status: HTTPResponseStatus
     var contentType: String
     var body: String
+    /// Headers besides Content-Type, Content-Length and Connection.
+    var headers: [(String, String)] = []
 
     static func json(_ body: String, status: HTTPResponseStatus = .ok) -> AdminResponse {
         AdminResponse(status: status, contentType: "application/json", body: body)
@@ -81,6 +83,7 @@ final class AdminServer: Service {
                     headers.add(name: "Content-Type", value: response.contentType)
                     headers.add(name: "Content-Length", value: "\(response.body.utf8.count)")
                     headers.add(name: "Connection", value: request.isKeepAlive ? "keep-alive" : "close")
+                    for (name, value) in response.headers { headers.add(name: name, value: value) }
                     try await outbound.write(.head(HTTPResponseHead(version: request.version, status: response.status, headers: headers)))
                     if request.method != .HEAD {
                         try await outbound.write(.body(.byteBuffer(ByteBuffer(string: response.body))))

@@ -65,6 +65,9 @@ public enum Gateway {
         let server = OCPPServer(configuration: configuration.server, centralSystem: centralSystem, logger: logger,
                                 eventLoopGroup: eventLoops)
         var mqttConfiguration = configuration.mqtt
+        if mqttConfiguration.clientID.isEmpty {
+            mqttConfiguration.clientID = InstallationIdentity.clientID(dataDirectory: configuration.dataDirectory)
+        }
         mqttConfiguration.will = .init(topic: configuration.bridge.topics.bridgeState, payload: "offline", qos: 1, retain: true)
         let (transportEvents, transportContinuation) = AsyncStream<MQTTTransportEvent>.makeStream(bufferingPolicy: .unbounded)
         // Acknowledgements go straight to the bridge on the MQTT connection's event loop (those of one read together:
@@ -93,7 +96,12 @@ public enum Gateway {
         let api = AdminAPI(
             centralSystem: centralSystem, server: server, bridge: bridge, registry: registry,
             dataDirectory: configuration.dataDirectory, readyRequiresMQTT: configuration.admin.readyRequiresMQTT,
-            eventLoops: eventLoops)
+            eventLoops: eventLoops, access: AdminAccess(token: configuration.admin.token, host: configuration.admin.host))
+        if configuration.admin.token == nil, !api.access.isLoopbackOnly {
+            logger.warning("The admin API has no ADMIN_TOKEN: /api/* answers 403 on this listener; set ADMIN_TOKEN (or ADMIN_TOKEN_FILE), or ADMIN_ADDR=127.0.0.1", metadata: [
+                "admin.address": "\(configuration.admin.host)",
+            ])
+        }
         let admin = AdminServer(host: configuration.admin.host, port: configuration.admin.port, group: eventLoops,
                                 logger: logger) { request in
             await api.respond(request)

@@ -28,6 +28,8 @@ public struct GatewayConfiguration: Sendable {
         public var host: String
         public var port: Int
         public var readyRequiresMQTT: Bool
+        /// What the admin API asks for (`ADMIN_TOKEN`, `ADMIN_TOKEN_FILE`); nil: no token.
+        public var token: String?
     }
 
     /// Where and how logs are written.
@@ -76,7 +78,8 @@ public struct GatewayConfiguration: Sendable {
             admin: AdminConfiguration(
                 host: try reader.string(Settings.adminAddr),
                 port: try reader.integer(Settings.adminPort, in: 0...65_535, expected: "a port number from 0 to 65535"),
-                readyRequiresMQTT: try reader.boolean(Settings.readyRequiresMQTT)),
+                readyRequiresMQTT: try reader.boolean(Settings.readyRequiresMQTT),
+                token: try adminToken(reader, workingDirectory: workingDirectory)),
             logging: try loggingConfiguration(reader),
             shutdownTimeout: try reader.seconds(Settings.shutdownTimeout)!,
             eventLoopThreads: try eventLoopThreads(reader, coreCount: System.coreCount))
@@ -209,7 +212,7 @@ public struct GatewayConfiguration: Sendable {
         let transportName = reader.raw(Settings.mqttTransport).lowercased()
         guard let transport = MQTTClientConfiguration.Transport(rawValue: transportName) else {
             throw ConfigurationError(variable: Settings.mqttTransport.name, value: reader.raw(Settings.mqttTransport),
-                                     expected: "tcp or unix (MQTT over WebSocket is not supported; use the broker's MQTT port)")
+                                     expected: "tcp, websockets or unix")
         }
         let connectTimeout = try reader.seconds(Settings.mqttTimeout)!
         let base = try reader.seconds(Settings.mqttReconnectBaseDelay)!
@@ -230,14 +233,16 @@ public struct GatewayConfiguration: Sendable {
             host: try reader.string(Settings.mqttHostname),
             port: try reader.integer(Settings.mqttPort, in: 1...65_535, expected: "a port number from 1 to 65535"),
             transport: transport,
-            clientID: clientID.isEmpty ? defaultClientID() : clientID,
+            // Empty: the installation's own id, kept in DATA_DIR (``InstallationIdentity``), chosen at start-up.
+            clientID: clientID,
             username: username.isEmpty ? nil : username,
             password: password.isEmpty ? nil : password,
             keepAlive: try reader.integer(Settings.mqttKeepalive, in: 5...65_535, expected: "seconds from 5 to 65535"),
             connectTimeout: connectTimeout,
             reconnectBaseDelay: base,
             reconnectMaxDelay: maximum,
-            tls: tls)
+            tls: tls,
+            webSocket: try webSocket(reader))
     }
 
     /// TLS to the broker when MQTT_TLS_CA is set; each file must be readable now, not at the first connect.
@@ -295,15 +300,49 @@ public struct GatewayConfiguration: Sendable {
         ]
     }
 
-    /// `ocppgw-` and 16 hex digits of a hash of the host name: stable across restarts, distinct between hosts,
-    /// and within MQTT 3.1.1's 23 characters.
-    static func defaultClientID(hostName: String = ProcessInfo.processInfo.hostName) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in hostName.utf8 {
-            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+    /// `MQTT_WEBSOCKET_PATH` (default `/mqtt`) and `MQTT_WEBSOCKET_HEADERS` (a JSON object of strings, as
+    /// ocpp2mqtt takes it), for `MQTT_TRANSPORT=websockets`.
+    static func webSocket(_ reader: SettingsReader) throws(ConfigurationError) -> MQTTClientConfiguration.WebSocket {
+        var path = reader.raw(Settings.mqttWebsocketPath)
+        if path.isEmpty { path = "/mqtt" }
+        if !path.hasPrefix("/") { path = "/" + path }
+        guard !path.contains(where: { $0 == " " || $0.isNewline }) else {
+            throw ConfigurationError(variable: Settings.mqttWebsocketPath.name, value: path, expected: "a URL path such as /mqtt")
         }
-        let hex = String(hash, radix: 16)
-        return "ocppgw-" + String(repeating: "0", count: 16 - hex.count) + hex
+        let text = reader.raw(Settings.mqttWebsocketHeaders)
+        guard !text.isEmpty else { return .init(path: path) }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+            let headers = object as? [String: String],
+            headers.allSatisfy({ !$0.key.isEmpty && !$0.key.contains(where: { $0 == ":" || $0.isWhitespace }) && !$0.value.contains(where: \.isNewline) })
+        else {
+            throw ConfigurationError(variable: Settings.mqttWebsocketHeaders.name, value: text,
+                                     expected: #"a JSON object of header names and text values, such as {"Authorization": "Bearer ..."}"#)
+        }
+        return .init(path: path, headers: headers)
+    }
+
+    /// `ADMIN_TOKEN`, or the first line of `ADMIN_TOKEN_FILE` (trimmed); nil when neither is set.
+    static func adminToken(_ reader: SettingsReader, workingDirectory: String) throws(ConfigurationError) -> String? {
+        let token = reader.raw(Settings.adminToken)
+        let path = reader.raw(Settings.adminTokenFile)
+        switch (token.isEmpty, path.isEmpty) {
+        case (true, true):
+            return nil
+        case (false, false):
+            throw ConfigurationError(variable: Settings.adminTokenFile.name, value: path, expected: "ADMIN_TOKEN or ADMIN_TOKEN_FILE, not both")
+        case (false, true):
+            return token
+        case (true, false):
+            let full = path.hasPrefix("/") ? path : (workingDirectory as NSString).appendingPathComponent(path)
+            guard let data = FileManager.default.contents(atPath: full) else {
+                throw ConfigurationError(variable: Settings.adminTokenFile.name, value: path, expected: "a readable file holding the token")
+            }
+            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !text.isEmpty, !text.contains("\n") else {
+                throw ConfigurationError(variable: Settings.adminTokenFile.name, value: path, expected: "a file holding the token on one line")
+            }
+            return text
+        }
     }
 
     private static func envFileValues(environment: [String: String], workingDirectory: String) throws(ConfigurationError) -> [String: String] {

@@ -105,7 +105,9 @@ struct GatewayLogHandler: LogHandler {
         switch output.format {
         case .text:
             let fields = merged.keys.sorted().map { "\($0)=\(merged[$0]!)" }.joined(separator: " ")
-            let level = event.level.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
+            // Padded to the longest level but one ("critical" gets a space of its own, not glued to the message).
+            let name = event.level.rawValue
+            let level = name.count < 8 ? name.padding(toLength: 8, withPad: " ", startingAt: 0) : name + " "
             output.write("\(time) \(level)\(event.message)\(fields.isEmpty ? "" : " " + fields) [\(event.source)]")
         case .json:
             var line = #"{"time":"\#(time)","level":"\#(event.level.rawValue)","message":"#

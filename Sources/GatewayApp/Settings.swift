@@ -1,5 +1,5 @@
 /// The gateway's version, in logs, `<base>/bridge/info` and Home Assistant's origin block.
-public let gatewayVersion = "0.3.0"
+public let gatewayVersion = "0.4.0"
 
 /// One environment variable the gateway reads.
 public struct Setting: Sendable, Hashable {
@@ -42,11 +42,11 @@ public enum Settings {
         help: "MQTT broker host name or address; with MQTT_TRANSPORT=unix, the broker's socket path")
     public static let mqttPort = Setting(name: "MQTT_PORT", defaultValue: "1883", help: "MQTT broker port")
     public static let mqttTransport = Setting(name: "MQTT_TRANSPORT", defaultValue: "tcp",
-        help: "tcp or unix (websockets is not supported: use the broker's MQTT port)")
+        help: "tcp, websockets (MQTT over WebSocket; wss with the MQTT_TLS_* settings) or unix")
     public static let mqttUsername = Setting(name: "MQTT_USERNAME", defaultValue: "", help: "MQTT user name (none by default)")
     public static let mqttPassword = Setting(name: "MQTT_PASSWORD", defaultValue: "", help: "MQTT password (never logged)")
     public static let mqttClientID = Setting(name: "MQTT_CLIENT_ID", defaultValue: "",
-        help: "MQTT client id; by default ocppgw- and a hash of the host name, stable across restarts")
+        help: "MQTT client id; by default ocppgw- and 16 random hex digits, made once and kept in DATA_DIR/mqtt-client-id")
     public static let mqttKeepalive = Setting(name: "MQTT_KEEPALIVE", defaultValue: "60", help: "MQTT keep-alive in seconds")
     public static let mqttReconnectBaseDelay = Setting(name: "MQTT_RECONNECT_BASE_DELAY", defaultValue: "5",
         help: "Seconds before the first reconnect to the broker; doubles per failed attempt")
@@ -55,9 +55,9 @@ public enum Settings {
     public static let mqttTimeout = Setting(name: "MQTT_TIMEOUT", defaultValue: "30",
         help: "Seconds to connect to the broker (TCP, TLS and its CONNACK) before trying again")
     public static let mqttWebsocketPath = Setting(name: "MQTT_WEBSOCKET_PATH", defaultValue: "",
-        help: "Accepted for ocpp2mqtt compatibility and ignored (MQTT over WebSocket is not supported)")
+        help: "Path of the broker's WebSocket endpoint with MQTT_TRANSPORT=websockets; /mqtt when empty")
     public static let mqttWebsocketHeaders = Setting(name: "MQTT_WEBSOCKET_HEADERS", defaultValue: "",
-        help: "Accepted for ocpp2mqtt compatibility and ignored")
+        help: "Headers of the WebSocket upgrade request, as a JSON object of strings")
     public static let mqttBasePath = Setting(name: "MQTT_BASEPATH", defaultValue: "ocpp/test", help: "Root of every topic")
     public static let mqttUseStationName = Setting(name: "MQTT_USESTATIONNAME", defaultValue: "false",
         help: "Put each station under MQTT_BASEPATH/<station>; off, every station shares MQTT_BASEPATH (ocpp2mqtt's layout)")
@@ -88,6 +88,10 @@ public enum Settings {
         help: "Address of the admin HTTP listener (/healthz, /readyz, /metrics, /api/stations)")
     public static let adminPort = Setting(name: "ADMIN_PORT", defaultValue: "8080",
         help: "Port of the admin HTTP listener; 0 picks a free port")
+    public static let adminToken = Setting(name: "ADMIN_TOKEN", defaultValue: "",
+        help: "Bearer token the admin API asks for, except on /healthz, /readyz and /metrics")
+    public static let adminTokenFile = Setting(name: "ADMIN_TOKEN_FILE", defaultValue: "",
+        help: "File holding ADMIN_TOKEN (a Kubernetes or Docker secret)")
     public static let readyRequiresMQTT = Setting(name: "READY_REQUIRES_MQTT", defaultValue: "false",
         help: "Make /readyz fail while the MQTT broker is not connected")
     public static let logFormat = Setting(name: "LOG_FORMAT", defaultValue: "text",
@@ -141,7 +145,7 @@ public enum Settings {
         mqttReconnectBaseDelay, mqttReconnectMaxDelay, mqttTimeout, mqttWebsocketPath, mqttWebsocketHeaders,
         mqttBasePath, mqttUseStationName, mqttConnectorOneTopics, mqttQoS, expectedChargePoints, commandRetryAttempts, commandRetryBaseDelay,
         haDiscovery, haDiscoveryPrefix, haStatusTopic, maxCurrent, currentStep, remoteIDTag,
-        adminAddr, adminPort, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout, eventLoopThreads,
+        adminAddr, adminPort, adminToken, adminTokenFile, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout, eventLoopThreads,
         stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout,
         mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA, outboxMaxMessages,
     ]

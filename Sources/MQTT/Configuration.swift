@@ -5,6 +5,22 @@ public struct MQTTClientConfiguration: Sendable {
         case tcp
         /// A Unix domain socket at the path in `host`.
         case unix
+        /// MQTT over WebSocket (subprotocol `mqtt`, binary frames) to `host:port` and ``webSocket``'s path: a broker
+        /// behind a reverse proxy, or a cloud broker. With ``tls``, `wss`.
+        case websockets
+    }
+
+    /// The WebSocket request, for ``Transport/websockets``.
+    public struct WebSocket: Sendable, Hashable {
+        /// The request's path (`/mqtt`, most brokers' and paho's default).
+        public var path: String
+        /// Headers added to the upgrade request (a proxy's token, say).
+        public var headers: [String: String]
+
+        public init(path: String = "/mqtt", headers: [String: String] = [:]) {
+            self.path = path
+            self.headers = headers
+        }
     }
 
     /// A message the broker publishes for us when we vanish (MQTT last will), and the one we publish
@@ -40,6 +56,8 @@ public struct MQTTClientConfiguration: Sendable {
     public var will: Will?
     /// TLS to the broker; nil for plain TCP.
     public var tls: TLS?
+    /// The WebSocket request, with ``Transport/websockets``.
+    public var webSocket: WebSocket
 
     /// TLS settings (`MQTT_TLS_*`).
     public struct TLS: Sendable, Hashable {
@@ -63,7 +81,7 @@ public struct MQTTClientConfiguration: Sendable {
         host: String = "localhost", port: Int = 1883, transport: Transport = .tcp, clientID: String,
         username: String? = nil, password: String? = nil, keepAlive: Int = 60, connectTimeout: Duration = .seconds(30),
         reconnectBaseDelay: Duration = .seconds(5), reconnectMaxDelay: Duration = .seconds(60), will: Will? = nil,
-        tls: TLS? = nil
+        tls: TLS? = nil, webSocket: WebSocket = WebSocket()
     ) {
         self.host = host
         self.port = port
@@ -77,10 +95,15 @@ public struct MQTTClientConfiguration: Sendable {
         self.reconnectMaxDelay = reconnectMaxDelay
         self.will = will
         self.tls = tls
+        self.webSocket = webSocket
     }
 
-    /// `host:port`, or the socket path, for logs.
+    /// `host:port`, the socket path, or the WebSocket URL, for logs.
     public var brokerDescription: String {
-        transport == .unix ? "unix:\(host)" : "\(tls == nil ? "" : "tls://")\(host):\(port)"
+        switch transport {
+        case .unix: "unix:\(host)"
+        case .tcp: "\(tls == nil ? "" : "tls://")\(host):\(port)"
+        case .websockets: "\(tls == nil ? "ws" : "wss")://\(host):\(port)\(webSocket.path)"
+        }
     }
 }

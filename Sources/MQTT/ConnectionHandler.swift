@@ -16,6 +16,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// The packets of the current read (kept to reuse its storage).
     private var packets: [Packet.Inbound] = []
     private var timer: RepeatedTask?
+    private var started = false
     /// Messages the broker acknowledged in the current read.
     private var acknowledged: [Int32] = []
     /// Whether the socket takes `TCP_QUICKACK` (a TCP socket on Linux; not a Unix domain socket).
@@ -27,6 +28,19 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    /// Over WebSocket the handler joins the pipeline after the upgrade, on a connection already active.
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context: context) }
+    }
+
+    /// The connection is open: it becomes the session's, CONNECT goes out, the timer starts. Once.
+    private func start(context: ChannelHandlerContext) {
+        guard timer == nil, !started else { return }
+        started = true
         guard client.opened(context.channel) else {
             context.close(promise: nil)
             return
@@ -36,7 +50,6 @@ final class ConnectionHandler: ChannelInboundHandler {
             let (handler, context) = bound.value
             if let reason = handler.client.tick(context.channel) { handler.close(context: context, reason) }
         }
-        context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

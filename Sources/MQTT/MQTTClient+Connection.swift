@@ -85,11 +85,11 @@ extension MQTTClient {
 
     /// `channel` closed; if the broker had accepted it, what was in flight waits for the next connection.
     func closed(_ channel: any Channel, failure: (any Error)?) {
-        let (wasConnected, stopping, waiters) = state.withLock { state in
-            guard state.channel === channel else { return (false, state.session.stopping, [EventLoopPromise<Bool>]()) }
+        let (wasConnected, stopping, waiters, drops) = state.withLock { state in
+            guard state.channel === channel else { return (false, state.session.stopping, [EventLoopPromise<Bool>](), 0) }
             state.channel = nil
-            let accepted = state.session.connectionClosed()
-            return (accepted, state.session.stopping, state.takeDrainWaiters())
+            let accepted = state.session.connectionClosed(now: .now(), byBroker: failure == nil && !state.session.stopping)
+            return (accepted, state.session.stopping, state.takeDrainWaiters(), state.session.brokerDropsInARow)
         }
         for waiter in waiters { waiter.succeed(false) }
         guard wasConnected else { return }
@@ -98,6 +98,11 @@ extension MQTTClient {
         Self.connectedGauge.record(0)
         logger.log(level: stopping ? .info : .warning, "MQTT disconnected",
                    metadata: ["mqtt.broker": "\(configuration.brokerDescription)", "mqtt.reason": "\(reason)"])
+        if drops >= 2 {
+            logger.warning("The MQTT broker closed the connection right after accepting it, again: another client may be using the same client id (set MQTT_CLIENT_ID to one of this gateway's own)", metadata: [
+                "mqtt.broker": "\(configuration.brokerDescription)", "mqtt.client_id": "\(configuration.clientID)", "mqtt.drops_in_a_row": "\(drops)",
+            ])
+        }
         onEvent(.disconnected(reason: reason))
     }
 }

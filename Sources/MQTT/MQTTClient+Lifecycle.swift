@@ -55,7 +55,7 @@ extension MQTTClient {
     private func connectOnce() async -> (accepted: Bool, failure: String?) {
         let outcome = ConnectionOutcome()
         let tlsContext = self.tlsContext
-        let serverName = configuration.transport == .tcp && !Self.isIPAddress(configuration.host) ? configuration.host : nil
+        let serverName = configuration.transport != .unix && !Self.isIPAddress(configuration.host) ? configuration.host : nil
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelInitializer { [self] channel in
@@ -64,7 +64,13 @@ extension MQTTClient {
                     if let tlsContext {
                         try pipeline.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
                     }
-                    try pipeline.addHandler(ConnectionHandler(client: self, outcome: outcome))
+                    if configuration.transport == .websockets {
+                        try WebSocketTransport.configure(channel, configuration: configuration, outcome: outcome) {
+                            ConnectionHandler(client: self, outcome: outcome)
+                        }
+                    } else {
+                        try pipeline.addHandler(ConnectionHandler(client: self, outcome: outcome))
+                    }
                 }
             }
         do {

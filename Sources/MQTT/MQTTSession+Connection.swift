@@ -48,19 +48,20 @@ extension MQTTSession {
         guard isOpen else { return outcome }
         connection.lastRead = now
         for packet in packets {
-            handle(packet, into: &outcome)
+            handle(packet, now: now, into: &outcome)
             if outcome.close != nil { break }
         }
         return outcome
     }
 
-    private mutating func handle(_ packet: Packet.Inbound, into outcome: inout ReadOutcome) {
+    private mutating func handle(_ packet: Packet.Inbound, now: NIODeadline, into outcome: inout ReadOutcome) {
         guard connection.accepted else {
             switch packet {
             case .connack(_, let code) where code != 0:
                 outcome.close = .refused(returnCode: code)
             case .connack:
                 connection.accepted = true
+                connection.acceptedAt = now
                 outcome.accepted = true
                 outcome.reconnected = everConnected
                 everConnected = true
@@ -129,14 +130,18 @@ extension MQTTSession {
         return .ping
     }
 
-    /// The connection closed; returns whether the broker had accepted it. Messages in flight wait for the next
-    /// connection, in the order they were first published, ahead of those that waited already; messages
-    /// published with `redeliver: false` go with it (their publisher sends them again).
-    mutating func connectionClosed() -> Bool {
+    /// The connection closed (`byBroker`: the broker ended it, not us or an error); returns whether the broker had
+    /// accepted it. Messages in flight wait for the next connection, in the order they were first published, ahead
+    /// of those that waited already; messages published with `redeliver: false` go with it (their publisher sends
+    /// them again).
+    mutating func connectionClosed(now: NIODeadline = .uptimeNanoseconds(0), byBroker: Bool = false) -> Bool {
         guard isOpen else { return false }
         let closed = connection
         connection = Connection(now: .uptimeNanoseconds(0))
         isOpen = false
+        if let acceptedAt = closed.acceptedAt {
+            brokerDropsInARow = byBroker && now - acceptedAt < Self.shortConnection ? brokerDropsInARow + 1 : 0
+        }
         let resend = closed.inFlight.values.filter(\.redeliver).sorted { $0.order < $1.order }
         var waiting = CircularBuffer(resend)
         waiting.append(contentsOf: self.waiting.lazy.filter(\.redeliver))

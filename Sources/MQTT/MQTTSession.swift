@@ -42,6 +42,8 @@ struct MQTTSession {
     struct Connection {
         /// Whether the broker's CONNACK accepted it.
         var accepted = false
+        /// When the CONNACK came.
+        var acceptedAt: NIODeadline?
         var openedAt: NIODeadline
         var lastRead: NIODeadline
         var lastWrite: NIODeadline
@@ -97,6 +99,9 @@ struct MQTTSession {
     private(set) var stopping = false
     /// A connection was accepted before (the next acceptance is a reconnect).
     var everConnected = false
+    /// How many connections in a row the broker closed within ``shortConnection`` of accepting them: two or more
+    /// usually mean another client connects with the same client id (the broker drops the older of the two).
+    var brokerDropsInARow = 0
     private var nextToken: Int32 = 1
     private var nextOrder: UInt64 = 0
     private var nextPacketID: UInt16 = 1
@@ -108,6 +113,8 @@ struct MQTTSession {
     let keepAlive: TimeAmount
     /// The longest wait for the broker's CONNACK.
     let connectTimeout: TimeAmount
+    /// A connection the broker closes sooner than this after accepting it counts in ``brokerDropsInARow``.
+    static let shortConnection = TimeAmount.seconds(5)
 
     init(keepAlive: TimeAmount, connectTimeout: TimeAmount) {
         self.keepAlive = keepAlive

@@ -156,6 +156,7 @@ final class CommandRunner: Sendable {
         if let id = job.storedID { try? store.remove(id) }
         if case .ok = outcome, let (parameter, value) = job.stateOnSuccess, let station {
             publish([Publication(topic: settings.topics.state(station, parameter), payload: value)])
+            if parameter == StateParameter.maxCurrent, let amperes = Double(value) { target.noteCurrentLimit(amperes, station: station) }
         }
         publishResult(station: station ?? "", name: command.name, requestID: command.requestID, outcome)
     }

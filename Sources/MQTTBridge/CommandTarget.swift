@@ -3,7 +3,7 @@ import Foundation
 import OCPP
 
 /// What the command runner needs from the central system: send a call, wait for a station, turn a charging switch,
-/// and the open transactions (for the controls that stop one). The gateway passes its ``CentralSystem``; unit tests
+/// the open transactions (for the controls that stop one), and the current limit a control set. The gateway passes its ``CentralSystem``; unit tests
 /// pass a fake, so the runner's queues, retries and results are tested without a broker or a charger.
 public protocol CommandTarget: Sendable {
     /// Sends `action` with `payload` to `station` and returns the charger's answer.
@@ -14,6 +14,8 @@ public protocol CommandTarget: Sendable {
     func setChargingEnabled(_ enabled: Bool, station: String) throws
     /// Transactions started and not yet stopped.
     var activeTransactions: [Transaction] { get }
+    /// Keeps the current limit the max current control set (published again after restarts).
+    func noteCurrentLimit(_ amperes: Double, station: String)
 }
 
 extension CentralSystem: CommandTarget {}

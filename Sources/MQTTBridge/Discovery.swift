@@ -120,8 +120,16 @@ struct DiscoveryModel {
         return entities
     }
 
-    /// Empty retained configs for every entity of a station, which removes them from Home Assistant.
-    mutating func forget(_ station: String) -> [Publication] {
+    /// Empty retained configs for every entity of a station, which removes them from Home Assistant. A station not
+    /// seen in this run but `known` from the store (announced in an earlier one) gets every config it may have had
+    /// cleared: its base entities, every optional sensor and its connectors'.
+    mutating func forget(_ station: String, known: StationRecord? = nil) -> [Publication] {
+        if stations[station] == nil, let known {
+            var everything = Station()
+            everything.parameters = Set(Self.optionalSensors.keys)
+            everything.connectors = Set((known.connectors ?? [:]).keys.filter { $0 >= 2 })
+            stations[station] = everything
+        }
         guard stations[station] != nil else { return [] }
         let node = nodeID(station)
         let topics = entities(station).map { configTopic(node, $0) }
@@ -166,7 +174,9 @@ struct DiscoveryModel {
                 "state_topic": state(station, StateParameter.lastSeen), "device_class": .string("timestamp"), "entity_category": diagnostic,
             ]),
             Entity(component: "sensor", object: "transaction_id", name: "Transaction", fields: [
+                // No open transaction is an empty payload on MQTT (ocpp2mqtt's), unknown in Home Assistant.
                 "state_topic": state(station, StateParameter.transactionId), "icon": .string("mdi:identifier"),
+                "value_template": .string("{{ value if value else None }}"),
             ]),
             Entity(component: "sensor", object: "vendor", name: "Vendor", fields: [
                 "state_topic": state(station, StateParameter.chargePointVendor), "entity_category": diagnostic,
@@ -272,7 +282,7 @@ struct DiscoveryModel {
     }
 
     /// The meter parameters with an optional sensor: name, device class and unit.
-    private static let optionalSensors: [String: (String, String, String)] = {
+    static let optionalSensors: [String: (String, String, String)] = {
         var sensors: [String: (String, String, String)] = [:]
         for phase in [nil, .l1, .l2, .l3] as [Phase?] {
             sensors[StateParameter.meter(.currentImport, phase: phase)] = ("Current", "current", "A")

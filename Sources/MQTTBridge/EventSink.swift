@@ -61,11 +61,15 @@ final class EventSink: Sendable {
         if !started.load(ordering: .acquiring) { startOnce() }
         guard !finished.load(ordering: .acquiring) else { return nil }
         // Read before the shard's lock: the central system's lock is not taken under ours.
-        let switchState: Publication? = if case .connected(let station, _) = event { switchPublication(station) } else { nil }
+        let connectState: [Publication] = if case .connected(let station, _) = event {
+            [switchPublication(station)] + limitPublications(station, centralSystem.stationRecord(station))
+        } else {
+            []
+        }
         let mark = shard(event.station).models.withLock { models in
             let state = models.state.update(event, at: now())
             var mark = publisher.stage(state.publications)
-            if let switchState { mark = publisher.stage([switchState]) ?? mark }
+            if !connectState.isEmpty { mark = publisher.stage(connectState) ?? mark }
             return publisher.stage(models.discovery?.apply(event, state: state) ?? []) ?? mark
         }
         // What goes straight to MQTT (retained state with nothing waiting before it) goes now, outside the lock.
@@ -117,9 +121,11 @@ final class EventSink: Sendable {
         return count
     }
 
-    /// Clears a station's discovery configs; returns how many.
+    /// Clears a station's discovery configs; returns how many. A station the gateway announced in an earlier run
+    /// (the store knows it) has every config it may have had cleared.
     func forget(_ station: String) -> Int {
-        let cleared = shard(station).models.withLock { $0.discovery?.forget(station) } ?? []
+        let record = centralSystem.stationRecords[station]
+        let cleared = shard(station).models.withLock { $0.discovery?.forget(station, known: record) } ?? []
         publisher.forget(cleared.map(\.topic))
         return cleared.count
     }
@@ -129,22 +135,36 @@ final class EventSink: Sendable {
         shards[Int(UInt(bitPattern: station.hashValue) % UInt(Self.shardCount))]
     }
 
+    /// `max_current`: the limit the gateway set, or, when it set none, the control's top (the charger's own maximum
+    /// applies); nothing when it is not known (a station kept before limits were).
+    private func limitPublications(_ station: String, _ record: StationRecord?) -> [Publication] {
+        let value: Double
+        switch record?.currentLimit ?? .none {
+        case .none: value = configuration.controls.maxCurrent
+        case .amperes(let amperes): value = amperes
+        case .unknown: return []
+        }
+        return [Publication(topic: topics.state(station, StateParameter.maxCurrent), payload: StateValue.number(value))]
+    }
+
     private func switchPublication(_ station: String) -> Publication {
         Publication(topic: topics.state(station, StateParameter.chargingEnabled), payload: StateValue.onOff(centralSystem.chargingEnabled(station: station)))
     }
 
-    /// Expected and known stations as DISCONNECTED, with their charging switches.
+    /// Expected and known stations as DISCONNECTED, with their charging switches and current limits.
     private func initialState() -> [Publication] {
         let connected = centralSystem.connectedStations
         var stations: [String] = []
         for station in configuration.expectedStations + centralSystem.knownStations where !stations.contains(station) {
             stations.append(station)
         }
-        directory.addDisconnected(stations)
         let records = centralSystem.stationRecords
-        return stations.filter { connected[$0] == nil }.flatMap { station in
+        directory.addDisconnected(stations, records: records)
+        let started = OCPPDateTime.format(now())
+        let expected = configuration.expectedStations.map { Publication(topic: topics.state($0, StateParameter.serviceStarted), payload: started) }
+        return expected + stations.filter { connected[$0] == nil }.flatMap { station in
             [Publication(topic: topics.state(station, StateParameter.connectionState), payload: "DISCONNECTED"), switchPublication(station)]
-                + lastKnownState(station, records[station])
+                + limitPublications(station, records[station]) + lastKnownState(station, records[station])
         }
     }
 

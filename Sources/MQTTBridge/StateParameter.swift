@@ -31,7 +31,10 @@ public enum StateParameter {
     public static let logStatus = "log_status"
     public static let securityEvent = "security_event"
     public static let securityEventTimestamp = "security_event_timestamp"
-    /// Published by the availability and max current controls when the charger accepts them.
+    /// When the gateway started, for each station of `EXPECTED_CHARGE_POINTS` (ocpp2mqtt's parameter).
+    public static let serviceStarted = "service_started"
+    /// Published by the availability and max current controls when the charger accepts them; `availability` also from
+    /// the charger's StatusNotification for connector 0 (`Unavailable`: `Inoperative`, any other: `Operative`).
     public static let availability = "availability"
     public static let maxCurrent = "max_current"
 
@@ -81,6 +84,7 @@ public enum StateParameter {
         logStatus,
         securityEvent,
         securityEventTimestamp,
+        serviceStarted,
         availability,
         maxCurrent,
     ]

@@ -38,11 +38,20 @@ final class StationDirectory: Sendable {
     /// How many stations are listed.
     var count: Int { state.withLock { $0.entries.count } }
 
-    /// Lists `stations` as DISCONNECTED (at start-up, before any event).
-    func addDisconnected(_ stations: [String]) {
+    /// Lists `stations` as DISCONNECTED (at start-up, before any event), with what the store remembers of them.
+    func addDisconnected(_ stations: [String], records: [String: StationRecord] = [:]) {
         state.withLock { state in
             for station in stations {
-                state.entries[station] = ["id": .string(station), StateParameter.connectionState: .string("DISCONNECTED")]
+                var entry: [String: JSONValue] = ["id": .string(station), StateParameter.connectionState: .string("DISCONNECTED")]
+                if let record = records[station] {
+                    if let boot = record.boot {
+                        entry["vendor"] = .string(boot.vendor)
+                        entry["model"] = .string(boot.model)
+                        entry[StateParameter.firmwareVersion] = boot.firmwareVersion.map { .string($0) } ?? .null
+                    }
+                    if let seen = record.lastSeen { entry[StateParameter.lastSeen] = .string(OCPPDateTime.format(seen)) }
+                }
+                state.entries[station] = entry
             }
         }
     }

@@ -113,6 +113,10 @@ struct StationStateModel {
             out.connector(connector, StateParameter.vendorErrorCode, request.vendorErrorCode?.value)
             out.connector(connector, StateParameter.charging, StateValue.onOff(request.status == .charging))
             out.connector(connector, StateParameter.plugged, StateValue.onOff(Self.pluggedStatuses.contains(request.status)))
+            if connector == 0 {
+                // The whole charger's availability, as the availability control sets it.
+                out.station(StateParameter.availability, request.status == .unavailable ? "Inoperative" : "Operative")
+            }
             if previous == .charging && request.status != .charging {
                 stopFlows(&out, connector: connector)
             }
@@ -206,6 +210,13 @@ struct StationStateModel {
             if sample.measurand == .energyActiveImportRegister, sample.phase == nil, let value = sample.value {
                 energy = value
             }
+        }
+        // The whole charger's value of what came only per phase, after the phases (PhaseAggregates).
+        for (measurand, total) in PhaseAggregates.aggregates(samples) {
+            let parameter = Self.parameter(measurand, nil, nil)
+            readings.append((parameter, StateValue.number(total), total))
+            out.update.meterParameters.append(parameter.id)
+            if measurand == .energyActiveImportRegister, energy == nil { energy = total }
         }
         // The connector's state changed in place: one lookup per level, no copy of it to write back.
         let stationID = out.stationID

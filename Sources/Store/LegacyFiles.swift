@@ -78,7 +78,8 @@ struct LegacyFiles {
             StationRecord(
                 chargingEnabled: chargingEnabled,
                 boot: boot.map { BootFacts(vendor: $0.vendor, model: $0.model, serialNumber: $0.serialNumber, firmwareVersion: $0.firmwareVersion) },
-                lastSeen: lastSeen, connectors: connectors?.mapValues { ConnectorStatus(status: $0.status, errorCode: $0.errorCode) })
+                lastSeen: lastSeen, connectors: connectors?.mapValues { ConnectorStatus(status: $0.status, errorCode: $0.errorCode) },
+                currentLimit: .unknown)
         }
     }
 

@@ -40,6 +40,7 @@ final class SQLiteDatabase {
     /// A value bound to a `?`.
     enum Value {
         case int(Int64)
+        case double(Double)
         case text(String)
         /// Bytes, bound as a BLOB.
         case blob([UInt8])
@@ -61,6 +62,7 @@ final class SQLiteDatabase {
             let position = Int32(index + 1)
             switch value {
             case .int(let number): sqlite3_bind_int64(statement, position, number)
+            case .double(let number): sqlite3_bind_double(statement, position, number)
             case .text(let text): sqlite3_bind_text(statement, position, text, -1, transient)
             case .blob(let bytes) where bytes.isEmpty: sqlite3_bind_zeroblob(statement, position, 0)  // not NULL
             case .blob(let bytes):
@@ -123,6 +125,10 @@ final class SQLiteDatabase {
 
         func int(_ column: Int32) -> Int? {
             sqlite3_column_type(statement, column) == SQLITE_NULL ? nil : Int(sqlite3_column_int64(statement, column))
+        }
+
+        func double(_ column: Int32) -> Double? {
+            sqlite3_column_type(statement, column) == SQLITE_NULL ? nil : sqlite3_column_double(statement, column)
         }
 
         func text(_ column: Int32) -> String? {

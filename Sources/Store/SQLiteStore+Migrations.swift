@@ -10,7 +10,7 @@ import MQTTBridge
 /// database becomes. A change of a row format is a new schema version with a step of its own.
 extension SQLiteStore {
     /// The version this code reads and writes (`PRAGMA user_version`).
-    static let schemaVersion = 5
+    static let schemaVersion = 6
 
     func migrate(importing directory: String) throws {
         let version = try database.userVersion
@@ -27,6 +27,7 @@ extension SQLiteStore {
             if version < 3 { try Self.migrateToVersion3(database) }
             if version < 4 { try Self.migrateToVersion4(database) }
             if version < 5 { try Self.migrateToVersion5(database) }
+            if version < 6 { try Self.migrateToVersion6(database) }
             // A new database brings in the file store's data. The schema is today's by now, so today's writers are
             // the right ones here.
             if let legacy { try importFiles(legacy) }
@@ -112,5 +113,14 @@ extension SQLiteStore {
             try database.run("INSERT OR REPLACE INTO outbox_events (first, last, entries) VALUES (?, ?, ?)",
                              [.int(Int64(entries[0].sequence)), .int(Int64(entries[entries.count - 1].sequence)), .blob(OutboxPacking.pack(entries))])
         }
+    }
+
+    /// Version 6: the current limit the gateway set on each station (`NULL`: none; -1: not known, for the stations
+    /// kept before this version, whose limit may have been set without being kept).
+    private static func migrateToVersion6(_ database: SQLiteDatabase) throws {
+        try database.execute("""
+            ALTER TABLE stations ADD COLUMN current_limit REAL;
+            UPDATE stations SET current_limit = -1;
+            """)
     }
 }

@@ -46,13 +46,13 @@ extension SQLiteStore {
             return
         }
         try database.run("""
-                INSERT INTO stations (id, charging_enabled, vendor, model, serial_number, firmware_version, last_seen)
-                VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET charging_enabled = excluded.charging_enabled,
+                INSERT INTO stations (id, charging_enabled, vendor, model, serial_number, firmware_version, last_seen, current_limit)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET charging_enabled = excluded.charging_enabled,
                 vendor = excluded.vendor, model = excluded.model, serial_number = excluded.serial_number,
-                firmware_version = excluded.firmware_version, last_seen = excluded.last_seen
+                firmware_version = excluded.firmware_version, last_seen = excluded.last_seen, current_limit = excluded.current_limit
                 """, [.text(id), .int(record.chargingEnabled ? 1 : 0), .init(record.boot?.vendor), .init(record.boot?.model),
                       .init(record.boot?.serialNumber), .init(record.boot?.firmwareVersion),
-                      record.lastSeen.map { .int(Self.millis($0)) } ?? .null])
+                      record.lastSeen.map { .int(Self.millis($0)) } ?? .null, Self.column(record.currentLimit)])
         for (connector, status) in record.connectors ?? [:] {
             try database.run("INSERT OR REPLACE INTO connector_status (station, connector, status, error_code) VALUES (?, ?, ?, ?)",
                              [.text(id), .int(Int64(connector)), .text(status.status), .text(status.errorCode)])
@@ -62,9 +62,10 @@ extension SQLiteStore {
     private func readState() throws -> PersistedState {
         var state = PersistedState()
         state.lastTransactionID = try meta("last_transaction_id") ?? 0
-        try database.run("SELECT id, charging_enabled, vendor, model, serial_number, firmware_version, last_seen FROM stations") { row in
+        try database.run("SELECT id, charging_enabled, vendor, model, serial_number, firmware_version, last_seen, current_limit FROM stations") { row in
             let boot = row.text(2).map { BootFacts(vendor: $0, model: row.text(3) ?? "", serialNumber: row.text(4), firmwareVersion: row.text(5)) }
-            state.stations[row.text(0) ?? ""] = StationRecord(chargingEnabled: row.int(1) != 0, boot: boot, lastSeen: row.int(6).map(Self.date))
+            state.stations[row.text(0) ?? ""] = StationRecord(chargingEnabled: row.int(1) != 0, boot: boot, lastSeen: row.int(6).map(Self.date),
+                                                              currentLimit: Self.currentLimit(row.double(7)))
         }
         try database.run("SELECT station, connector, status, error_code FROM connector_status") { row in
             let station = row.text(0) ?? ""
@@ -110,5 +111,19 @@ extension SQLiteStore {
             }
             return out
         }
+    }
+
+    /// `current_limit`: NULL for none, -1 for not known, else the amperes.
+    private static func column(_ limit: CurrentLimit) -> SQLiteDatabase.Value {
+        switch limit {
+        case .none: .null
+        case .unknown: .double(-1)
+        case .amperes(let amperes): .double(amperes)
+        }
+    }
+
+    private static func currentLimit(_ value: Double?) -> CurrentLimit {
+        guard let value else { return .none }
+        return value < 0 ? .unknown : .amperes(value)
     }
 }

@@ -1,8 +1,19 @@
 import Foundation
 import GatewayApp
 
-// `ocpp-gateway healthcheck` probes a running gateway (for container health checks); otherwise run it.
-if CommandLine.arguments.dropFirst().first == "healthcheck" {
+// The command line only chooses what to do; the gateway is configured by its environment (GatewayCommand).
+switch GatewayCommand.parse(Array(CommandLine.arguments.dropFirst())) {
+case .run:
+    exit(await Gateway.run())
+case .healthcheck:
     exit(HealthCheck.run())
+case .help:
+    print(GatewayCommand.usage)
+    exit(0)
+case .version:
+    print("ocpp-gateway \(gatewayVersion)")
+    exit(0)
+case .invalid(let reason):
+    FileHandle.standardError.write(Data("ocpp-gateway: \(reason)\nRun 'ocpp-gateway --help' for usage.\n".utf8))
+    exit(2)
 }
-exit(await Gateway.run())

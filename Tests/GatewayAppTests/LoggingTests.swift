@@ -54,8 +54,11 @@ import Testing
         let output = LogOutput(format: .text, file: try RotatingFile(path: path, maxSize: 1 << 20, backups: 1), toStandardError: false)
         let logger = Logger(label: "test") { _ in GatewayLogHandler(output: output, logLevel: .info) }
         logger.warning("Malformed frame", metadata: ["ocpp.error_code": "FormationViolation"])
-        let line = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(line.contains(" warning Malformed frame ocpp.error_code=FormationViolation ["))
+        logger.critical("Gateway stopped")
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines[0].contains(" warning Malformed frame ocpp.error_code=FormationViolation ["))
+        // The longest level is not glued to the message.
+        #expect(lines[1].contains(" critical Gateway stopped ["))
     }
 }
 

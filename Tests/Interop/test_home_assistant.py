@@ -36,6 +36,7 @@ def test_discovery_appears_on_connect_and_again_when_home_assistant_comes_online
                 {"value": "16", "measurand": "Current.Import", "phase": "L1", "unit": "A"}]}]))
             node = base_path.replace("/", "_") + "_CP1"
             await asyncio.to_thread(live.wait, f"{prefix}/sensor/{node}/current_import_l1/config")
+            await asyncio.to_thread(live.wait, f"{prefix}/sensor/{node}/current_import/config")  # announced after it
             found = configs(live, prefix, node)
             mark = live.mark()
             live.publish(f"{prefix}/status", "online")
@@ -43,7 +44,7 @@ def test_discovery_appears_on_connect_and_again_when_home_assistant_comes_online
             return node, found
 
     node, found = run(session())
-    assert len(found) == 22  # 21 entities, and the L1 current that the charger reported
+    assert len(found) == 23  # 21 entities, the L1 current that the charger reported and the current it makes (PhaseAggregates)
     energy = found[f"{prefix}/sensor/{node}/energy/config"]
     assert energy["device"]["manufacturer"] == "Acme" and energy["device"]["sw_version"] == "3.1"
     assert energy["device_class"] == "energy" and energy["state_class"] == "total_increasing"
@@ -163,3 +164,45 @@ def test_bridge_info_stations_and_requests(start_gateway, watch, base_path):
 
     live.publish(f"{base_path}/bridge/request/make_coffee", "")
     assert live.wait_json(f"{base_path}/bridge/response/make_coffee")["status"] == "error"
+
+
+def test_after_a_restart_stations_keep_their_facts_and_can_be_forgotten(start_gateway, watch, base_path, tmp_path):
+    data = tmp_path / "kept"
+    data.mkdir()
+    env = ha_env(base_path, EXPECTED_CHARGE_POINTS='["STREET"]')
+    prefix = f"{base_path}/ha"
+    node = base_path.replace("/", "_") + "_CP1"
+    gateway = start_gateway(env=env, data_dir=data)
+    live = watch(f"{base_path}/#")
+
+    async def boot():
+        async with connected(gateway.url("CP1")) as cp:
+            await cp.call(call.BootNotification(charge_point_vendor="Acme", charge_point_model="Wallbox", firmware_version="1.2"))
+            await asyncio.to_thread(live.wait_json_list, f"{base_path}/bridge/stations",
+                                    lambda items: any(s.get("vendor") == "Acme" for s in items))
+
+    run(boot())
+    assert live.wait(f"{base_path}/STREET/state/service_started").endswith("Z")
+    assert gateway.stop() == 0
+
+    # The next run knows CP1 only from its store: bridge/stations lists what the store remembers of it.
+    restarted = start_gateway(env=env, data_dir=data)
+    later = watch(f"{base_path}/#")
+    stations = later.wait_json_list(f"{base_path}/bridge/stations", lambda items: any(s["id"] == "CP1" for s in items))
+    cp1 = {s["id"]: s for s in stations}["CP1"]
+    assert (cp1["connection_state"], cp1["vendor"], cp1["model"], cp1["firmware_version"]) == ("DISCONNECTED", "Acme", "Wallbox", "1.2")
+    assert cp1["last_seen"].endswith("Z")
+
+    # forget_station removes the entities the earlier run announced.
+    def retained_configs():
+        watcher = watch(f"{base_path}/#")
+        watcher.publish(f"{base_path}/marker", "end")
+        watcher.wait(f"{base_path}/marker", "end")
+        return configs(watcher, prefix, node)
+
+    assert len(retained_configs()) == 21
+    later.publish(f"{base_path}/bridge/request/forget_station", json.dumps({"station": "CP1"}))
+    forgotten = later.wait_json(f"{base_path}/bridge/response/forget_station")
+    assert forgotten["status"] == "ok" and forgotten["data"]["removed_entities"] >= 21
+    assert retained_configs() == {}
+    assert restarted.stop() == 0

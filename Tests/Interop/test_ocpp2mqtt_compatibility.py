@@ -77,10 +77,106 @@ def test_mqtt_over_a_unix_socket(tmp_path, broker, base_path):
         assert gateway.stop() == 0
 
 
-def test_mqtt_over_websockets_is_refused_at_start_up(tmp_path):
-    result = subprocess.run([str(GATEWAY)], env={"MQTT_TRANSPORT": "websockets", "ENV_FILE": "", "ADMIN_PORT": "0"}, cwd=tmp_path,
+class WebSocketRelay:
+    """A broker's WebSocket endpoint as a reverse proxy in front of mosquitto gives it (the Debian mosquitto here
+    opens no websockets listener): subprotocol `mqtt` on one path, the bytes of binary frames relayed to the broker's
+    TCP port and back. It records each upgrade request's path and headers, and refuses other paths with 404."""
+
+    def __init__(self, broker_port, path="/mqtt"):
+        import threading
+        from conftest import free_port
+        self.port = free_port()
+        self.requests = []
+        self._stop = None
+        ready = threading.Event()
+
+        async def relay(connection):
+            reader, writer = await asyncio.open_connection("127.0.0.1", broker_port)
+
+            async def up():
+                async for message in connection:
+                    if isinstance(message, str):  # MQTT uses binary frames only
+                        break
+                    writer.write(message)
+                    await writer.drain()
+                writer.close()
+
+            async def down():
+                while data := await reader.read(65536):
+                    await connection.send(data)
+                await connection.close()
+
+            await asyncio.gather(up(), down(), return_exceptions=True)
+
+        def check(connection, request):
+            from http import HTTPStatus
+            self.requests.append((request.path, dict(request.headers.raw_items())))
+            if request.path != path:
+                return connection.respond(HTTPStatus.NOT_FOUND, "no such endpoint\n")
+            return None
+
+        async def main():
+            from websockets.asyncio.server import serve
+            self._stop = asyncio.get_running_loop().create_future()
+            async with serve(relay, "127.0.0.1", self.port, subprotocols=["mqtt"], process_request=check):
+                ready.set()
+                await self._stop
+
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(main(),), daemon=True)
+        self._thread.start()
+        assert ready.wait(10), "the relay did not start"
+
+    def close(self):
+        self._loop.call_soon_threadsafe(self._stop.set_result, None)
+        self._thread.join(10)
+
+
+def test_mqtt_over_websockets_through_a_relay(tmp_path, broker, base_path):
+    relay = WebSocketRelay(broker.port)
+    gateway = Gateway(tmp_path, {"MQTT_TRANSPORT": "websockets", "MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(relay.port),
+                                 "MQTT_WEBSOCKET_HEADERS": '{"X-Relay-Token": "abc"}',
+                                 "MQTT_BASEPATH": base_path, "MQTT_USESTATIONNAME": "true"}, HARNESS)
+    watcher = Watcher(broker, f"{base_path}/#")
+    try:
+        assert watcher.wait(f"{base_path}/bridge/state") == "online"
+
+        async def session():
+            async with connected(gateway.url("WS")) as cp:
+                await cp.call(call.Heartbeat())
+                await asyncio.to_thread(watcher.wait, f"{base_path}/WS/state/heartbeat", "ON")
+                # Subscriptions work through the relay too: a command reaches the charger, its result the broker.
+                watcher.publish(f"{base_path}/WS/cmd", json.dumps({"action": "clear_cache", "request_id": "ws-1"}))
+                result = await asyncio.to_thread(watcher.wait_json, f"{base_path}/WS/cmd_result", request_id="ws-1")
+                return result, cp.received
+
+        result, received = run(session())
+        assert result["status"] == "ok" and received == [("ClearCache", {})]
+        path, headers = relay.requests[0]
+        assert path == "/mqtt"
+        assert headers["Sec-WebSocket-Protocol"] == "mqtt" and headers["X-Relay-Token"] == "abc"
+        assert gateway.wait_for_log(f"mqtt.broker=ws://127.0.0.1:{relay.port}/mqtt")
+    finally:
+        watcher.close()
+        assert gateway.stop() == 0
+        relay.close()
+
+
+def test_a_wrong_websocket_path_is_logged_and_tried_again(tmp_path, broker):
+    relay = WebSocketRelay(broker.port)
+    gateway = Gateway(tmp_path, {"MQTT_TRANSPORT": "websockets", "MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(relay.port),
+                                 "MQTT_WEBSOCKET_PATH": "ws"}, HARNESS)
+    try:
+        assert gateway.wait_for_log("did not accept the upgrade")
+        assert relay.requests[0][0] == "/ws"
+    finally:
+        assert gateway.stop() == 0
+        relay.close()
+
+
+def test_bad_websocket_headers_stop_start_up(tmp_path):
+    result = subprocess.run([str(GATEWAY)], env={"MQTT_TRANSPORT": "websockets", "MQTT_WEBSOCKET_HEADERS": "X-Token: abc",
+                                                 "ENV_FILE": "", "ADMIN_PORT": "0"}, cwd=tmp_path,
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
-    assert result.stderr.strip() == (
-        "ocpp-gateway: configuration error: MQTT_TRANSPORT='websockets' is invalid: expected tcp or unix "
-        "(MQTT over WebSocket is not supported; use the broker's MQTT port)")
+    assert "MQTT_WEBSOCKET_HEADERS='X-Token: abc' is invalid: expected a JSON object of header names" in result.stderr

@@ -17,10 +17,13 @@ from chargepoint import connected, now, run
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def get(gateway, path):
-    """(status, content type, body) of a GET on the admin port."""
+def get(gateway, path, token=None):
+    """(status, content type, body) of a GET on the admin port, with the admin token if given."""
+    request = urllib.request.Request(f"http://127.0.0.1:{gateway.admin_port}{path}")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{gateway.admin_port}{path}", timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.headers["Content-Type"], response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.headers["Content-Type"], error.read().decode()
@@ -71,6 +74,20 @@ def test_health_readiness_stations_and_errors(start_gateway):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 405
+
+
+def test_the_admin_token_guards_everything_but_the_probes(start_gateway, tmp_path):
+    token_file = tmp_path / "admin-token"
+    token_file.write_text("s3cret-from-a-file\n")
+    for env, token in [({"ADMIN_TOKEN": "s3cret"}, "s3cret"), ({"ADMIN_TOKEN_FILE": str(token_file)}, "s3cret-from-a-file")]:
+        gateway = start_gateway(env=env)
+        for path in ["/healthz", "/readyz", "/metrics"]:
+            assert get(gateway, path)[0] in (200, 503)
+        for path in ["/api/stations", "/api/transactions", "/api/transactions.csv"]:
+            assert get(gateway, path)[0] == 401
+            assert get(gateway, path, token="wrong")[0] == 401
+            assert get(gateway, path, token=token)[0] == 200
+        assert gateway.stop() == 0
 
 
 def test_readiness_can_require_mqtt(start_gateway, own_broker):
@@ -185,6 +202,81 @@ def test_the_healthcheck_subcommand(start_gateway, tmp_path):
     assert probe(gateway.admin_port) == 0
     assert gateway.stop() == 0
     assert probe(gateway.admin_port) == 1
+
+
+def test_the_command_line_asks_only_what_to_do(tmp_path):
+    """--help, --version and unknown arguments answer at once and open no port (the ports are held here: a gateway
+    that started would fail with "Address already in use" or run on)."""
+    import socket
+    import subprocess
+    from conftest import GATEWAY
+    held = []
+    for _ in range(2):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        held.append(sock)
+    env = {"ENV_FILE": "", "LISTEN_ADDR": "127.0.0.1", "LISTEN_PORT": str(held[0].getsockname()[1]),
+           "ADMIN_ADDR": "127.0.0.1", "ADMIN_PORT": str(held[1].getsockname()[1])}
+    run_it = lambda *args: subprocess.run([str(GATEWAY), *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=20)
+    try:
+        for flag in ["--help", "-h"]:
+            shown = run_it(flag)
+            assert shown.returncode == 0, shown.stderr
+            for text in ["LISTEN_PORT", "MQTT_HOSTNAME", "MQTT_BASEPATH", "healthcheck", "docs/configuration.md"]:
+                assert text in shown.stdout
+        version = run_it("--version")
+        assert version.returncode == 0 and re.fullmatch(r"ocpp-gateway \d+\.\d+\.\d+\n", version.stdout)
+        for args, named in [(["--bogus"], "unknown option '--bogus'"), (["serve"], "unknown command 'serve'"),
+                            (["--version", "extra"], "takes no arguments")]:
+            refused = run_it(*args)
+            assert refused.returncode == 2 and named in refused.stderr and "--help" in refused.stderr
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_ctrl_c_on_the_run_script_stops_the_gateway_cleanly_and_then_its_broker(tmp_path):
+    """Ctrl-C sends SIGINT to the script's whole process group. The gateway must take the graceful path once (not
+    a second signal from the script's trap), say offline while the broker the script started is still up, and the
+    broker must stop after it."""
+    import signal
+    import socket
+    import subprocess
+    import time
+    from types import SimpleNamespace
+    from conftest import GATEWAY, Watcher, free_port
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("MQTT_", "LISTEN_", "ADMIN_"))}
+    env.update({"GATEWAY_BIN": str(GATEWAY), "MQTT_PORT": str(port), "MQTT_BASEPATH": "runsh", "LISTEN_ADDR": "127.0.0.1",
+                "LISTEN_PORT": "0", "ADMIN_ADDR": "127.0.0.1", "ADMIN_PORT": "0", "DATA_DIR": str(tmp_path / "data"),
+                "ENV_FILE": ""})
+    script = subprocess.Popen([str(ROOT / "scripts" / "run.sh")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and script.poll() is None, "the script's broker did not start"
+                time.sleep(0.1)
+        live = Watcher(SimpleNamespace(port=port), "runsh/bridge/state")
+        live.wait("runsh/bridge/state", "online", timeout=30)
+        mark = len(live.messages)
+        os.killpg(script.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        output, _ = script.communicate(timeout=30)
+        # offline reached the broker: it was still up when the gateway said goodbye.
+        live.wait("runsh/bridge/state", "offline", after=mark, timeout=5)
+        live.close()
+        assert script.returncode == 0, output
+        assert "Second signal" not in output and "Stopped" in output, output
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    finally:
+        if script.poll() is None:
+            os.killpg(script.pid, signal.SIGKILL)
 
 
 def test_a_second_signal_exits_at_once(start_gateway, own_broker):

@@ -73,6 +73,9 @@ import Testing
 
         var activeTransactions: [Transaction] { [] }
 
+        let limits = Mutex<[String: Double]>([:])
+        func noteCurrentLimit(_ amperes: Double, station: String) { limits.withLock { $0[station] = amperes } }
+
         /// Lets held sends go on.
         func release() {
             script.withLock { $0.holding = nil }
@@ -237,6 +240,18 @@ import Testing
         await running.value
         #expect(published.results.isEmpty)
         #expect(try store.storedCommands().count == 1)
+    }
+
+    @Test func theMaxCurrentControlsLimitIsKeptWhenTheChargerAcceptsIt() async throws {
+        let target = FakeTarget(.init(connected: ["CP1"]), clock: ManualInstant())
+        let published = Published()
+        let intake = CommandIntake(topics: topics, controls: ControlConfiguration(maxCurrent: 32), expectedStations: [])
+        guard case .job(let job) = intake.accept(topic: "t/CP1/set/max_current", payload: Array("16".utf8), retained: false,
+                                                  lastConnected: nil, transactions: { _ in [] })
+        else { throw CommandRejection(code: .invalidCommand, message: "refused") }
+        await run(runner(target, published: published), [job])
+        #expect(target.limits.withLock { $0 } == ["CP1": 16])
+        #expect(published.publications.withLock { $0 }.contains { $0.topic == "t/CP1/state/max_current" && $0.payload == "16" })
     }
 
     @Test func theChargingSwitchIsTheGatewaysOwn() async throws {

@@ -65,7 +65,7 @@ import Testing
             "button": ["command_topic"], "number": ["command_topic"], "select": ["command_topic", "options"],
         ]
         let all = try configs()
-        #expect(all.count == 21 + 3 + 9)  // base, the three reported measurands, connector 2
+        #expect(all.count == 21 + 5 + 9)  // base, the five reported measurands (current and voltage from their phases), connector 2
         for (topic, config) in all {
             let levels = topic.split(separator: "/")
             #expect(levels.count == 5 && levels[0] == "homeassistant" && levels[4] == "config", "\(topic)")
@@ -104,8 +104,22 @@ import Testing
         let announced = announce(&model)
         let cleared = model.forget("CP 1")
         #expect(Set(cleared.map(\.topic)) == Set(announced.map(\.topic)))
-        #expect(cleared.count == 21 + 3 + 9)
+        #expect(cleared.count == 21 + 5 + 9)
         #expect(cleared.allSatisfy { $0.payload.isEmpty && $0.retain })
+        #expect(model.forget("CP 1").isEmpty)
+    }
+
+    /// A station announced in an earlier run of the gateway (the store knows it, this run's model does not): every
+    /// config it may have had is cleared, what this run announces for a station included.
+    @Test func forgettingAStationKnownOnlyFromTheStoreClearsEverythingItMayHaveHad() {
+        var earlier = DiscoveryModel(configuration: DiscoveryConfiguration(), topics: topics, controls: ControlConfiguration(), version: "1")
+        let announced = Set(announce(&earlier).map(\.topic))
+        var model = DiscoveryModel(configuration: DiscoveryConfiguration(), topics: topics, controls: ControlConfiguration(), version: "1")
+        #expect(model.forget("CP 1").isEmpty)  // unknown to the store as well: nothing to clear
+        let record = StationRecord(connectors: [1: ConnectorStatus(status: "Available", errorCode: "NoError"),
+                                                2: ConnectorStatus(status: "Available", errorCode: "NoError")])
+        let cleared = Set(model.forget("CP 1", known: record).map(\.topic))
+        #expect(cleared.isSuperset(of: announced))
         #expect(model.forget("CP 1").isEmpty)
     }
 

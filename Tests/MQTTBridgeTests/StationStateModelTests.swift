@@ -74,6 +74,7 @@ import Testing
         let suspended = StatusNotificationRequest(connectorId: 1, errorCode: .noError, status: .suspendedEV)
         let zeroed = table(model.apply(.message(station: "CP1", .statusNotification(suspended)), at: t0 + 2)).filter { $0.contains("/connector/1/") }
         #expect(zeroed.filter { $0.contains("power") || $0.contains("current") } == [
+            "ocpp/CP1/connector/1/state/current_import 0",  // the highest phase's, 16
             "ocpp/CP1/connector/1/state/current_import_l1 0", "ocpp/CP1/connector/1/state/current_import_l3 0",
         ])
     }
@@ -100,6 +101,9 @@ import Testing
             "ocpp/CP1/connector/1/state/voltage_l1_l2 400",
             "ocpp/CP1/connector/1/state/temperature_body 41",
             "ocpp/CP1/connector/1/state/soc 80",
+            // The whole charger's current and voltage, from the one phase reported (PhaseAggregates).
+            "ocpp/CP1/connector/1/state/current_import 16",
+            "ocpp/CP1/connector/1/state/voltage 230.5",
             "ocpp/CP1/connector/1/state/session_energy 600",
         ])
         // Charging stops: power and current drop to 0.
@@ -132,13 +136,56 @@ import Testing
             SampledValue(value: "1600", unit: .wh), SampledValue(value: "16", measurand: .currentImport, phase: .l1, unit: .a),
         ])]
         #expect(table(model.apply(.message(station: "CP1", .meterValues(MeterValuesRequest(connectorId: 1, meterValue: values), samples: MeterSample.normalise(values))), at: t0 + 1)) == [
-            "ocpp/CP1/state/energy_active_import_register 1600", "ocpp/CP1/state/current_import_l1 16",
+            "ocpp/CP1/state/energy_active_import_register 1600", "ocpp/CP1/state/current_import_l1 16", "ocpp/CP1/state/current_import 16",
         ])
         #expect(table(model.apply(.message(station: "CP1", .meterValues(MeterValuesRequest(connectorId: 2, meterValue: values), samples: MeterSample.normalise(values))), at: t0 + 2)) == [
             "ocpp/CP1/connector/2/state/energy_active_import_register 1600", "ocpp/CP1/connector/2/state/current_import_l1 16",
+            "ocpp/CP1/connector/2/state/current_import 16",
         ])
         let whole = StatusNotificationRequest(connectorId: 0, errorCode: .noError, status: .available)
-        #expect(table(model.apply(.message(station: "CP1", .statusNotification(whole)), at: t0 + 3)).allSatisfy { $0.hasPrefix("ocpp/CP1/connector/0/state/") })
+        // Connector 0 is the whole charger: its status also says whether the charger is available.
+        #expect(table(model.apply(.message(station: "CP1", .statusNotification(whole)), at: t0 + 3))
+            .filter { !$0.hasPrefix("ocpp/CP1/connector/0/state/") } == ["ocpp/CP1/state/availability Operative"])
+        let unavailable = StatusNotificationRequest(connectorId: 0, errorCode: .noError, status: .unavailable)
+        #expect(table(model.apply(.message(station: "CP1", .statusNotification(unavailable)), at: t0 + 4)).contains("ocpp/CP1/state/availability Inoperative"))
+    }
+
+    /// A three-phase charger that reports only phases also gets the whole charger's values, the way an electrician
+    /// reads them; one that reports the whole value itself keeps it.
+    @Test mutating func phasesAloneGetTheirWholeChargerValue() {
+        let values = [MeterValue(timestamp: t0, sampledValue: [
+            SampledValue(value: "16.0", measurand: .currentImport, phase: .l1, unit: .a),
+            SampledValue(value: "15.5", measurand: .currentImport, phase: .l2, unit: .a),
+            SampledValue(value: "16.2", measurand: .currentImport, phase: .l3, unit: .a),
+            SampledValue(value: "0.3", measurand: .currentImport, phase: .n, unit: .a),
+            SampledValue(value: "230", measurand: .voltage, phase: .l1N, unit: .v),
+            SampledValue(value: "232", measurand: .voltage, phase: .l2N, unit: .v),
+            SampledValue(value: "228", measurand: .voltage, phase: .l3N, unit: .v),
+            SampledValue(value: "400", measurand: .voltage, phase: .l1L2, unit: .v),
+            SampledValue(value: "3.68", measurand: .powerActiveImport, phase: .l1, unit: .kW),
+            SampledValue(value: "3600", measurand: .powerActiveImport, phase: .l2, unit: .w),
+            SampledValue(value: "3700", measurand: .powerActiveImport, phase: .l3, unit: .w),
+            SampledValue(value: "1000", measurand: .energyActiveImportRegister, phase: .l1, unit: .wh),
+            SampledValue(value: "2", measurand: .energyActiveImportRegister, phase: .l2, unit: .kWh),
+            SampledValue(value: "50", measurand: .soc, location: .ev, unit: .percent),
+        ])]
+        let request = MeterValuesRequest(connectorId: 2, meterValue: values)
+        let published = table(model.apply(.message(station: "CP1", .meterValues(request, samples: MeterSample.normalise(values))), at: t0))
+            .filter { $0.hasPrefix("ocpp/CP1/connector/2/") }.map { $0.replacingOccurrences(of: "ocpp/CP1/connector/2/state/", with: "") }
+        #expect(published.contains("current_import 16.2"))  // the highest phase; the neutral left out
+        #expect(published.contains("voltage 230"))  // the mean of the phases to neutral; line to line left out
+        #expect(published.contains("power_active_import 10980"))  // the sum, kW normalised to W first
+        #expect(published.contains("energy_active_import_register 3000"))
+        #expect(published.contains("current_import_l3 16.2") && published.contains("voltage_l1_l2 400"))
+        #expect(!published.contains { $0.hasPrefix("soc_") })
+
+        let whole = [MeterValue(timestamp: t0, sampledValue: [
+            SampledValue(value: "20", measurand: .currentImport, unit: .a),
+            SampledValue(value: "16", measurand: .currentImport, phase: .l1, unit: .a),
+        ])]
+        let own = table(model.apply(.message(station: "CP1", .meterValues(MeterValuesRequest(connectorId: 2, meterValue: whole),
+                                                                         samples: MeterSample.normalise(whole))), at: t0 + 1))
+        #expect(own.filter { $0.contains("/current_import ") } == ["ocpp/CP1/connector/2/state/current_import 20"])
     }
 
     @Test mutating func aStopAfterARestartUsesTheStoredTransaction() {

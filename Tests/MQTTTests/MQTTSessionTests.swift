@@ -207,6 +207,24 @@ import Testing
         #expect(session.tick(now: now) == .close(.failure("no CONNACK from the broker within 5 s")))
     }
 
+    @Test func aBrokerThatDropsUsRightAfterAcceptingIsCounted() {
+        // Another client with the same id: the broker accepts us, then drops us within a second, again and again.
+        for _ in 0..<3 {
+            accepted()
+            now = now + .milliseconds(800)
+            _ = session.connectionClosed(now: now, byBroker: true)
+        }
+        #expect(session.brokerDropsInARow == 3)
+        // A connection that lasted, or one we ended ourselves, starts the count again.
+        accepted()
+        now = now + .seconds(30)
+        _ = session.connectionClosed(now: now, byBroker: true)
+        #expect(session.brokerDropsInARow == 0)
+        accepted()
+        _ = session.connectionClosed(now: now + .milliseconds(10), byBroker: false)
+        #expect(session.brokerDropsInARow == 0)
+    }
+
     @Test func reconnectDelaysDoubleWithJitterUpToTheMaximum() {
         var random = SplitMix64(seed: 42)
         var backoff = ReconnectBackoff(base: .seconds(1), maximum: .seconds(8))
