@@ -136,7 +136,7 @@ import Testing
             default: "other"
             }
         }
-        #expect(seen == ["connected", "disconnected:replaced", "connected"])
+        #expect(seen == ["connected", "disconnected:\(DisconnectReason.replaced)", "connected"])
     }
 
     @Test func aConnectionReplacedWhileClosingForAnotherCauseIsReportedWithThatCause() async throws {
@@ -151,7 +151,7 @@ import Testing
             if case .disconnected(_, let reason) = event { return "disconnected:\(reason)" }
             return "\(event)".hasPrefix("connected") ? "connected" : "other"
         }
-        #expect(seen == ["connected", "disconnected:message_too_large", "connected"])
+        #expect(seen == ["connected", "disconnected:\(DisconnectReason.messageTooLarge)", "connected"])
     }
 
     @Test func anOverLongArgumentIsRefusedBeforeSending() throws {

@@ -10,14 +10,20 @@ import Testing
 @Suite(.timeLimit(.minutes(1))) struct BridgeDeliverTests {
     let quiet = Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    @Test func eventsOfManyStationsFromTwoThreadsKeepEachStationsOrder() async throws {
+    /// A running bridge over an in-memory central system and a recording transport; the test finishes the stream and
+    /// cancels the task.
+    private func startBridge() throws -> (MQTTBridge, RecordingTransport, AsyncStream<MQTTTransportEvent>.Continuation, Task<Void, any Error>) {
         let central = try CentralSystem(configuration: .init(authorizedTags: []), store: InMemoryStateStore(), logger: quiet)
         let transport = RecordingTransport()
         let (events, connection) = AsyncStream<MQTTTransportEvent>.makeStream()
         let bridge = MQTTBridge(
             configuration: .init(topics: TopicLayout(basePath: "t", useStationName: true)), centralSystem: central,
             outbox: MemoryOutbox(), commands: MemoryCommandStore(), transport: transport, transportEvents: events, logger: quiet)
-        let running = Task { try await bridge.run() }
+        return (bridge, transport, connection, Task { try await bridge.run() })
+    }
+
+    @Test func eventsOfManyStationsFromTwoThreadsKeepEachStationsOrder() async throws {
+        let (bridge, transport, connection, running) = try startBridge()
         defer {
             connection.finish()
             running.cancel()
@@ -50,13 +56,7 @@ import Testing
     }
 
     @Test func bridgeRequestsAreAnsweredWithStatusDataAndTheirTransaction() async throws {
-        let central = try CentralSystem(configuration: .init(authorizedTags: []), store: InMemoryStateStore(), logger: quiet)
-        let transport = RecordingTransport()
-        let (events, connection) = AsyncStream<MQTTTransportEvent>.makeStream()
-        let bridge = MQTTBridge(
-            configuration: .init(topics: TopicLayout(basePath: "t", useStationName: true)), centralSystem: central,
-            outbox: MemoryOutbox(), commands: MemoryCommandStore(), transport: transport, transportEvents: events, logger: quiet)
-        let running = Task { try await bridge.run() }
+        let (_, transport, connection, running) = try startBridge()
         defer {
             connection.finish()
             running.cancel()
