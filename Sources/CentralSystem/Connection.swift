@@ -32,18 +32,19 @@ public enum DisconnectReason: Sendable, Hashable, CustomStringConvertible {
     /// The charger closed with another code.
     case closed(code: UInt16)
 
-    /// A short name for logs. (What MQTT publishes as `disconnect_reason` is the bridge's choice.)
+    /// A short name for logs and the test console, in snake_case (`going_away`). What MQTT publishes as
+    /// `disconnect_reason` is the bridge's to choose (`StateValue.disconnectReason`); today the two agree.
     public var description: String {
         switch self {
-        case .normalClosure: "closed normally (1000)"
-        case .goingAway: "going away (1001)"
-        case .timeout: "no answer to pings"
-        case .replaced: "replaced by a new connection of the station"
-        case .protocolError: "broke the WebSocket protocol"
-        case .messageTooLarge: "a message over the size limit (1009)"
-        case .unsupportedData: "a binary frame (1003)"
-        case .connectionLost: "connection lost without a close handshake"
-        case .closed(let code): "closed with code \(code)"
+        case .normalClosure: "normal_closure"
+        case .goingAway: "going_away"
+        case .timeout: "timeout"
+        case .replaced: "replaced"
+        case .protocolError: "protocol_error"
+        case .messageTooLarge: "message_too_large"
+        case .unsupportedData: "unsupported_data"
+        case .connectionLost: "connection_lost"
+        case .closed(let code): "closed_\(code)"
         }
     }
 }

@@ -208,68 +208,6 @@ public struct GatewayConfiguration: Sendable {
             outboxLimit: try reader.integer(Settings.outboxMaxMessages, in: 100...100_000_000, expected: "a number of messages from 100 to 100000000"))
     }
 
-    private static func mqttConfiguration(_ reader: SettingsReader) throws(ConfigurationError) -> MQTTClientConfiguration {
-        let transportName = reader.raw(Settings.mqttTransport).lowercased()
-        guard let transport = MQTTClientConfiguration.Transport(rawValue: transportName) else {
-            throw ConfigurationError(variable: Settings.mqttTransport.name, value: reader.raw(Settings.mqttTransport),
-                                     expected: "tcp, websockets or unix")
-        }
-        let connectTimeout = try reader.seconds(Settings.mqttTimeout)!
-        let base = try reader.seconds(Settings.mqttReconnectBaseDelay)!
-        let maximum = try reader.seconds(Settings.mqttReconnectMaxDelay)!
-        guard maximum >= base else {
-            throw ConfigurationError(variable: Settings.mqttReconnectMaxDelay.name, value: reader.raw(Settings.mqttReconnectMaxDelay),
-                                     expected: "at least MQTT_RECONNECT_BASE_DELAY (\(reader.raw(Settings.mqttReconnectBaseDelay)))")
-        }
-        let tls = try mqttTLS(reader)
-        if tls != nil, transport == .unix {
-            throw ConfigurationError(variable: Settings.mqttTLSCA.name, value: reader.raw(Settings.mqttTLSCA),
-                                     expected: "no TLS with MQTT_TRANSPORT=unix")
-        }
-        let clientID = reader.raw(Settings.mqttClientID)
-        let username = reader.raw(Settings.mqttUsername)
-        let password = reader.raw(Settings.mqttPassword)
-        return MQTTClientConfiguration(
-            host: try reader.string(Settings.mqttHostname),
-            port: try reader.integer(Settings.mqttPort, in: 1...65_535, expected: "a port number from 1 to 65535"),
-            transport: transport,
-            // Empty: the installation's own id, kept in DATA_DIR (``InstallationIdentity``), chosen at start-up.
-            clientID: clientID,
-            username: username.isEmpty ? nil : username,
-            password: password.isEmpty ? nil : password,
-            keepAlive: try reader.integer(Settings.mqttKeepalive, in: 5...65_535, expected: "seconds from 5 to 65535"),
-            connectTimeout: connectTimeout,
-            reconnectBaseDelay: base,
-            reconnectMaxDelay: maximum,
-            tls: tls,
-            webSocket: try webSocket(reader))
-    }
-
-    /// TLS to the broker when MQTT_TLS_CA is set; each file must be readable now, not at the first connect.
-    private static func mqttTLS(_ reader: SettingsReader) throws(ConfigurationError) -> MQTTClientConfiguration.TLS? {
-        func file(_ setting: Setting) throws(ConfigurationError) -> String? {
-            let path = reader.raw(setting)
-            guard !path.isEmpty else { return nil }
-            guard FileManager.default.isReadableFile(atPath: path) else {
-                throw ConfigurationError(variable: setting.name, value: path, expected: "a readable PEM file")
-            }
-            return path
-        }
-        let certificate = try file(Settings.mqttTLSCert)
-        let key = try file(Settings.mqttTLSKey)
-        guard let ca = try file(Settings.mqttTLSCA) else {
-            if certificate != nil || key != nil {
-                throw ConfigurationError(variable: Settings.mqttTLSCA.name, value: nil, expected: "a CA file whenever MQTT_TLS_CERT or MQTT_TLS_KEY is set")
-            }
-            return nil
-        }
-        guard (certificate == nil) == (key == nil) else {
-            throw ConfigurationError(variable: certificate == nil ? Settings.mqttTLSCert.name : Settings.mqttTLSKey.name, value: nil,
-                                     expected: "MQTT_TLS_CERT and MQTT_TLS_KEY together")
-        }
-        return .init(caFile: ca, certificateFile: certificate, keyFile: key, insecure: try reader.boolean(Settings.mqttTLSInsecure))
-    }
-
     /// What `<base>/bridge/info` publishes: the version and the settings, without secrets (no password, no tags).
     func publicInfo(clientID: String) -> [String: JSONValue] {
         [
@@ -298,27 +236,6 @@ public struct GatewayConfiguration: Sendable {
                 "max_current": .double(bridge.controls.maxCurrent),
             ]),
         ]
-    }
-
-    /// `MQTT_WEBSOCKET_PATH` (default `/mqtt`) and `MQTT_WEBSOCKET_HEADERS` (a JSON object of strings, as
-    /// ocpp2mqtt takes it), for `MQTT_TRANSPORT=websockets`.
-    static func webSocket(_ reader: SettingsReader) throws(ConfigurationError) -> MQTTClientConfiguration.WebSocket {
-        var path = reader.raw(Settings.mqttWebsocketPath)
-        if path.isEmpty { path = "/mqtt" }
-        if !path.hasPrefix("/") { path = "/" + path }
-        guard !path.contains(where: { $0 == " " || $0.isNewline }) else {
-            throw ConfigurationError(variable: Settings.mqttWebsocketPath.name, value: path, expected: "a URL path such as /mqtt")
-        }
-        let text = reader.raw(Settings.mqttWebsocketHeaders)
-        guard !text.isEmpty else { return .init(path: path) }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-            let headers = object as? [String: String],
-            headers.allSatisfy({ !$0.key.isEmpty && !$0.key.contains(where: { $0 == ":" || $0.isWhitespace }) && !$0.value.contains(where: \.isNewline) })
-        else {
-            throw ConfigurationError(variable: Settings.mqttWebsocketHeaders.name, value: text,
-                                     expected: #"a JSON object of header names and text values, such as {"Authorization": "Bearer ..."}"#)
-        }
-        return .init(path: path, headers: headers)
     }
 
     /// `ADMIN_TOKEN`, or the first line of `ADMIN_TOKEN_FILE` (trimmed); nil when neither is set.
@@ -359,85 +276,6 @@ public struct GatewayConfiguration: Sendable {
             return Dictionary(try EnvFile.parse(String(decoding: data, as: UTF8.self)), uniquingKeysWith: { _, last in last })
         } catch {
             throw ConfigurationError(variable: Settings.envFile.name, value: path, expected: "python-dotenv syntax (\(error))")
-        }
-    }
-}
-
-/// Typed reads of settings, each failing with a ``ConfigurationError`` that names the variable.
-struct SettingsReader {
-    let values: [String: String]
-
-    /// The raw value, or the default when unset or blank.
-    func raw(_ setting: Setting) -> String {
-        let value = values[setting.name]?.trimmingCharacters(in: .whitespaces) ?? ""
-        return value.isEmpty ? setting.defaultValue : value
-    }
-
-    func string(_ setting: Setting) throws(ConfigurationError) -> String {
-        let value = raw(setting)
-        guard !value.isEmpty else { throw ConfigurationError(variable: setting.name, value: value, expected: "a value") }
-        return value
-    }
-
-    func integer(_ setting: Setting, in range: ClosedRange<Int>, expected: String) throws(ConfigurationError) -> Int {
-        let value = raw(setting)
-        guard let number = Int(value), range.contains(number) else {
-            throw ConfigurationError(variable: setting.name, value: value, expected: expected)
-        }
-        return number
-    }
-
-    /// Seconds, fractions allowed (`0.3`); `nil` never, unless zero is allowed and mapped by the caller.
-    func seconds(_ setting: Setting, allowZero: Bool = false) throws(ConfigurationError) -> Duration? {
-        let value = raw(setting)
-        guard let number = Double(value), number.isFinite, number >= 0, number <= 31_536_000, allowZero || number > 0 else {
-            throw ConfigurationError(variable: setting.name, value: value,
-                                     expected: allowZero ? "a number of seconds, 0 or more" : "a number of seconds above 0")
-        }
-        return .milliseconds(Int64((number * 1000).rounded()))
-    }
-
-    func boolean(_ setting: Setting) throws(ConfigurationError) -> Bool {
-        let value = raw(setting)
-        switch value.lowercased() {
-        case "true", "1", "yes", "on": return true
-        case "false", "0", "no", "off": return false
-        default: throw ConfigurationError(variable: setting.name, value: value, expected: "true/false, 1/0, yes/no or on/off")
-        }
-    }
-
-    /// A JSON list of strings (the reference's format) or a comma-separated list.
-    func tagList(_ setting: Setting) throws(ConfigurationError) -> [String] {
-        let value = raw(setting)
-        if value.hasPrefix("[") {
-            guard let list = try? JSONDecoder().decode([String].self, from: Data(value.utf8)) else {
-                throw ConfigurationError(variable: setting.name, value: value, expected: #"a JSON list of strings such as ["tag1","tag2"]"#)
-            }
-            return list.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
-        return value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    }
-
-    func number(_ setting: Setting, in range: ClosedRange<Double>, expected: String) throws(ConfigurationError) -> Double {
-        let value = raw(setting)
-        guard let number = Double(value), number.isFinite, range.contains(number) else {
-            throw ConfigurationError(variable: setting.name, value: value, expected: expected)
-        }
-        return number
-    }
-
-    func logLevel(_ setting: Setting) throws(ConfigurationError) -> Logger.Level {
-        let value = raw(setting)
-        switch value.uppercased() {
-        case "TRACE": return .trace
-        case "DEBUG": return .debug
-        case "INFO": return .info
-        case "NOTICE": return .notice
-        case "WARNING", "WARN": return .warning
-        case "ERROR": return .error
-        case "CRITICAL", "FATAL": return .critical
-        default:
-            throw ConfigurationError(variable: setting.name, value: value, expected: "TRACE, DEBUG, INFO, WARNING, ERROR or CRITICAL")
         }
     }
 }
