@@ -60,7 +60,12 @@ extension CentralSystem {
             }
         case .meterValues:
             return answer(call, station, logger, batch) { (request: MeterValuesRequest) in
-                (MeterValuesResponse(), .meterValues(request, samples: MeterSample.normalise(request.meterValue)))
+                let samples = MeterSample.normalise(request.meterValue)
+                // A value that is not a finite number (1e308 kWh is infinite in Wh, "NaN") cannot be published.
+                if let bad = samples.first(where: { $0.value.map { !$0.isFinite } ?? false }) {
+                    throw Refusal(.propertyConstraintViolation, "sampled value '\(bad.rawValue)' is not a finite number in \(bad.unit?.rawValue ?? "its unit")")
+                }
+                return (MeterValuesResponse(), .meterValues(request, samples: samples))
             }
         case .startTransaction:
             return answer(call, station, logger, batch) { (request: StartTransactionRequest) in
@@ -88,7 +93,8 @@ extension CentralSystem {
                     "ocpp.transaction_id": "\(request.transactionId)", "ocpp.reason": "\(request.reason ?? .local)",
                     "ocpp.known_transaction": "\(transaction != nil)",
                 ])
-                let samples = MeterSample.normalise(request.transactionData ?? [])
+                // Always answered: a sample that is not a finite number is left out rather than refusing the stop.
+                let samples = MeterSample.normalise(request.transactionData ?? []).filter { $0.value.map(\.isFinite) ?? true }
                 return (response, .stopTransaction(request, response, transaction: transaction, samples: samples))
             }
         case .securityEventNotification:
@@ -130,10 +136,23 @@ extension CentralSystem {
             let payload = try PayloadCoding.encode(response)
             emit(.message(station: station, message), into: batch)
             return .callResult(CallResult(messageID: call.messageID, payload: payload))
+        } catch let refusal as Refusal {
+            logger.warning("Refused", metadata: ["ocpp.error_code": "\(refusal.code)", "ocpp.error": "\(refusal.description)"])
+            return .callError(CallError(messageID: call.messageID, code: refusal.code, description: refusal.description))
         } catch {
             logger.error("Could not answer", metadata: ["ocpp.error": "\(error)"])
             return .callError(CallError(messageID: call.messageID, code: .internalError,
                                         description: "The central system could not process the request"))
+        }
+    }
+
+    /// A request that decodes but cannot be taken: answered with this CallError.
+    struct Refusal: Error {
+        var code: CallErrorCode
+        var description: String
+        init(_ code: CallErrorCode, _ description: String) {
+            self.code = code
+            self.description = description
         }
     }
 

@@ -30,6 +30,9 @@ struct CommandIntake: Sendable {
         }
         let (topicStation, isCommand) = topics.commandTarget(of: topic)
         guard isCommand else { return .ignored }
+        // An empty payload is someone clearing a retained command (`mosquitto_pub -r -n`), not a command. The broker
+        // passes the clear on to current subscribers without its retain flag, so any empty command is taken so.
+        if payload.isEmpty { return .ignored }
         let parsed = CommandParser.parse(payload)
         let station = topicStation ?? (try? parsed.get().station) ?? lastConnected ?? ""
         if retained {
@@ -51,6 +54,7 @@ struct CommandIntake: Sendable {
         transactions: (String) -> [Transaction]
     ) -> Outcome {
         let station = topicStation ?? lastConnected ?? expectedStations.first
+        if retained, payload.isEmpty { return .ignored }
         if retained {
             return .refused(RefusedCommand(station: station ?? "", name: name, requestID: nil, code: .invalidCommand,
                                            description: Self.retainedRefusal))

@@ -275,6 +275,14 @@ import Testing
         #expect(refusal("t/CP1/cmd", #"{"action": "fly"}"#)?.code == .unknownAction)
         #expect(refusal("t/CP1/set/max_current", "lots")?.code == .invalidArguments)
         #expect(refusal("t/CP1/set/remote_stop", "")?.code == .noTransaction)
+        // Clearing a retained command (an empty payload, retained or passed on live) or a retained control is not a
+        // command: no result at all.
+        for (topic, retained) in [("t/CP1/cmd", true), ("t/CP1/cmd", false), ("t/CP1/set/reset", true)] {
+            if case .ignored = intake.accept(topic: topic, payload: [], retained: retained, lastConnected: nil, transactions: { _ in [] }) {
+            } else {
+                Issue.record("clearing \(topic) was taken as a command")
+            }
+        }
         // Not a command topic at all.
         if case .ignored = intake.accept(topic: "t/CP1/state/status", payload: [], retained: false, lastConnected: nil, transactions: { _ in [] }) {
         } else {
