@@ -60,6 +60,7 @@ extension CentralSystem {
             }
         case .meterValues:
             return answer(call, station, logger, batch) { (request: MeterValuesRequest) in
+                try checkConnector(request.connectorId)
                 let samples = MeterSample.normalise(request.meterValue)
                 // A value that is not a finite number (1e308 kWh is infinite in Wh, "NaN") cannot be published.
                 if let bad = samples.first(where: { $0.value.map { !$0.isFinite } ?? false }) {
@@ -69,6 +70,7 @@ extension CentralSystem {
             }
         case .startTransaction:
             return answer(call, station, logger, batch) { (request: StartTransactionRequest) in
+                try checkConnector(request.connectorId)
                 let response = try startTransaction(request, station: station)
                 logger.info("Transaction started", metadata: [
                     "ocpp.transaction_id": "\(response.transactionId)", "ocpp.connector_id": "\(request.connectorId)",
@@ -78,6 +80,7 @@ extension CentralSystem {
             }
         case .statusNotification:
             return answer(call, station, logger, batch) { (request: StatusNotificationRequest) in
+                try checkConnector(request.connectorId)
                 logger.info("Status", metadata: ["ocpp.connector_id": "\(request.connectorId)", "ocpp.status": "\(request.status)",
                                                 "ocpp.error_code": "\(request.errorCode)"])
                 remember(station) {
@@ -143,6 +146,16 @@ extension CentralSystem {
             logger.error("Could not answer", metadata: ["ocpp.error": "\(error)"])
             return .callError(CallError(messageID: call.messageID, code: .internalError,
                                         description: "The central system could not process the request"))
+        }
+    }
+
+    /// What one station may create is bounded: a connector id above `maxConnectors` (`OCPP_MAX_CONNECTORS`) is
+    /// refused before it creates any state, so a charger sending thousands of connector ids costs nothing but the
+    /// answers (and other stations nothing at all).
+    private func checkConnector(_ id: Int) throws {
+        guard id >= 0, id <= configuration.maxConnectors else {
+            throw Refusal(.propertyConstraintViolation,
+                          "connectorId \(id) is outside 0 to \(configuration.maxConnectors) (OCPP_MAX_CONNECTORS)")
         }
     }
 

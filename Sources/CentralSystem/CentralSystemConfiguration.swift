@@ -13,6 +13,9 @@ public struct CentralSystemConfiguration: Sendable {
     /// How long an id tag sent in an accepted RemoteStartTransaction is accepted by Authorize and
     /// StartTransaction on that station, even when it is not in `authorizedTags`.
     public var remoteStartAuthorizationWindow: Duration
+    /// The highest connector id a station may use (`OCPP_MAX_CONNECTORS`); messages naming a higher one are refused
+    /// with `PropertyConstraintViolation` and create no state.
+    public var maxConnectors: Int
     /// Answers DataTransfer requests from chargers; when `nil`, they are answered `UnknownVendorId`.
     public var dataTransferHandler: (@Sendable (_ station: String, _ request: DataTransferRequest) -> DataTransferResponse)?
 
@@ -21,12 +24,14 @@ public struct CentralSystemConfiguration: Sendable {
         authorizedTags: [String] = [],
         callTimeout: Duration = .seconds(30),
         remoteStartAuthorizationWindow: Duration = .seconds(300),
+        maxConnectors: Int = 8,
         dataTransferHandler: (@Sendable (String, DataTransferRequest) -> DataTransferResponse)? = nil
     ) {
         self.heartbeatInterval = heartbeatInterval
         self.authorizedTags = authorizedTags
         self.callTimeout = callTimeout
         self.remoteStartAuthorizationWindow = remoteStartAuthorizationWindow
+        self.maxConnectors = maxConnectors
         self.dataTransferHandler = dataTransferHandler
     }
 }

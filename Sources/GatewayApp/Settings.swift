@@ -119,6 +119,8 @@ public enum Settings {
         help: "Most stations connected at once; more are refused with 503")
     public static let handshakeTimeout = Setting(name: "OCPP_HANDSHAKE_TIMEOUT", defaultValue: "10",
         help: "Seconds a new connection may take to complete its WebSocket handshake before it is closed")
+    public static let maxConnectors = Setting(name: "OCPP_MAX_CONNECTORS", defaultValue: "8",
+        help: "Highest connector id a station may use; messages naming a higher one get a CallError and create no state")
 
     public static let mqttTLSCA = Setting(name: "MQTT_TLS_CA", defaultValue: "",
         help: "PEM file of the authorities that sign the broker's certificate; setting it turns TLS on")
@@ -146,7 +148,7 @@ public enum Settings {
         mqttBasePath, mqttUseStationName, mqttConnectorOneTopics, mqttQoS, expectedChargePoints, commandRetryAttempts, commandRetryBaseDelay,
         haDiscovery, haDiscoveryPrefix, haStatusTopic, maxCurrent, currentStep, remoteIDTag,
         adminAddr, adminPort, adminToken, adminTokenFile, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout, eventLoopThreads,
-        stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout,
+        stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout, maxConnectors,
         mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA, outboxMaxMessages,
     ]
 }
