@@ -39,7 +39,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// The connection is open: it becomes the session's, CONNECT goes out, the timer starts. Once.
     private func start(context: ChannelHandlerContext) {
-        guard timer == nil, !started else { return }
+        guard !started else { return }
         started = true
         guard client.opened(context.channel) else {
             context.close(promise: nil)

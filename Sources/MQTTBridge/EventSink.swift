@@ -62,7 +62,7 @@ final class EventSink: Sendable {
         guard !finished.load(ordering: .acquiring) else { return nil }
         // Read before the shard's lock: the central system's lock is not taken under ours.
         let connectState: [Publication] = if case .connected(let station, _) = event {
-            [switchPublication(station)] + limitPublications(station, centralSystem.stationRecord(station))
+            recordPublications(station, centralSystem.stationRecord(station))
         } else {
             []
         }
@@ -117,14 +117,16 @@ final class EventSink: Sendable {
                 }
             }
         }
+        // Configs go straight to MQTT when nothing waits before them (no mark to commit): hand them over either way.
         if let mark { publisher.commit(through: mark) }
+        publisher.handOverQueued()
         return count
     }
 
     /// Clears a station's discovery configs; returns how many. A station the gateway announced in an earlier run
     /// (the store knows it) has every config it may have had cleared.
     func forget(_ station: String) -> Int {
-        let record = centralSystem.stationRecords[station]
+        let record = centralSystem.stationRecord(station)
         let cleared = shard(station).models.withLock { $0.discovery?.forget(station, known: record) } ?? []
         publisher.forget(cleared.map(\.topic))
         return cleared.count
@@ -135,20 +137,22 @@ final class EventSink: Sendable {
         shards[Int(UInt(bitPattern: station.hashValue) % UInt(Self.shardCount))]
     }
 
-    /// `max_current`: the limit the gateway set, or, when it set none, the control's top (the charger's own maximum
-    /// applies); nothing when it is not known (a station kept before limits were).
-    private func limitPublications(_ station: String, _ record: StationRecord?) -> [Publication] {
-        let value: Double
+    /// What a station's record says on MQTT at each connect and at start-up: its charging switch, and `max_current`
+    /// (the limit the gateway set; when it set none, the control's top, since the charger's own maximum applies;
+    /// nothing when it is not known, for a station kept before limits were).
+    private func recordPublications(_ station: String, _ record: StationRecord?) -> [Publication] {
+        var out = [Publication(topic: topics.state(station, StateParameter.chargingEnabled),
+                               payload: StateValue.onOff(record?.chargingEnabled ?? true))]
         switch record?.currentLimit ?? .none {
-        case .none: value = configuration.controls.maxCurrent
-        case .amperes(let amperes): value = amperes
-        case .unknown: return []
+        case .none: out.append(limit(station, configuration.controls.maxCurrent))
+        case .amperes(let amperes): out.append(limit(station, amperes))
+        case .unknown: break
         }
-        return [Publication(topic: topics.state(station, StateParameter.maxCurrent), payload: StateValue.number(value))]
+        return out
     }
 
-    private func switchPublication(_ station: String) -> Publication {
-        Publication(topic: topics.state(station, StateParameter.chargingEnabled), payload: StateValue.onOff(centralSystem.chargingEnabled(station: station)))
+    private func limit(_ station: String, _ amperes: Double) -> Publication {
+        Publication(topic: topics.state(station, StateParameter.maxCurrent), payload: StateValue.number(amperes))
     }
 
     /// Expected and known stations as DISCONNECTED, with their charging switches and current limits.
@@ -163,8 +167,8 @@ final class EventSink: Sendable {
         let started = OCPPDateTime.format(now())
         let expected = configuration.expectedStations.map { Publication(topic: topics.state($0, StateParameter.serviceStarted), payload: started) }
         return expected + stations.filter { connected[$0] == nil }.flatMap { station in
-            [Publication(topic: topics.state(station, StateParameter.connectionState), payload: "DISCONNECTED"), switchPublication(station)]
-                + limitPublications(station, records[station]) + lastKnownState(station, records[station])
+            [Publication(topic: topics.state(station, StateParameter.connectionState), payload: "DISCONNECTED")]
+                + recordPublications(station, records[station]) + lastKnownState(station, records[station])
         }
     }
 

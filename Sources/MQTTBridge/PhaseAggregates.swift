@@ -11,50 +11,54 @@ enum PhaseAggregates {
         case sum, highest, mean
     }
 
-    static let rules: [Measurand: Rule] = [
-        .powerActiveImport: .sum, .powerActiveExport: .sum,
-        .energyActiveImportRegister: .sum, .energyActiveExportRegister: .sum,
-        .currentImport: .highest, .currentExport: .highest,
-        .voltage: .mean,
+    /// The measurands with a whole-charger value, and how it is made.
+    static let rules: [(measurand: Measurand, rule: Rule)] = [
+        (.powerActiveImport, .sum), (.powerActiveExport, .sum),
+        (.energyActiveImportRegister, .sum), (.energyActiveExportRegister, .sum),
+        (.currentImport, .highest), (.currentExport, .highest),
+        (.voltage, .mean),
     ]
 
-    /// The aggregates `samples` call for, in the order their measurands first appear.
+    /// One measurand's readings in one MeterValues.
+    private struct Tally {
+        /// The latest value of L1, L2 and L3.
+        var phases: (Double?, Double?, Double?) = (nil, nil, nil)
+        /// The charger sent the value without a phase.
+        var whole = false
+        /// Where its first phase reading came, to keep the order of the samples.
+        var first = Int.max
+    }
+
+    /// The aggregates `samples` call for, in the order their measurands' phases first appear.
     static func aggregates(_ samples: [MeterSample]) -> [(measurand: Measurand, value: Double)] {
         // Most chargers send no phases: nothing to do, nothing allocated.
         guard samples.contains(where: { $0.phase != nil }) else { return [] }
-        var order: [Measurand] = []
-        var perPhase: [Measurand: [Double?]] = [:]
-        var whole: Set<Measurand> = []
-        for sample in samples where rules[sample.measurand] != nil && (sample.location == nil || sample.location == .outlet) {
+        var tallies = [Tally](repeating: Tally(), count: rules.count)
+        for (position, sample) in samples.enumerated() where sample.location == nil || sample.location == .outlet {
+            guard let slot = rules.firstIndex(where: { $0.measurand == sample.measurand }) else { continue }
             guard let phase = sample.phase else {
-                whole.insert(sample.measurand)
+                tallies[slot].whole = true
                 continue
             }
-            guard let index = phaseIndex(phase), let value = sample.value else { continue }
-            if perPhase[sample.measurand] == nil {
-                perPhase[sample.measurand] = [nil, nil, nil]
-                order.append(sample.measurand)
+            guard let value = sample.value else { continue }
+            switch phase {  // a later sample of the same phase supersedes
+            case .l1, .l1N: tallies[slot].phases.0 = value
+            case .l2, .l2N: tallies[slot].phases.1 = value
+            case .l3, .l3N: tallies[slot].phases.2 = value
+            case .n, .l1L2, .l2L3, .l3L1: continue  // neutral and line to line are left out
             }
-            perPhase[sample.measurand]![index] = value  // a later sample of the same phase supersedes
+            tallies[slot].first = min(tallies[slot].first, position)
         }
-        return order.compactMap { measurand in
-            guard !whole.contains(measurand) else { return nil }
-            let values = perPhase[measurand]!.compactMap { $0 }
-            switch rules[measurand]! {
-            case .sum: return (measurand, values.reduce(0, +))
-            case .highest: return (measurand, values.max()!)
-            case .mean: return (measurand, values.reduce(0, +) / Double(values.count))
+        var out: [(measurand: Measurand, value: Double, first: Int)] = []
+        for (slot, tally) in tallies.enumerated() where !tally.whole && tally.first != .max {
+            let values = [tally.phases.0, tally.phases.1, tally.phases.2].compactMap { $0 }
+            let total: Double = switch rules[slot].rule {
+            case .sum: values.reduce(0, +)
+            case .highest: values.max()!
+            case .mean: values.reduce(0, +) / Double(values.count)
             }
+            out.append((rules[slot].measurand, total, tally.first))
         }
-    }
-
-    /// L1, L2 or L3 (to neutral, or unqualified); nil for the neutral and line-to-line phases.
-    private static func phaseIndex(_ phase: Phase) -> Int? {
-        switch phase {
-        case .l1, .l1N: 0
-        case .l2, .l2N: 1
-        case .l3, .l3N: 2
-        case .n, .l1L2, .l2L3, .l3L1: nil
-        }
+        return out.sorted { $0.first < $1.first }.map { ($0.measurand, $0.value) }
     }
 }

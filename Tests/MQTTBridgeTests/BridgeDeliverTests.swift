@@ -12,12 +12,14 @@ import Testing
 
     /// A running bridge over an in-memory central system and a recording transport; the test finishes the stream and
     /// cancels the task.
-    private func startBridge() throws -> (MQTTBridge, RecordingTransport, AsyncStream<MQTTTransportEvent>.Continuation, Task<Void, any Error>) {
+    private func startBridge(discovery: DiscoveryConfiguration? = nil) throws
+        -> (MQTTBridge, RecordingTransport, AsyncStream<MQTTTransportEvent>.Continuation, Task<Void, any Error>)
+    {
         let central = try CentralSystem(configuration: .init(authorizedTags: []), store: InMemoryStateStore(), logger: quiet)
         let transport = RecordingTransport()
         let (events, connection) = AsyncStream<MQTTTransportEvent>.makeStream()
         let bridge = MQTTBridge(
-            configuration: .init(topics: TopicLayout(basePath: "t", useStationName: true)), centralSystem: central,
+            configuration: .init(topics: TopicLayout(basePath: "t", useStationName: true), discovery: discovery), centralSystem: central,
             outbox: MemoryOutbox(), commands: MemoryCommandStore(), transport: transport, transportEvents: events, logger: quiet)
         return (bridge, transport, connection, Task { try await bridge.run() })
     }
@@ -84,6 +86,27 @@ import Testing
         ask("make_tea", "")
         #expect(await response("make_tea")?["error"] == "unknown request 'make_tea'; expected health_check, republish_discovery or forget_station")
         #expect(!transport.log.contains { $0.hasPrefix("t/bridge/response/make_coffee") })
+    }
+
+    /// Home Assistant coming online has every config published again at once, with nothing else going on: the
+    /// configs go straight to MQTT (nothing waits before them), so no commit hands them over.
+    @Test func discoveryIsRepublishedWhenHomeAssistantComesOnlineOnAQuietBridge() async throws {
+        let (bridge, transport, connection, running) = try startBridge(discovery: DiscoveryConfiguration(prefix: "ha", statusTopic: "ha/status"))
+        defer {
+            connection.finish()
+            running.cancel()
+        }
+        connection.yield(.connected)
+        bridge.deliver(.connected(station: "CP1", info: ConnectionInfo(remoteAddress: "x", subprotocol: nil)))
+        #expect(await poll { transport.log.contains { $0.hasPrefix("ha/sensor/t_CP1/energy/config=") } })
+        // What Home Assistant's `online` on its status topic calls: the configs are on their way when it returns.
+        transport.clear()
+        #expect(bridge.events.republishDiscovery() == 21)
+        #expect(transport.log.contains { $0.hasPrefix("ha/sensor/t_CP1/energy/config=") })
+        // And through the status topic.
+        transport.clear()
+        connection.yield(.message(topic: "ha/status", payload: Array("online".utf8), retained: false))
+        #expect(await poll { transport.log.contains { $0.hasPrefix("ha/sensor/t_CP1/energy/config=") } })
     }
 
     /// Polls `condition` until it holds or five seconds pass.
