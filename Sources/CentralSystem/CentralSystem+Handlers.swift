@@ -7,8 +7,11 @@ extension CentralSystem {
     /// Answers one CALL. Never throws: every fault becomes the CALLERROR the spec names. The event of an
     /// answered message has reached the durable sink (see ``DurableEventSink``) when this returns, or is staged
     /// into `batch` when there is one.
+    ///
+    /// Returns nil, no answer at all, for a transaction-related message while the ``DurabilityGate`` is closed: its
+    /// event could not be kept, and the charger sends the message again.
     /// - Parameter action: the call's action, `nil` when OCPP 1.6 has no such action.
-    func handle(_ call: Call, action: Action?, station: String, logger: Logger, batch: DurableBatch? = nil) -> Frame {
+    func handle(_ call: Call, action: Action?, station: String, logger: Logger, batch: DurableBatch? = nil) -> Frame? {
         guard let action else {
             logger.warning("Unknown action", metadata: ["ocpp.action": "\(call.action.prefix(64))"])
             return .callError(CallError(messageID: call.messageID, code: .notImplemented,
@@ -17,6 +20,11 @@ extension CentralSystem {
         var logger = logger
         logger[metadataKey: "ocpp.action"] = "\(action)"
         logger.debug("CALL received", metadata: ["ocpp.message_id": "\(call.messageID)"])
+        if action.isTransactionRelated && !durability.isOpen {
+            // The bridge logged the episode once; one line per message would flood the log while it lasts.
+            logger.debug("Not answered: the outbox cannot keep its events now", metadata: ["ocpp.message_id": "\(call.messageID)"])
+            return nil
+        }
 
         switch action {
         case .authorize:

@@ -19,9 +19,12 @@ public final class CentralSystem: Sendable {
     let logger: Logger
     let now: @Sendable () -> Date
     private let broadcaster = EventBroadcaster()
-    /// Paused by the MQTT bridge while the broker falls behind; connections stop reading from chargers meanwhile.
-    public let intake = IntakeGate()
+    /// Closed by the MQTT bridge while it cannot keep what transaction-related messages publish (its outbox is full,
+    /// or its store cannot write): those messages go unanswered meanwhile, and chargers send them again.
+    public let durability = DurabilityGate()
     let state: Mutex<State>
+    /// The last save of a station's state failed (logged once per episode).
+    private let saveFailing = Atomic(false)
     /// The counters of answered charger messages, by action, made once: making one per message went through the
     /// metrics factory's lock and its dictionary every time.
     private let answeredCounters: [String: Counter] = OCPPMetrics.receivedCounters(outcome: "ok")
@@ -112,14 +115,7 @@ public final class CentralSystem: Sendable {
             state.sessions[station] = session
             return (session, save)
         }
-        if let save {
-            do {
-                try store.save(save)
-            } catch {
-                // Kept in memory; the station's next saved change writes it.
-                logger.error("Cannot save the new station", metadata: ["ocpp.station_id": "\(station)", "error": "\(error)"])
-            }
-        }
+        if let save { saveLogged(save, station: station) }
         let previous = await session.attach(connection)
         var logger = stationLogger(station)
         logger[metadataKey: "ocpp.remote_address"] = "\(info.remoteAddress)"
@@ -235,7 +231,10 @@ public final class CentralSystem: Sendable {
         switch frame {
         case .call(let call):
             let action = Action(rawValue: call.action)
-            let answer = handle(call, action: action, station: link.station, logger: link.logger, batch: batch)
+            guard let answer = handle(call, action: action, station: link.station, logger: link.logger, batch: batch) else {
+                OCPPMetrics.received(action: action?.rawValue ?? "unknown", outcome: "unanswered")
+                return .handled(reply: nil)
+            }
             let known = action?.rawValue ?? "unknown"
             if case .callError(let error) = answer {
                 OCPPMetrics.received(action: known, outcome: "error")
@@ -355,11 +354,24 @@ public final class CentralSystem: Sendable {
             return state.save(stations: [station])
         }
         guard let save else { return }
+        saveLogged(save, station: station)
+    }
+
+    /// Saves a change whose failure is logged, not reported: it stays in memory and the station's next saved change
+    /// writes it. A failing store (a full disk) is logged once, when it starts failing, and once when it works again,
+    /// not for every message meanwhile.
+    private func saveLogged(_ save: StateSave, station: String) {
         do {
             try store.save(save)
+            if saveFailing.exchange(false, ordering: .acquiringAndReleasing) {
+                logger.notice("The state store can be written again")
+            }
         } catch {
-            // Kept in memory; the station's next saved change writes it.
-            logger.error("Cannot save the station's state", metadata: ["ocpp.station_id": "\(station)", "error": "\(error)"])
+            if !saveFailing.exchange(true, ordering: .acquiringAndReleasing) {
+                logger.error("Cannot save a station's state; kept in memory, and further failures are not logged until a save succeeds", metadata: [
+                    "ocpp.station_id": "\(station)", "error": "\(error)",
+                ])
+            }
         }
     }
 

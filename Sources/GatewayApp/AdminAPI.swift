@@ -123,7 +123,8 @@ struct AdminAPI: Sendable {
     private func readiness() -> AdminResponse {
         // The listener stops listening as soon as the gateway begins to stop, so a stopping gateway is not ready.
         let listener = server.isListening
-        let store = FileManager.default.isWritableFile(atPath: dataDirectory)
+        // Not ready while the outbox cannot write (a full disk): transaction messages go unanswered meanwhile.
+        let store = FileManager.default.isWritableFile(atPath: dataDirectory) && bridge.isOutboxWritable
         let mqtt = bridge.isMQTTConnected
         let ready = listener && store && (mqtt || !readyRequiresMQTT)
         let body = JSONValue.object([

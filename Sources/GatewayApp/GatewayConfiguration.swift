@@ -206,7 +206,9 @@ public struct GatewayConfiguration: Sendable {
             discovery: discovery,
             controls: ControlConfiguration(maxCurrent: maxCurrent, currentStep: step, remoteIDTag: remoteTag),
             version: gatewayVersion,
-            outboxLimit: try reader.integer(Settings.outboxMaxMessages, in: 100...100_000_000, expected: "a number of messages from 100 to 100000000"))
+            outboxLimits: OutboxLimits(
+                messages: try reader.integer(Settings.outboxMaxMessages, in: 100...100_000_000, expected: "a number of messages from 100 to 100000000"),
+                bytes: try reader.integer(Settings.outboxMaxBytes, in: 65536...(1 << 40), expected: "a size in bytes from 65536 to 1099511627776")))
     }
 
     /// What `<base>/bridge/info` publishes: the version and the settings, without secrets (no password, no tags).

@@ -137,8 +137,10 @@ public enum Settings {
     public static let tlsClientCA = Setting(name: "OCPP_TLS_CLIENT_CA", defaultValue: "",
         help: "Authorities for charger certificates (PEM): each charger must present one naming its station id (profile 3)")
 
-    public static let outboxMaxMessages = Setting(name: "OUTBOX_MAX_MESSAGES", defaultValue: "100000",
-        help: "Most messages waiting for the broker (meter readings, transaction events, results); past it the oldest tenth is dropped")
+    public static let outboxMaxMessages = Setting(name: "OUTBOX_MAX_MESSAGES", defaultValue: "1000000",
+        help: "Most messages waiting for the broker (meter readings, transaction events, results); at it, transaction messages go unanswered")
+    public static let outboxMaxBytes = Setting(name: "OUTBOX_MAX_BYTES", defaultValue: "268435456",
+        help: "Most bytes waiting for the broker (256 MiB; held in memory and on disk); at it, transaction messages go unanswered")
 
     public static let all: [Setting] = [
         envFile, listenAddr, listenPort, heartbeatInterval, callTimeout, pingInterval, pingTimeout, maxFrameSize,
@@ -149,6 +151,6 @@ public enum Settings {
         haDiscovery, haDiscoveryPrefix, haStatusTopic, maxCurrent, currentStep, remoteIDTag,
         adminAddr, adminPort, adminToken, adminTokenFile, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout, eventLoopThreads,
         stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout, maxConnectors,
-        mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA, outboxMaxMessages,
+        mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA, outboxMaxMessages, outboxMaxBytes,
     ]
 }

@@ -43,8 +43,8 @@ public final class MQTTBridge: Service, DurableEventSink {
         self.transportEvents = transportEvents
         self.logger = logger
         let publisher = StatePublisher(
-            transport: transport, qos: configuration.qos, store: outbox, outboxLimit: configuration.outboxLimit,
-            intake: centralSystem.intake, logger: logger)
+            transport: transport, qos: configuration.qos, store: outbox, limits: configuration.outboxLimits,
+            gate: centralSystem.durability, logger: logger)
         self.publisher = publisher
         let directory = StationDirectory(topics: configuration.topics, now: now) { publisher.publish($0) }
         self.directory = directory
@@ -73,6 +73,7 @@ public final class MQTTBridge: Service, DurableEventSink {
                     accepted.finish()
                 }
                 group.addTask { await self.directory.run() }
+                group.addTask { await self.retryStoreWhileFailing() }
                 // Events arrive through deliver(_:) until graceful shutdown begins, after the chargers' last events
                 // (the server stops first).
                 for await _ in shutdown.stream {}
@@ -108,6 +109,17 @@ public final class MQTTBridge: Service, DurableEventSink {
     public func stationsDocument() -> String {
         directory.document()
     }
+
+    /// Every few seconds, while the outbox's store fails (a full disk), tries the write again: the gate reopens, and
+    /// transaction messages are answered again, once it succeeds. Ends when the task is cancelled.
+    private func retryStoreWhileFailing() async {
+        while (try? await Task.sleep(for: .seconds(5))) != nil {
+            if !publisher.storeWritable { publisher.retryUnwritten() }
+        }
+    }
+
+    /// Whether the outbox's store took its last write (`/readyz` is not ready while it does not).
+    public var isOutboxWritable: Bool { publisher.storeWritable }
 
     /// Whether the MQTT connection is up.
     public var isMQTTConnected: Bool { publisher.isConnected }

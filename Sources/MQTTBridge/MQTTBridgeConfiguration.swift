@@ -18,14 +18,14 @@ public struct MQTTBridgeConfiguration: Sendable {
     public var info: [String: JSONValue]
     /// The gateway's version, for discovery's origin block.
     public var version: String
-    /// The most messages the outbox holds (`OUTBOX_MAX_MESSAGES`).
-    public var outboxLimit: Int
+    /// How much the outbox holds before transaction messages go unanswered (`OUTBOX_MAX_MESSAGES`, `OUTBOX_MAX_BYTES`).
+    public var outboxLimits: OutboxLimits
 
     public init(
         topics: TopicLayout, qos: Int = 1, expectedStations: [String] = [], retryAttempts: Int = 5,
         retryBaseDelay: Duration = .milliseconds(300), discovery: DiscoveryConfiguration? = nil,
         controls: ControlConfiguration = ControlConfiguration(), info: [String: JSONValue] = [:], version: String = "dev",
-        outboxLimit: Int = 100_000
+        outboxLimits: OutboxLimits = OutboxLimits()
     ) {
         self.topics = topics
         self.qos = qos
@@ -36,7 +36,7 @@ public struct MQTTBridgeConfiguration: Sendable {
         self.controls = controls
         self.info = info
         self.version = version
-        self.outboxLimit = outboxLimit
+        self.outboxLimits = outboxLimits
     }
 }
 

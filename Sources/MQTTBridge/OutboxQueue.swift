@@ -2,9 +2,12 @@
 /// ``FrontQueue`` takes in O(1).
 struct OutboxQueue {
     private var entries: FrontQueue<OutboxEntry>
+    /// The entries' ``OutboxEntry/size``, summed: what ``OutboxLimits/bytes`` bounds.
+    private(set) var bytes = 0
 
     init(_ entries: [OutboxEntry] = []) {
         self.entries = FrontQueue(entries)
+        bytes = entries.reduce(0) { $0 + $1.size }
     }
 
     /// The entries, oldest first.
@@ -15,20 +18,24 @@ struct OutboxQueue {
 
     mutating func append(_ entry: OutboxEntry) {
         entries.append(entry)
+        bytes += entry.size
     }
 
     /// Removes the entry with `sequence`; false when there is none.
     mutating func remove(sequence: UInt64) -> Bool {
-        let position = entries.elements.first?.sequence == sequence ? entries.startPosition
-            : entries.partitionPoint { $0.sequence >= sequence }
-        guard entries.element(at: position)?.sequence == sequence else { return false }
+        let position = self.position(of: sequence)
+        guard let entry = entries.element(at: position), entry.sequence == sequence else { return false }
+        bytes -= entry.size
         entries.remove(at: position)
         return true
     }
 
-    /// Drops the oldest `count` entries.
-    mutating func removeFirst(_ count: Int) {
-        entries.removeFirst(count)
+    func contains(sequence: UInt64) -> Bool {
+        entries.element(at: position(of: sequence))?.sequence == sequence
+    }
+
+    private func position(of sequence: UInt64) -> Int {
+        entries.elements.first?.sequence == sequence ? entries.startPosition : entries.partitionPoint { $0.sequence >= sequence }
     }
 
     /// The position of the first entry whose sequence is above `sequence` (positions are valid until the next
@@ -39,6 +46,24 @@ struct OutboxQueue {
 
     func entry(at position: Int) -> OutboxEntry? {
         entries.element(at: position)
+    }
+}
+
+extension OutboxEntry {
+    /// What the entry costs the outbox, in bytes: its topic and payload and about what a row adds to them.
+    var size: Int { topic.utf8.count + payload.utf8.count + 32 }
+}
+
+/// How much the outbox may hold (``StatePublisher``): past either bound, transaction-related messages go unanswered.
+public struct OutboxLimits: Sendable, Hashable {
+    /// `OUTBOX_MAX_MESSAGES`.
+    public var messages: Int
+    /// `OUTBOX_MAX_BYTES`: topics and payloads, and 32 bytes per message for what a store row adds.
+    public var bytes: Int
+
+    public init(messages: Int = 1_000_000, bytes: Int = 256 << 20) {
+        self.messages = max(10, messages)
+        self.bytes = max(1024, bytes)
     }
 }
 

@@ -23,7 +23,7 @@ extension StatePublisher {
                 entries += 1
                 if let id { sent.append((id, sequence)) }
             }
-            let (change, rewriteDue) = state.withLock { state -> (Bool?, Bool) in
+            let (change, rewriteDue) = state.withLock { state -> (GateChange?, Bool) in
                 state.handingOver = false
                 state.unrecorded -= entries
                 // A reconnect meanwhile resent everything: these ids belong to a connection that is gone.
@@ -48,7 +48,7 @@ extension StatePublisher {
 
     /// The broker connection is up: resend the outbox in order, then the latest retained state.
     func connected() {
-        let (resent, republished, change) = state.withLock { state in
+        let (resent, republished) = state.withLock { state in
             state.connected = true
             state.connection += 1
             state.inFlight.removeAll()
@@ -58,34 +58,36 @@ extension StatePublisher {
             state.queued = []
             state.windowFull = false
             state.sentUpTo = 0
-            let resentTopics = Set(state.outbox.pending.map(\.topic))
             queueWaiting(&state)
-            var republished = 0
-            for (topic, payload) in state.retained.inOrder where !resentTopics.contains(topic) {
-                state.queued.append(Queued(topic: topic, payload: payload, retain: true))
-                hasQueued.store(true, ordering: .releasing)
-                republished += 1
-            }
-            return (state.outbox.count, republished, intakeChange(&state))
+            return (state.outbox.count, queueRetained(&state))
         }
-        apply(change)
         handOverQueued()
         logger.info("Published the outbox and the retained state after connecting",
                     metadata: ["mqtt.outbox": "\(resent)", "mqtt.retained_topics": "\(republished)"])
     }
 
     func disconnected() {
-        let change = state.withLock { state in
-            state.connected = false
-            return intakeChange(&state)
+        state.withLock { $0.connected = false }
+    }
+
+    /// Queues the latest value of every retained topic the outbox does not hold (those go with it, in order), while
+    /// connected; returns how many.
+    func queueRetained(_ state: inout State) -> Int {
+        guard state.connected else { return 0 }
+        let inOutbox = Set(state.outbox.pending.map(\.topic))
+        var queued = 0
+        for (topic, payload) in state.retained.inOrder where !inOutbox.contains(topic) {
+            state.queued.append(Queued(topic: topic, payload: payload, retain: true))
+            hasQueued.store(true, ordering: .releasing)
+            queued += 1
         }
-        apply(change)
+        return queued
     }
 
     /// The broker acknowledged messages: they leave the outbox. One lock for all of them (the MQTT client hands
     /// over the acknowledgements of one read together).
     func acknowledged(_ messageIDs: [Int32]) {
-        let (change, rewriteDue) = state.withLock { state -> (Bool?, Bool) in
+        let (change, rewriteDue) = state.withLock { state -> (GateChange?, Bool) in
             (removeAcknowledged(messageIDs, &state, keepUnknown: state.handingOver), state.rewriteDue)
         }
         apply(change)
@@ -94,7 +96,7 @@ extension StatePublisher {
     }
 
     /// Removes acknowledged entries; `keepUnknown` keeps ids not in flight for when a batch's ids are recorded.
-    private func removeAcknowledged(_ messageIDs: [Int32], _ state: inout State, keepUnknown: Bool) -> Bool? {
+    private func removeAcknowledged(_ messageIDs: [Int32], _ state: inout State, keepUnknown: Bool) -> GateChange? {
         var removed = 0
         for messageID in messageIDs {
             guard let sequence = state.inFlight.remove(id: messageID) else {
@@ -110,7 +112,7 @@ extension StatePublisher {
         state.acknowledgedSinceRewrite += removed
         // Keep the store short: rewrite it when the outbox has emptied, or every thousand acknowledgements.
         if state.outbox.isEmpty || state.acknowledgedSinceRewrite >= 1000 { state.rewriteDue = true }
-        Self.queuedGauge.record(state.outbox.count)
-        return intakeChange(&state)
+        Self.recordSize(state)
+        return Self.gateChange(&state, limits: limits, hasGate: gate != nil)
     }
 }

@@ -12,10 +12,12 @@ import Synchronization
 /// - Other retained state keeps only its latest value per topic (``RetainedCache``; superseded values coalesce).
 /// - After every (re)connect, the latest retained value of every topic the outbox did not just resend is
 ///   published again, so a broker that lost its retained messages gets them back.
-/// - The outbox is bounded (`OUTBOX_MAX_MESSAGES`); past it the oldest tenth is dropped, logged and counted.
-/// - While connected, a backlog of ``intakePauseLevel`` entries pauses the central system's ``IntakeGate`` (chargers
-///   are not read) until it is down to ``intakeResumeLevel``, so a broker slower than the chargers slows them down
-///   instead of filling the outbox.
+/// - The outbox is bounded (``OutboxLimits``: `OUTBOX_MAX_BYTES`, `OUTBOX_MAX_MESSAGES`) and never drops what it
+///   holds. At a bound, or while the store cannot write (a full disk), the central system's ``DurabilityGate`` is
+///   closed: transaction-related messages go unanswered (chargers keep and resend them) until the outbox is back
+///   under 90 % of both bounds and the store writes again. Ordinary retained state that would wait in a full outbox
+///   is not queued; its latest value goes out when the gate opens. Chargers are otherwise served as usual, whatever
+///   the broker does: a slow or hung broker only makes the outbox longer.
 ///
 /// Locks: `state` is held only to compute; the MQTT client and the store are called after it is released. What
 /// goes to the client is queued under the lock and handed over in order by one thread at a time
@@ -24,10 +26,10 @@ import Synchronization
 final class StatePublisher: Sendable {
     let transport: any MQTTTransport
     let qos: Int
-    let outboxLimit: Int
+    let limits: OutboxLimits
     let store: any OutboxStore
     let logger: Logger
-    let intake: IntakeGate?
+    let gate: DurabilityGate?
     let state: Mutex<State>
     /// Held while writing to the store, so writes are in order and a rewrite never drops what a commit wrote.
     let writer = Mutex(())
@@ -58,8 +60,14 @@ final class StatePublisher: Sendable {
         var acknowledgedSinceRewrite = 0
         /// Acknowledged entries wait to leave the store (a rewrite is due).
         var rewriteDue = false
-        /// The intake gate is paused by this publisher.
-        var intakePaused = false
+        /// The durability gate is closed by this publisher.
+        var gateClosed = false
+        /// The last write to the store failed; the kept entries it did not take wait in `unwritten`.
+        var storeFailing = false
+        /// Kept entries in the outbox that the store did not take, oldest first: written with the next write.
+        var unwritten: [OutboxEntry] = []
+        /// Ordinary retained state was not queued because the outbox was full: all of it goes when the gate opens.
+        var retainedDeferred = false
         /// Publications for the MQTT client, in order, not handed over yet.
         var queued: [Queued] = []
         /// A thread is handing a batch over; the others only queue.
@@ -83,12 +91,6 @@ final class StatePublisher: Sendable {
         var sequence: UInt64?
     }
 
-    /// While connected, chargers' messages stop being read when this many outbox entries wait (the broker takes
-    /// less than the gateway publishes), and are read again once no more than ``intakeResumeLevel`` do. During an
-    /// outage the gate stays open: chargers are served as usual and the outbox keeps what they send.
-    static let intakePauseLevel = 4 * window
-    static let intakeResumeLevel = 2 * window
-
     /// Outbox entries handed to the MQTT client at once, at most. The rest wait in the outbox and go as
     /// acknowledgements come back. MQTT message ids have 16 bits: a client with more messages outstanding
     /// would reuse ids and mismatch acknowledgements.
@@ -99,15 +101,17 @@ final class StatePublisher: Sendable {
     static let refillLevel = window / 2
 
     static let queuedGauge = Gauge(label: "mqtt_queued_messages")
-    static let dropped = Counter(label: "mqtt_outbox_dropped_total")
-    static let intakePausedGauge = Gauge(label: "ocpp_intake_paused")
+    static let queuedBytesGauge = Gauge(label: "mqtt_queued_bytes")
+    static let fullGauge = Gauge(label: "mqtt_outbox_full")
+    static let storeFailingGauge = Gauge(label: "mqtt_outbox_store_failing")
 
-    init(transport: any MQTTTransport, qos: Int, store: any OutboxStore, outboxLimit: Int = 100_000, intake: IntakeGate? = nil, logger: Logger) {
+    init(transport: any MQTTTransport, qos: Int, store: any OutboxStore, limits: OutboxLimits = OutboxLimits(),
+         gate: DurabilityGate? = nil, logger: Logger) {
         self.transport = transport
-        self.intake = intake
+        self.gate = gate
         self.qos = qos
         self.store = store
-        self.outboxLimit = max(10, outboxLimit)
+        self.limits = limits
         self.logger = logger
         var initial = State()
         do {
@@ -120,8 +124,10 @@ final class StatePublisher: Sendable {
         } catch {
             logger.error("Cannot read the outbox; starting with an empty one", metadata: ["error": "\(error)"])
         }
+        let change = Self.gateChange(&initial, limits: limits, hasGate: gate != nil)
         state = Mutex(initial)
-        Self.queuedGauge.record(initial.outbox.count)
+        Self.recordSize(initial)
+        apply(change)
     }
 
     /// Publishes `publications` (kept ones are in the outbox when this returns).
@@ -149,6 +155,11 @@ final class StatePublisher: Sendable {
                                             slot: publications[index].slot)
                 }
                 let mustKeep = publications[index].kept || !publications[index].retain
+                if !mustKeep && state.gateClosed {
+                    // The outbox is full: the cache has the value, and the gate's opening sends it.
+                    state.retainedDeferred = true
+                    continue
+                }
                 if !mustKeep && mark == nil && !hasBacklog(state) {
                     // Retained (only retained state that need not be kept goes straight).
                     if state.connected {
@@ -174,32 +185,25 @@ final class StatePublisher: Sendable {
     /// Group commit: one caller at a time (holding `writer`) writes everything staged so far, by anyone, in one write
     /// to the store; callers whose entries were written meanwhile return without writing.
     func commit(through mark: UInt64) {
-        let change = writer.withLock { _ -> Bool? in
-            let taken = state.withLock { state -> (all: [OutboxEntry], kept: [OutboxEntry])? in
+        let change = writer.withLock { _ -> GateChange? in
+            let taken = state.withLock { state -> (all: [OutboxEntry], kept: [OutboxEntry], unwritten: [OutboxEntry])? in
                 guard state.committedThrough < mark, !state.unstored.isEmpty else { return nil }
                 defer {
                     state.unstored = []
                     state.unstoredKept = []
                 }
-                return (state.unstored, state.unstoredKept)
+                return (state.unstored, state.unstoredKept, pendingUnwritten(&state))
             }
             guard let taken else { return nil }
-            if !taken.kept.isEmpty {
-                do {
-                    try store.append(taken.kept)
-                } catch {
-                    logger.error("Cannot write to the outbox; the message is kept in memory only", metadata: ["error": "\(error)"])
-                }
-            }
+            let attempted = taken.unwritten + taken.kept
+            let failure = write(attempted)
             let (change, rewrite) = state.withLock { state in
                 state.committedThrough = taken.all[taken.all.count - 1].sequence
-                for entry in taken.all {
-                    state.outbox.append(entry)
-                    if state.outbox.count > outboxLimit && !(state.connected && state.intakePaused) { dropOldest(&state) }
-                }
+                for entry in taken.all { state.outbox.append(entry) }
+                noteWrite(failure, of: attempted, &state)
                 queueWaiting(&state)
-                Self.queuedGauge.record(state.outbox.count)
-                return (intakeChange(&state), takeRewrite(&state))
+                Self.recordSize(state)
+                return (Self.gateChange(&state, limits: limits, hasGate: gate != nil), takeRewrite(&state))
             }
             self.rewrite(rewrite)
             return change
@@ -208,29 +212,123 @@ final class StatePublisher: Sendable {
         handOverQueued()
     }
 
-    /// Whether the intake gate must be paused (true) or resumed (false) now; nil when it stays as it is.
-    func intakeChange(_ state: inout State) -> Bool? {
-        guard intake != nil else { return nil }
-        let pause = state.connected
-            && (state.intakePaused ? state.outbox.count > Self.intakeResumeLevel : state.outbox.count >= Self.intakePauseLevel)
-        guard pause != state.intakePaused else { return nil }
-        state.intakePaused = pause
-        return pause
+    /// Writes kept entries to the store (holding `writer`); the error when it could not.
+    private func write(_ entries: [OutboxEntry]) -> (any Error)? {
+        guard !entries.isEmpty else { return nil }
+        do {
+            try store.append(entries)
+            return nil
+        } catch {
+            return error
+        }
     }
 
-    /// Pauses or resumes the gate, outside the state lock (resuming wakes the connections that wait).
-    func apply(_ change: Bool?) {
-        guard let change, let intake else { return }
-        Self.intakePausedGauge.record(change ? 1 : 0)
-        if change {
-            intake.pause()
-            logger.info("The broker falls behind: reading from chargers paused", metadata: [
-                "mqtt.pause_level": "\(Self.intakePauseLevel)", "mqtt.resume_level": "\(Self.intakeResumeLevel)",
+    /// The entries a failed write left, without those the broker has acknowledged meanwhile; taken out of the state
+    /// (a failing write puts them back with ``noteWrite(_:of:_:)``). Called holding `writer`.
+    private func pendingUnwritten(_ state: inout State) -> [OutboxEntry] {
+        guard !state.unwritten.isEmpty else { return [] }
+        defer { state.unwritten = [] }
+        return state.unwritten.filter { state.outbox.contains(sequence: $0.sequence) }
+    }
+
+    /// Records how a write of `attempted` went (holding `writer`, so nothing else took `unwritten` meanwhile): a
+    /// failure keeps those entries for the next write and is logged once per episode, as is the recovery.
+    private func noteWrite(_ failure: (any Error)?, of attempted: [OutboxEntry], _ state: inout State) {
+        if let failure {
+            state.unwritten = attempted
+            guard !state.storeFailing else { return }
+            state.storeFailing = true
+            Self.storeFailingGauge.record(1)
+            logger.error("Cannot write to the outbox: StartTransaction, StopTransaction and MeterValues go unanswered until it can (chargers send them again)", metadata: [
+                "error": "\(failure)", "mqtt.outbox": "\(state.outbox.count)",
             ])
-        } else {
-            intake.resume()
-            logger.info("Reading from chargers resumed")
+        } else if state.storeFailing, state.unwritten.isEmpty {
+            state.storeFailing = false
+            Self.storeFailingGauge.record(0)
+            logger.notice("The outbox can be written again")
         }
+    }
+
+    /// Tries again to write what a failed write left (the bridge calls it every few seconds): when nothing else
+    /// commits (transaction messages are not answered meanwhile), this is what finds the store writable again.
+    func retryUnwritten() {
+        let change = writer.withLock { _ -> GateChange? in
+            let entries = state.withLock { state -> [OutboxEntry]? in
+                state.storeFailing ? pendingUnwritten(&state) : nil
+            }
+            guard let entries else { return nil }
+            let failure = write(entries)
+            return state.withLock { state in
+                noteWrite(failure, of: entries, &state)
+                return Self.gateChange(&state, limits: limits, hasGate: gate != nil)
+            }
+        }
+        apply(change)
+        handOverQueued()
+    }
+
+    /// Whether the store took the last write.
+    var storeWritable: Bool { state.withLock { !$0.storeFailing } }
+
+    /// The durability gate must close (with the reason for the log) or open again.
+    enum GateChange {
+        case close(reason: String)
+        case reopen
+    }
+
+    /// Whether the gate must close or reopen now; nil when it stays as it is. It closes at a bound or when the store
+    /// fails, and reopens once the store writes and the outbox is under 90 % of both bounds (so it does not flap at
+    /// the edge). Reopening queues the ordinary retained state held back meanwhile.
+    static func gateChange(_ state: inout State, limits: OutboxLimits, hasGate: Bool) -> GateChange? {
+        guard hasGate else { return nil }
+        if !state.gateClosed {
+            let reason: String? = if state.storeFailing {
+                "the store cannot write"
+            } else if state.outbox.count >= limits.messages {
+                "it holds OUTBOX_MAX_MESSAGES (\(limits.messages)) messages"
+            } else if state.outbox.bytes >= limits.bytes {
+                "it holds OUTBOX_MAX_BYTES (\(limits.bytes)) bytes"
+            } else {
+                nil
+            }
+            guard let reason else { return nil }
+            state.gateClosed = true
+            return .close(reason: reason)
+        }
+        guard !state.storeFailing, state.outbox.count <= limits.messages / 10 * 9, state.outbox.bytes <= limits.bytes / 10 * 9 else {
+            return nil
+        }
+        state.gateClosed = false
+        return .reopen
+    }
+
+    /// Closes or opens the gate, outside the state lock; an opening also sends the retained state held back.
+    func apply(_ change: GateChange?) {
+        guard let change, let gate else { return }
+        switch change {
+        case .close(let reason):
+            gate.close()
+            Self.fullGauge.record(1)
+            logger.warning("Outbox full: StartTransaction, StopTransaction and MeterValues go unanswered until it has room (chargers keep and resend them)", metadata: [
+                "mqtt.outbox_full_because": "\(reason)",
+            ])
+        case .reopen:
+            let republished = state.withLock { state -> Int in
+                guard state.retainedDeferred else { return 0 }
+                state.retainedDeferred = false
+                return queueRetained(&state)
+            }
+            gate.reopen()
+            Self.fullGauge.record(0)
+            logger.notice("The outbox has room again: transaction messages are answered", metadata: [
+                "mqtt.retained_topics_sent": "\(republished)",
+            ])
+        }
+    }
+
+    static func recordSize(_ state: State) {
+        queuedGauge.record(state.outbox.count)
+        queuedBytesGauge.record(state.outbox.bytes)
     }
 
     /// Whether outbox entries wait for the window or for the store. (Without a connection, ordinary state is
@@ -272,22 +370,6 @@ final class StatePublisher: Sendable {
     /// Clears topics on the broker (empty retained payloads) and drops them from the cache.
     func forget(_ topics: [String]) {
         publish(topics.map { Publication(topic: $0, payload: "") })
-    }
-
-    /// Past the limit, the oldest tenth goes. Not while connected with reading from chargers paused: then the
-    /// outbox grows only by what chargers had sent before the pause (at most a message or two each), drains at the
-    /// broker's pace, and dropping would lose readings to a slow broker rather than to an outage.
-    func dropOldest(_ state: inout State) {
-        let count = max(1, outboxLimit / 10)
-        let gone = Set(state.outbox.pending.prefix(count).map(\.sequence))
-        state.outbox.removeFirst(count)
-        state.inFlight.filter { !gone.contains($0) }
-        state.volatile.subtract(gone)
-        state.rewriteDue = true
-        Self.dropped.increment(by: gone.count)
-        logger.warning("Outbox full: dropped the oldest messages", metadata: [
-            "mqtt.dropped": "\(gone.count)", "mqtt.outbox_limit": "\(outboxLimit)",
-        ])
     }
 
     /// What a due rewrite keeps: the first unacknowledged sequence (nil: the outbox is empty); `.none` when none

@@ -70,6 +70,12 @@ public enum Action: String, CaseIterable, Sendable, Hashable, CustomStringConver
         }
     }
 
+    /// StartTransaction, StopTransaction and MeterValues: the messages a charger keeps and sends again until the
+    /// central system answers them (OCPP 1.6 section 3.7, "Transaction-related messages").
+    public var isTransactionRelated: Bool {
+        self == .startTransaction || self == .stopTransaction || self == .meterValues
+    }
+
     /// The 28 actions of OCPP 1.6 edition 2 (without the security whitepaper).
     public static let core: [Action] = allCases.filter { !$0.isSecurityExtension }
 

@@ -14,8 +14,11 @@ import OCPP
 /// the connection is attached wait here, in order, and nothing more is read from the socket until it is: a charger
 /// cannot fill the gateway's memory before it has a session.
 ///
-/// While the central system's ``IntakeGate`` is paused (the broker falls behind), the next read from the socket
-/// waits until it opens again.
+/// A charger that does not read its answers is not read either: once the answers waiting to be written pass the
+/// channel's high water mark (``OCPPServer/unreadAnswersLimit``), the next read from the socket waits until they are
+/// down to the low mark, so a charger that pipelines messages and never reads costs a bounded amount of memory (TCP
+/// slows it down, as it should). That is logged once per connection, and a connection that stays stuck for
+/// `stuckTimeout` is closed.
 ///
 /// The events of the messages the loop reads in one tick are made durable together (``AnswerBatch``): an answer
 /// whose message staged an event is held until the batch is committed, at the end of the tick, and every answer
@@ -48,18 +51,25 @@ final class ChargerCallHandler: ChannelDuplexHandler {
     /// Messages that came before the link, in order (at most one read's worth: reading waits for the link).
     private var early: [ByteBuffer] = []
     private var unflushed = false
-    /// A read was asked for before the link, or while the intake gate was paused.
+    /// A read was asked for before the link, or while the charger left its answers unread.
     private var readHeld = false
     /// Answers to the central system's calls handed to tasks and not yet delivered. The central system has at most
     /// one call outstanding per station, so more than a few means a charger sending answers nobody asked for: past
     /// ``maximumForwards`` they are dropped rather than queued without bound.
     private var forwards = 0
     static let maximumForwards = 16
+    /// How long a charger may leave its answers unread (the channel not writable) before it is closed.
+    private let stuckTimeout: TimeAmount
+    /// Closes the connection when the answers stay unread; set while the channel is not writable.
+    private var stuckDeadline: Scheduled<Void>?
+    /// "Does not read its answers" was logged for this connection.
+    private var loggedUnread = false
 
     init(
         centralSystem: CentralSystem, station: String, subprotocol: String?, outcome: ConnectionOutcome,
-        tracker: ConnectionTracker, batches: AnswerBatches
+        tracker: ConnectionTracker, batches: AnswerBatches, stuckTimeout: TimeAmount = .seconds(60)
     ) {
+        self.stuckTimeout = stuckTimeout
         self.centralSystem = centralSystem
         self.station = station
         self.subprotocol = subprotocol
@@ -134,6 +144,36 @@ final class ChargerCallHandler: ChannelDuplexHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        stuckDeadline?.cancel()
+        stuckDeadline = nil
+    }
+
+    /// The answers waiting to be written passed the high water mark (the charger does not read them), or are back
+    /// under the low one.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            stuckDeadline?.cancel()
+            stuckDeadline = nil
+            resumeReading()
+        } else if stuckDeadline == nil {
+            if !loggedUnread, let link {
+                loggedUnread = true
+                link.logger.warning("The charger does not read its answers: reading from it paused until it does", metadata: [
+                    "ocpp.unread_limit_bytes": "\(OCPPServer.unreadAnswersLimit.high)",
+                ])
+            }
+            let (loopBound, outcome, timeout, logger) = (context.loopBound, self.outcome, stuckTimeout, link?.logger)
+            stuckDeadline = context.eventLoop.scheduleTask(in: timeout) {
+                let context = loopBound.value
+                guard !context.channel.isWritable else { return }
+                logger?.warning("Closing the connection: the charger left its answers unread", metadata: [
+                    "ocpp.stuck_seconds": "\(timeout.nanoseconds / 1_000_000_000)",
+                ])
+                outcome.record(.timeout)
+                context.close(promise: nil)
+            }
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     /// The connection is attached: messages are handled from now on, those that waited first.
@@ -164,25 +204,14 @@ final class ChargerCallHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        guard link != nil else {
+        guard link != nil, context.channel.isWritable else {
             readHeld = true
             return
         }
-        let intake = centralSystem.intake
-        if intake.isOpen {
-            context.read()
-            return
-        }
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let eventLoop = context.eventLoop
-        if intake.admit(orWhenOpen: { eventLoop.execute { handler.value.resumeReading() } }) {
-            context.read()
-        } else {
-            readHeld = true
-        }
+        context.read()
     }
 
-    /// A read held back may go now (the link came, or the intake gate opened): asked for again, so the other
+    /// A read held back may go now (the link came, or the answers were read): asked for again, so the other
     /// condition is checked too.
     private func resumeReading() {
         guard readHeld, let context else { return }

@@ -109,6 +109,7 @@ public final class OCPPServer: Service {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.recvAllocator, value: Self.readBuffers)
+            .childChannelOption(.writeBufferWaterMark, value: Self.unreadAnswersLimit)
             .bind(host: configuration.host, port: configuration.port) { [connections, centralSystem, batches] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try Self.configurePipeline(
@@ -126,6 +127,10 @@ public final class OCPPServer: Service {
     /// 2 KiB; an idle charger's messages (heartbeats, status) fit in 512 bytes, and a connection that reads more
     /// (MeterValues are about 900 bytes, a burst more) doubles its buffer as it goes, up to 64 KiB.
     static let readBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
+
+    /// Answers a charger has not read, in bytes, past which reading from it waits (``ChargerCallHandler``): 64 KiB
+    /// is hundreds of answers, while a charger keeping to OCPP-J's one outstanding CALL has one or two unread.
+    static let unreadAnswersLimit = ChannelOptions.Types.WriteBufferWaterMark(low: 16 * 1024, high: 64 * 1024)
 
     /// "Address already in use" rather than NIO's `bind(descriptor:ptr:bytes:): … (errno: 98)`.
     private static func plain(_ error: any Error) -> String {
@@ -191,7 +196,7 @@ public final class OCPPServer: Service {
                         WebSocketSessionHandler(
                             pingInterval: configuration.pingInterval.map { .nanoseconds(Int64($0.seconds * 1e9)) },
                             pingTimeout: .nanoseconds(Int64(configuration.pingTimeout.seconds * 1e9)),
-                            outcome: outcome, intake: centralSystem.intake),
+                            outcome: outcome),
                         calls)
                     return .websocket
                 }

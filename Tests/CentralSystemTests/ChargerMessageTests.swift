@@ -15,6 +15,30 @@ import Testing
             #"{"currentTime":"2026-11-21T13:51:30Z","interval":120,"status":"Accepted"}"#.utf8)))))
     }
 
+    /// Issue 19: while the bridge cannot keep what they publish (a full outbox, a failing store), transaction-related
+    /// messages get no answer at all (the charger keeps and resends them) and create no transaction; the rest is
+    /// answered as usual.
+    @Test func transactionMessagesGoUnansweredWhileTheDurabilityGateIsClosed() async throws {
+        let central = try CentralSystem.make()
+        let link = await central.connect("CP1")
+        central.durability.close()
+        for message in [
+            #"[2,"s1","StartTransaction",{"connectorId":1,"idTag":"TAG-1","meterStart":0,"timestamp":"2026-01-01T00:00:00Z"}]"#,
+            #"[2,"m1","MeterValues",{"connectorId":1,"meterValue":[{"timestamp":"2026-01-01T00:00:00Z","sampledValue":[{"value":"1"}]}]}]"#,
+            #"[2,"t1","StopTransaction",{"transactionId":1,"meterStop":5,"timestamp":"2026-01-01T00:00:00Z"}]"#,
+        ] {
+            #expect(await central.receive(Array(message.utf8), on: link) == nil)
+        }
+        #expect(central.activeTransactions.isEmpty)
+        guard case .callResult = try await central.exchange(#"[2,"h1","Heartbeat",{}]"#, on: link) else {
+            Issue.record("the heartbeat was not answered")
+            return
+        }
+        central.durability.reopen()
+        let start = StartTransactionRequest(connectorId: 1, idTag: "TAG-1", meterStart: 0, timestamp: someDate)
+        #expect(try await central.request(start, on: link).transactionId == 1)  // the unanswered start used no id
+    }
+
     @Test func listedTagsAreAcceptedIgnoringCaseAndOthersInvalid() async throws {
         let central = try CentralSystem.make()
         let link = await central.connect("CP1")

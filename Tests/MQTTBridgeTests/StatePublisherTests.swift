@@ -167,33 +167,17 @@ extension StatePublisher {
         #expect(try store.load().map(\.payload) == (StatePublisher.window + 1...count).map(String.init))
     }
 
-    @Test func theIntakeGateIsPausedWhileTheBrokerFallsBehindButNotDuringAnOutage() {
+    /// Issue 19: a broker that hangs while connected (it takes nothing and acknowledges nothing) made the gateway
+    /// stop reading from every charger. The outbox is on disk: while it has room, chargers are answered as usual.
+    @Test func aHungBrokerDoesNotStopChargersWhileTheOutboxHasRoom() {
         let transport = RecordingTransport()
-        let intake = IntakeGate()
-        let publisher = StatePublisher(transport: transport, qos: 1, store: MemoryOutbox(), intake: intake, logger: quiet)
+        let gate = DurabilityGate()
+        let publisher = StatePublisher(transport: transport, qos: 1, store: MemoryOutbox(), gate: gate, logger: quiet)
         publisher.connected()
-        let pause = StatePublisher.intakePauseLevel, resume = StatePublisher.intakeResumeLevel
-        publisher.publish((1..<pause).map { reading("energy", String($0)) })
-        #expect(intake.isOpen)
-        publisher.publish([reading("energy", "\(pause)")])
-        #expect(!intake.isOpen && intake.pauseCount == 1)
-        // Acknowledgements bring the outbox down to the resume level: the gate opens there, not before.
-        var id: Int32 = 0
-        while publisher.waiting > resume + 1 {
-            id += 1
-            publisher.acknowledged(id)
-        }
-        #expect(!intake.isOpen)
-        id += 1
-        publisher.acknowledged(id)
-        #expect(publisher.waiting == resume && intake.isOpen)
-        // Without a broker the outbox keeps what comes, and chargers are served as usual.
-        publisher.disconnected()
-        publisher.publish((1...pause).map { reading("power", String($0)) })
-        #expect(intake.isOpen)
-        // Back: the backlog drains before more is read.
-        publisher.connected()
-        #expect(!intake.isOpen && intake.pauseCount == 2)
+        for n in 1...10_000 { publisher.publish([reading("energy", String(n))]) }
+        #expect(gate.isOpen && gate.closeCount == 0)
+        #expect(publisher.waiting == 10_000)
+        #expect(transport.log.count == StatePublisher.window)  // the window, and no more, in flight
     }
 
     @Test func aRestartSendsWhatWasNotAcknowledged() throws {
@@ -210,32 +194,77 @@ extension StatePublisher {
         #expect(try store.load().isEmpty)
     }
 
-    @Test func aFullOutboxDropsItsOldestTenthAndSaysSo() {
+    /// Issue 19: a full outbox dropped its oldest tenth, readings chargers had been answered for. Now it drops
+    /// nothing: at a bound the gate closes (transaction messages go unanswered), ordinary retained state is held
+    /// back, and under 90 % of the bounds the gate opens and that state goes out.
+    @Test func aFullOutboxClosesTheGateDropsNothingAndReopensUnderNinetyPercent() {
         let transport = RecordingTransport()
-        let publisher = StatePublisher(transport: transport, qos: 1, store: MemoryOutbox(), outboxLimit: 20, logger: quiet)
-        publisher.publish((1...21).map { reading("energy", String($0)) })
-        #expect(publisher.waiting == 19)
-        publisher.connected()
-        #expect(transport.log.first == "energy=3")
-        #expect(transport.log.count == 19)
+        let gate = DurabilityGate()
+        let publisher = StatePublisher(transport: transport, qos: 1, store: MemoryOutbox(),
+                                       limits: OutboxLimits(messages: 100), gate: gate, logger: quiet)
+        publisher.connected()  // the broker takes the window and acknowledges nothing
+        publisher.publish((1...99).map { reading("energy", String($0)) })
+        #expect(gate.isOpen)
+        publisher.publish([reading("energy", "100")])
+        #expect(!gate.isOpen && gate.closeCount == 1)
+        // Past the bound, what still comes (a command result, say) is kept too: nothing is dropped.
+        publisher.publish([Publication(topic: "result", payload: "{}", retain: false)])
+        publisher.publish([Publication(topic: "status", payload: "Charging")])  // held back, not queued
+        #expect(publisher.waiting == 101)
+        #expect(transport.log.count == 101 && transport.log.first == "energy=1" && !transport.log.contains("status=Charging"))
+        for id: Int32 in 1...10 { publisher.acknowledged(id) }
+        #expect(!gate.isOpen)  // 91 left: above 90
+        publisher.acknowledged(11)
+        #expect(gate.isOpen)
+        #expect(transport.log.last == "status=Charging")  // the held-back state, once the gate opened
     }
 
-    @Test func whileReadingIsPausedForASlowBrokerTheOutboxDropsNothing() {
-        let transport = RecordingTransport()
-        let gate = IntakeGate()
-        let limit = StatePublisher.intakePauseLevel + 100
-        let publisher = StatePublisher(transport: transport, qos: 1, store: MemoryOutbox(), outboxLimit: limit, intake: gate, logger: quiet)
-        publisher.connected()
-        // The broker acknowledges nothing: reading pauses at the pause level, and what chargers had sent before
-        // the pause still arrives, past the limit, without a drop.
-        for n in 1...limit + 500 { publisher.publish([reading("energy", String(n))]) }
+    @Test func theByteBoundClosesTheGateToo() {
+        let gate = DurabilityGate()
+        let entry = OutboxEntry(sequence: 0, topic: "energy", payload: "1234", retain: true)
+        let publisher = StatePublisher(transport: RecordingTransport(), qos: 1, store: MemoryOutbox(),
+                                       limits: OutboxLimits(bytes: 2048), gate: gate, logger: quiet)
+        let fits = 2048 / entry.size
+        publisher.publish((1...fits).map { _ in reading("energy", "1234") })
+        #expect(gate.isOpen)
+        publisher.publish([reading("energy", "1234")])
         #expect(!gate.isOpen)
-        #expect(publisher.waiting == limit + 500)
-        // During an outage the limit holds again: the next message trims the oldest tenth.
-        publisher.disconnected()
-        publisher.publish([reading("energy", "last")])
-        #expect(publisher.waiting == limit + 501 - limit / 10)
     }
+
+    /// Issue 19: with the disk full, messages were acknowledged into memory only and /readyz stayed ready. Now a
+    /// failed write closes the gate and makes the store not writable; the entries wait in memory, and the retry that
+    /// finds the store writable again writes them and opens the gate.
+    @Test func aStoreThatCannotWriteClosesTheGateUntilARetryWrites() throws {
+        let store = FailingOutbox()
+        let gate = DurabilityGate()
+        let publisher = StatePublisher(transport: RecordingTransport(), qos: 1, store: store, gate: gate, logger: quiet)
+        publisher.publish([reading("energy", "1")])
+        store.failing.withLock { $0 = true }
+        publisher.publish([reading("energy", "2")])
+        #expect(!gate.isOpen && !publisher.storeWritable)
+        publisher.retryUnwritten()  // still failing
+        #expect(!gate.isOpen)
+        publisher.publish([reading("energy", "3")])  // what comes meanwhile waits with it
+        store.failing.withLock { $0 = false }
+        publisher.retryUnwritten()
+        #expect(gate.isOpen && publisher.storeWritable)
+        let stored = try store.load().map(\.payload)
+        #expect(stored == ["1", "2", "3"])
+        #expect(publisher.waiting == 3)
+    }
+}
+
+/// An outbox whose writes fail while `failing` is set, as on a full disk.
+final class FailingOutbox: OutboxStore, @unchecked Sendable {
+    struct DiskFull: Error {}
+    private let memory = MemoryOutbox()
+    let failing = Mutex(false)
+    func load() throws -> [OutboxEntry] { try memory.load() }
+    func append(_ entries: [OutboxEntry]) throws {
+        if failing.withLock({ $0 }) { throw DiskFull() }
+        try memory.append(entries)
+    }
+    func dropAcknowledged(below first: UInt64?) throws { try memory.dropAcknowledged(below: first) }
 }
 
 /// Counts the store's writes.

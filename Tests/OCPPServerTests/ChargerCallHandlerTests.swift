@@ -239,26 +239,43 @@ import Testing
         _ = try await channel.finish()
     }
 
-    @Test func readsWaitWhileTheIntakeGateIsPaused() async throws {
+    /// Issue 19: a charger that pipelines messages and never reads its answers took the gateway to 2.5 GB. While its
+    /// answers wait unwritten (the channel is not writable) nothing more is read from it; once it reads them, reading
+    /// goes on; a charger that stays stuck is closed.
+    @Test func readsWaitWhileTheChargerLeavesItsAnswersUnread() async throws {
         let central = try Self.central()
         let counter = ReadCounter()
-        let channel = try await connect(central, counter: counter)
+        let outcome = ConnectionOutcome()
+        let channel = NIOAsyncTestingChannel()
+        let handler = OnTheLoop(ChargerCallHandler(
+            centralSystem: central, station: "CP1", subprotocol: "ocpp1.6", outcome: outcome, tracker: ConnectionTracker(),
+            batches: AnswerBatches(), stuckTimeout: .seconds(60)))
+        try await channel.testingEventLoop.executeInContext {
+            try channel.pipeline.syncOperations.addHandler(counter)
+            try channel.pipeline.syncOperations.addHandler(handler.value)
+        }
         try await channel.writeInbound(ByteBuffer(string: #"[2,"h1","Heartbeat",{}]"#))
         _ = try await answers(channel, 1)  // attached: reading no longer waits for that
         let reads = { try await channel.testingEventLoop.executeInContext { counter.reads } }
         let before = try await reads()
         channel.read()
         #expect(try await reads() == before + 1)
-        central.intake.pause()
+        channel.isWritable = false
+        channel.pipeline.fireChannelWritabilityChanged()
         channel.read()
         channel.read()
         #expect(try await reads() == before + 1)  // held
-        central.intake.resume()  // the held read goes on the event loop
-        await channel.testingEventLoop.run()
-        #expect(try await reads() == before + 2)  // one read for the two asked while paused
-        channel.read()
-        #expect(try await reads() == before + 3)
-        _ = try await channel.finish()
+        channel.isWritable = true
+        channel.pipeline.fireChannelWritabilityChanged()
+        #expect(try await reads() == before + 2)  // one read for the two asked while stuck
+        // Stuck for good: closed after the timeout, as a timeout.
+        channel.isWritable = false
+        channel.pipeline.fireChannelWritabilityChanged()
+        await channel.testingEventLoop.advanceTime(by: .seconds(59))
+        #expect(outcome.recorded == nil)  // not yet
+        await channel.testingEventLoop.advanceTime(by: .seconds(2))
+        try await channel.closeFuture.get()
+        #expect(outcome.reason == .timeout)
     }
 
     /// The messages of one event loop tick: their events are staged, committed once at the end of the tick, and
