@@ -199,7 +199,8 @@ extension CentralSystem {
         let status = authorize(request.idTag.value, station: station)
         let (transaction, save) = state.withLock { state in
             let transaction = Transaction(
-                id: state.persisted.lastTransactionID + 1, station: station, connectorId: request.connectorId,
+                id: TransactionIDs.next(after: state.persisted.lastTransactionID, at: now()), station: station,
+                connectorId: request.connectorId,
                 idTag: request.idTag.value, meterStart: request.meterStart, startedAt: request.timestamp)
             state.persisted.lastTransactionID = transaction.id
             state.persisted.activeTransactions[transaction.id] = transaction
@@ -220,14 +221,12 @@ extension CentralSystem {
     }
 
     private func stopTransaction(_ request: StopTransactionRequest, station: String) throws -> (StopTransactionResponse, Transaction?) {
-        var repeated = false
         let (transaction, save) = state.withLock { state -> (Transaction?, StateSave?) in
             guard let transaction = state.persisted.activeTransactions[request.transactionId],
                 transaction.station == station
             else {
-                // An id this gateway issued that is no longer open: the charger repeats a stop already recorded.
-                repeated = (1...max(1, state.persisted.lastTransactionID)).contains(request.transactionId)
-                    && state.persisted.lastTransactionID > 0
+                // Not open here: started on another central system, or a stop the charger repeats (the store keeps
+                // that once).
                 return (nil, nil)
             }
             state.persisted.activeTransactions.removeValue(forKey: request.transactionId)
@@ -243,10 +242,10 @@ extension CentralSystem {
             }
         }
         // Into the history before answering, like the start: a stop the charger has seen answered is kept.
-        if !repeated { try store.record(CompletedTransaction(
+        try store.record(CompletedTransaction(
             id: request.transactionId, station: station, connectorId: transaction?.connectorId,
             idTag: transaction?.idTag ?? request.idTag?.value, meterStart: transaction?.meterStart, meterStop: request.meterStop,
-            startedAt: transaction?.startedAt, stoppedAt: request.timestamp, stopReason: (request.reason ?? .local).rawValue)) }
+            startedAt: transaction?.startedAt, stoppedAt: request.timestamp, stopReason: (request.reason ?? .local).rawValue))
         // Stopping is never refused; the tag that started the transaction, or any listed tag, is Accepted.
         var info: IdTagInfo?
         if let idTag = request.idTag?.value {

@@ -138,7 +138,7 @@ public protocol StateStore: Sendable {
     /// system calls it after releasing its own lock, so saves may arrive out of order: of two saves of one station,
     /// the store keeps the one with the higher ``StateSave/revision``.
     func save(_ save: StateSave) throws
-    /// Adds an ended transaction to the history.
+    /// Adds an ended transaction to the history; a stop the charger repeats (same station, id and stop time) is kept once.
     func record(_ transaction: CompletedTransaction) throws
     /// Ended transactions, oldest first, of one station (or all) that stopped at or after `since`.
     func history(station: String?, since: Date?) throws -> [CompletedTransaction]
@@ -224,5 +224,25 @@ public struct StateStoreError: Error, CustomStringConvertible {
 
     public init(description: String) {
         self.description = description
+    }
+}
+
+/// Transaction ids are never handed out twice, even when the store is lost or restored from an old backup: the next
+/// id is one more than the last, and never below the seconds since 2024-01-01 (UTC). A store restored from
+/// yesterday's backup starts again at today's clock, above every id handed out since, unless more transactions
+/// started than seconds passed (a counter that ran ahead of the clock), which a fleet starting under one transaction a
+/// second on average never does. Ids stay within OCPP's 32-bit integers until 2092.
+public enum TransactionIDs {
+    /// 2024-01-01T00:00:00Z.
+    public static let epoch = Date(timeIntervalSince1970: 1_704_067_200)
+
+    /// The id after `last` at `moment`.
+    public static func next(after last: Int, at moment: Date) -> Int {
+        max(last + 1, floor(at: moment))
+    }
+
+    /// The lowest id handed out at `moment`.
+    public static func floor(at moment: Date) -> Int {
+        Int(max(0, moment.timeIntervalSince(epoch)).rounded(.down))
     }
 }

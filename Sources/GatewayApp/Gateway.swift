@@ -118,7 +118,8 @@ public enum Gateway {
         // their last state, then the MQTT client says offline and disconnects; the admin API answers to the end
         // (/readyz says 503 as soon as the charger listener closes).
         var services: [ServiceGroupConfiguration.ServiceConfiguration] =
-            [.init(service: admin), .init(service: mqtt), .init(service: bridge), .init(service: server)]
+            [.init(service: StoreCheckpoints(store: store, logger: logger)), .init(service: admin), .init(service: mqtt),
+             .init(service: bridge), .init(service: server)]
         if let tls = configuration.server.tls {
             services.append(.init(service: CertificateReloader(provider: tls, interval: .seconds(30), logger: logger)))
         }
@@ -132,9 +133,11 @@ public enum Gateway {
             signals.attach(group)
             try await group.run()
             centralSystem.finishEvents()
+            StoreCheckpoints.checkpoint(store, logger: logger)
             logger.info("Stopped")
             return 0
         } catch {
+            StoreCheckpoints.checkpoint(store, logger: logger)
             logger.critical("Gateway stopped: \(error)")
             return 1
         }

@@ -86,9 +86,11 @@ extension SQLiteStore {
     }
 
     func insert(_ t: CompletedTransaction) throws {
+        // A stop the charger sends again (its answer was lost) has the same station, id and time: kept once.
         try database.run("""
             INSERT INTO transactions (id, station, connector_id, id_tag, meter_start, meter_stop, started_at, stopped_at, stop_reason)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+            WHERE NOT EXISTS (SELECT 1 FROM transactions WHERE station = ?2 AND stopped_at = ?8 AND id = ?1)
             """, [.int(Int64(t.id)), .text(t.station), .init(t.connectorId), .init(t.idTag), .init(t.meterStart),
                   .int(Int64(t.meterStop)), t.startedAt.map { .int(Self.millis($0)) } ?? .null, .int(Self.millis(t.stoppedAt)),
                   .text(t.stopReason)])

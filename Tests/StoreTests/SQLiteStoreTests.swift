@@ -266,6 +266,29 @@ extension SQLiteMigrationTests {
         #expect(try store.storedCommands().map(\.id) == [second])
     }
 
+    /// Issue 19: after a clean stop everything was still in `gateway.sqlite3-wal`; a copy of the database file alone
+    /// started blank. After a checkpoint the database file alone holds the state.
+    @Test func afterACheckpointTheDatabaseFileAloneHoldsTheState() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("checkpoint-\(UUID())").path
+        let copy = dir + "-copy"
+        defer {
+            try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: copy)
+        }
+        let store = try SQLiteStore(directory: dir)
+        try store.save(PersistedState(lastTransactionID: 77, stations: ["CP1": StationRecord(chargingEnabled: false)]))
+        func copyDatabaseFileAlone() throws -> PersistedState {
+            try? FileManager.default.removeItem(atPath: copy)
+            try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: store.path, toPath: copy + "/gateway.sqlite3")
+            return try (SQLiteStore(directory: copy) as StateStore).load()
+        }
+        #expect(try copyDatabaseFileAlone().lastTransactionID == 0)  // before: all of it in the write-ahead log
+        try store.checkpoint()
+        let copied = try copyDatabaseFileAlone()
+        #expect(copied.lastTransactionID == 77 && copied.stations["CP1"]?.chargingEnabled == false)
+    }
+
     @Test func aSecondGatewayOnTheSameDataDirectoryIsRefused() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("locked-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
