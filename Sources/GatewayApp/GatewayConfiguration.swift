@@ -208,7 +208,8 @@ public struct GatewayConfiguration: Sendable {
             version: gatewayVersion,
             outboxLimits: OutboxLimits(
                 messages: try reader.integer(Settings.outboxMaxMessages, in: 100...100_000_000, expected: "a number of messages from 100 to 100000000"),
-                bytes: try reader.integer(Settings.outboxMaxBytes, in: 65536...(1 << 40), expected: "a size in bytes from 65536 to 1099511627776")))
+                bytes: try reader.integer(Settings.outboxMaxBytes, in: 65536...(1 << 40), expected: "a size in bytes from 65536 to 1099511627776")),
+            commandQueueLimit: try reader.integer(Settings.commandQueueMax, in: 1...100_000, expected: "a number of commands from 1 to 100000"))
     }
 
     /// What `<base>/bridge/info` publishes: the version and the settings, without secrets (no password, no tags).

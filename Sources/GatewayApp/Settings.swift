@@ -71,6 +71,8 @@ public enum Settings {
     public static let commandRetryBaseDelay = Setting(name: "OCPP_COMMAND_RETRY_BASE_DELAY", defaultValue: "0.3",
         help: "Seconds before the first retry of a command; doubles per retry")
 
+    public static let commandQueueMax = Setting(name: "OCPP_COMMAND_QUEUE_MAX", defaultValue: "100",
+        help: "Most commands waiting for one station; more get a QueueFull result at once")
     public static let haDiscovery = Setting(name: "HA_DISCOVERY", defaultValue: "true",
         help: "Publish Home Assistant MQTT discovery configs for every station")
     public static let haDiscoveryPrefix = Setting(name: "HA_DISCOVERY_PREFIX", defaultValue: "homeassistant",
@@ -147,7 +149,7 @@ public enum Settings {
         remoteStartWindow, authorizedTags, dataDir, logLevel,
         mqttHostname, mqttPort, mqttTransport, mqttUsername, mqttPassword, mqttClientID, mqttKeepalive,
         mqttReconnectBaseDelay, mqttReconnectMaxDelay, mqttTimeout, mqttWebsocketPath, mqttWebsocketHeaders,
-        mqttBasePath, mqttUseStationName, mqttConnectorOneTopics, mqttQoS, expectedChargePoints, commandRetryAttempts, commandRetryBaseDelay,
+        mqttBasePath, mqttUseStationName, mqttConnectorOneTopics, mqttQoS, expectedChargePoints, commandRetryAttempts, commandRetryBaseDelay, commandQueueMax,
         haDiscovery, haDiscoveryPrefix, haStatusTopic, maxCurrent, currentStep, remoteIDTag,
         adminAddr, adminPort, adminToken, adminTokenFile, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout, eventLoopThreads,
         stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout, maxConnectors,

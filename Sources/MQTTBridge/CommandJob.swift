@@ -7,6 +7,8 @@ struct CommandJob: Sendable {
     var stateOnSuccess: (parameter: String, value: String)?
     /// Its id in the command store while it waits (OCPP commands only).
     var storedID: Int64?
+    /// When the runner took it: its retry window runs from here.
+    var accepted: ContinuousClock.Instant?
 }
 
 /// A command refused before it was queued, with what its error result names.

@@ -12,6 +12,8 @@ public enum CommandResultCode: Hashable, Sendable, CustomStringConvertible {
     case noTransaction
     /// The station did not connect while the command was tried.
     case stationOffline
+    /// The station already has `OCPP_COMMAND_QUEUE_MAX` commands waiting.
+    case queueFull
     /// The charger did not answer in time (`OCPP_CALL_TIMEOUT`).
     case timeout
     /// The connection ended before the charger answered (or the gateway restarted meanwhile).
@@ -33,6 +35,7 @@ public enum CommandResultCode: Hashable, Sendable, CustomStringConvertible {
         case .invalidArguments: "InvalidArguments"
         case .noTransaction: "NoTransaction"
         case .stationOffline: "StationOffline"
+        case .queueFull: "QueueFull"
         case .timeout: "Timeout"
         case .connectionLost: "ConnectionLost"
         case .invalidResponse: "InvalidResponse"

@@ -3,11 +3,19 @@ import Foundation
 import Logging
 import Metrics
 import OCPP
+import Synchronization
 
 /// Runs commands from MQTT: keeps each OCPP command in the ``CommandStore`` from acceptance to result, sends it
 /// to its station (trying again with exponential backoff while the station is not connected), and publishes its
 /// result. Each station has one queue and one child task, so one station's commands run in order while stations
 /// run in parallel.
+///
+/// Each command's retry window runs on its own clock, from when it was taken: the back-offs of
+/// `OCPP_COMMAND_RETRY_ATTEMPTS` tries (``retryWindow``). A command whose window passed while it waited behind
+/// others for a station that is not connected gets its `StationOffline` result at its turn and is never sent, so
+/// a station that comes back does not receive a backlog of stale commands, and every command waiting for an
+/// offline station has its result about one window after it was sent. A station's queue holds at most
+/// `OCPP_COMMAND_QUEUE_MAX` commands; more get a `QueueFull` result at once.
 ///
 /// ```swift
 /// let runner = CommandRunner(settings: settings, target: centralSystem, store: store, logger: logger,
@@ -24,6 +32,18 @@ final class CommandRunner: Sendable {
         var retryBaseDelay: Duration
         /// Targets of commands that name no station when none has connected yet.
         var expectedStations: [String]
+        /// The most commands waiting in one station's queue (`OCPP_COMMAND_QUEUE_MAX`).
+        var queueLimit: Int = 100
+
+        /// How long a command waits for its station to connect: the back-offs of every retry, added up.
+        var retryWindow: Duration {
+            var window = Duration.zero, delay = retryBaseDelay
+            for _ in 0..<retryAttempts {
+                window += delay
+                delay = min(delay * 2, CommandRunner.longestRetryDelay)
+            }
+            return window
+        }
     }
 
     private let settings: Settings
@@ -33,6 +53,8 @@ final class CommandRunner: Sendable {
     private let lastConnected: @Sendable () -> String?
     private let publish: @Sendable ([Publication]) -> Void
     private let now: @Sendable () -> ContinuousClock.Instant
+    /// Commands queued or running, by queue (station; "" for the last connected).
+    private let queued = Mutex<[String: Int]>([:])
 
     /// - Parameters:
     ///   - lastConnected: the station that connected last: the target of commands that name none.
@@ -59,20 +81,36 @@ final class CommandRunner: Sendable {
             var queues: [String: AsyncStream<CommandJob>.Continuation] = [:]
             func enqueue(_ job: CommandJob) {
                 let key = job.station ?? ""
+                var job = job
+                job.accepted = now()
                 if queues[key] == nil {
                     let (stream, continuation) = AsyncStream<CommandJob>.makeStream()
                     queues[key] = continuation
                     group.addTask {
-                        for await job in stream { await self.execute(job) }
+                        for await job in stream {
+                            await self.execute(job)
+                            self.queued.withLock { $0[key, default: 1] -= 1 }
+                        }
                     }
                 }
+                queued.withLock { $0[key, default: 0] += 1 }
                 queues[key]!.yield(job)
             }
             for job in resumeStoredCommands() { enqueue(job) }
-            for await job in jobs { enqueue(stored(job)) }
+            for await job in jobs {
+                let key = job.station ?? ""
+                guard queued.withLock({ $0[key, default: 0] }) < settings.queueLimit else {
+                    refuseFull(job)
+                    continue
+                }
+                enqueue(stored(job))
+            }
             for queue in queues.values { queue.finish() }
         }
     }
+
+    /// Commands queued or running, in every queue.
+    var waitingCommands: Int { queued.withLock { $0.values.reduce(0, +) } }
 
     /// Publishes the error result of a command refused before it was queued.
     func refuse(_ refusal: RefusedCommand, topic: String) {
@@ -81,6 +119,17 @@ final class CommandRunner: Sendable {
         ])
         publishResult(station: refusal.station, name: refusal.name, requestID: refusal.requestID,
                       .error(code: refusal.code, description: refusal.description))
+    }
+
+    /// A command for a station whose queue is full: its error result, at once; nothing is stored or sent.
+    private func refuseFull(_ job: CommandJob) {
+        let station = job.station ?? lastConnected() ?? ""
+        logger.warning("Command refused: the station's queue is full", metadata: [
+            "ocpp.station_id": "\(station)", "mqtt.queue_limit": "\(settings.queueLimit)",
+        ])
+        publishResult(station: station, name: job.command.name, requestID: job.command.requestID, .error(
+            code: .queueFull,
+            description: "the station already has \(settings.queueLimit) commands waiting (OCPP_COMMAND_QUEUE_MAX)"))
     }
 
     /// Keeps an OCPP command in the store until its result is out, so a restart does not lose it.
@@ -143,7 +192,8 @@ final class CommandRunner: Sendable {
                 outcome = .error(code: .internalError, description: "\(error)")
             }
         case .ocpp(let action, let payload):
-            let attempts = await call(action, payload, station: station, explicit: job.station != nil, storedID: job.storedID)
+            let attempts = await call(action, payload, station: station, explicit: job.station != nil, storedID: job.storedID,
+                                      accepted: job.accepted ?? now())
             station = attempts.station
             if let finished = attempts.outcome {
                 outcome = finished
@@ -161,15 +211,17 @@ final class CommandRunner: Sendable {
         publishResult(station: station ?? "", name: command.name, requestID: command.requestID, outcome)
     }
 
-    /// Sends the call, trying again while the station is not connected.
+    /// Sends the call, trying again while the station is not connected, until the command's retry window (from
+    /// `accepted`) has passed.
     /// - Returns: the station tried last, and the outcome; `nil` when the gateway stopped before there was one.
     private func call(
-        _ action: Action, _ payload: RawJSON, station initial: String?, explicit: Bool, storedID: Int64?
+        _ action: Action, _ payload: RawJSON, station initial: String?, explicit: Bool, storedID: Int64?,
+        accepted: ContinuousClock.Instant
     ) async -> (station: String?, outcome: CommandOutcome?) {
         var station = initial
         var delay = settings.retryBaseDelay
         var attempt = 0
-        let started = now()
+        let deadline = accepted + settings.retryWindow
         while true {
             if let station {
                 // Marked sent before the attempt: if the process dies during it, the command is not sent twice.
@@ -190,18 +242,22 @@ final class CommandRunner: Sendable {
                     break
                 }
             }
-            guard attempt < settings.retryAttempts, !Task.isCancelled else { break }
+            // Tried once more after each back-off, within the window; a window that passed while the command
+            // waited its turn leaves just the try above, which sends nothing to a station that is not connected.
+            let remaining = deadline - now()
+            guard remaining > .zero, !Task.isCancelled else { break }
             attempt += 1
+            let wait = min(delay, remaining)
             if let station {
-                _ = await target.waitForConnection(of: station, upTo: delay)
+                _ = await target.waitForConnection(of: station, upTo: wait)
             } else {
-                try? await Task.sleep(for: delay)
+                try? await Task.sleep(for: wait)
             }
             delay = min(delay * 2, Self.longestRetryDelay)
             if !explicit { station = lastConnected() ?? station }
         }
         if Task.isCancelled { return (station, nil) }
-        let waited = String(format: "%.1f", (now() - started).seconds)
+        let waited = String(format: "%.1f", (now() - accepted).seconds)
         let description = station.map { "station '\($0)' is not connected (tried \(attempt + 1) times over \(waited) s)" }
             ?? "no station is connected (waited \(waited) s)"
         return (station, .error(code: .stationOffline, description: description))

@@ -52,7 +52,7 @@ public final class MQTTBridge: Service, DurableEventSink {
         self.intake = CommandIntake(topics: configuration.topics, controls: configuration.controls, expectedStations: configuration.expectedStations)
         self.runner = CommandRunner(
             settings: .init(topics: configuration.topics, retryAttempts: configuration.retryAttempts, retryBaseDelay: configuration.retryBaseDelay,
-                            expectedStations: configuration.expectedStations),
+                            expectedStations: configuration.expectedStations, queueLimit: configuration.commandQueueLimit),
             target: centralSystem, store: commands, logger: logger, lastConnected: { directory.lastConnected },
             publish: { publisher.publish($0) })
         centralSystem.setDurableSink(self)

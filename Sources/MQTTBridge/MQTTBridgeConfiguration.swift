@@ -9,6 +9,8 @@ public struct MQTTBridgeConfiguration: Sendable {
     public var retryAttempts: Int
     /// The first wait between tries; it doubles each time (`OCPP_COMMAND_RETRY_BASE_DELAY`).
     public var retryBaseDelay: Duration
+    /// The most commands waiting for one station (`OCPP_COMMAND_QUEUE_MAX`).
+    public var commandQueueLimit: Int
 
     /// Home Assistant discovery; nil turns it off (`HA_DISCOVERY`).
     public var discovery: DiscoveryConfiguration?
@@ -25,8 +27,9 @@ public struct MQTTBridgeConfiguration: Sendable {
         topics: TopicLayout, qos: Int = 1, expectedStations: [String] = [], retryAttempts: Int = 5,
         retryBaseDelay: Duration = .milliseconds(300), discovery: DiscoveryConfiguration? = nil,
         controls: ControlConfiguration = ControlConfiguration(), info: [String: JSONValue] = [:], version: String = "dev",
-        outboxLimits: OutboxLimits = OutboxLimits()
+        outboxLimits: OutboxLimits = OutboxLimits(), commandQueueLimit: Int = 100
     ) {
+        self.commandQueueLimit = commandQueueLimit
         self.topics = topics
         self.qos = qos
         self.expectedStations = expectedStations

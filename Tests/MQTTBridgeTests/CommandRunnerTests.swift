@@ -113,9 +113,11 @@ import Testing
     let topics = TopicLayout(basePath: "t", useStationName: true)
     let quiet = Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    func runner(_ target: FakeTarget, store: any CommandStore = MemoryCommandStore(), published: Published, attempts: Int = 3) -> CommandRunner {
+    func runner(_ target: FakeTarget, store: any CommandStore = MemoryCommandStore(), published: Published, attempts: Int = 3,
+                queueLimit: Int = 100) -> CommandRunner {
         CommandRunner(
-            settings: .init(topics: topics, retryAttempts: attempts, retryBaseDelay: .milliseconds(300), expectedStations: []),
+            settings: .init(topics: topics, retryAttempts: attempts, retryBaseDelay: .milliseconds(300), expectedStations: [],
+                            queueLimit: queueLimit),
             target: target, store: store, logger: quiet, lastConnected: { nil }, publish: { published.add($0) },
             now: { target.clock.now })
     }
@@ -161,6 +163,54 @@ import Testing
         #expect(result["status"] == "error")
         #expect(result["error"] == ["code": "StationOffline", "description": "station 'CP9' is not connected (tried 4 times over 2.1 s)"])
         #expect(try store.storedCommands().isEmpty)
+    }
+
+    /// Issue 19: 10,000 commands for an offline station got one result about every 9 s, and when the station came back
+    /// it received every one of them. Each command's window now runs from when it was taken: behind the first, whose
+    /// back-offs use up the window, the others' windows have passed too, so they get their results at once, unsent.
+    @Test func commandsForAnOfflineStationEachHaveTheirOwnWindowAndAreNeverSentLate() async throws {
+        let target = FakeTarget(.init(holding: "CP9"), clock: ManualInstant())
+        let published = Published()
+        let store = MemoryCommandStore()
+        let runner = runner(target, store: store, published: published)
+        let (stream, jobs) = AsyncStream<CommandJob>.makeStream()
+        let running = Task { await runner.run(jobs: stream) }
+        for n in 1...50 { jobs.yield(try job("CP9", #"{"action": "reset", "args": {"type": "Hard"}, "request_id": \#(n)}"#)) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while (target.heldCount < 1 || runner.waitingCommands < 50), ContinuousClock.now < deadline { await Task.yield() }
+        #expect(runner.waitingCommands == 50)  // all taken at the same moment, the first held at its first try
+        target.release()
+        let results = await published.results(count: 50)
+        #expect(results.count == 50)
+        #expect(results.allSatisfy { $0["error"]?.objectValue?["code"] == "StationOffline" })
+        #expect(target.waits.withLock { $0.count } == 3)  // the first command's back-offs only
+        // The station comes back: nothing stale is sent.
+        target.script.withLock { $0.connected.insert("CP9") }
+        jobs.finish()
+        await running.value
+        #expect(target.sent.withLock { $0 }.isEmpty)
+        #expect(try store.storedCommands().isEmpty)
+    }
+
+    /// A station's queue is bounded: past `OCPP_COMMAND_QUEUE_MAX` a command gets `QueueFull` at once, and is neither
+    /// stored nor sent.
+    @Test func aFullQueueRefusesMoreCommandsAtOnce() async throws {
+        let target = FakeTarget(.init(connected: ["CP1"], holding: "CP1"), clock: ManualInstant())
+        let published = Published()
+        let store = MemoryCommandStore()
+        let runner = runner(target, store: store, published: published, queueLimit: 5)
+        let (stream, jobs) = AsyncStream<CommandJob>.makeStream()
+        let running = Task { await runner.run(jobs: stream) }
+        for n in 1...8 { jobs.yield(try job("CP1", #"{"action": "clear_cache", "request_id": \#(n)}"#)) }
+        let refused = await published.results(count: 3)
+        #expect(refused.map { $0["request_id"] } == [6, 7, 8])
+        #expect(refused.allSatisfy { $0["error"]?.objectValue?["code"] == "QueueFull" })
+        #expect(try store.storedCommands().count == 5)
+        target.release()
+        jobs.finish()
+        await running.value
+        #expect(target.sent.withLock { $0 }.count == 5)
+        #expect(published.results.count == 8)
     }
 
     @Test func aStationThatConnectsWhileWaitedForGetsTheCommand() async throws {
