@@ -25,6 +25,8 @@ public final class CentralSystem: Sendable {
     let state: Mutex<State>
     /// The last save of a station's state failed (logged once per episode).
     private let saveFailing = Atomic(false)
+    /// "Refusing new stations" was logged, and no new station has been remembered since.
+    private let knownStationsFullLogged = Atomic(false)
     /// The counters of answered charger messages, by action, made once: making one per message went through the
     /// metrics factory's lock and its dictionary every time.
     private let answeredCounters: [String: Counter] = OCPPMetrics.receivedCounters(outcome: "ok")
@@ -65,7 +67,17 @@ public final class CentralSystem: Sendable {
         self.logger = logger
         self.now = now
         self.state = Mutex(State(persisted: try store.load()))
+        self.forgottenAtStart = store.forgottenStations
+        if !forgottenAtStart.isEmpty {
+            logger.notice("Forgot the stations an earlier version kept from a handshake alone", metadata: [
+                "ocpp.forgotten_stations": "\(forgottenAtStart.count)",
+            ])
+        }
     }
+
+    /// The stations the store forgot when it was opened (an upgrade from a version that remembered stations from
+    /// their handshake): the bridge clears what it announced for them on MQTT.
+    public let forgottenAtStart: [String]
 
     /// A new stream of every event from now on. Each subscriber gets every event, in order.
     public func events() -> AsyncStream<CentralSystemEvent> {
@@ -95,27 +107,36 @@ public final class CentralSystem: Sendable {
         public let station: String
         let session: StationSession
         let connection: any OCPPConnection
+        let info: ConnectionInfo
+        /// Set once the station is remembered and its connection announced (``announce(_:batch:)``).
+        let announced: Announced
         /// A logger with the station's metadata.
         public let logger: Logger
     }
 
+    /// Whether a connection has been announced; read without a lock on every message.
+    final class Announced: Sendable {
+        private let flag: Atomic<Bool>
+        init(_ value: Bool) { flag = Atomic(value) }
+        var value: Bool { flag.load(ordering: .acquiring) }
+        func set() { flag.store(true, ordering: .releasing) }
+    }
+
     /// Makes `connection` the station's connection. An earlier connection of the same station is closed
     /// (1000, "replaced") and its calls continue on the new one.
+    ///
+    /// A station the gateway knows is announced (a `.connected` event) at once. A new one is remembered, listed and
+    /// announced only with its first message (``announce(_:batch:)``): a connection that never sends one leaves
+    /// nothing behind.
     public func attach(station: String, connection: any OCPPConnection, info: ConnectionInfo) async -> Link {
-        let (session, save) = state.withLock { state -> (StationSession, StateSave?) in
-            var save: StateSave?
-            if state.persisted.stations[station] == nil {
-                // Remembered from its first connection on, so it is published DISCONNECTED after a restart.
-                state.persisted.stations[station] = StationRecord()
-                save = state.save(stations: [station])
-            }
+        let (session, known) = state.withLock { state -> (StationSession, Bool) in
             state.connected[station] = (ObjectIdentifier(connection), info)
-            if let existing = state.sessions[station] { return (existing, save) }
+            let known = state.persisted.stations[station] != nil
+            if let existing = state.sessions[station] { return (existing, known) }
             let session = StationSession(station: station, callTimeout: configuration.callTimeout, logger: stationLogger(station))
             state.sessions[station] = session
-            return (session, save)
+            return (session, known)
         }
-        if let save { saveLogged(save, station: station) }
         let previous = await session.attach(connection)
         var logger = stationLogger(station)
         logger[metadataKey: "ocpp.remote_address"] = "\(info.remoteAddress)"
@@ -124,14 +145,46 @@ public final class CentralSystem: Sendable {
             let reason = await previous.close(because: .replaced)
             emit(.disconnected(station: station, reason: reason))
         } else {
-            logger.info("Station connected", metadata: ["ocpp.subprotocol": "\(info.subprotocol ?? "none")"])
+            logger.info("Station connected", metadata: [
+                "ocpp.subprotocol": "\(info.subprotocol ?? "none")", "ocpp.known_station": "\(known)",
+            ])
         }
-        emit(.connected(station: station, info: info))
+        if known { emit(.connected(station: station, info: info)) }
         updateConnectedGauge()
         for waiter in state.withLock({ $0.connectionWaiters.removeValue(forKey: station) ?? [:] }).values {
             waiter.resume()
         }
-        return Link(station: station, session: session, connection: connection, logger: logger)
+        return Link(station: station, session: session, connection: connection, info: info, announced: Announced(known), logger: logger)
+    }
+
+    /// Whether a connection for `station` may be taken: a known station always, a new one while fewer than
+    /// `maxKnownStations` are remembered (the handshake answers 503 otherwise).
+    public func acceptsConnection(of station: String) -> Bool {
+        state.withLock { $0.persisted.stations[station] != nil || $0.persisted.stations.count < configuration.maxKnownStations }
+    }
+
+    /// A new station's first message: the station is remembered (saved) and its connection announced, in order
+    /// before the message's own event. False when `maxKnownStations` are remembered already: the message is refused.
+    func announce(_ link: Link, batch: DurableBatch?) -> Bool {
+        let outcome = state.withLock { state -> (save: StateSave?, full: Bool) in
+            if state.persisted.stations[link.station] != nil { return (nil, false) }
+            guard state.persisted.stations.count < configuration.maxKnownStations else { return (nil, true) }
+            state.persisted.stations[link.station] = StationRecord()
+            return (state.save(stations: [link.station]), false)
+        }
+        guard !outcome.full else {
+            if knownStationsFullLogged.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
+                link.logger.warning("Refusing new stations: the gateway remembers OCPP_MAX_KNOWN_STATIONS stations already; forget some (bridge/request/forget_station) or raise the setting", metadata: [
+                    "ocpp.max_known_stations": "\(configuration.maxKnownStations)",
+                ])
+            }
+            return false
+        }
+        knownStationsFullLogged.store(false, ordering: .releasing)
+        if let save = outcome.save { saveLogged(save, station: link.station) }
+        link.announced.set()
+        emit(.connected(station: link.station, info: link.info), into: batch)
+        return true
     }
 
     /// Ends a connection. Nothing happens if it was already replaced by a newer one.
@@ -144,9 +197,11 @@ public final class CentralSystem: Sendable {
             }
         }
         updateConnectedGauge()
+        link.logger.info("Station disconnected", metadata: ["ocpp.disconnect_reason": "\(reason)"])
+        // A connection that never sent a message was never announced, and leaves nothing behind.
+        guard link.announced.value else { return }
         let moment = now()
         remember(link.station) { $0.lastSeen = moment }
-        link.logger.info("Station disconnected", metadata: ["ocpp.disconnect_reason": "\(reason)"])
         emit(.disconnected(station: link.station, reason: reason))
     }
 
@@ -230,6 +285,13 @@ public final class CentralSystem: Sendable {
         }
         switch frame {
         case .call(let call):
+            if !link.announced.value, !announce(link, batch: batch) {
+                OCPPMetrics.received(action: "unknown_station", outcome: "error")
+                OCPPMetrics.callError(CallErrorCode.genericError.rawValue, direction: "sent")
+                return .handled(reply: FrameCodec.encode(.callError(CallError(
+                    messageID: call.messageID, code: .genericError,
+                    description: "the central system remembers \(configuration.maxKnownStations) stations already and takes no new one"))))
+            }
             let action = Action(rawValue: call.action)
             guard let answer = handle(call, action: action, station: link.station, logger: link.logger, batch: batch) else {
                 OCPPMetrics.received(action: action?.rawValue ?? "unknown", outcome: "unanswered")

@@ -16,6 +16,9 @@ public struct CentralSystemConfiguration: Sendable {
     /// The highest connector id a station may use (`OCPP_MAX_CONNECTORS`); messages naming a higher one are refused
     /// with `PropertyConstraintViolation` and create no state.
     public var maxConnectors: Int
+    /// The most stations remembered (`OCPP_MAX_KNOWN_STATIONS`): a station is remembered from its first message on;
+    /// past this a new one is refused (503 at the handshake, `GenericError` to a first message).
+    public var maxKnownStations: Int
     /// Answers DataTransfer requests from chargers; when `nil`, they are answered `UnknownVendorId`.
     public var dataTransferHandler: (@Sendable (_ station: String, _ request: DataTransferRequest) -> DataTransferResponse)?
 
@@ -25,6 +28,7 @@ public struct CentralSystemConfiguration: Sendable {
         callTimeout: Duration = .seconds(30),
         remoteStartAuthorizationWindow: Duration = .seconds(300),
         maxConnectors: Int = 8,
+        maxKnownStations: Int = 25_000,
         dataTransferHandler: (@Sendable (String, DataTransferRequest) -> DataTransferResponse)? = nil
     ) {
         self.heartbeatInterval = heartbeatInterval
@@ -32,6 +36,7 @@ public struct CentralSystemConfiguration: Sendable {
         self.callTimeout = callTimeout
         self.remoteStartAuthorizationWindow = remoteStartAuthorizationWindow
         self.maxConnectors = maxConnectors
+        self.maxKnownStations = maxKnownStations
         self.dataTransferHandler = dataTransferHandler
     }
 }

@@ -138,6 +138,8 @@ public protocol StateStore: Sendable {
     /// system calls it after releasing its own lock, so saves may arrive out of order: of two saves of one station,
     /// the store keeps the one with the higher ``StateSave/revision``.
     func save(_ save: StateSave) throws
+    /// Stations the store dropped when it was opened (an upgrade's clean-up), for the bridge to clear on MQTT.
+    var forgottenStations: [String] { get }
     /// Adds an ended transaction to the history; a stop the charger repeats (same station, id and stop time) is kept once.
     func record(_ transaction: CompletedTransaction) throws
     /// Ended transactions, oldest first, of one station (or all) that stopped at or after `since`.
@@ -145,6 +147,8 @@ public protocol StateStore: Sendable {
 }
 
 extension StateStore {
+    public var forgottenStations: [String] { [] }
+
     /// Replaces everything the store holds with `state`.
     public func save(_ state: PersistedState) throws {
         try save(.everything(state))

@@ -22,21 +22,24 @@ struct AdminResponse: Sendable {
 }
 
 /// The admin HTTP listener (`ADMIN_ADDR:ADMIN_PORT`), separate from the chargers' port: one small HTTP/1.1
-/// server answering GET requests through `handler`.
+/// server answering GET requests through `handler`, with a bound on its connections and timeouts
+/// (``AdminLimits``), so a flood of slow or half-sent requests cannot hold the process's file descriptors.
 final class AdminServer: Service {
     private let host: String
     private let port: Int
     private let group: any EventLoopGroup
     private let logger: Logger
     private let handler: @Sendable (HTTPRequestHead) async -> AdminResponse
+    private let connections: AdminConnections
 
-    init(host: String, port: Int, group: any EventLoopGroup, logger: Logger,
+    init(host: String, port: Int, group: any EventLoopGroup, logger: Logger, limits: AdminLimits = AdminLimits(),
          handler: @escaping @Sendable (HTTPRequestHead) async -> AdminResponse) {
         self.host = host
         self.port = port
         self.group = group
         self.logger = logger
         self.handler = handler
+        self.connections = AdminConnections(limits: limits, logger: logger)
     }
 
     func run() async throws {
@@ -44,10 +47,17 @@ final class AdminServer: Service {
         do {
             channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .bind(host: host, port: port) { channel in
+                .bind(host: host, port: port) { [connections] channel in
                     channel.eventLoop.makeCompletedFuture {
+                        // A connection past the bound is closed at once (its serving task finds no request). Not
+                        // thrown: an error here would end the listener's stream of connections.
+                        let admitted = connections.admit()
+                        if admitted { channel.closeFuture.whenComplete { _ in connections.released() } }
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                        try channel.pipeline.syncOperations.addHandler(AdminTimeoutHandler(connections: connections))
+                        let wrapped = try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                        if !admitted { channel.close(promise: nil) }
+                        return wrapped
                     }
                 }
         } catch {

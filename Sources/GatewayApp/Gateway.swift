@@ -106,6 +106,12 @@ public enum Gateway {
                                 logger: logger) { request in
             await api.respond(request)
         }
+        let descriptors = FileDescriptorLimit.raiseToHardLimit()
+        if let descriptors, descriptors < configuration.server.maxStations + 1024 {
+            logger.warning("Too few file descriptors for OCPP_MAX_STATIONS chargers: raise the limit (ulimit -n, systemd LimitNOFILE, docker --ulimit nofile) or lower OCPP_MAX_STATIONS", metadata: [
+                "gateway.file_descriptors": "\(descriptors)", "ocpp.max_stations": "\(configuration.server.maxStations)",
+            ])
+        }
         logger.info("Starting", metadata: [
             "gateway.version": "\(gatewayVersion)",
             "mqtt.broker": "\(mqttConfiguration.brokerDescription)", "mqtt.client_id": "\(mqttConfiguration.clientID)",
@@ -113,6 +119,7 @@ public enum Gateway {
             "mqtt.use_station_name": "\(configuration.bridge.topics.useStationName)",
             "mqtt.connector_1_topics": "\(configuration.bridge.topics.connectorOneTopics)",
             "gateway.event_loop_threads": "\(configuration.eventLoopThreads)",
+            "gateway.file_descriptors": "\(descriptors.map(String.init) ?? "unknown")",
         ])
         // Started in this order, stopped in reverse: chargers first (closed with 1001), then the bridge publishes
         // their last state, then the MQTT client says offline and disconnects; the admin API answers to the end

@@ -71,7 +71,8 @@ public struct GatewayConfiguration: Sendable {
                 authorizedTags: try reader.tagList(Settings.authorizedTags),
                 callTimeout: try reader.seconds(Settings.callTimeout)!,
                 remoteStartAuthorizationWindow: try reader.seconds(Settings.remoteStartWindow, allowZero: true)!,
-                maxConnectors: try reader.integer(Settings.maxConnectors, in: 1...1000, expected: "a number of connectors from 1 to 1000")),
+                maxConnectors: try reader.integer(Settings.maxConnectors, in: 1...1000, expected: "a number of connectors from 1 to 1000"),
+                maxKnownStations: try reader.integer(Settings.maxKnownStations, in: 1...10_000_000, expected: "a number of stations from 1 to 10000000")),
             dataDirectory: try reader.string(Settings.dataDir),
             logLevel: try reader.logLevel(Settings.logLevel),
             mqtt: try mqttConfiguration(reader),
@@ -113,6 +114,11 @@ public struct GatewayConfiguration: Sendable {
             let fromFile = try parsePasswords(String(decoding: data, as: UTF8.self), separator: "\n",
                                               variable: Settings.stationPasswordsFile.name, shown: path)
             passwords.merge(fromFile) { _, file in file }
+        }
+        // Basic authentication ends the user id at the first ':' (RFC 7617): such a station could never log in.
+        if let unusable = passwords.keys.sorted().first(where: { $0.contains(":") }) {
+            throw ConfigurationError(variable: Settings.stationPasswords.name, value: "(hidden)",
+                                     expected: "station ids without ':' ('\(unusable)' could never log in: HTTP Basic authentication ends the id at the first ':')")
         }
         return configured ? passwords : nil
     }

@@ -123,6 +123,8 @@ public enum Settings {
         help: "Seconds a new connection may take to complete its WebSocket handshake before it is closed")
     public static let maxConnectors = Setting(name: "OCPP_MAX_CONNECTORS", defaultValue: "8",
         help: "Highest connector id a station may use; messages naming a higher one get a CallError and create no state")
+    public static let maxKnownStations = Setting(name: "OCPP_MAX_KNOWN_STATIONS", defaultValue: "25000",
+        help: "Most stations remembered (from their first message on); a new station beyond it is refused")
 
     public static let mqttTLSCA = Setting(name: "MQTT_TLS_CA", defaultValue: "",
         help: "PEM file of the authorities that sign the broker's certificate; setting it turns TLS on")
@@ -152,7 +154,7 @@ public enum Settings {
         mqttBasePath, mqttUseStationName, mqttConnectorOneTopics, mqttQoS, expectedChargePoints, commandRetryAttempts, commandRetryBaseDelay, commandQueueMax,
         haDiscovery, haDiscoveryPrefix, haStatusTopic, maxCurrent, currentStep, remoteIDTag,
         adminAddr, adminPort, adminToken, adminTokenFile, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout, eventLoopThreads,
-        stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout, maxConnectors,
+        stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout, maxConnectors, maxKnownStations,
         mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA, outboxMaxMessages, outboxMaxBytes,
     ]
 }

@@ -54,7 +54,10 @@ struct CommandIntake: Sendable {
         transactions: (String) -> [Transaction]
     ) -> Outcome {
         let station = topicStation ?? lastConnected ?? expectedStations.first
-        if retained, payload.isEmpty { return .ignored }
+        // As for commands: an empty payload is someone clearing a retained control (`mosquitto_pub -r -n`), which
+        // reaches current subscribers without its retain flag; taking it as "connector 1" would unlock or start
+        // charging on it.
+        if payload.isEmpty { return .ignored }
         if retained {
             return .refused(RefusedCommand(station: station ?? "", name: name, requestID: nil, code: .invalidCommand,
                                            description: Self.retainedRefusal))

@@ -94,6 +94,8 @@ final class EventSink: Sendable {
             publisher.publish([Publication(topic: topics.bridgeState, payload: "online")])
             publisher.publish([Publication(topic: topics.bridgeInfo, payload: JSONValue.object(configuration.info).text)])
             publisher.publish(initialState())
+            // Stations an earlier version kept from a connection alone: what it announced for them goes.
+            for station in centralSystem.forgottenAtStart { forget(station, known: StationRecord()) }
             directory.publishList()
             started.store(true, ordering: .releasing)
         }
@@ -125,8 +127,8 @@ final class EventSink: Sendable {
 
     /// Clears a station's discovery configs; returns how many. A station the gateway announced in an earlier run
     /// (the store knows it) has every config it may have had cleared.
-    func forget(_ station: String) -> Int {
-        let record = centralSystem.stationRecord(station)
+    func forget(_ station: String, known: StationRecord? = nil) -> Int {
+        let record = known ?? centralSystem.stationRecord(station)
         let cleared = shard(station).models.withLock { $0.discovery?.forget(station, known: record) } ?? []
         publisher.forget(cleared.map(\.topic))
         return cleared.count

@@ -96,7 +96,12 @@ public enum PayloadCoding {
                 reason: "\(path(context.codingPath + [key])): required field is missing")
         case .dataCorrupted(let context):
             if context.codingPath.isEmpty {
-                return PayloadDecodingError(code: .formationViolation, reason: "payload is not valid JSON")
+                // Payloads come from frames whose JSON the frame codec has checked already: what Foundation cannot
+                // read at the top is a number that does not fit its field (a fraction, or more than 64 bits, where OCPP
+                // has an integer), which it reports without the field's path.
+                return PayloadDecodingError(
+                    code: .typeConstraintViolation,
+                    reason: "a number does not fit its field (a fraction, or more than 64 bits, where an integer is expected)")
             }
             return PayloadDecodingError(
                 code: .propertyConstraintViolation,

@@ -14,9 +14,19 @@ enum HandshakeVerdict: Sendable, Hashable {
     ///   - access: passwords and the allowlist.
     ///   - atCapacity: whether a new station would pass `OCPP_MAX_STATIONS` (a station already connected may
     ///     always reconnect, replacing its old connection).
+    ///   - remembers: whether the central system takes this station: a new one is refused once it remembers
+    ///     `OCPP_MAX_KNOWN_STATIONS`.
     static func evaluate(
-        _ head: HTTPRequestHead, access: StationAccess = StationAccess(), atCapacity: (String) -> Bool = { _ in false }
+        _ head: HTTPRequestHead, access: StationAccess = StationAccess(), atCapacity: (String) -> Bool = { _ in false },
+        remembers: (String) -> Bool = { _ in true }
     ) -> HandshakeVerdict {
+        // RFC 6455 section 4.1: an upgrade is an HTTP/1.1 (or later) GET with a key of 16 bytes in base64.
+        guard head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1) else {
+            return .refuse(.badRequest, reason: "a WebSocket handshake needs HTTP/1.1", metric: "bad_handshake")
+        }
+        guard let key = head.headers.first(name: "Sec-WebSocket-Key"), isWellFormedKey(key) else {
+            return .refuse(.badRequest, reason: "Sec-WebSocket-Key must be 16 bytes in base64", metric: "bad_handshake")
+        }
         let station: String
         switch StationPath.stationID(fromRequestTarget: head.uri) {
         case .success(let id): station = id
@@ -38,6 +48,20 @@ enum HandshakeVerdict: Sendable, Hashable {
         if atCapacity(station) {
             return .refuse(.serviceUnavailable, reason: "too many stations connected (OCPP_MAX_STATIONS)", metric: "too_many_stations")
         }
+        if !remembers(station) {
+            return .refuse(.serviceUnavailable, reason: "the central system remembers as many stations as it may (OCPP_MAX_KNOWN_STATIONS)",
+                           metric: "too_many_known_stations")
+        }
         return .accept(station: station, subprotocol: offered.isEmpty ? nil : subprotocol)
+    }
+
+    /// 16 bytes in base64: 22 characters of the alphabet and `==`.
+    static func isWellFormedKey(_ key: String) -> Bool {
+        let bytes = Array(key.utf8)
+        guard bytes.count == 24, bytes[22] == UInt8(ascii: "="), bytes[23] == UInt8(ascii: "=") else { return false }
+        return bytes[..<22].allSatisfy { byte in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "/")
+        }
     }
 }

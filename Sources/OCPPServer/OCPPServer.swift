@@ -35,6 +35,10 @@ public final class OCPPServer: Service {
     private let eventLoopGroup: any EventLoopGroup
     private let connections = ConnectionTracker()
     private let batches = AnswerBatches()
+    private let failedLogins = FailedLogins()
+    /// Connections that failed before the upgrade (TLS, garbage, an HTTP/2 preface, a header too large): logged at most
+    /// once a minute, with how many there were.
+    private let earlyFailures = Mutex<(lastLogged: ContinuousClock.Instant?, since: Int)>((nil, 0))
     private let closed = Mutex(false)
     private let listeningAddress = Mutex<SocketAddress?>(nil)
 
@@ -110,11 +114,11 @@ public final class OCPPServer: Service {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.recvAllocator, value: Self.readBuffers)
             .childChannelOption(.writeBufferWaterMark, value: Self.unreadAnswersLimit)
-            .bind(host: configuration.host, port: configuration.port) { [connections, centralSystem, batches] channel in
+            .bind(host: configuration.host, port: configuration.port) { [connections, centralSystem, batches, failedLogins, logger] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try Self.configurePipeline(
                         channel, configuration: configuration, centralSystem: centralSystem, connections: connections,
-                        batches: batches
+                        batches: batches, failedLogins: failedLogins, logger: logger
                     ) { station in
                         connections.count >= configuration.maxStations
                             && centralSystem.connectedStations[station] == nil
@@ -140,7 +144,8 @@ public final class OCPPServer: Service {
 
     private static func configurePipeline(
         _ channel: any Channel, configuration: OCPPServerConfiguration, centralSystem: CentralSystem,
-        connections: ConnectionTracker, batches: AnswerBatches, atCapacity: @escaping @Sendable (String) -> Bool
+        connections: ConnectionTracker, batches: AnswerBatches, failedLogins: FailedLogins, logger: Logger,
+        atCapacity: @escaping @Sendable (String) -> Bool
     ) throws -> EventLoopFuture<UpgradeResult> {
         // The verdict is kept per connection: a refused upgrade's request is not passed on to the
         // not-upgraded pipeline, so that pipeline reads the verdict from here to answer it. Both live on the
@@ -163,7 +168,20 @@ public final class OCPPServer: Service {
             maxFrameSize: configuration.maxFrameSize,
             enableAutomaticErrorHandling: false,
             shouldUpgrade: { channel, head in
-                var verdict = HandshakeVerdict.evaluate(head, access: configuration.access, atCapacity: atCapacity)
+                let address = channel.remoteAddress?.ipAddress ?? "unknown"
+                var verdict: HandshakeVerdict
+                if configuration.access.passwords != nil, failedLogins.isBlocked(address) {
+                    verdict = .refuse(.tooManyRequests, reason: "too many failed logins from this address; try again in a minute",
+                                      metric: "login_throttled")
+                } else {
+                    verdict = HandshakeVerdict.evaluate(
+                        head, access: configuration.access, atCapacity: atCapacity, remembers: centralSystem.acceptsConnection(of:))
+                    if case .refuse(.unauthorized, _, _) = verdict, failedLogins.failed(address) {
+                        logger.warning("Too many failed logins from one address: its handshakes are refused (429) for a minute", metadata: [
+                            "http.remote_address": "\(address)", "ocpp.failed_logins": "\(failedLogins.limit)",
+                        ])
+                    }
+                }
                 // Profile 3: the client certificate (already verified against OCPP_TLS_CLIENT_CA by the TLS
                 // handshake) must name the station.
                 if requireClientCertificate, case .accept(let station, _) = verdict {
@@ -190,6 +208,7 @@ public final class OCPPServer: Service {
                         centralSystem: centralSystem, station: station, subprotocol: subprotocol, outcome: outcome,
                         tracker: connections, batches: batches)
                     try channel.pipeline.syncOperations.addHandlers(
+                        FrameConformance(),
                         NIOWebSocketFrameAggregator(
                             minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1024,
                             maxAccumulatedFrameSize: configuration.maxFrameSize),
@@ -223,9 +242,23 @@ public final class OCPPServer: Service {
                 try await refuse(channel, verdict: verdict)
             }
         } catch {
-            // TLS handshake failures (no or bad client certificate, plain text on a TLS port) end here.
+            // TLS handshake failures (no or bad client certificate, plain text on a TLS port), requests NIO cannot
+            // parse (garbage, an HTTP/2 preface, a header too large) end here.
             Counter(label: "ocpp_connections_refused_total", dimensions: [("reason", "handshake_failed")]).increment()
-            logger.debug("Connection failed before the WebSocket handshake", metadata: ["error": "\(error)"])
+            let now = ContinuousClock.now
+            let count = earlyFailures.withLock { state -> Int? in
+                state.since += 1
+                if let last = state.lastLogged, now - last < .seconds(60) { return nil }
+                defer { state = (now, 0) }
+                return state.since
+            }
+            if let count {
+                logger.warning("Connection failed before the WebSocket handshake (logged at most once a minute)", metadata: [
+                    "error": "\(error)", "ocpp.failures_since_last_line": "\(count)",
+                ])
+            } else {
+                logger.debug("Connection failed before the WebSocket handshake", metadata: ["error": "\(error)"])
+            }
         }
     }
 

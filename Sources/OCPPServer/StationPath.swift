@@ -15,6 +15,13 @@ public enum StationPath {
         case badEncoding
         /// The id contains a character that cannot be in an MQTT topic level (`+`, `#`, `/`) or a control character.
         case forbiddenCharacter(Character)
+        /// The id contains a character nobody can see or type: a format character (zero-width space, a direction
+        /// mark), a line separator, a private-use or unassigned code point, or whitespace other than a space.
+        case invisibleCharacter(Unicode.Scalar)
+        /// The id starts or ends with a space.
+        case surroundingSpace
+        /// `.`, `..`, `bridge` (the gateway's own topics), or an id starting with `$` (the broker's).
+        case reserved(String)
         case tooLong
 
         public var description: String {
@@ -23,6 +30,12 @@ public enum StationPath {
             case .badEncoding: "the station id is not valid percent-encoded UTF-8"
             case .forbiddenCharacter(let character):
                 "the station id contains \(character.unicodeScalars.first.map { $0.value < 0x20 || $0.value == 0x7F } == true ? "a control character" : "'\(character)'"), which cannot be part of an MQTT topic"
+            case .invisibleCharacter(let scalar):
+                "the station id contains an invisible character (U+\(String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 4)))"
+            case .surroundingSpace: "the station id starts or ends with a space"
+            case .reserved(let id):
+                id.hasPrefix("$") ? "station ids starting with '$' are the broker's (like $SYS)"
+                    : "the station id '\(id)' is reserved (it would share topics with the gateway's own or name no station)"
             case .tooLong: "the station id is longer than \(StationPath.maximumLength) characters"
             }
         }
@@ -59,8 +72,20 @@ public enum StationPath {
                 || character.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || (0x80...0x9F).contains($0.value) }
             if forbidden { return .failure(.forbiddenCharacter(character)) }
         }
+        if let invisible = id.unicodeScalars.first(where: isInvisible) { return .failure(.invisibleCharacter(invisible)) }
+        if id.hasPrefix(" ") || id.hasSuffix(" ") { return .failure(.surroundingSpace) }
+        if id == "." || id == ".." || id == "bridge" || id.hasPrefix("$") { return .failure(.reserved(id)) }
         guard id.count <= maximumLength else { return .failure(.tooLong) }
         return .success(id)
+    }
+
+    /// A code point that shows nothing, or nothing anyone could type back: two ids that look the same must be the same.
+    private static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .format, .lineSeparator, .paragraphSeparator, .privateUse, .unassigned, .surrogate: true
+        case .spaceSeparator: scalar != " "
+        default: false
+        }
     }
 
     static func percentDecode(_ text: Substring) -> String? {
@@ -80,4 +105,10 @@ public enum StationPath {
         return String(validating: bytes, as: UTF8.self)
     }
 
+}
+
+extension String {
+    fileprivate func leftPadded(to length: Int) -> String {
+        count >= length ? self : String(repeating: "0", count: length - count) + self
+    }
 }

@@ -126,6 +126,7 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
             break
         case .connectionClose:
             var data = frame.unmaskedData
+            let raw = data.readableBytes >= 2 ? data.getInteger(at: data.readerIndex, as: UInt16.self) : nil
             let code = data.readWebSocketErrorCode()
             let reason: DisconnectReason = switch code {
             case .normalClosure, nil: .normalClosure
@@ -136,6 +137,10 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
             if closeSent {
                 // The answer to our close: the handshake is complete.
                 context.close(promise: nil)
+            } else if data.readableBytes == 1 || raw.map({ !Self.mayBeSent($0) }) == true {
+                // A one-byte payload, or a code no endpoint may send (1005, 1006, 1015, unassigned ones): not echoed,
+                // answered with 1002 (RFC 6455 section 7.4).
+                close(context: context, CloseRequest(code: .protocolError, reason: "invalid close code", disconnectReason: .protocolError))
             } else {
                 // Complete the handshake with the peer's own code, then close.
                 closeSent = true
@@ -145,7 +150,17 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
                     .whenComplete { [loopBound = context.loopBound] _ in loopBound.value.close(promise: nil) }
             }
         default:
+            // Reserved opcodes are refused before the frames are put together (``FrameConformance``).
             break
+        }
+    }
+
+    /// Close codes an endpoint may send (RFC 6455 section 7.4): the registered ones meant for the wire, and those for
+    /// libraries, frameworks and applications.
+    static func mayBeSent(_ code: UInt16) -> Bool {
+        switch code {
+        case 1000...1003, 1007...1014, 3000...4999: true
+        default: false
         }
     }
 
@@ -176,6 +191,8 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
             close(context: context, CloseRequest(code: .protocolError, reason: "protocol error", disconnectReason: .protocolError))
         case is NIOWebSocketFrameAggregator.Error:
             close(context: context, CloseRequest(code: .protocolError, reason: "bad fragmentation", disconnectReason: .protocolError))
+        case let violation as FrameConformance.Violation:
+            close(context: context, CloseRequest(code: .protocolError, reason: violation.reason, disconnectReason: .protocolError))
         case is ByteToMessageDecoderError where closeSent:
             // The frame decoder stopped at the error we are closing for, and what the peer still sends cannot be
             // parsed: it is read and dropped while the close lingers.
@@ -209,4 +226,41 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
                 context.close(mode: .output).whenFailure { _ in loopBound.value.close(promise: nil) }
             }
     }
+}
+
+/// Checks each frame as it arrives, before fragments are put together (which drops their mask and reserved bits):
+/// RFC 6455 section 5 has a server fail the connection on an unmasked client frame, a reserved bit it did not
+/// negotiate, or a reserved opcode. A violation goes down the pipeline as an error, which the session handler closes
+/// with 1002 for; frames after it are dropped.
+final class FrameConformance: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias InboundOut = WebSocketFrame
+
+    struct Violation: Error {
+        var reason: String
+    }
+
+    private var failed = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !failed else { return }
+        let frame = unwrapInboundIn(data)
+        let violation: String? = if frame.maskKey == nil {
+            "client frames must be masked"
+        } else if frame.rsv1 || frame.rsv2 || frame.rsv3 {
+            "reserved bits set without an extension"
+        } else if !Self.known.contains(frame.opcode) {
+            "reserved opcode"
+        } else {
+            nil
+        }
+        guard let violation else {
+            context.fireChannelRead(data)
+            return
+        }
+        failed = true
+        context.fireErrorCaught(Violation(reason: violation))
+    }
+
+    private static let known: [WebSocketOpcode] = [.continuation, .text, .binary, .connectionClose, .ping, .pong]
 }

@@ -10,7 +10,7 @@ import MQTTBridge
 /// database becomes. A change of a row format is a new schema version with a step of its own.
 extension SQLiteStore {
     /// The version this code reads and writes (`PRAGMA user_version`).
-    static let schemaVersion = 6
+    static let schemaVersion = 7
 
     func migrate(importing directory: String) throws {
         let version = try database.userVersion
@@ -28,6 +28,7 @@ extension SQLiteStore {
             if version < 4 { try Self.migrateToVersion4(database) }
             if version < 5 { try Self.migrateToVersion5(database) }
             if version < 6 { try Self.migrateToVersion6(database) }
+            if version < 7 { forgottenStations = try Self.migrateToVersion7(database) }
             // A new database brings in the file store's data. The schema is today's by now, so today's writers are
             // the right ones here.
             if let legacy { try importFiles(legacy) }
@@ -122,5 +123,22 @@ extension SQLiteStore {
             ALTER TABLE stations ADD COLUMN current_limit REAL;
             UPDATE stations SET current_limit = -1;
             """)
+    }
+
+    /// Version 7: a station is remembered from its first message, no longer from its handshake (issue 19). The
+    /// stations kept from a handshake alone are forgotten: no boot, no connector status, the switch on, no limit set,
+    /// no open transaction. A real charger among them is remembered again with its next message. Returns their ids,
+    /// so the bridge can clear what it announced for them.
+    private static func migrateToVersion7(_ database: SQLiteDatabase) throws -> [String] {
+        let condition = """
+            vendor IS NULL AND charging_enabled = 1 AND (current_limit IS NULL OR current_limit = -1)
+            AND id NOT IN (SELECT station FROM connector_status) AND id NOT IN (SELECT station FROM active_transactions)
+            """
+        var ids: [String] = []
+        try database.run("SELECT id FROM stations WHERE \(condition) ORDER BY id") { row in
+            if let id = row.text(0) { ids.append(id) }
+        }
+        try database.execute("DELETE FROM stations WHERE \(condition)")
+        return ids
     }
 }

@@ -16,6 +16,8 @@ public final class SQLiteStore: StateStore, OutboxStore, CommandStore, @unchecke
     private let lock = Mutex(())
     /// Which save of each station was written last (changed only inside `locked`): saves can arrive out of order.
     var revisions = StationRevisions()
+    /// The stations the migration to schema 7 forgot when this store was opened (empty on every later open).
+    public internal(set) var forgottenStations: [String] = []
 
     /// Opens (creating, migrating and importing as needed) the store in `directory`.
     /// - Throws: ``StateStoreError`` with a clear reason for an unwritable directory or a damaged database.

@@ -116,7 +116,7 @@ import Testing
         #expect(unknown == .callResult(CallResult(messageID: "s2", payload: .emptyObject)))
         #expect(central.activeTransactions.isEmpty)
 
-        let seen = await collect(3, from: events)
+        let seen = await collectMessages(3, from: events)
         guard case .message(_, .stopTransaction(_, _, let transaction?, _)) = seen[1] else {
             Issue.record("expected the known stop with its transaction, got \(seen[1])")
             return
@@ -162,7 +162,7 @@ import Testing
             ]}]
             """#
         #expect(try await central.exchange(frame, on: link) == .callResult(CallResult(messageID: "mv", payload: .emptyObject)))
-        guard case .message(_, .meterValues(let request, let samples)) = await collect(1, from: events)[0] else {
+        guard case .message(_, .meterValues(let request, let samples)) = await collectMessages(1, from: events)[0] else {
             Issue.record("no meter values event")
             return
         }
@@ -229,12 +229,48 @@ import Testing
 }
 
 @Suite struct KnownStationTests {
-    @Test func aStationIsRememberedFromItsFirstConnection() async throws {
+    /// Issue 19: every handshake created a permanent station (2,000 idle connections left 2,065 stations and 43,365
+    /// Home Assistant configs). A station is remembered and announced from its first message on.
+    @Test func aStationIsRememberedAndAnnouncedFromItsFirstMessage() async throws {
         let store = InMemoryStateStore()
         let central = try CentralSystem.make(store: store)
-        _ = await central.connect("CP-A")
-        _ = await central.connect("CP-B")
-        #expect(try CentralSystem.make(store: store).knownStations == ["CP-A", "CP-B"])
+        let events = central.events()
+        let silent = await central.connect("SILENT")
+        let link = await central.connect("CP-A")
+        #expect(central.knownStations.isEmpty)
+        _ = try await central.exchange(#"[2,"h1","Heartbeat",{}]"#, on: link)
+        #expect(central.knownStations == ["CP-A"])
+        await central.detach(silent, reason: .connectionLost)
+        await central.detach(link, reason: .normalClosure)
+        let seen = await collect(3, from: events)
+        #expect(seen.map(\.station) == ["CP-A", "CP-A", "CP-A"])  // connected, the heartbeat, disconnected: nothing of SILENT
+        guard case .connected = seen[0], case .disconnected = seen[2] else {
+            Issue.record("expected connected first and disconnected last: \(seen)")
+            return
+        }
+        #expect(try CentralSystem.make(store: store).knownStations == ["CP-A"])
+        // A known station is announced at its connection.
+        let again = try CentralSystem.make(store: store)
+        let known = again.events()
+        _ = await again.connect("CP-A")
+        guard case .connected = await collect(1, from: known)[0] else {
+            Issue.record("not announced at connect")
+            return
+        }
+    }
+
+    /// The number of remembered stations is bounded: a new station past it is refused at the handshake and at its first
+    /// message; known ones go on.
+    @Test func newStationsPastTheBoundAreRefused() async throws {
+        let central = try CentralSystem.make(CentralSystemConfiguration(maxKnownStations: 2))
+        for station in ["A", "B"] { _ = try await central.exchange(#"[2,"h","Heartbeat",{}]"#, on: await central.connect(station)) }
+        #expect(!central.acceptsConnection(of: "C") && central.acceptsConnection(of: "A"))
+        let reply = try await central.exchange(#"[2,"h","Heartbeat",{}]"#, on: await central.connect("C"))
+        guard case .callError(let error) = reply, error.code == .genericError else {
+            Issue.record("expected GenericError: \(reply)")
+            return
+        }
+        #expect(central.knownStations == ["A", "B"])
     }
 }
 
@@ -281,7 +317,7 @@ import Testing
     }
 
     @Test func aRemovedSinkGetsNothingMore() async throws {
-        let central = try CentralSystem.make()
+        let central = try CentralSystem.make(store: InMemoryStateStore.knowing(["CP1"]))
         let sink = RecordingSink()
         central.setDurableSink(sink)
         let link = await central.connect("CP1")

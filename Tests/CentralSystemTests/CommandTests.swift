@@ -1,6 +1,7 @@
 import CentralSystem
 import Foundation
 import OCPP
+import TestSupport
 import Testing
 
 @Suite(.timeLimit(.minutes(1))) struct CommandTests {
@@ -112,7 +113,7 @@ import Testing
     }
 
     @Test func aSecondConnectionReplacesTheFirst() async throws {
-        let central = try CentralSystem.make()
+        let central = try CentralSystem.make(store: InMemoryStateStore.knowing(["CP1"]))
         let events = central.events()
         let old = FakeConnection()
         let oldLink = await central.connect("CP1", old)
@@ -140,7 +141,7 @@ import Testing
     }
 
     @Test func aConnectionReplacedWhileClosingForAnotherCauseIsReportedWithThatCause() async throws {
-        let central = try CentralSystem.make()
+        let central = try CentralSystem.make(store: InMemoryStateStore.knowing(["CP1"]))
         let events = central.events()
         let old = FakeConnection()
         _ = await central.connect("CP1", old)

@@ -100,3 +100,26 @@ func collect(_ count: Int, from stream: AsyncStream<CentralSystemEvent>) async -
     }
     return events
 }
+
+/// Collects the events of charger messages until `count` arrived, skipping connections coming and going (a new
+/// station is announced with its first message).
+func collectMessages(_ count: Int, from stream: AsyncStream<CentralSystemEvent>) async -> [CentralSystemEvent] {
+    var events: [CentralSystemEvent] = []
+    for await event in stream {
+        guard case .message = event else { continue }
+        events.append(event)
+        if events.count == count { break }
+    }
+    return events
+}
+
+extension InMemoryStateStore {
+    /// A store that knows `stations` (booted before), so they are announced as soon as they connect.
+    static func knowing(_ stations: [String]) throws -> InMemoryStateStore {
+        let store = InMemoryStateStore()
+        try store.save(PersistedState(stations: Dictionary(uniqueKeysWithValues: stations.map {
+            ($0, StationRecord(boot: BootFacts(vendor: "V", model: "M")))
+        })))
+        return store
+    }
+}

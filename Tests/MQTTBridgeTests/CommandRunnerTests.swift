@@ -324,10 +324,11 @@ import Testing
             == RefusedCommand(station: "CP1", name: "reset", requestID: nil, code: .invalidCommand, description: CommandIntake.retainedRefusal))
         #expect(refusal("t/CP1/cmd", #"{"action": "fly"}"#)?.code == .unknownAction)
         #expect(refusal("t/CP1/set/max_current", "lots")?.code == .invalidArguments)
-        #expect(refusal("t/CP1/set/remote_stop", "")?.code == .noTransaction)
-        // Clearing a retained command (an empty payload, retained or passed on live) or a retained control is not a
-        // command: no result at all.
-        for (topic, retained) in [("t/CP1/cmd", true), ("t/CP1/cmd", false), ("t/CP1/set/reset", true)] {
+        #expect(refusal("t/CP1/set/remote_stop", "1")?.code == .noTransaction)
+        // Clearing a retained command or control (an empty payload, retained or passed on live) is not a command: no
+        // result at all. Issue 19: a live empty payload on a connector control acted on connector 1.
+        for (topic, retained) in [("t/CP1/cmd", true), ("t/CP1/cmd", false), ("t/CP1/set/reset", true), ("t/CP1/set/reset", false),
+                                  ("t/CP1/set/remote_start", false), ("t/CP1/set/unlock_connector", false)] {
             if case .ignored = intake.accept(topic: topic, payload: [], retained: retained, lastConnected: nil, transactions: { _ in [] }) {
             } else {
                 Issue.record("clearing \(topic) was taken as a command")

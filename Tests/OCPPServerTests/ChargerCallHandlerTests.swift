@@ -195,44 +195,37 @@ import Testing
         _ = try await channel.finish()
     }
 
-    /// Holds the first save of a new station (inside the central system's attach) until it is opened.
-    final class GatedStore: StateStore, @unchecked Sendable {
-        private let inner = InMemoryStateStore()
+    /// An earlier connection of the station whose close (inside the central system's attach of the next one) is held
+    /// until it is opened.
+    final class SlowToClose: OCPPConnection, @unchecked Sendable {
         private let gate = DispatchSemaphore(value: 0)
         let entered = DispatchSemaphore(value: 0)
-        private let first = Mutex(true)
-
         func open() { gate.signal() }
-        func load() throws -> PersistedState { try inner.load() }
-        func save(_ save: StateSave) throws {
-            if first.withLock({ let was = $0; $0 = false; return was }) {
-                entered.signal()
-                gate.wait()
-            }
-            try inner.save(save)
+        func send(_ frame: Data) async throws {}
+        func close(because reason: DisconnectReason) async -> DisconnectReason {
+            entered.signal()
+            await withCheckedContinuation { done in DispatchQueue.global().async { self.gate.wait(); done.resume() } }
+            return reason
         }
-        func record(_ transaction: CompletedTransaction) throws { try inner.record(transaction) }
-        func history(station: String?, since: Date?) throws -> [CompletedTransaction] { try inner.history(station: station, since: since) }
     }
 
     /// Until the connection is attached, what arrived waits and nothing more is read from the socket.
     @Test func readingWaitsForTheAttach() async throws {
-        let store = GatedStore()
-        let central = try CentralSystem(
-            configuration: CentralSystemConfiguration(authorizedTags: []), store: store,
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let central = try Self.central()
+        let earlier = SlowToClose()
+        _ = await central.attach(station: "CP1", connection: earlier, info: ConnectionInfo(remoteAddress: "earlier", subprotocol: nil))
         let counter = ReadCounter()
         let channel = try await connect(central, counter: counter)
         let reads = { try await channel.testingEventLoop.executeInContext { counter.reads } }
-        await withCheckedContinuation { done in  // the attach is inside the store's first save, held
-            DispatchQueue.global().async { store.entered.wait(); done.resume() }
+        await withCheckedContinuation { done in  // the attach closes the earlier connection, held
+            DispatchQueue.global().async { earlier.entered.wait(); done.resume() }
         }
         let before = try await reads()
         try await channel.writeInbound(ByteBuffer(string: #"[2,"h1","Heartbeat",{}]"#))
         channel.read()
         channel.read()
         #expect(try await reads() == before)  // held until the attach is done
-        store.open()
+        earlier.open()
         let frames = try await answers(channel, 1)  // the message that waited is answered
         #expect(messageID(frames[0]) == "h1")
         #expect(try await reads() == before + 1)  // one read for the two asked for while waiting

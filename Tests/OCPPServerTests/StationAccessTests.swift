@@ -43,7 +43,7 @@ import Testing
 
     @Test func verdictsCarryTheRightStatus() {
         func head(_ uri: String, authorization: String? = nil) -> HTTPRequestHead {
-            var headers = HTTPHeaders()
+            var headers = HTTPHeaders([("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")])
             if let authorization { headers.add(name: "Authorization", value: authorization) }
             return HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)
         }

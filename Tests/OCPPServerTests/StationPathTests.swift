@@ -31,6 +31,15 @@ import Testing
         ("/ocpp/a%2", .badEncoding),
         ("/ocpp/a%zz", .badEncoding),
         ("/ocpp/%FF", .badEncoding),
+        // Issue 19: ids that name no station, share the gateway's or the broker's topics, or hide characters.
+        ("/ocpp/.", .reserved(".")),
+        ("/ocpp/..", .reserved("..")),
+        ("/ocpp/bridge", .reserved("bridge")),
+        ("/ocpp/$SYS", .reserved("$SYS")),
+        ("/ocpp/CP%E2%80%8B1", .invisibleCharacter("\u{200B}")),  // zero-width space
+        ("/ocpp/CP%E2%80%AE1", .invisibleCharacter("\u{202E}")),  // right-to-left override
+        ("/ocpp/CP%C2%A01", .invisibleCharacter("\u{A0}")),  // no-break space
+        ("/ocpp/%20CP1", .surroundingSpace),
     ])
     func refusesIDsThatCannotBeATopicLevel(target: String, failure: StationPath.Failure) {
         #expect(StationPath.stationID(fromRequestTarget: target) == .failure(failure))
@@ -41,10 +50,22 @@ import Testing
         #expect(StationPath.stationID(fromRequestTarget: "/\(long)") == .failure(.tooLong))
     }
 
-    private func head(_ uri: String, protocols: [String]) -> HTTPRequestHead {
-        var headers = HTTPHeaders()
+    private func head(_ uri: String, protocols: [String], key: String = "dGhlIHNhbXBsZSBub25jZQ==",
+                      version: HTTPVersion = .http1_1) -> HTTPRequestHead {
+        var headers = HTTPHeaders([("Sec-WebSocket-Key", key)])
         for value in protocols { headers.add(name: "Sec-WebSocket-Protocol", value: value) }
-        return HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)
+        return HTTPRequestHead(version: version, method: .GET, uri: uri, headers: headers)
+    }
+
+    /// Issue 19: RFC 6455 section 4.1 asks for HTTP/1.1 and a key of 16 bytes in base64; both were accepted without.
+    @Test func refusesHTTP10AndMalformedKeys() {
+        for bad in [head("/CP1", protocols: [], version: .http1_0), head("/CP1", protocols: [], key: "short"),
+                    head("/CP1", protocols: [], key: "dGhlIHNhbXBsZSBub25jZQ=!"), head("/CP1", protocols: [], key: "dGhl*HNhbXBsZSBub25jZQ==")] {
+            guard case .refuse(.badRequest, _, "bad_handshake") = HandshakeVerdict.evaluate(bad) else {
+                Issue.record("accepted: \(bad)")
+                continue
+            }
+        }
     }
 
     @Test func negotiatesTheSubprotocol() {

@@ -109,4 +109,47 @@ import Testing
         try session.receive(.text, "[]")
         #expect(session.messages.texts == ["[]"])
     }
+
+    /// Issue 19: RFC 6455 has a server fail the connection on an unmasked frame, reserved bits or a reserved opcode,
+    /// and not echo a close code no endpoint may send; all were accepted. Each now closes with 1002.
+    @Test(arguments: ["unmasked", "rsv1", "opcode 3", "close 1005", "close 999", "close 5000", "close one byte"])
+    func protocolViolationsCloseWith1002(_ violation: String) throws {
+        let channel = EmbeddedChannel()
+        let outcome = ConnectionOutcome()
+        try channel.pipeline.syncOperations.addHandlers(
+            FrameConformance(),
+            WebSocketSessionHandler(pingInterval: nil, pingTimeout: .seconds(20), closeTimeout: .seconds(3), outcome: outcome))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 3000)).wait()
+        let mask: WebSocketMaskingKey = [1, 2, 3, 4]
+        func close(_ payload: [UInt8]) -> WebSocketFrame {
+            var data = ByteBuffer(bytes: payload)
+            data.webSocketMask(mask)
+            return WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: mask, data: data)
+        }
+        let frame: WebSocketFrame = switch violation {
+        case "unmasked": WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: "[]"))
+        case "rsv1": WebSocketFrame(fin: true, rsv1: true, opcode: .text, maskKey: mask, data: ByteBuffer(string: "[]"))
+        case "opcode 3": WebSocketFrame(fin: true, opcode: WebSocketOpcode(encodedWebSocketOpcode: 3)!, maskKey: mask, data: ByteBuffer())
+        case "close 1005": close([0x03, 0xED])
+        case "close 999": close([0x03, 0xE7])
+        case "close 5000": close([0x13, 0x88])
+        default: close([0x03])
+        }
+        try channel.writeInbound(frame)
+        let answer = try #require(try channel.readOutbound(as: WebSocketFrame.self))
+        #expect(answer.opcode == .connectionClose)
+        var data = answer.unmaskedData
+        #expect(data.readInteger(as: UInt16.self) == 1002)
+        #expect(outcome.reason == .protocolError || violation.hasPrefix("close"))
+        _ = try? channel.finish()
+    }
+
+    @Test func aValidCloseCodeIsEchoed() throws {
+        let session = try Session()
+        var data = ByteBuffer()
+        data.writeInteger(UInt16(4000))
+        try session.channel.writeInbound(WebSocketFrame(fin: true, opcode: .connectionClose, data: data))
+        var echoed = try #require(try session.channel.readOutbound(as: WebSocketFrame.self)).unmaskedData
+        #expect(echoed.readInteger(as: UInt16.self) == 4000)
+    }
 }

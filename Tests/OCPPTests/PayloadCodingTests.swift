@@ -34,6 +34,16 @@ import Testing
                     .typeConstraintViolation, mentioning: "connectorId")
     }
 
+    /// Issue 19: a fraction or a number past 64 bits in an integer field got FormationViolation ("not valid JSON"):
+    /// the JSON is valid, the type is wrong.
+    @Test(arguments: ["1.5", "9223372036854775808", "1e400", "-9223372036854775809"])
+    func aNonIntegerNumberInAnIntegerFieldIsATypeConstraintViolation(_ number: String) {
+        expectError(StatusNotificationRequest.self, #"{"connectorId":\#(number),"errorCode":"NoError","status":"Available"}"#,
+                    .typeConstraintViolation, mentioning: "does not fit")
+        expectError(StartTransactionRequest.self, #"{"connectorId":1,"idTag":"A","meterStart":\#(number),"timestamp":"2026-01-01T00:00:00Z"}"#,
+                    .typeConstraintViolation, mentioning: "does not fit")
+    }
+
     @Test func missingRequiredFieldIsAnOccurenceConstraintViolation() {
         expectError(StartTransactionRequest.self, #"{"connectorId":1,"meterStart":0,"timestamp":"2026-01-01T00:00:00Z"}"#,
                     .occurenceConstraintViolation, mentioning: "idTag")

@@ -324,7 +324,9 @@ extension SQLiteMigrationTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         do {
             let store = try SQLiteStore(directory: dir)
-            try store.save(PersistedState(stations: ["NONE": StationRecord(), "SET": StationRecord(currentLimit: .amperes(16.5))]))
+            let booted = BootFacts(vendor: "V", model: "M")
+            try store.save(PersistedState(stations: ["NONE": StationRecord(boot: booted),
+                                                     "SET": StationRecord(boot: booted, currentLimit: .amperes(16.5))]))
             // A database as schema 5 left it: its stations' limits were never kept.
             try store.database.execute("ALTER TABLE stations DROP COLUMN current_limit; PRAGMA user_version = 5;")
         }
@@ -338,5 +340,31 @@ extension SQLiteMigrationTests {
         let state: PersistedState = try SQLiteStore(directory: dir).load()
         #expect(state.stations["NEW"]?.currentLimit == CurrentLimit.none)
         #expect(state.stations["SET"]?.currentLimit == .amperes(10))
+    }
+
+    /// Issue 19: versions before schema 7 remembered a station from its handshake, so idle connections left permanent
+    /// stations. The migration forgets those that have nothing of their own, once, and names them for the bridge.
+    @Test func theMigrationToSevenForgetsStationsKeptFromAHandshakeAlone() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("store-seven-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            let store = try SQLiteStore(directory: dir)
+            try store.save(PersistedState(stations: [
+                "SPAM": StationRecord(lastSeen: Date(timeIntervalSince1970: 1_790_000_000)),
+                "UNKNOWN-LIMIT": StationRecord(currentLimit: .unknown),
+                "BOOTED": StationRecord(boot: BootFacts(vendor: "V", model: "M")),
+                "SWITCHED": StationRecord(chargingEnabled: false),
+                "LIMITED": StationRecord(currentLimit: .amperes(10)),
+                "STATUS": StationRecord(connectors: [1: ConnectorStatus(status: "Available", errorCode: "NoError")]),
+                "CHARGING": StationRecord(),
+            ], activeTransactions: [7: Transaction(id: 7, station: "CHARGING", connectorId: 1, idTag: "T", meterStart: 0,
+                                                   startedAt: Date(timeIntervalSince1970: 1_790_000_000))]))
+            try store.database.execute("PRAGMA user_version = 6;")
+        }
+        let migrated = try SQLiteStore(directory: dir)
+        #expect(migrated.forgottenStations == ["SPAM", "UNKNOWN-LIMIT"])
+        let state: PersistedState = try migrated.load()
+        #expect(state.stations.keys.sorted() == ["BOOTED", "CHARGING", "LIMITED", "STATUS", "SWITCHED"])
+        withExtendedLifetime(migrated) {}
     }
 }

@@ -1,0 +1,115 @@
+import Logging
+import Metrics
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// Keeps the admin listener from holding connections, or file descriptors, without bound: at most
+/// ``AdminLimits/connections`` at once (more are closed as they arrive), a request must arrive whole within
+/// ``AdminLimits/requestTimeout`` of the connection (or of the last response, for a kept-alive one), and a connection
+/// idle for ``AdminLimits/idleTimeout`` is closed. Closings for these reasons are counted and logged at most once a
+/// minute each. Before this, 3,000 half-sent requests stayed open for good and starved the chargers' listener.
+struct AdminLimits: Sendable {
+    var connections = 128
+    var requestTimeout: TimeAmount = .seconds(10)
+    var idleTimeout: TimeAmount = .seconds(60)
+}
+
+/// Counts the admin listener's open connections and rate-limits the log lines of its refusals.
+final class AdminConnections: Sendable {
+    let limits: AdminLimits
+    private let logger: Logger
+    private let open = Atomic(0)
+    /// When each kind of closing was last logged (seconds of the uptime clock), and how many since.
+    private let logged = Mutex<[String: (at: ContinuousClock.Instant, since: Int)]>([:])
+
+    init(limits: AdminLimits, logger: Logger) {
+        self.limits = limits
+        self.logger = logger
+    }
+
+    /// Takes a place for a new connection; false when every place is taken (the connection is then closed).
+    func admit() -> Bool {
+        if open.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue <= limits.connections { return true }
+        open.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+        closed(because: "too_many_connections", "Admin connection refused: \(limits.connections) are open already")
+        return false
+    }
+
+    func released() {
+        open.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+    }
+
+    /// Counts a closing and logs it, at most once a minute per reason (with how many there were since).
+    func closed(because reason: String, _ message: Logger.Message) {
+        Counter(label: "admin_connections_closed_total", dimensions: [("reason", reason)]).increment()
+        let now = ContinuousClock.now
+        let since = logged.withLock { logged -> Int? in
+            let last = logged[reason]
+            if let last, now - last.at < .seconds(60) {
+                logged[reason]?.since += 1
+                return nil
+            }
+            logged[reason] = (now, 0)
+            return (last?.since ?? 0) + 1
+        }
+        if let since { logger.warning(message, metadata: ["admin.closed_since_last_line": "\(since)"]) }
+    }
+}
+
+/// Closes an admin connection whose request does not arrive whole in time, or that stays idle between requests.
+/// Sits after the HTTP decoder: it sees request parts coming in and response parts going out.
+final class AdminTimeoutHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let connections: AdminConnections
+    private var deadline: Scheduled<Void>?
+
+    init(connections: AdminConnections) {
+        self.connections = connections
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        arm(context, connections.limits.requestTimeout, reason: "request_timeout",
+            "Admin connection closed: its request did not arrive whole in time")
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head:
+            // The rest of the request is due within the request timeout of the connection or the last response; the
+            // deadline armed then still runs.
+            break
+        case .end:
+            deadline?.cancel()  // answering now
+            deadline = nil
+        case .body:
+            break
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) {
+            arm(context, connections.limits.idleTimeout, reason: "idle_timeout", "Admin connection closed: idle")
+        }
+        context.write(data, promise: promise)
+    }
+
+    private func arm(_ context: ChannelHandlerContext, _ timeout: TimeAmount, reason: String, _ message: Logger.Message) {
+        deadline?.cancel()
+        let (loopBound, connections) = (context.loopBound, self.connections)
+        deadline = context.eventLoop.scheduleTask(in: timeout) {
+            connections.closed(because: reason, message)
+            loopBound.value.close(promise: nil)
+        }
+    }
+}
