@@ -197,22 +197,40 @@ extension CentralSystem {
 
     private func startTransaction(_ request: StartTransactionRequest, station: String) throws -> StartTransactionResponse {
         let status = authorize(request.idTag.value, station: station)
-        let (transaction, save) = state.withLock { state in
+        let (transaction, superseded, save) = state.withLock { state in
             let transaction = Transaction(
                 id: TransactionIDs.next(after: state.persisted.lastTransactionID, at: now()), station: station,
-                connectorId: request.connectorId,
-                idTag: request.idTag.value, meterStart: request.meterStart, startedAt: request.timestamp)
+                connectorId: request.connectorId, idTag: request.idTag.value, meterStart: request.meterStart, startedAt: request.timestamp)
+            // A connector has one transaction at a time: a start on a connector whose transaction is still open (its
+            // stop was lost, or the charger restarted mid-session) ends that one, recorded as superseded. 5,000 starts
+            // on one connector left 5,000 open transactions before.
+            let superseded = state.persisted.activeTransactions.values.filter {
+                $0.station == station && $0.connectorId == request.connectorId
+            }
+            for old in superseded { state.persisted.activeTransactions.removeValue(forKey: old.id) }
             state.persisted.lastTransactionID = transaction.id
             state.persisted.activeTransactions[transaction.id] = transaction
-            return (transaction, state.save(transactions: [transaction.id], lastTransactionID: true))
+            return (transaction, superseded, state.save(transactions: [transaction.id] + superseded.map(\.id), lastTransactionID: true))
         }
         // Saved before answering: an id the charger has seen is never handed out again.
         do {
             try store.save(save)
         } catch {
             // Not started. The id stays used (ids only grow); the charger, answered with an error, never saw it.
-            state.withLock { _ = $0.persisted.activeTransactions.removeValue(forKey: transaction.id) }
+            state.withLock { state in
+                state.persisted.activeTransactions.removeValue(forKey: transaction.id)
+                for old in superseded { state.persisted.activeTransactions[old.id] = old }
+            }
             throw error
+        }
+        for old in superseded {
+            stationLogger(station).notice("A new transaction on the connector ends the one still open there", metadata: [
+                "ocpp.transaction_id": "\(old.id)", "ocpp.connector_id": "\(old.connectorId)", "ocpp.new_transaction_id": "\(transaction.id)",
+            ])
+            // Its last known meter reading is the new transaction's start.
+            try? store.record(CompletedTransaction(
+                id: old.id, station: station, connectorId: old.connectorId, idTag: old.idTag, meterStart: old.meterStart,
+                meterStop: request.meterStart, startedAt: old.startedAt, stoppedAt: request.timestamp, stopReason: "Superseded"))
         }
         if status == .accepted {
             state.withLock { _ = $0.remoteStartTags[station]?.removeValue(forKey: request.idTag.value.lowercased()) }

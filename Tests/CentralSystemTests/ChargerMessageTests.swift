@@ -99,6 +99,25 @@ import Testing
         #expect(ids == Array(ids[0]..<ids[0] + 6))  // the counter goes on from the store, above the clock's floor
     }
 
+    /// Issue 19: 5,000 StartTransactions on one connector left 5,000 open transactions. A start on a connector with an
+    /// open transaction ends that one, recorded as superseded; other connectors keep theirs.
+    @Test func aNewStartOnAConnectorSupersedesItsOpenTransaction() async throws {
+        let central = try CentralSystem.make()
+        let link = await central.connect("CP1")
+        func start(_ connector: Int, at meter: Int) async throws -> Int {
+            try await central.request(StartTransactionRequest(connectorId: connector, idTag: "TAG-1", meterStart: meter, timestamp: someDate),
+                                      on: link, id: "s\(connector)-\(meter)").transactionId
+        }
+        let first = try await start(1, at: 100)
+        let other = try await start(2, at: 5)
+        for meter in 200..<250 { _ = try await start(1, at: meter) }
+        #expect(central.activeTransactions.count == 2)
+        #expect(central.activeTransactions.contains { $0.id == other })
+        let history = try central.history()
+        #expect(history.count == 50 && history.allSatisfy { $0.stopReason == "Superseded" })
+        #expect(history.first { $0.id == first }?.energy == 100)  // stopped at the next start's meter reading
+    }
+
     @Test func stopTransactionIsAlwaysAnswered() async throws {
         let central = try CentralSystem.make()
         let link = await central.connect("CP1")
