@@ -5,7 +5,8 @@ import NIOHTTP1
 import Synchronization
 
 /// Keeps the admin listener from holding connections, or file descriptors, without bound: at most
-/// ``AdminLimits/connections`` at once (more are closed as they arrive), a request must arrive whole within
+/// ``AdminLimits/connections`` at once (a new one closes the oldest, so a flood of half-sent requests cannot lock out
+/// the health probes that come after it), a request must arrive whole within
 /// ``AdminLimits/requestTimeout`` of the connection (or of the last response, for a kept-alive one), and a connection
 /// idle for ``AdminLimits/idleTimeout`` is closed. Closings for these reasons are counted and logged at most once a
 /// minute each. Before this, 3,000 half-sent requests stayed open for good and starved the chargers' listener.
@@ -15,11 +16,11 @@ struct AdminLimits: Sendable {
     var idleTimeout: TimeAmount = .seconds(60)
 }
 
-/// Counts the admin listener's open connections and rate-limits the log lines of its refusals.
+/// Tracks the admin listener's open connections, oldest first, and rate-limits the log lines of its closings.
 final class AdminConnections: Sendable {
     let limits: AdminLimits
     private let logger: Logger
-    private let open = Atomic(0)
+    private let open = Mutex<[(id: ObjectIdentifier, channel: any Channel)]>([])
     /// When each kind of closing was last logged (seconds of the uptime clock), and how many since.
     private let logged = Mutex<[String: (at: ContinuousClock.Instant, since: Int)]>([:])
 
@@ -28,17 +29,22 @@ final class AdminConnections: Sendable {
         self.logger = logger
     }
 
-    /// Takes a place for a new connection; false when every place is taken (the connection is then closed).
-    func admit() -> Bool {
-        if open.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue <= limits.connections { return true }
-        open.wrappingSubtract(1, ordering: .acquiringAndReleasing)
-        closed(because: "too_many_connections", "Admin connection refused: \(limits.connections) are open already")
-        return false
+    /// Takes a new connection; when every place is taken, the oldest connection is closed to make room.
+    func admit(_ channel: any Channel) {
+        let evicted = open.withLock { open -> (any Channel)? in
+            open.append((ObjectIdentifier(channel), channel))
+            return open.count > limits.connections ? open.removeFirst().channel : nil
+        }
+        channel.closeFuture.whenComplete { _ in
+            self.open.withLock { open in open.removeAll { $0.id == ObjectIdentifier(channel) } }
+        }
+        guard let evicted else { return }
+        closed(because: "too_many_connections", "Admin connection closed to make room: \(limits.connections) were open")
+        evicted.close(promise: nil)
     }
 
-    func released() {
-        open.wrappingSubtract(1, ordering: .acquiringAndReleasing)
-    }
+    /// How many connections are open.
+    var count: Int { open.withLock { $0.count } }
 
     /// Counts a closing and logs it, at most once a minute per reason (with how many there were since).
     func closed(because reason: String, _ message: Logger.Message) {

@@ -49,15 +49,10 @@ final class AdminServer: Service {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .bind(host: host, port: port) { [connections] channel in
                     channel.eventLoop.makeCompletedFuture {
-                        // A connection past the bound is closed at once (its serving task finds no request). Not
-                        // thrown: an error here would end the listener's stream of connections.
-                        let admitted = connections.admit()
-                        if admitted { channel.closeFuture.whenComplete { _ in connections.released() } }
+                        connections.admit(channel)
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                         try channel.pipeline.syncOperations.addHandler(AdminTimeoutHandler(connections: connections))
-                        let wrapped = try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
-                        if !admitted { channel.close(promise: nil) }
-                        return wrapped
+                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
                     }
                 }
         } catch {

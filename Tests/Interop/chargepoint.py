@@ -4,6 +4,7 @@ import contextlib
 from datetime import datetime, timezone
 
 import websockets
+from ocpp.v16 import call
 from ocpp.exceptions import NotSupportedError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
@@ -131,15 +132,27 @@ class TestChargePoint(ChargePoint):
 
 
 @contextlib.asynccontextmanager
-async def connected(url, station_id="CP", subprotocols=("ocpp1.6",)):
-    """A started TestChargePoint on url."""
+async def connected(url, station_id="CP", subprotocols=("ocpp1.6",), announce=True):
+    """A started TestChargePoint on url. With announce, it sends a Heartbeat first, as real chargers send a message
+    right after connecting: the gateway announces (publishes, lists, remembers) a station it does not know yet with
+    its first message, not at its handshake."""
     async with websockets.connect(url, subprotocols=list(subprotocols) or None) as socket:
         charge_point = TestChargePoint(station_id, socket)
         charge_point.received = []
         task = asyncio.create_task(charge_point.start())
         try:
+            if announce:
+                await charge_point.call(call.Heartbeat())
             yield charge_point
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+async def hello(socket):
+    """Sends a Heartbeat on a raw websockets connection and reads its answer: the gateway announces a station it does
+    not know yet with its first message, not at its handshake."""
+    await socket.send('[2,"hello","Heartbeat",{}]')
+    answer = await asyncio.wait_for(socket.recv(), 5)
+    assert answer.startswith('[3,"hello"'), answer

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import websockets
 
-from chargepoint import run
+from chargepoint import hello, run
 from pki import authorities, issue
 
 PASSWORD = "0123456789abcdef0123"
@@ -66,6 +66,7 @@ def test_a_tls_charger_the_gateway_closes_gets_the_close_frame(start_gateway, pk
     async def session():
         async with websockets.connect(f"wss://127.0.0.1:{gateway.port}/ocpp/CP1", ssl=client_context(pki),
                                       subprotocols=["ocpp1.6"]) as charger:
+            await hello(charger)
             await charger.send(b'[2,"1","Heartbeat",{}]')
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(charger.recv(), 5)

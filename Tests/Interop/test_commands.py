@@ -5,7 +5,7 @@ import pytest
 
 from ocpp.v16 import call
 
-from chargepoint import connected, now, run
+from chargepoint import connected, hello, now, run
 
 
 def test_a_command_is_answered_by_the_charger(gateway):
@@ -32,6 +32,7 @@ def test_commands_to_one_charger_go_one_at_a_time(gateway):
 
     async def session():
         async with websockets.connect(gateway.url("CP1"), subprotocols=["ocpp1.6"]) as charger:
+            await hello(charger)
             await asyncio.to_thread(gateway.event, "connected", "CP1")
             commands = [gateway.command("CP1", "ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}),
                         gateway.command("CP1", "ClearCache")]
@@ -87,6 +88,7 @@ def test_an_unanswered_command_times_out(start_gateway):
     async def session():
         import websockets
         async with websockets.connect(gateway.url("MUTE"), subprotocols=["ocpp1.6"]) as socket:
+            await hello(socket)
             await asyncio.to_thread(gateway.event, "connected", "MUTE")
             command = gateway.command("MUTE", "Reset", {"type": "Soft"})
             frame = await asyncio.wait_for(socket.recv(), 5)  # the CALL arrives; the charger never answers

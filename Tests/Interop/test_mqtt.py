@@ -6,7 +6,7 @@ import json
 
 from ocpp.v16 import call
 
-from chargepoint import connected, now, run
+from chargepoint import connected, hello, now, run
 from conftest import subscribed
 
 
@@ -224,6 +224,7 @@ def test_a_command_that_times_out_is_reported_not_retried(start_gateway, watch, 
 
     async def mute():
         async with websockets.connect(gateway.url("MUTE"), subprotocols=["ocpp1.6"]) as charger:
+            await hello(charger)
             await asyncio.to_thread(gateway.event, "connected", "MUTE")
             live.publish(f"{base_path}/MUTE/cmd", json.dumps({"action": "clear_cache", "request_id": "t"}))
             first = await asyncio.wait_for(charger.recv(), 5)
@@ -483,6 +484,7 @@ def test_a_command_sent_before_a_crash_is_not_sent_again(start_gateway, watch, b
 
     async def mute_charger():
         async with websockets.connect(first.url("MUTE"), subprotocols=["ocpp1.6"]) as charger:
+            await hello(charger)
             await asyncio.to_thread(first.event, "connected", "MUTE")
             live.publish(f"{base_path}/MUTE/cmd", json.dumps({"action": "reset", "args": {"type": "Hard"}, "request_id": "once"}))
             assert '"Reset"' in await asyncio.wait_for(charger.recv(), 10)  # sent; the charger does not answer

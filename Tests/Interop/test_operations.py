@@ -12,7 +12,7 @@ import pytest
 import websockets
 from ocpp.v16 import call
 
-from chargepoint import connected, now, run
+from chargepoint import connected, hello, now, run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,7 +116,7 @@ def test_metrics_move_when_chargers_talk(start_gateway):
             await asyncio.to_thread(gateway.event, "connected", "CP1")
             during = (await asyncio.to_thread(
                 poll, lambda: get(gateway, "/metrics"), lambda r: metric(r[2], "ocpp_stations_connected") == 1))[2]
-            for _ in range(3):
+            for _ in range(2):  # and connected()'s own first Heartbeat: 3
                 await cp.call(call.Heartbeat())
             await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Available"))
             result = await asyncio.to_thread(gateway.result, gateway.command("CP1", "Reset", {"type": "Soft"}))
@@ -148,6 +148,7 @@ def test_sigterm_closes_chargers_publishes_their_state_and_offline_then_exits_0(
 
     async def session():
         async with websockets.connect(gateway.url("CP1"), subprotocols=["ocpp1.6"]) as charger:
+            await hello(charger)
             await asyncio.to_thread(live.wait, f"{base_path}/CP1/state/connection_state", "CONNECTED")
             gateway.process.send_signal(15)
             with pytest.raises(websockets.ConnectionClosed) as closed:

@@ -9,7 +9,7 @@ import pytest
 import websockets
 from ocpp.v16 import call
 
-from chargepoint import connected, now, run
+from chargepoint import connected, hello, now, run
 
 MALFORMED = [
     ("hello", "-1", "FormationViolation"),
@@ -58,6 +58,7 @@ def test_an_oversized_message_closes_only_that_charger_with_1009(start_gateway):
         async with connected(gateway.url("GOOD")) as good:
             for fragmented in (False, True):
                 async with websockets.connect(gateway.url("BIG"), subprotocols=["ocpp1.6"], max_size=None) as big:
+                    await hello(big)
                     payload = '[2,"x","DataTransfer",{"vendorId":"v","data":"' + "x" * 4096 + '"}]'
                     # The close may come while the fragments are still going out, and then the send itself ends
                     # with the gateway's close frame.
@@ -75,7 +76,7 @@ class RawWebSocket:
     """A charger's WebSocket at the byte level, for what a WebSocket library hides: the order of frames and the
     end of the TCP stream. Blocking, with a timeout on every read."""
 
-    def __init__(self, port, station):
+    def __init__(self, port, station, announce=True):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         self.sock.sendall((f"GET /{station} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -85,6 +86,10 @@ class RawWebSocket:
             self._fill()
         head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
         assert head.startswith(b"HTTP/1.1 101"), head
+        if announce:  # the gateway announces a station it does not know yet with its first message
+            self.send_frame(0x1, b'[2,"hello","Heartbeat",{}]')
+            opcode, answer = self.read_frame()
+            assert opcode == 0x1 and answer.startswith(b'[3,"hello"'), answer
 
     def _fill(self):
         chunk = self.sock.recv(65536)
@@ -158,6 +163,7 @@ def test_a_charger_that_never_answers_the_close_is_let_go(start_gateway):
 def test_a_binary_frame_closes_that_charger_with_1003(gateway):
     async def session():
         async with websockets.connect(gateway.url("BIN"), subprotocols=["ocpp1.6"]) as charger:
+            await hello(charger)
             await charger.send(b'[2,"1","Heartbeat",{}]')
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(charger.recv(), 5)
@@ -194,6 +200,7 @@ def test_plain_http_gets_426(gateway):
 def test_the_same_station_connecting_again_replaces_the_first_connection(gateway):
     async def session():
         async with websockets.connect(gateway.url("TWIN"), subprotocols=["ocpp1.6"]) as first:
+            await hello(first)
             await asyncio.to_thread(gateway.event, "connected", "TWIN")
             async with connected(gateway.url("TWIN")) as second:
                 with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -221,6 +228,7 @@ def test_a_dead_peer_is_detected_by_ping(start_gateway):
 def test_sigterm_closes_chargers_with_1001_and_exits_0(gateway):
     async def session():
         async with websockets.connect(gateway.url("CP1"), subprotocols=["ocpp1.6"]) as charger:
+            await hello(charger)
             await asyncio.to_thread(gateway.event, "connected", "CP1")
             gateway.process.send_signal(15)
             with pytest.raises(websockets.ConnectionClosed) as closed:

@@ -8,7 +8,7 @@ import pytest
 import websockets
 from ocpp.v16 import call
 
-from chargepoint import run
+from chargepoint import hello, run
 
 PASSWORD = "0123456789abcdef0123"
 
@@ -56,7 +56,8 @@ def test_the_station_limit_refuses_new_stations_but_lets_known_ones_reconnect(st
 
     async def session():
         async with websockets.connect(gateway.url("A"), subprotocols=["ocpp1.6"]), \
-                websockets.connect(gateway.url("B"), subprotocols=["ocpp1.6"]):
+                websockets.connect(gateway.url("B"), subprotocols=["ocpp1.6"]) as b:
+            await hello(b)
             await asyncio.to_thread(gateway.event, "connected", "B")
             with pytest.raises(websockets.InvalidStatus) as refused:
                 async with websockets.connect(gateway.url("C"), subprotocols=["ocpp1.6"]):
