@@ -72,6 +72,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Relay mode: the upstream central system's connections, routing between it, the charger and the gateway.
+        .target(
+            name: "Relay",
+            dependencies: [
+                "OCPP",
+                "CentralSystem",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // Configuration, logging set-up and service wiring.
         .target(
             name: "GatewayApp",
@@ -82,6 +96,7 @@ let package = Package(
                 "MQTT",
                 "MQTTBridge",
                 "Store",
+                "Relay",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -131,6 +146,7 @@ let package = Package(
         ),
         .testTarget(name: "OCPPTests", dependencies: ["OCPP", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CentralSystemTests", dependencies: ["CentralSystem", "OCPP", "TestSupport"]),
+        .testTarget(name: "RelayTests", dependencies: ["Relay", "CentralSystem", "OCPP"]),
         .testTarget(
             name: "OCPPServerTests",
             dependencies: [

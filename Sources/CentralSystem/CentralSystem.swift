@@ -22,11 +22,27 @@ public final class CentralSystem: Sendable {
     /// Closed by the MQTT bridge while it cannot keep what transaction-related messages publish (its outbox is full,
     /// or its store cannot write): those messages go unanswered meanwhile, and chargers send them again.
     public let durability = DurabilityGate()
+    /// Paused by the MQTT bridge while a broker that is alive takes less than the chargers send; connections stop
+    /// reading from chargers meanwhile, so they send at the broker's pace.
+    public let intake = IntakeGate()
     let state: Mutex<State>
     /// The last save of a station's state failed (logged once per episode).
     private let saveFailing = Atomic(false)
     /// "Refusing new stations" was logged, and no new station has been remembered since.
     private let knownStationsFullLogged = Atomic(false)
+    /// Relay mode's upstream (``setRelay(_:)``), and whether there is one: read without the lock on every message.
+    private let relayHolder = Mutex<(any UpstreamRelay)?>(nil)
+    private let relaying = Atomic(false)
+
+    /// Makes the gateway a relay to `relay`'s upstream central system (set once, before chargers connect).
+    public func setRelay(_ relay: any UpstreamRelay) {
+        relayHolder.withLock { $0 = relay }
+        relaying.store(true, ordering: .releasing)
+    }
+
+    var upstreamRelay: (any UpstreamRelay)? {
+        relaying.load(ordering: .acquiring) ? relayHolder.withLock { $0 } : nil
+    }
     /// The counters of answered charger messages, by action, made once: making one per message went through the
     /// metrics factory's lock and its dictionary every time.
     private let answeredCounters: [String: Counter] = OCPPMetrics.receivedCounters(outcome: "ok")
@@ -138,6 +154,9 @@ public final class CentralSystem: Sendable {
             return (session, known)
         }
         let previous = await session.attach(connection)
+        upstreamRelay?.stationAttached(station, info: info) { [weak connection] in
+            _ = await connection?.close(because: .upstreamUnavailable)
+        }
         var logger = stationLogger(station)
         logger[metadataKey: "ocpp.remote_address"] = "\(info.remoteAddress)"
         if let previous {
@@ -197,6 +216,7 @@ public final class CentralSystem: Sendable {
             }
         }
         updateConnectedGauge()
+        upstreamRelay?.stationDetached(link.station)
         link.logger.info("Station disconnected", metadata: ["ocpp.disconnect_reason": "\(reason)"])
         // A connection that never sent a message was never announced, and leaves nothing behind.
         guard link.announced.value else { return }
@@ -246,6 +266,8 @@ public final class CentralSystem: Sendable {
         /// An answer to one of the central system's own calls: hand it to ``deliver(_:on:)``, which waits for
         /// the station's session.
         case forSession(Frame)
+        /// Relay mode: a message the upstream answers. Hand it to ``relay(_:text:on:)``, which returns the answer.
+        case relayed(Call, text: [UInt8])
     }
 
     /// Handles one text message from a charger; returns the frame to send back, if any.
@@ -256,6 +278,8 @@ public final class CentralSystem: Sendable {
         case .forSession(let frame):
             await deliver(frame, on: link)
             return nil
+        case .relayed(let call, let text):
+            return await relay(call, text: text, on: link)
         }
     }
 
@@ -293,6 +317,10 @@ public final class CentralSystem: Sendable {
                     description: "the central system remembers \(configuration.maxKnownStations) stations already and takes no new one"))))
             }
             let action = Action(rawValue: call.action)
+            if relaying.load(ordering: .acquiring), let action, let relay = upstreamRelay {
+                if Self.relayedActions.contains(action) { return .relayed(call, text: Array(text)) }
+                if action.initiator != .centralSystem { relay.mirror(Array(text), station: link.station) }
+            }
             guard let answer = handle(call, action: action, station: link.station, logger: link.logger, batch: batch) else {
                 OCPPMetrics.received(action: action?.rawValue ?? "unknown", outcome: "unanswered")
                 return .handled(reply: nil)

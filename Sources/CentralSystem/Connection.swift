@@ -31,6 +31,9 @@ public enum DisconnectReason: Sendable, Hashable, CustomStringConvertible {
     case connectionLost
     /// The charger closed with another code.
     case closed(code: UInt16)
+    /// Relay mode: the upstream central system stayed away past `RELAY_OFFLINE_GRACE` (closed with 1013, try again
+    /// later), so the charger's own offline rules keep its messages.
+    case upstreamUnavailable
 
     /// A short name for logs and the test console, in snake_case (`going_away`). What MQTT publishes as
     /// `disconnect_reason` is the bridge's to choose (`StateValue.disconnectReason`); today the two agree.
@@ -45,6 +48,7 @@ public enum DisconnectReason: Sendable, Hashable, CustomStringConvertible {
         case .unsupportedData: "unsupported_data"
         case .connectionLost: "connection_lost"
         case .closed(let code): "closed_\(code)"
+        case .upstreamUnavailable: "upstream_unavailable"
         }
     }
 }
@@ -55,9 +59,13 @@ public struct ConnectionInfo: Sendable, Hashable {
     public var remoteAddress: String
     /// The negotiated subprotocol; `nil` when the charger offered none and was accepted as OCPP 1.6.
     public var subprotocol: String?
+    /// The charger's `Authorization` header, for relay mode's `RELAY_AUTH=forward` (it goes to the upstream central
+    /// system and nowhere else). Never logged.
+    public var authorization: String?
 
-    public init(remoteAddress: String, subprotocol: String?) {
+    public init(remoteAddress: String, subprotocol: String?, authorization: String? = nil) {
         self.remoteAddress = remoteAddress
         self.subprotocol = subprotocol
+        self.authorization = authorization
     }
 }

@@ -6,6 +6,7 @@ import Metrics
 import MQTT
 import NIOPosix
 import OCPPServer
+import Relay
 import Prometheus
 import ServiceLifecycle
 import Synchronization
@@ -93,6 +94,17 @@ public enum Gateway {
             transport: MQTTClientTransport(client: mqtt),
             transportEvents: transportEvents, logger: logger)
         acknowledgements.withLock { $0 = bridge }
+        if let relayConfiguration = configuration.relay {
+            do {
+                centralSystem.setRelay(try Relay(configuration: relayConfiguration, centralSystem: centralSystem, group: eventLoops, logger: logger))
+            } catch {
+                logger.critical("Cannot set up relay mode", metadata: ["error": "\(error)", "setting": "\(Settings.relayTLSCA.name)"])
+                return 1
+            }
+            logger.info("Relay mode: every charger is relayed to the upstream central system", metadata: [
+                "relay.url": "\(relayConfiguration.url)",
+            ])
+        }
         let api = AdminAPI(
             centralSystem: centralSystem, server: server, bridge: bridge, registry: registry,
             dataDirectory: configuration.dataDirectory, readyRequiresMQTT: configuration.admin.readyRequiresMQTT,

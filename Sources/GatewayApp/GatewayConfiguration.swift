@@ -5,6 +5,7 @@ import MQTTBridge
 import MQTT
 import NIOCore
 import OCPPServer
+import Relay
 
 /// Everything the gateway is configured with, read from the environment and an optional env file.
 public struct GatewayConfiguration: Sendable {
@@ -22,6 +23,8 @@ public struct GatewayConfiguration: Sendable {
     /// The event loops' threads (`EVENT_LOOP_THREADS`): every connection, chargers', the broker's and the admin
     /// API's, is served by one of them.
     public var eventLoopThreads: Int
+    /// Relay mode (`RELAY_URL`, docs/relay.md); nil: the gateway is the central system.
+    public var relay: RelayConfiguration?
 
     /// The admin HTTP listener.
     public struct AdminConfiguration: Sendable {
@@ -84,7 +87,8 @@ public struct GatewayConfiguration: Sendable {
                 token: try adminToken(reader, workingDirectory: workingDirectory)),
             logging: try loggingConfiguration(reader),
             shutdownTimeout: try reader.seconds(Settings.shutdownTimeout)!,
-            eventLoopThreads: try eventLoopThreads(reader, coreCount: System.coreCount))
+            eventLoopThreads: try eventLoopThreads(reader, coreCount: System.coreCount),
+            relay: try relayConfiguration(reader, workingDirectory: workingDirectory))
     }
 
     /// `auto`: half the cores the process may use, at least one. The broker usually runs on the same machine, and

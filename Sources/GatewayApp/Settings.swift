@@ -146,6 +146,17 @@ public enum Settings {
     public static let outboxMaxBytes = Setting(name: "OUTBOX_MAX_BYTES", defaultValue: "268435456",
         help: "Most bytes waiting for the broker (256 MiB; held in memory and on disk); at it, transaction messages go unanswered")
 
+    public static let relayURL = Setting(name: "RELAY_URL", defaultValue: "",
+        help: "Relay mode: the upstream central system (ws:// or wss://); the station id replaces {station} or is appended")
+    public static let relayAuth = Setting(name: "RELAY_AUTH", defaultValue: "forward",
+        help: "How the gateway logs in to the upstream: forward (the charger's own credentials), basic or none")
+    public static let relayPasswordFile = Setting(name: "RELAY_PASSWORD_FILE", defaultValue: "",
+        help: "The password for RELAY_AUTH=basic (HTTP Basic with the station id)")
+    public static let relayTLSCA = Setting(name: "RELAY_TLS_CA", defaultValue: "",
+        help: "Authorities (PEM) for a wss:// upstream; unset: the system's")
+    public static let relayOfflineGrace = Setting(name: "RELAY_OFFLINE_GRACE", defaultValue: "30",
+        help: "Seconds messages wait for an upstream that is away before the charger is closed (it then keeps them)")
+
     public static let all: [Setting] = [
         envFile, listenAddr, listenPort, heartbeatInterval, callTimeout, pingInterval, pingTimeout, maxFrameSize,
         remoteStartWindow, authorizedTags, dataDir, logLevel,
@@ -156,5 +167,6 @@ public enum Settings {
         adminAddr, adminPort, adminToken, adminTokenFile, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout, eventLoopThreads,
         stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout, maxConnectors, maxKnownStations,
         mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA, outboxMaxMessages, outboxMaxBytes,
+        relayURL, relayAuth, relayPasswordFile, relayTLSCA, relayOfflineGrace,
     ]
 }

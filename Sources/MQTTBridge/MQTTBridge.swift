@@ -44,7 +44,7 @@ public final class MQTTBridge: Service, DurableEventSink {
         self.logger = logger
         let publisher = StatePublisher(
             transport: transport, qos: configuration.qos, store: outbox, limits: configuration.outboxLimits,
-            gate: centralSystem.durability, logger: logger)
+            gate: centralSystem.durability, intake: centralSystem.intake, logger: logger)
         self.publisher = publisher
         let directory = StationDirectory(topics: configuration.topics, now: now) { publisher.publish($0) }
         self.directory = directory
@@ -73,7 +73,7 @@ public final class MQTTBridge: Service, DurableEventSink {
                     accepted.finish()
                 }
                 group.addTask { await self.directory.run() }
-                group.addTask { await self.retryStoreWhileFailing() }
+                group.addTask { await self.maintain() }
                 // Events arrive through deliver(_:) until graceful shutdown begins, after the chargers' last events
                 // (the server stops first).
                 for await _ in shutdown.stream {}
@@ -110,11 +110,15 @@ public final class MQTTBridge: Service, DurableEventSink {
         directory.document()
     }
 
-    /// Every few seconds, while the outbox's store fails (a full disk), tries the write again: the gate reopens, and
-    /// transaction messages are answered again, once it succeeds. Ends when the task is cancelled.
-    private func retryStoreWhileFailing() async {
-        while (try? await Task.sleep(for: .seconds(5))) != nil {
-            if !publisher.storeWritable { publisher.retryUnwritten() }
+    /// Every second: checks that a broker the chargers wait for is alive (a hung one releases the intake gate). Every
+    /// five, while the outbox's store fails (a full disk), tries the write again: transaction messages are answered
+    /// again once it succeeds. Ends when the task is cancelled.
+    private func maintain() async {
+        var seconds = 0
+        while (try? await Task.sleep(for: .seconds(1))) != nil {
+            publisher.tick()
+            seconds += 1
+            if seconds % 5 == 0, !publisher.storeWritable { publisher.retryUnwritten() }
         }
     }
 

@@ -86,6 +86,7 @@ enum StateValue {
         case .unsupportedData: "unsupported_data"
         case .connectionLost: "connection_lost"
         case .closed(let code): "closed_\(code)"
+        case .upstreamUnavailable: "upstream_unavailable"
         }
     }
 }

@@ -23,7 +23,7 @@ extension StatePublisher {
                 entries += 1
                 if let id { sent.append((id, sequence)) }
             }
-            let (change, rewriteDue) = state.withLock { state -> (GateChange?, Bool) in
+            let (change, rewriteDue) = state.withLock { state -> (Changes?, Bool) in
                 state.handingOver = false
                 state.unrecorded -= entries
                 // A reconnect meanwhile resent everything: these ids belong to a connection that is gone.
@@ -34,7 +34,7 @@ extension StatePublisher {
                 state.early = []
                 return (removeAcknowledged(early, &state, keepUnknown: false), state.rewriteDue)
             }
-            apply(change)
+            if let change { apply(change) }
             if rewriteDue { rewriteIfWriterIsFree() }
         }
     }
@@ -48,8 +48,9 @@ extension StatePublisher {
 
     /// The broker connection is up: resend the outbox in order, then the latest retained state.
     func connected() {
-        let (resent, republished) = state.withLock { state in
+        let (resent, republished, change) = state.withLock { state in
             state.connected = true
+            state.lastAcknowledged = now()  // a fresh connection counts as alive
             state.connection += 1
             state.inFlight.removeAll()
             state.early = []
@@ -59,15 +60,20 @@ extension StatePublisher {
             state.windowFull = false
             state.sentUpTo = 0
             queueWaiting(&state)
-            return (state.outbox.count, queueRetained(&state))
+            return (state.outbox.count, queueRetained(&state), Changes(intake: intakeChange(&state)))
         }
+        apply(change)
         handOverQueued()
         logger.info("Published the outbox and the retained state after connecting",
                     metadata: ["mqtt.outbox": "\(resent)", "mqtt.retained_topics": "\(republished)"])
     }
 
     func disconnected() {
-        state.withLock { $0.connected = false }
+        let change = state.withLock { state in
+            state.connected = false
+            return Changes(intake: intakeChange(&state))
+        }
+        apply(change)
     }
 
     /// Queues the latest value of every retained topic the outbox does not hold (those go with it, in order), while
@@ -87,16 +93,16 @@ extension StatePublisher {
     /// The broker acknowledged messages: they leave the outbox. One lock for all of them (the MQTT client hands
     /// over the acknowledgements of one read together).
     func acknowledged(_ messageIDs: [Int32]) {
-        let (change, rewriteDue) = state.withLock { state -> (GateChange?, Bool) in
+        let (change, rewriteDue) = state.withLock { state -> (Changes?, Bool) in
             (removeAcknowledged(messageIDs, &state, keepUnknown: state.handingOver), state.rewriteDue)
         }
-        apply(change)
+        if let change { apply(change) }
         if rewriteDue { rewriteIfWriterIsFree() }
         handOverQueued()
     }
 
     /// Removes acknowledged entries; `keepUnknown` keeps ids not in flight for when a batch's ids are recorded.
-    private func removeAcknowledged(_ messageIDs: [Int32], _ state: inout State, keepUnknown: Bool) -> GateChange? {
+    private func removeAcknowledged(_ messageIDs: [Int32], _ state: inout State, keepUnknown: Bool) -> Changes? {
         var removed = 0
         for messageID in messageIDs {
             guard let sequence = state.inFlight.remove(id: messageID) else {
@@ -108,11 +114,12 @@ extension StatePublisher {
             removed += 1
         }
         guard removed > 0 else { return nil }
+        state.lastAcknowledged = now()
         queueWaiting(&state)
         state.acknowledgedSinceRewrite += removed
         // Keep the store short: rewrite it when the outbox has emptied, or every thousand acknowledgements.
         if state.outbox.isEmpty || state.acknowledgedSinceRewrite >= 1000 { state.rewriteDue = true }
         Self.recordSize(state)
-        return Self.gateChange(&state, limits: limits, hasGate: gate != nil)
+        return changes(&state)
     }
 }

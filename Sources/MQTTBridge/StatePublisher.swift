@@ -16,8 +16,12 @@ import Synchronization
 ///   holds. At a bound, or while the store cannot write (a full disk), the central system's ``DurabilityGate`` is
 ///   closed: transaction-related messages go unanswered (chargers keep and resend them) until the outbox is back
 ///   under 90 % of both bounds and the store writes again. Ordinary retained state that would wait in a full outbox
-///   is not queued; its latest value goes out when the gate opens. Chargers are otherwise served as usual, whatever
-///   the broker does: a slow or hung broker only makes the outbox longer.
+///   is not queued; its latest value goes out when the gate opens.
+/// - While connected to a broker that is alive (it acknowledged something within ``brokerSilence``, or nothing is
+///   outstanding), a backlog of ``intakePauseLevel`` entries pauses the central system's ``IntakeGate`` (chargers are
+///   not read) until it is down to ``intakeResumeLevel``, so a broker slower than the chargers slows them down instead
+///   of filling the outbox. A broker that stops acknowledging (hung, though its connection is up) releases the pause
+///   within ``brokerSilence``: chargers are then served as usual and the outbox takes what they send, as in an outage.
 ///
 /// Locks: `state` is held only to compute; the MQTT client and the store are called after it is released. What
 /// goes to the client is queued under the lock and handed over in order by one thread at a time
@@ -30,6 +34,8 @@ final class StatePublisher: Sendable {
     let store: any OutboxStore
     let logger: Logger
     let gate: DurabilityGate?
+    let intake: IntakeGate?
+    let now: @Sendable () -> ContinuousClock.Instant
     let state: Mutex<State>
     /// Held while writing to the store, so writes are in order and a rewrite never drops what a commit wrote.
     let writer = Mutex(())
@@ -68,6 +74,10 @@ final class StatePublisher: Sendable {
         var unwritten: [OutboxEntry] = []
         /// Ordinary retained state was not queued because the outbox was full: all of it goes when the gate opens.
         var retainedDeferred = false
+        /// The intake gate is paused by this publisher.
+        var intakePaused = false
+        /// When the broker last acknowledged something (or the connection came up).
+        var lastAcknowledged: ContinuousClock.Instant?
         /// Publications for the MQTT client, in order, not handed over yet.
         var queued: [Queued] = []
         /// A thread is handing a batch over; the others only queue.
@@ -100,15 +110,27 @@ final class StatePublisher: Sendable {
     /// half a window, instead of a write of a message or two after every acknowledgement the broker sends.
     static let refillLevel = window / 2
 
+    /// While connected to a live broker, chargers' messages stop being read when this many outbox entries wait (the
+    /// broker takes less than the gateway publishes), and are read again once no more than ``intakeResumeLevel`` do.
+    static let intakePauseLevel = 4 * window
+    static let intakeResumeLevel = 2 * window
+    /// A broker that has acknowledged nothing for this long while messages are outstanding is taken for hung: reading
+    /// from chargers is not paused for it.
+    static let brokerSilence: Duration = .seconds(2)
+    static let intakePausedGauge = Gauge(label: "ocpp_intake_paused")
+
     static let queuedGauge = Gauge(label: "mqtt_queued_messages")
     static let queuedBytesGauge = Gauge(label: "mqtt_queued_bytes")
     static let fullGauge = Gauge(label: "mqtt_outbox_full")
     static let storeFailingGauge = Gauge(label: "mqtt_outbox_store_failing")
 
     init(transport: any MQTTTransport, qos: Int, store: any OutboxStore, limits: OutboxLimits = OutboxLimits(),
-         gate: DurabilityGate? = nil, logger: Logger) {
+         gate: DurabilityGate? = nil, intake: IntakeGate? = nil, logger: Logger,
+         now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.transport = transport
         self.gate = gate
+        self.intake = intake
+        self.now = now
         self.qos = qos
         self.store = store
         self.limits = limits
@@ -185,7 +207,7 @@ final class StatePublisher: Sendable {
     /// Group commit: one caller at a time (holding `writer`) writes everything staged so far, by anyone, in one write
     /// to the store; callers whose entries were written meanwhile return without writing.
     func commit(through mark: UInt64) {
-        let change = writer.withLock { _ -> GateChange? in
+        let change = writer.withLock { _ -> Changes? in
             let taken = state.withLock { state -> (all: [OutboxEntry], kept: [OutboxEntry], unwritten: [OutboxEntry])? in
                 guard state.committedThrough < mark, !state.unstored.isEmpty else { return nil }
                 defer {
@@ -203,13 +225,56 @@ final class StatePublisher: Sendable {
                 noteWrite(failure, of: attempted, &state)
                 queueWaiting(&state)
                 Self.recordSize(state)
-                return (Self.gateChange(&state, limits: limits, hasGate: gate != nil), takeRewrite(&state))
+                return (changes(&state), takeRewrite(&state))
             }
             self.rewrite(rewrite)
             return change
         }
-        apply(change)
+        if let change { apply(change) }
         handOverQueued()
+    }
+
+    /// What the gates must do now: the durability gate's change, and the intake gate's (true: pause, false: resume).
+    struct Changes {
+        var gate: GateChange?
+        var intake: Bool?
+    }
+
+    func changes(_ state: inout State) -> Changes {
+        Changes(gate: Self.gateChange(&state, limits: limits, hasGate: gate != nil), intake: intakeChange(&state))
+    }
+
+    /// Whether the intake gate must be paused (true) or resumed (false) now; nil when it stays as it is.
+    func intakeChange(_ state: inout State) -> Bool? {
+        guard intake != nil else { return nil }
+        let outstanding = state.inFlight.count + state.unrecorded > 0
+        let alive = !outstanding || state.lastAcknowledged.map { now() - $0 < Self.brokerSilence } ?? false
+        let pause = state.connected && alive
+            && (state.intakePaused ? state.outbox.count > Self.intakeResumeLevel : state.outbox.count >= Self.intakePauseLevel)
+        guard pause != state.intakePaused else { return nil }
+        state.intakePaused = pause
+        return pause
+    }
+
+    /// Checks the broker's liveness (the bridge calls it every second): a broker that went silent releases the pause.
+    func tick() {
+        let change = state.withLock { state in Changes(intake: intakeChange(&state)) }
+        apply(change)
+    }
+
+    func apply(_ changes: Changes) {
+        apply(changes.gate)
+        guard let pause = changes.intake, let intake else { return }
+        Self.intakePausedGauge.record(pause ? 1 : 0)
+        if pause {
+            intake.pause()
+            logger.info("The broker falls behind: reading from chargers paused", metadata: [
+                "mqtt.pause_level": "\(Self.intakePauseLevel)", "mqtt.resume_level": "\(Self.intakeResumeLevel)",
+            ])
+        } else {
+            intake.resume()
+            logger.info("Reading from chargers resumed")
+        }
     }
 
     /// Writes kept entries to the store (holding `writer`); the error when it could not.

@@ -20,6 +20,9 @@ import OCPP
 /// slows it down, as it should). That is logged once per connection, and a connection that stays stuck for
 /// `stuckTimeout` is closed.
 ///
+/// While the central system's ``IntakeGate`` is paused (a broker that is alive but slower than the chargers), the next
+/// read from the socket waits until it opens again.
+///
 /// The events of the messages the loop reads in one tick are made durable together (``AnswerBatch``): an answer
 /// whose message staged an event is held until the batch is committed, at the end of the tick, and every answer
 /// after it waits behind it, so a charger's answers keep their order.
@@ -51,7 +54,8 @@ final class ChargerCallHandler: ChannelDuplexHandler {
     /// Messages that came before the link, in order (at most one read's worth: reading waits for the link).
     private var early: [ByteBuffer] = []
     private var unflushed = false
-    /// A read was asked for before the link, or while the charger left its answers unread.
+    /// A read was asked for before the link, while the charger left its answers unread, or while the intake gate was
+    /// paused.
     private var readHeld = false
     /// Answers to the central system's calls handed to tasks and not yet delivered. The central system has at most
     /// one call outstanding per station, so more than a few means a charger sending answers nobody asked for: past
@@ -65,10 +69,14 @@ final class ChargerCallHandler: ChannelDuplexHandler {
     /// "Does not read its answers" was logged for this connection.
     private var loggedUnread = false
 
+    /// The charger's `Authorization` header, for relay mode's `RELAY_AUTH=forward`.
+    private let authorization: String?
+
     init(
         centralSystem: CentralSystem, station: String, subprotocol: String?, outcome: ConnectionOutcome,
-        tracker: ConnectionTracker, batches: AnswerBatches, stuckTimeout: TimeAmount = .seconds(60)
+        tracker: ConnectionTracker, batches: AnswerBatches, stuckTimeout: TimeAmount = .seconds(60), authorization: String? = nil
     ) {
+        self.authorization = authorization
         self.stuckTimeout = stuckTimeout
         self.centralSystem = centralSystem
         self.station = station
@@ -84,7 +92,7 @@ final class ChargerCallHandler: ChannelDuplexHandler {
         let channel = context.channel
         tracker.opened(channel)
         let remote = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown"
-        let info = ConnectionInfo(remoteAddress: remote, subprotocol: subprotocol)
+        let info = ConnectionInfo(remoteAddress: remote, subprotocol: subprotocol, authorization: authorization)
         let connection = WebSocketConnection(channel: channel, outcome: outcome)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
@@ -208,11 +216,22 @@ final class ChargerCallHandler: ChannelDuplexHandler {
             readHeld = true
             return
         }
-        context.read()
+        let intake = centralSystem.intake
+        if intake.isOpen {
+            context.read()
+            return
+        }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        if intake.admit(orWhenOpen: { eventLoop.execute { handler.value.resumeReading() } }) {
+            context.read()
+        } else {
+            readHeld = true
+        }
     }
 
-    /// A read held back may go now (the link came, or the answers were read): asked for again, so the other
-    /// condition is checked too.
+    /// A read held back may go now (the link came, the answers were read, or the intake gate opened): asked for
+    /// again, so the other conditions are checked too.
     private func resumeReading() {
         guard readHeld, let context else { return }
         readHeld = false
@@ -239,6 +258,29 @@ final class ChargerCallHandler: ChannelDuplexHandler {
             break
         case .forSession(let frame):
             forward(frame, link, context)
+        case .relayed(let call, let text):
+            relay(call, text, link, context)
+        }
+    }
+
+    /// Relay mode: the upstream answers this message; its answer is written when it comes (the charger waits for it:
+    /// one outstanding CALL), after any answers held for the batch.
+    private func relay(_ call: Call, _ text: [UInt8], _ link: CentralSystem.Link, _ context: ChannelHandlerContext) {
+        let centralSystem = self.centralSystem
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        Task {
+            guard let reply = await centralSystem.relay(call, text: text, on: link) else { return }
+            eventLoop.execute { handler.value.writeRelayed(ByteBuffer(bytes: reply)) }
+        }
+    }
+
+    private func writeRelayed(_ answer: ByteBuffer) {
+        guard let context else { return }
+        if held.isEmpty {
+            context.writeAndFlush(wrapOutboundOut(answer), promise: nil)
+        } else {
+            held.append(answer)  // the batch's commit writes it after the answers before it
         }
     }
 

@@ -206,7 +206,7 @@ public final class OCPPServer: Service {
                     let outcome = ConnectionOutcome()
                     let calls = ChargerCallHandler(
                         centralSystem: centralSystem, station: station, subprotocol: subprotocol, outcome: outcome,
-                        tracker: connections, batches: batches)
+                        tracker: connections, batches: batches, authorization: head.headers.first(name: "Authorization"))
                     try channel.pipeline.syncOperations.addHandlers(
                         FrameConformance(),
                         NIOWebSocketFrameAggregator(
@@ -215,7 +215,7 @@ public final class OCPPServer: Service {
                         WebSocketSessionHandler(
                             pingInterval: configuration.pingInterval.map { .nanoseconds(Int64($0.seconds * 1e9)) },
                             pingTimeout: .nanoseconds(Int64(configuration.pingTimeout.seconds * 1e9)),
-                            outcome: outcome),
+                            outcome: outcome, intake: centralSystem.intake),
                         calls)
                     return .websocket
                 }

@@ -21,6 +21,9 @@ final class WebSocketConnection: OCPPConnection {
     func close(because reason: DisconnectReason) async -> DisconnectReason {
         let request: CloseRequest = switch reason {
         case .replaced: CloseRequest(code: .normalClosure, reason: "replaced by a new connection", disconnectReason: reason)
+        case .upstreamUnavailable:
+            CloseRequest(code: WebSocketErrorCode(codeNumber: 1013), reason: "the upstream central system is unavailable; try again later",
+                         disconnectReason: reason)
         default: CloseRequest(code: .goingAway, reason: "central system closing the connection", disconnectReason: reason)
         }
         try? await channel.triggerUserOutboundEvent(request).get()

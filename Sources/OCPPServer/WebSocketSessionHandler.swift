@@ -44,6 +44,7 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
     private let pingTimeout: TimeAmount
     private let closeTimeout: TimeAmount
     private let outcome: ConnectionOutcome
+    private let intake: IntakeGate?
     private var pingTask: RepeatedTask?
     private var pongDeadline: Scheduled<Void>?
     private var closeDeadline: Scheduled<Void>?
@@ -52,14 +53,16 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
 
     /// - Parameters:
     ///   - closeTimeout: how long a close we started waits for the peer to end the connection.
+    ///   - intake: while it is paused, nothing is read, so a missing pong says nothing about the peer.
     init(
         pingInterval: TimeAmount?, pingTimeout: TimeAmount, closeTimeout: TimeAmount = .seconds(3),
-        outcome: ConnectionOutcome
+        outcome: ConnectionOutcome, intake: IntakeGate? = nil
     ) {
         self.pingInterval = pingInterval
         self.pingTimeout = pingTimeout
         self.closeTimeout = closeTimeout
         self.outcome = outcome
+        self.intake = intake
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -93,13 +96,15 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
     private func sendPing(context: ChannelHandlerContext) {
         guard !closeSent, pongDeadline == nil else { return }
         let pingSentAt = NIODeadline.now()
+        let pausesAtPing = intake?.pauseCount
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: context.channel.allocator.buffer(string: "ka"))), promise: nil)
         let loopBound = context.loopBound
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         pongDeadline = context.eventLoop.scheduleTask(in: pingTimeout) {
             let handler = handler.value
             handler.pongDeadline = nil
-            if handler.lastInbound < pingSentAt {
+            let readingWasPaused = handler.intake.map { !$0.isOpen || $0.pauseCount != pausesAtPing } ?? false
+            if handler.lastInbound < pingSentAt && !readingWasPaused {
                 // Nothing at all from the peer since the ping: it is gone, or it stopped reading its answers (then
                 // nothing is read from it either). No close handshake with a dead peer.
                 handler.outcome.record(.timeout)

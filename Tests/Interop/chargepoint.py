@@ -132,11 +132,11 @@ class TestChargePoint(ChargePoint):
 
 
 @contextlib.asynccontextmanager
-async def connected(url, station_id="CP", subprotocols=("ocpp1.6",), announce=True):
+async def connected(url, station_id="CP", subprotocols=("ocpp1.6",), announce=True, headers=None):
     """A started TestChargePoint on url. With announce, it sends a Heartbeat first, as real chargers send a message
     right after connecting: the gateway announces (publishes, lists, remembers) a station it does not know yet with
     its first message, not at its handshake."""
-    async with websockets.connect(url, subprotocols=list(subprotocols) or None) as socket:
+    async with websockets.connect(url, subprotocols=list(subprotocols) or None, additional_headers=headers) as socket:
         charge_point = TestChargePoint(station_id, socket)
         charge_point.received = []
         task = asyncio.create_task(charge_point.start())

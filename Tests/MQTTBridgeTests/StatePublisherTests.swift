@@ -194,6 +194,53 @@ extension StatePublisher {
         #expect(try store.load().isEmpty)
     }
 
+    /// A slow broker (it acknowledges, just less than the chargers send) still slows the chargers down: reading pauses
+    /// at the pause level and resumes at the resume level. A broker that stops acknowledging (hung, SIGSTOP) releases
+    /// the pause within `brokerSilence` (issue 19: it stopped every charger), and a broker that comes back alive with
+    /// the backlog still there pauses reading again.
+    @Test func readingPausesForASlowBrokerButNotForAHungOne() {
+        final class Clock: Sendable {
+            let start = ContinuousClock.now
+            let offset = Mutex<Duration>(.zero)
+            var now: ContinuousClock.Instant { start + offset.withLock { $0 } }
+            func advance(_ duration: Duration) { offset.withLock { $0 += duration } }
+        }
+        let clock = Clock()
+        let intake = IntakeGate()
+        let publisher = StatePublisher(transport: RecordingTransport(), qos: 1, store: MemoryOutbox(), intake: intake, logger: quiet,
+                                       now: { clock.now })
+        publisher.connected()
+        let pause = StatePublisher.intakePauseLevel, resume = StatePublisher.intakeResumeLevel
+        publisher.publish((1..<pause).map { reading("energy", String($0)) })
+        #expect(intake.isOpen)
+        publisher.publish([reading("energy", "\(pause)")])
+        #expect(!intake.isOpen && intake.pauseCount == 1)  // the connection is fresh: the broker counts as alive
+        // The broker acknowledges now and then: still alive, still paused while the backlog is above the resume level.
+        clock.advance(.seconds(1))
+        publisher.acknowledged(1)
+        publisher.tick()
+        #expect(!intake.isOpen)
+        // Then nothing for longer than brokerSilence: hung. Chargers are read again; the outbox takes what they send.
+        clock.advance(StatePublisher.brokerSilence + .milliseconds(1))
+        publisher.tick()
+        #expect(intake.isOpen)
+        publisher.publish((1...1000).map { reading("power", String($0)) })
+        #expect(intake.isOpen && publisher.waiting == pause - 1 + 1000)
+        // It thaws: acknowledgements again, with the backlog above the resume level: paused until it drains.
+        publisher.acknowledged(2)
+        #expect(!intake.isOpen && intake.pauseCount == 2)
+        var id: Int32 = 2
+        while publisher.waiting > resume {
+            id += 1
+            publisher.acknowledged(id)
+        }
+        #expect(intake.isOpen)
+        // Without a broker the gate stays open: an outage is not a slow broker.
+        publisher.disconnected()
+        publisher.publish((1...pause).map { reading("voltage", String($0)) })
+        #expect(intake.isOpen)
+    }
+
     /// Issue 19: a full outbox dropped its oldest tenth, readings chargers had been answered for. Now it drops
     /// nothing: at a bound the gate closes (transaction messages go unanswered), ordinary retained state is held
     /// back, and under 90 % of the bounds the gate opens and that state goes out.

@@ -1,0 +1,144 @@
+import Foundation
+import OCPP
+
+/// Relay mode's upstream central system, as the central system sees it (the `Relay` module implements it).
+///
+/// The upstream is authoritative for identity, authorization and billing: the central system hands it the charger's
+/// messages it must answer (``CentralSystem/relayedActions``) and answers the charger with its answer; the others it
+/// answers itself and passes on (``mirror(_:station:)``). Calls from the upstream reach the charger through the
+/// station's session, one at a time with the gateway's own calls.
+public protocol UpstreamRelay: Sendable {
+    /// A charger connected: open its upstream connection. `close` ends the charger's connection (when the upstream
+    /// stays away past the grace period, so the charger's own offline rules keep its messages).
+    func stationAttached(_ station: String, info: ConnectionInfo, close: @escaping @Sendable () async -> Void)
+    /// The charger left: close its upstream connection.
+    func stationDetached(_ station: String)
+    /// Sends the charger's CALL (its frame's text, its own message id) upstream and returns the upstream's answer: a
+    /// CALLRESULT or CALLERROR, or nil when none came (the charger then gets none, and sends the message again).
+    func forward(_ call: Call, text: [UInt8], station: String) async -> Frame?
+    /// Passes a message the gateway answered itself on to the upstream, in order; its answer is not waited for.
+    func mirror(_ text: [UInt8], station: String)
+}
+
+extension CentralSystem {
+    /// The messages the upstream answers in relay mode. MeterValues too: until the relay keeps a durable queue of
+    /// what the upstream has not seen, a reading is answered only once the upstream has it, so none is lost to billing.
+    public static let relayedActions: Set<Action> = [
+        .bootNotification, .authorize, .startTransaction, .stopTransaction, .dataTransfer, .meterValues,
+    ]
+
+    /// Forwards a charger's message to the upstream and returns the frame to answer the charger with: the upstream's
+    /// answer, after what it says has been taken in here (boot facts, the upstream's transaction ids, readings for
+    /// MQTT). An answer that does not fit the action's schema gets the charger `InternalError` and a log line.
+    public func relay(_ call: Call, text: [UInt8], on link: Link) async -> Data? {
+        guard let relay = upstreamRelay, let action = Action(rawValue: call.action) else { return nil }
+        guard let answer = await relay.forward(call, text: text, station: link.station) else {
+            OCPPMetrics.received(action: action.rawValue, outcome: "unanswered")
+            return nil
+        }
+        switch answer {
+        case .callResult(let result):
+            do {
+                try takeIn(call, action: action, answer: result.payload, station: link.station)
+                OCPPMetrics.received(action: action.rawValue, outcome: "ok")
+                return FrameCodec.encode(.callResult(CallResult(messageID: call.messageID, payload: result.payload)))
+            } catch {
+                link.logger.error("The upstream central system's answer does not fit the schema", metadata: [
+                    "ocpp.action": "\(action)", "ocpp.error_code": "\(error.code)", "ocpp.error": "\(error.reason)",
+                ])
+                OCPPMetrics.received(action: action.rawValue, outcome: "error")
+                return FrameCodec.encode(.callError(CallError(
+                    messageID: call.messageID, code: .internalError,
+                    description: "the upstream central system's answer is not valid: \(error.reason)")))
+            }
+        case .callError(let error):
+            OCPPMetrics.received(action: action.rawValue, outcome: "error")
+            return FrameCodec.encode(.callError(CallError(
+                messageID: call.messageID, code: error.code, description: error.description, details: error.details)))
+        case .call:
+            return nil
+        }
+    }
+
+    /// What the upstream's answer means here, published like the gateway's own answers would be.
+    private func takeIn(_ call: Call, action: Action, answer: RawJSON, station: String) throws(PayloadDecodingError) {
+        func both<Request: OCPPRequest>(_ type: Request.Type) throws(PayloadDecodingError) -> (Request, Request.Response) {
+            (try call.decodePayload(as: Request.self), try PayloadCoding.decode(Request.Response.self, from: answer))
+        }
+        switch action {
+        case .bootNotification:
+            let (request, response) = try both(BootNotificationRequest.self)
+            remember(station) {
+                $0.boot = BootFacts(vendor: request.chargePointVendor.value, model: request.chargePointModel.value,
+                                    serialNumber: (request.chargePointSerialNumber ?? request.chargeBoxSerialNumber)?.value,
+                                    firmwareVersion: request.firmwareVersion?.value)
+                $0.lastSeen = response.currentTime
+            }
+            emit(.message(station: station, .bootNotification(request, response)))
+        case .authorize:
+            let (request, response) = try both(AuthorizeRequest.self)
+            emit(.message(station: station, .authorize(request, response)))
+        case .startTransaction:
+            let (request, response) = try both(StartTransactionRequest.self)
+            recordUpstreamStart(request, response, station: station)
+            emit(.message(station: station, .startTransaction(request, response)))
+        case .stopTransaction:
+            let (request, response) = try both(StopTransactionRequest.self)
+            let transaction = recordUpstreamStop(request, station: station)
+            let samples = MeterSample.normalise(request.transactionData ?? []).filter { $0.value.map(\.isFinite) ?? true }
+            emit(.message(station: station, .stopTransaction(request, response, transaction: transaction, samples: samples)))
+        case .meterValues:
+            let (request, _) = try both(MeterValuesRequest.self)
+            // Published only when it would be here: a connector within the bound, finite values.
+            let samples = MeterSample.normalise(request.meterValue)
+            guard request.connectorId >= 0, request.connectorId <= configuration.maxConnectors,
+                !samples.contains(where: { $0.value.map { !$0.isFinite } ?? false })
+            else { return }
+            emit(.message(station: station, .meterValues(request, samples: samples)))
+        case .dataTransfer:
+            let (request, response) = try both(DataTransferRequest.self)
+            emit(.message(station: station, .dataTransfer(request, response)))
+        default:
+            break
+        }
+    }
+
+    /// Keeps a transaction the upstream started, under its id, so MQTT shows it and `remote_stop` finds it; an open
+    /// one on the same connector ends (as a start does here).
+    private func recordUpstreamStart(_ request: StartTransactionRequest, _ response: StartTransactionResponse, station: String) {
+        let transaction = Transaction(id: response.transactionId, station: station, connectorId: request.connectorId,
+                                      idTag: request.idTag.value, meterStart: request.meterStart, startedAt: request.timestamp)
+        let save = state.withLock { state in
+            let superseded = state.persisted.activeTransactions.values.filter {
+                $0.station == station && $0.connectorId == request.connectorId && $0.id != transaction.id
+            }.map(\.id)
+            for id in superseded { state.persisted.activeTransactions.removeValue(forKey: id) }
+            state.persisted.activeTransactions[transaction.id] = transaction
+            return state.save(transactions: [transaction.id] + superseded)
+        }
+        do {
+            try store.save(save)
+        } catch {
+            logger.error("Cannot save the upstream's transaction", metadata: ["ocpp.station_id": "\(station)", "error": "\(error)"])
+        }
+    }
+
+    /// Ends a transaction the upstream stopped, into the history; returns it when it was open here.
+    private func recordUpstreamStop(_ request: StopTransactionRequest, station: String) -> Transaction? {
+        let (transaction, save) = state.withLock { state -> (Transaction?, StateSave?) in
+            guard let open = state.persisted.activeTransactions[request.transactionId], open.station == station else { return (nil, nil) }
+            state.persisted.activeTransactions.removeValue(forKey: open.id)
+            return (open, state.save(transactions: [open.id]))
+        }
+        do {
+            if let save { try store.save(save) }
+            try store.record(CompletedTransaction(
+                id: request.transactionId, station: station, connectorId: transaction?.connectorId,
+                idTag: transaction?.idTag ?? request.idTag?.value, meterStart: transaction?.meterStart, meterStop: request.meterStop,
+                startedAt: transaction?.startedAt, stoppedAt: request.timestamp, stopReason: (request.reason ?? .local).rawValue))
+        } catch {
+            logger.error("Cannot save the stop of the upstream's transaction", metadata: ["ocpp.station_id": "\(station)", "error": "\(error)"])
+        }
+        return transaction
+    }
+}

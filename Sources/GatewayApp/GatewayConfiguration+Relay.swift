@@ -1,0 +1,40 @@
+import Foundation
+import Relay
+
+extension GatewayConfiguration {
+    /// `RELAY_*`: nil without `RELAY_URL`. A setting that does not fit stops start-up naming it.
+    static func relayConfiguration(_ reader: SettingsReader, workingDirectory: String) throws(ConfigurationError) -> RelayConfiguration? {
+        let text = reader.raw(Settings.relayURL)
+        guard !text.isEmpty else { return nil }
+        let url: UpstreamURL
+        do {
+            url = try UpstreamURL(text)
+        } catch {
+            throw ConfigurationError(variable: Settings.relayURL.name, value: text, expected: error.description)
+        }
+        let authentication: RelayConfiguration.Authentication
+        switch reader.raw(Settings.relayAuth).lowercased() {
+        case "forward": authentication = .forward
+        case "none": authentication = .none
+        case "basic":
+            let path = reader.raw(Settings.relayPasswordFile)
+            let resolved = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: workingDirectory, isDirectory: true)).path
+            guard !path.isEmpty, let data = FileManager.default.contents(atPath: resolved),
+                let password = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), !password.isEmpty
+            else {
+                throw ConfigurationError(variable: Settings.relayPasswordFile.name, value: path,
+                                         expected: "a readable file with the password (RELAY_AUTH=basic needs one)")
+            }
+            authentication = .basic(password: password)
+        default:
+            throw ConfigurationError(variable: Settings.relayAuth.name, value: reader.raw(Settings.relayAuth), expected: "forward, basic or none")
+        }
+        let ca = reader.raw(Settings.relayTLSCA)
+        if !ca.isEmpty, !FileManager.default.isReadableFile(atPath: ca) {
+            throw ConfigurationError(variable: Settings.relayTLSCA.name, value: ca, expected: "a readable PEM file")
+        }
+        return RelayConfiguration(
+            url: url, authentication: authentication, tlsCA: ca.isEmpty ? nil : ca,
+            offlineGrace: try reader.seconds(Settings.relayOfflineGrace)!, answerTimeout: try reader.seconds(Settings.callTimeout)!)
+    }
+}

@@ -1,0 +1,139 @@
+"""Relay mode (docs/relay.md) against a real upstream central system (upstream.py: the Python `ocpp` package in the
+central system's role). One upstream and one relaying gateway for the module; each test uses its own station."""
+import asyncio
+import base64
+import socket
+import threading
+import time
+
+import pytest
+import websockets
+
+from chargepoint import connected, now, run
+from conftest import Gateway, free_port
+from ocpp.v16 import call
+from upstream import Upstream
+
+BASE = "relay"
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    upstream = Upstream()
+    yield upstream
+    upstream.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory, broker, upstream):
+    gateway = Gateway(tmp_path_factory.mktemp("relay"), {
+        "MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "MQTT_BASEPATH": BASE, "MQTT_USESTATIONNAME": "true",
+        "RELAY_URL": upstream.url("/ocpp"),
+    })
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture
+def mqtt(watch):
+    return watch(f"{BASE}/#")
+
+
+def basic(station, password):
+    return "Basic " + base64.b64encode(f"{station}:{password}".encode()).decode()
+
+
+def test_boot_reaches_the_upstream_with_the_station_id_and_the_chargers_credentials(gateway, upstream, mqtt):
+    credentials = basic("R-BOOT", "charger-secret")
+
+    async def session():
+        async with connected(gateway.url("R-BOOT"), "R-BOOT", announce=False, headers={"Authorization": credentials}) as cp:
+            return await cp.call(call.BootNotification(charge_point_vendor="Acme", charge_point_model="Relayed"))
+
+    boot = run(session())
+    assert boot.interval == 120 and boot.status == "Accepted"  # the upstream's answer, not the gateway's 300
+    _, _, fields = upstream.wait(lambda e: e[0] == "R-BOOT" and e[1] == "BootNotification")
+    assert fields["charge_point_vendor"] == "Acme"
+    assert ("/ocpp/R-BOOT", credentials) in upstream.connections  # forwarded to the upstream, and only there
+    assert mqtt.wait(f"{BASE}/R-BOOT/state/charge_point_vendor", "Acme")
+
+
+def test_the_upstream_decides_authorization(gateway, upstream):
+    async def session():
+        async with connected(gateway.url("R-AUTH"), "R-AUTH") as cp:
+            listed_here = await cp.call(call.Authorize(id_tag="TAG-OK"))  # in the gateway's own list
+            listed_upstream = await cp.call(call.Authorize(id_tag="UP-OK"))
+            return listed_here.id_tag_info["status"], listed_upstream.id_tag_info["status"]
+
+    assert run(session()) == ("Invalid", "Accepted")
+
+
+def test_the_charger_gets_the_upstreams_transaction_id_and_mqtt_shows_every_reading(gateway, upstream, mqtt):
+    async def session():
+        async with connected(gateway.url("R-TX"), "R-TX") as cp:
+            await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging"))
+            started = await cp.call(call.StartTransaction(connector_id=1, id_tag="UP-OK", meter_start=1000, timestamp=now()))
+            for reading in (1500, 2000):
+                await cp.call(call.MeterValues(connector_id=1, transaction_id=started.transaction_id, meter_value=[
+                    {"timestamp": now(), "sampledValue": [{"value": str(reading), "unit": "Wh"}]}]))
+            await cp.call(call.StopTransaction(transaction_id=started.transaction_id, meter_stop=2500, timestamp=now()))
+            return started.transaction_id
+
+    transaction = run(session())
+    assert transaction >= 4242  # the upstream's id
+    upstream.wait(lambda e: e[0] == "R-TX" and e[1] == "StopTransaction" and e[2]["transaction_id"] == transaction)
+    assert upstream.actions("R-TX") == ["Heartbeat", "StatusNotification", "StartTransaction", "MeterValues", "MeterValues",
+                                       "StopTransaction"]
+    assert mqtt.wait(f"{BASE}/R-TX/state/transaction_id", str(transaction))
+    assert mqtt.wait(f"{BASE}/R-TX/state/energy_active_import_register", "2000")
+    assert mqtt.wait(f"{BASE}/R-TX/state/session_energy", "1500")
+
+
+def test_an_upstream_call_reaches_the_charger_and_its_answer_the_upstream(gateway, upstream):
+    async def session():
+        async with connected(gateway.url("R-CALL"), "R-CALL") as cp:
+            upstream.wait(lambda e: e[0] == "R-CALL" and e[1] == "Heartbeat")
+            answer = await asyncio.to_thread(upstream.call, "R-CALL", call.RemoteStopTransaction(transaction_id=4242))
+            return answer.status, cp.received
+
+    status, received = run(session())
+    assert status == "Accepted"
+    assert ("RemoteStopTransaction", {"transaction_id": 4242}) in received
+
+
+def test_an_mqtt_command_and_an_upstream_call_in_flight_together_are_both_answered(gateway, upstream):
+    async def session():
+        async with connected(gateway.url("R-BOTH"), "R-BOTH") as cp:
+            upstream.wait(lambda e: e[0] == "R-BOTH" and e[1] == "Heartbeat")
+            command = gateway.command("R-BOTH", "Reset", {"type": "Soft"})
+            from_upstream = asyncio.to_thread(upstream.call, "R-BOTH", call.GetConfiguration(key=["HeartbeatInterval"]))
+            local = asyncio.to_thread(gateway.result, command)
+            upstream_answer, local_answer = await asyncio.gather(from_upstream, local)
+            return upstream_answer, local_answer, cp.received
+
+    upstream_answer, local_answer, received = run(session())
+    assert upstream_answer.configuration_key[0]["key"] == "HeartbeatInterval"
+    assert local_answer["ok"] and local_answer["payload"] == {"status": "Accepted"}
+    assert {action for action, _ in received} == {"Reset", "GetConfiguration"}
+
+
+def test_an_upstream_that_stays_away_closes_the_charger_after_the_grace_period(tmp_path, broker):
+    """RELAY_OFFLINE_GRACE passes without the upstream: the charger is closed with 1013 (try again later) and keeps its
+    messages; nothing was acknowledged that the upstream has not seen."""
+    nowhere = free_port()
+    gateway = Gateway(tmp_path, {
+        "MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "MQTT_BASEPATH": BASE,
+        "RELAY_URL": f"ws://127.0.0.1:{nowhere}/ocpp", "RELAY_OFFLINE_GRACE": "1",
+    })
+    try:
+        async def session():
+            async with websockets.connect(gateway.url("R-AWAY"), subprotocols=["ocpp1.6"]) as charger:
+                await charger.send('[2,"b1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]')
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await asyncio.wait_for(charger.recv(), 15)  # no answer: the upstream never saw the boot
+                return closed.value.rcvd.code if closed.value.rcvd else None
+
+        assert run(session(), timeout=30) == 1013
+        gateway.wait_for_log("stayed away past RELAY_OFFLINE_GRACE")
+    finally:
+        gateway.stop()

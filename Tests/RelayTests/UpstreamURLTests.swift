@@ -1,0 +1,33 @@
+import Testing
+
+@testable import Relay
+
+/// `RELAY_URL`: where each station's upstream connection goes.
+@Suite struct UpstreamURLTests {
+    @Test func theStationIDIsAppendedOrReplacesItsPlaceholder() throws {
+        let plain = try UpstreamURL("wss://csms.example.com/ocpp")
+        #expect(plain.secure && plain.host == "csms.example.com" && plain.port == 443)
+        #expect(plain.target(for: "CP 1/ü") == "/ocpp/CP%201%2F%C3%BC")
+        let slash = try UpstreamURL("ws://10.0.0.5:9000/ocpp/")
+        #expect(!slash.secure && slash.port == 9000 && slash.target(for: "CP1") == "/ocpp/CP1")
+        let placeholder = try UpstreamURL("ws://[::1]:9000/cs/{station}/ws?tenant=7")
+        #expect(placeholder.host == "::1" && placeholder.target(for: "CP1") == "/cs/CP1/ws?tenant=7")
+        let query = try UpstreamURL("ws://h/ocpp?tenant=7")
+        #expect(query.target(for: "CP1") == "/ocpp/CP1?tenant=7")
+        #expect(try UpstreamURL("ws://h").target(for: "CP1") == "/CP1")
+        #expect(try UpstreamURL("ws://h").description == "ws://h:80/{station}")
+    }
+
+    @Test(arguments: ["http://h/ocpp", "h/ocpp", "ws://", "ws://:80/x", "ws://h:0/x", "ws://h:99999/x", "ws://user:pw@h/x", "ws://[::1/x"])
+    func badURLsAreRefused(_ text: String) {
+        #expect(throws: UpstreamURL.Invalid.self) { try UpstreamURL(text) }
+    }
+
+    @Test func theAuthorizationFollowsRelayAuth() throws {
+        let url = try UpstreamURL("ws://h/ocpp")
+        #expect(RelayConfiguration(url: url).authorization(for: "CP1", charger: "Basic x") == "Basic x")
+        #expect(RelayConfiguration(url: url, authentication: .none).authorization(for: "CP1", charger: "Basic x") == nil)
+        #expect(RelayConfiguration(url: url, authentication: .basic(password: "secret")).authorization(for: "CP1", charger: "Basic x")
+            == "Basic Q1AxOnNlY3JldA==")
+    }
+}
