@@ -58,6 +58,8 @@ public final class CentralSystem: Sendable {
         var remoteStartTags: [String: [String: Date]] = [:]
         /// The revision of the last save made (``StateSave/revision``).
         var revision: UInt64 = 0
+        /// Relay mode: where each station's upstream connection stands, last said.
+        var upstream: [String: UpstreamStatus] = [:]
 
         /// A save of the records named, as they are now, with the next revision. Made under the lock, written to
         /// the store after it (the store is never called with the lock held).
@@ -185,11 +187,11 @@ public final class CentralSystem: Sendable {
     /// A new station's first message: the station is remembered (saved) and its connection announced, in order
     /// before the message's own event. False when `maxKnownStations` are remembered already: the message is refused.
     func announce(_ link: Link, batch: DurableBatch?) -> Bool {
-        let outcome = state.withLock { state -> (save: StateSave?, full: Bool) in
-            if state.persisted.stations[link.station] != nil { return (nil, false) }
-            guard state.persisted.stations.count < configuration.maxKnownStations else { return (nil, true) }
+        let outcome = state.withLock { state -> (save: StateSave?, full: Bool, upstream: UpstreamStatus?) in
+            if state.persisted.stations[link.station] != nil { return (nil, false, nil) }
+            guard state.persisted.stations.count < configuration.maxKnownStations else { return (nil, true, nil) }
             state.persisted.stations[link.station] = StationRecord()
-            return (state.save(stations: [link.station]), false)
+            return (state.save(stations: [link.station]), false, state.upstream[link.station])
         }
         guard !outcome.full else {
             if knownStationsFullLogged.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
@@ -203,6 +205,7 @@ public final class CentralSystem: Sendable {
         if let save = outcome.save { saveLogged(save, station: link.station) }
         link.announced.set()
         emit(.connected(station: link.station, info: link.info), into: batch)
+        if let upstream = outcome.upstream { emit(.upstream(station: link.station, upstream), into: batch) }
         return true
     }
 

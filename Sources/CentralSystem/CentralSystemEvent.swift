@@ -11,12 +11,14 @@ public enum CentralSystemEvent: Sendable {
     case message(station: String, ChargePointMessage)
     /// The `charging_enabled` switch of a station changed.
     case chargingEnabledChanged(station: String, enabled: Bool)
+    /// Relay mode: the station's connection to the upstream central system changed.
+    case upstream(station: String, UpstreamStatus)
 
     /// The station the event is about.
     public var station: String {
         switch self {
         case .connected(let station, _), .disconnected(let station, _), .message(let station, _),
-            .chargingEnabledChanged(let station, _):
+            .chargingEnabledChanged(let station, _), .upstream(let station, _):
             station
         }
     }
@@ -57,5 +59,26 @@ public enum ChargePointMessage: Sendable {
         case .signedFirmwareStatusNotification: .signedFirmwareStatusNotification
         case .logStatusNotification: .logStatusNotification
         }
+    }
+}
+
+/// Relay mode: where a station's connection to the upstream central system stands (`<S>/relay/state`).
+public struct UpstreamStatus: Sendable, Hashable {
+    public enum State: String, Sendable {
+        /// Up: the upstream answers the charger's messages.
+        case connected
+        /// Being made (at the charger's connection, or again after it dropped).
+        case connecting
+        /// Not there, and not being made: the charger left, or was closed after `RELAY_OFFLINE_GRACE`.
+        case offline
+    }
+
+    public var state: State
+    /// Why the last attempt failed or the connection ended, if it did (`<S>/relay/last_error`).
+    public var lastError: String?
+
+    public init(_ state: State, lastError: String? = nil) {
+        self.state = state
+        self.lastError = lastError
     }
 }

@@ -21,6 +21,18 @@ public protocol UpstreamRelay: Sendable {
 }
 
 extension CentralSystem {
+    /// Publishes where a station's upstream connection stands, for a station the gateway knows (a connection that never
+    /// sent a message is not announced, its upstream connection neither).
+    public func noteUpstream(_ status: UpstreamStatus, station: String) {
+        let known = state.withLock { state in
+            let known = state.persisted.stations[station] != nil
+            // Kept for the announcement of a station not known yet (its first message comes after the connection).
+            if known || status.state != .offline { state.upstream[station] = status } else { state.upstream[station] = nil }
+            return known
+        }
+        if known { emit(.upstream(station: station, status)) }
+    }
+
     /// The messages the upstream answers in relay mode. MeterValues too: until the relay keeps a durable queue of
     /// what the upstream has not seen, a reading is answered only once the upstream has it, so none is lost to billing.
     public static let relayedActions: Set<Action> = [
@@ -32,6 +44,11 @@ extension CentralSystem {
     /// MQTT). An answer that does not fit the action's schema gets the charger `InternalError` and a log line.
     public func relay(_ call: Call, text: [UInt8], on link: Link) async -> Data? {
         guard let relay = upstreamRelay, let action = Action(rawValue: call.action) else { return nil }
+        if action.isTransactionRelated && !durability.isOpen {
+            // The outbox cannot keep what it would publish: not forwarded, not answered; the charger sends it again.
+            OCPPMetrics.received(action: action.rawValue, outcome: "unanswered")
+            return nil
+        }
         guard let answer = await relay.forward(call, text: text, station: link.station) else {
             OCPPMetrics.received(action: action.rawValue, outcome: "unanswered")
             return nil

@@ -26,6 +26,8 @@ struct DiscoveryModel {
         var connectors: Set<Int> = []
         /// The parameter ids of the station's last MeterValues on connector 1, once all of them were checked.
         var checkedMeterParameters: [Int] = []
+        /// Relay mode: the station's upstream connection has its entity.
+        var relayed = false
     }
 
     /// The device facts from BootNotification.
@@ -77,6 +79,11 @@ struct DiscoveryModel {
                 serialNumber: (request.chargePointSerialNumber ?? request.chargeBoxSerialNumber)?.value,
                 firmware: request.firmwareVersion?.value)
             out += all(station)
+        case .upstream:
+            if !stations[station, default: Station()].relayed {
+                stations[station, default: Station()].relayed = true
+                out += configs(station, [upstreamEntity(station)])
+            }
         default:
             break
         }
@@ -117,7 +124,17 @@ struct DiscoveryModel {
         var entities = baseEntities(station)
         entities += known.parameters.sorted().compactMap(Self.sensor(forOptional:))
         for connector in known.connectors.sorted() { entities += connectorEntities(station, connector) }
+        if known.relayed { entities.append(upstreamEntity(station)) }
         return entities
+    }
+
+    /// Relay mode: the upstream central system's connection, as a sensor (`connected`, `connecting`, `offline`).
+    private func upstreamEntity(_ station: String) -> Entity {
+        Entity(component: "sensor", object: "upstream", name: "Upstream central system", fields: [
+            "state_topic": .string(topics.relay(station, "state")), "device_class": .string("enum"),
+            "options": .array([.string("connected"), .string("connecting"), .string("offline")]),
+            "entity_category": .string("diagnostic"), "icon": .string("mdi:server-network"),
+        ])
     }
 
     /// Empty retained configs for every entity of a station, which removes them from Home Assistant. A station not

@@ -217,7 +217,8 @@ final class StatePublisher: Sendable {
                 return (state.unstored, state.unstoredKept, pendingUnwritten(&state))
             }
             guard let taken else { return nil }
-            let attempted = taken.unwritten + taken.kept
+            // Usually nothing waits from a failed write: no new array (copying entries retains their strings).
+            let attempted = taken.unwritten.isEmpty ? taken.kept : taken.unwritten + taken.kept
             let failure = write(attempted)
             let (change, rewrite) = state.withLock { state in
                 state.committedThrough = taken.all[taken.all.count - 1].sequence

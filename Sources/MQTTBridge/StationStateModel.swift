@@ -78,6 +78,11 @@ struct StationStateModel {
             }
         case .chargingEnabledChanged(_, let enabled):
             out.station(StateParameter.chargingEnabled, StateValue.onOff(enabled))
+        case .upstream(let station, let status):
+            out.update.publications.append(Publication(topic: topics.relay(station, "state"), payload: status.state.rawValue))
+            if let error = status.lastError {
+                out.update.publications.append(Publication(topic: topics.relay(station, "last_error"), payload: error))
+            }
         case .message(_, let message):
             apply(message, &out, now)
         }

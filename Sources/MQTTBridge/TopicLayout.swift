@@ -50,6 +50,11 @@ public struct TopicLayout: Sendable, Hashable {
     }
 
     /// `<S>/set/<name>`: a raw-value control.
+    /// `<base>/<station>/relay/<name>`: relay mode's view of the station's upstream connection.
+    public func relay(_ station: String, _ name: String) -> String {
+        join(stationRoot(station), "relay", name)
+    }
+
     public func control(_ station: String, _ name: String) -> String {
         join(stationRoot(station), "set", name)
     }

@@ -101,6 +101,7 @@ actor RelayStation {
 
     /// Keeps the upstream connection up while the charger is attached.
     func start() {
+        centralSystem.noteUpstream(UpstreamStatus(.connecting), station: station)
         running = Task { await self.keepConnected() }
         reading = Task {
             for await text in frames.stream { await self.received(text) }
@@ -117,6 +118,7 @@ actor RelayStation {
         answers = [:]
         for waiter in connectionWaiters.values { waiter.resume(returning: false) }
         connectionWaiters = [:]
+        centralSystem.noteUpstream(UpstreamStatus(.offline), station: station)
     }
 
     private func keepConnected() async {
@@ -138,6 +140,7 @@ actor RelayStation {
                 logger.warning("Cannot reach the upstream central system", metadata: [
                     "relay.url": "\(configuration.url)", "error": "\(error)",
                 ])
+                if attached { centralSystem.noteUpstream(UpstreamStatus(.connecting, lastError: "\(error)"), station: station) }
             }
             guard attached, !Task.isCancelled else { return }
             if let downSince, ContinuousClock.now - downSince > configuration.offlineGrace {
@@ -145,6 +148,8 @@ actor RelayStation {
                     "relay.offline_grace_seconds": "\(configuration.offlineGrace.components.seconds)",
                 ])
                 attached = false
+                centralSystem.noteUpstream(UpstreamStatus(.offline, lastError: "away for longer than RELAY_OFFLINE_GRACE; the charger was closed"),
+                                           station: station)
                 await closeCharger()
                 return
             }
@@ -162,6 +167,7 @@ actor RelayStation {
         ])
         for waiter in connectionWaiters.values { waiter.resume(returning: true) }
         connectionWaiters = [:]
+        centralSystem.noteUpstream(UpstreamStatus(.connected), station: station)
     }
 
     private func disconnected() {
@@ -170,7 +176,10 @@ actor RelayStation {
         // Messages sent and not answered: their chargers get no answer and send them again.
         for waiter in answers.values { waiter.resume(returning: nil) }
         answers = [:]
-        if attached { logger.warning("The upstream central system closed the connection; connecting again") }
+        if attached {
+            logger.warning("The upstream central system closed the connection; connecting again")
+            centralSystem.noteUpstream(UpstreamStatus(.connecting, lastError: "the upstream closed the connection"), station: station)
+        }
     }
 
     /// Sends a charger's message and waits for the upstream's answer (nil when none comes in time, or the upstream

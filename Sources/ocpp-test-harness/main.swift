@@ -96,6 +96,8 @@ struct Console: Service {
             return ["event": "disconnected", "station": station, "reason": "\(reason)"]
         case .chargingEnabledChanged(let station, let enabled):
             return ["event": "charging_enabled", "station": station, "enabled": enabled]
+        case .upstream(let station, let status):
+            return ["event": "upstream", "station": station, "state": status.state.rawValue, "error": status.lastError ?? ""]
         case .message(let station, let message):
             var out: [String: Any] = ["event": "message", "station": station, "action": message.action.rawValue]
             if case .meterValues(_, let samples) = message {

@@ -56,6 +56,7 @@ def test_boot_reaches_the_upstream_with_the_station_id_and_the_chargers_credenti
     assert fields["charge_point_vendor"] == "Acme"
     assert ("/ocpp/R-BOOT", credentials) in upstream.connections  # forwarded to the upstream, and only there
     assert mqtt.wait(f"{BASE}/R-BOOT/state/charge_point_vendor", "Acme")
+    assert mqtt.wait(f"{BASE}/R-BOOT/relay/state", "connected")
 
 
 def test_the_upstream_decides_authorization(gateway, upstream):
@@ -117,13 +118,13 @@ def test_an_mqtt_command_and_an_upstream_call_in_flight_together_are_both_answer
     assert {action for action, _ in received} == {"Reset", "GetConfiguration"}
 
 
-def test_an_upstream_that_stays_away_closes_the_charger_after_the_grace_period(tmp_path, broker):
+def test_an_upstream_that_stays_away_closes_the_charger_after_the_grace_period(tmp_path, broker, mqtt):
     """RELAY_OFFLINE_GRACE passes without the upstream: the charger is closed with 1013 (try again later) and keeps its
     messages; nothing was acknowledged that the upstream has not seen."""
     nowhere = free_port()
     gateway = Gateway(tmp_path, {
         "MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "MQTT_BASEPATH": BASE,
-        "RELAY_URL": f"ws://127.0.0.1:{nowhere}/ocpp", "RELAY_OFFLINE_GRACE": "1",
+        "MQTT_USESTATIONNAME": "true", "RELAY_URL": f"ws://127.0.0.1:{nowhere}/ocpp", "RELAY_OFFLINE_GRACE": "1",
     })
     try:
         async def session():
@@ -135,5 +136,8 @@ def test_an_upstream_that_stays_away_closes_the_charger_after_the_grace_period(t
 
         assert run(session(), timeout=30) == 1013
         gateway.wait_for_log("stayed away past RELAY_OFFLINE_GRACE")
+        assert mqtt.wait(f"{BASE}/R-AWAY/relay/state", "offline")
+        assert mqtt.wait(f"{BASE}/R-AWAY/relay/last_error", "away for longer than RELAY_OFFLINE_GRACE; the charger was closed")
+        assert mqtt.wait(f"{BASE}/R-AWAY/state/disconnect_reason", "upstream_unavailable")
     finally:
         gateway.stop()

@@ -99,6 +99,23 @@ import Testing
 
     /// Also the entities that came with the data (measurands, a second connector): the model derives the topics
     /// again rather than keeping them.
+    /// Relay mode: the first upstream status announces a sensor for the upstream connection, once, and it is part of
+    /// the station's configs from then on; its state is on `<S>/relay/state`.
+    @Test func anUpstreamStatusAnnouncesTheUpstreamSensorOnce() throws {
+        var model = DiscoveryModel(configuration: DiscoveryConfiguration(), topics: topics, controls: ControlConfiguration(), version: "1.2.3")
+        var state = StationStateModel(topics: topics)
+        _ = announce(&model)
+        let event = CentralSystemEvent.upstream(station: "CP 1", UpstreamStatus(.connecting, lastError: "refused"))
+        let update = state.update(event, at: t0)
+        #expect(update.publications.map { "\($0.topic)=\($0.payload)" } == ["ocpp/CP 1/relay/state=connecting", "ocpp/CP 1/relay/last_error=refused"])
+        let first = model.apply(event, state: update)
+        #expect(first.count == 1 && first[0].topic.hasSuffix("/upstream/config"))
+        let config = try #require(JSONValue.parse(Array(first[0].payload.utf8))?.objectValue)
+        #expect(config["state_topic"] == "ocpp/CP 1/relay/state" && config["device_class"] == "enum")
+        #expect(model.apply(.upstream(station: "CP 1", UpstreamStatus(.connected)), state: state.update(.upstream(station: "CP 1", UpstreamStatus(.connected)), at: t0)).isEmpty)
+        #expect(model.all("CP 1").contains { $0.topic == first[0].topic })
+    }
+
     @Test func forgettingClearsEveryConfig() {
         var model = DiscoveryModel(configuration: DiscoveryConfiguration(), topics: topics, controls: ControlConfiguration(), version: "1")
         let announced = announce(&model)
