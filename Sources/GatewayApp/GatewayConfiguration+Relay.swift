@@ -33,8 +33,22 @@ extension GatewayConfiguration {
         if !ca.isEmpty, !FileManager.default.isReadableFile(atPath: ca) {
             throw ConfigurationError(variable: Settings.relayTLSCA.name, value: ca, expected: "a readable PEM file")
         }
+        var stations: [String: RelayConfiguration.StationSettings] = [:]
+        let stationsFile = reader.raw(Settings.relayStationsFile)
+        if !stationsFile.isEmpty {
+            let resolved = URL(fileURLWithPath: stationsFile, relativeTo: URL(fileURLWithPath: workingDirectory, isDirectory: true)).path
+            guard let data = FileManager.default.contents(atPath: resolved) else {
+                throw ConfigurationError(variable: Settings.relayStationsFile.name, value: stationsFile, expected: "a readable file")
+            }
+            do {
+                stations = try RelayConfiguration.parseStations(Array(data))
+            } catch {
+                throw ConfigurationError(variable: Settings.relayStationsFile.name, value: stationsFile, expected: error.description)
+            }
+        }
         return RelayConfiguration(
             url: url, authentication: authentication, tlsCA: ca.isEmpty ? nil : ca,
-            offlineGrace: try reader.seconds(Settings.relayOfflineGrace)!, answerTimeout: try reader.seconds(Settings.callTimeout)!)
+            offlineGrace: try reader.seconds(Settings.relayOfflineGrace)!, answerTimeout: try reader.seconds(Settings.callTimeout)!,
+            stations: stations)
     }
 }

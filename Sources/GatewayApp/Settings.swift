@@ -154,6 +154,8 @@ public enum Settings {
         help: "The password for RELAY_AUTH=basic (HTTP Basic with the station id)")
     public static let relayTLSCA = Setting(name: "RELAY_TLS_CA", defaultValue: "",
         help: "Authorities (PEM) for a wss:// upstream; unset: the system's")
+    public static let relayStationsFile = Setting(name: "RELAY_STATIONS_FILE", defaultValue: "",
+        help: "Per-station relay settings (JSON): another url, the upstream_id, the password at the upstream")
     public static let relayOfflineGrace = Setting(name: "RELAY_OFFLINE_GRACE", defaultValue: "30",
         help: "Seconds messages wait for an upstream that is away before the charger is closed (it then keeps them)")
 
@@ -167,6 +169,6 @@ public enum Settings {
         adminAddr, adminPort, adminToken, adminTokenFile, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout, eventLoopThreads,
         stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout, maxConnectors, maxKnownStations,
         mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA, outboxMaxMessages, outboxMaxBytes,
-        relayURL, relayAuth, relayPasswordFile, relayTLSCA, relayOfflineGrace,
+        relayURL, relayAuth, relayPasswordFile, relayTLSCA, relayStationsFile, relayOfflineGrace,
     ]
 }

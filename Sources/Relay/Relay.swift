@@ -22,7 +22,7 @@ public final class Relay: UpstreamRelay {
         self.centralSystem = centralSystem
         self.group = group
         self.logger = logger
-        if configuration.url.secure {
+        if configuration.url.secure || configuration.stations.values.contains(where: { $0.url?.secure == true }) {
             var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
             if let ca = configuration.tlsCA {
                 tlsConfiguration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca))

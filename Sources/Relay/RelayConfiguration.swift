@@ -13,6 +13,24 @@ public struct RelayConfiguration: Sendable {
     public var offlineGrace: Duration
     /// How long the upstream has to answer a message (`OCPP_CALL_TIMEOUT`).
     public var answerTimeout: Duration
+    /// Per-station settings (`RELAY_STATIONS_FILE`), by the station id the charger uses.
+    public var stations: [String: StationSettings]
+
+    /// What `RELAY_STATIONS_FILE` may say of one station; what it leaves out comes from the `RELAY_*` settings.
+    public struct StationSettings: Sendable, Hashable {
+        /// Another upstream for this station.
+        public var url: UpstreamURL?
+        /// The id the upstream knows the station by (in its URL, and as the user of HTTP Basic).
+        public var upstreamID: String?
+        /// This station's password at the upstream: HTTP Basic with the upstream id, whatever `RELAY_AUTH` says.
+        public var password: String?
+
+        public init(url: UpstreamURL? = nil, upstreamID: String? = nil, password: String? = nil) {
+            self.url = url
+            self.upstreamID = upstreamID
+            self.password = password
+        }
+    }
 
     public enum Authentication: Sendable, Hashable {
         /// The charger's own `Authorization` header goes to the upstream (and to no one else).
@@ -23,8 +41,9 @@ public struct RelayConfiguration: Sendable {
     }
 
     public init(url: UpstreamURL, authentication: Authentication = .forward, tlsCA: String? = nil,
-                offlineGrace: Duration = .seconds(30), answerTimeout: Duration = .seconds(30)) {
+                offlineGrace: Duration = .seconds(30), answerTimeout: Duration = .seconds(30), stations: [String: StationSettings] = [:]) {
         self.url = url
+        self.stations = stations
         self.authentication = authentication
         self.tlsCA = tlsCA
         self.offlineGrace = offlineGrace
@@ -33,11 +52,58 @@ public struct RelayConfiguration: Sendable {
 
     /// The `Authorization` header for `station`'s upstream connection, if any.
     func authorization(for station: String, charger: String?) -> String? {
+        let upstreamID = stations[station]?.upstreamID ?? station
+        if let password = stations[station]?.password { return Self.basic(upstreamID, password) }
         switch authentication {
-        case .forward: charger
-        case .basic(let password): "Basic " + Data("\(station):\(password)".utf8).base64EncodedString()
-        case .none: nil
+        case .forward: return charger
+        case .basic(let password): return Self.basic(upstreamID, password)
+        case .none: return nil
         }
+    }
+
+    private static func basic(_ user: String, _ password: String) -> String {
+        "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+    }
+
+    /// Where `station`'s upstream connection goes: its URL and request target.
+    func upstream(for station: String) -> (url: UpstreamURL, target: String) {
+        let url = stations[station]?.url ?? self.url
+        return (url, url.target(for: stations[station]?.upstreamID ?? station))
+    }
+
+    /// Reads `RELAY_STATIONS_FILE`: a JSON object of station ids, each an object with `url`, `upstream_id` and
+    /// `password`, all optional. Anything else (an unknown key, a value of the wrong type, a bad URL) is refused
+    /// with what and where.
+    public static func parseStations(_ data: [UInt8]) throws(UpstreamURL.Invalid) -> [String: StationSettings] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any] else {
+            throw UpstreamURL.Invalid(description: #"a JSON object of station ids, such as {"garage": {"upstream_id": "DE*ABC*E1", "password": "..."}}"#)
+        }
+        var stations: [String: StationSettings] = [:]
+        for (station, value) in object {
+            guard let fields = value as? [String: Any] else {
+                throw UpstreamURL.Invalid(description: "an object for station '\(station)'")
+            }
+            var settings = StationSettings()
+            for (key, value) in fields {
+                guard let text = value as? String, !text.isEmpty else {
+                    throw UpstreamURL.Invalid(description: "a non-empty string for '\(key)' of station '\(station)'")
+                }
+                switch key {
+                case "url":
+                    do {
+                        settings.url = try UpstreamURL(text)
+                    } catch {
+                        throw UpstreamURL.Invalid(description: "\(error.description) for 'url' of station '\(station)'")
+                    }
+                case "upstream_id": settings.upstreamID = text
+                case "password": settings.password = text
+                default:
+                    throw UpstreamURL.Invalid(description: "only url, upstream_id and password for station '\(station)' (not '\(key)')")
+                }
+            }
+            stations[station] = settings
+        }
+        return stations
     }
 }
 

@@ -125,8 +125,9 @@ actor RelayStation {
         var delay = Duration.milliseconds(500)
         while attached, !Task.isCancelled {
             do {
+                let (url, target) = configuration.upstream(for: station)
                 let socket = try await UpstreamSocket.connect(
-                    to: configuration.url, station: station, authorization: authorization, tls: tls, group: group,
+                    to: url, target: target, authorization: authorization, tls: url.secure ? tls : nil, group: group,
                     timeout: .seconds(10)) { [frames] text in frames.continuation.yield(text) }
                 guard attached else {
                     socket.close()
@@ -138,7 +139,7 @@ actor RelayStation {
                 disconnected()
             } catch {
                 logger.warning("Cannot reach the upstream central system", metadata: [
-                    "relay.url": "\(configuration.url)", "error": "\(error)",
+                    "relay.url": "\(configuration.upstream(for: station).url)", "error": "\(error)",
                 ])
                 if attached { centralSystem.noteUpstream(UpstreamStatus(.connecting, lastError: "\(error)"), station: station) }
             }
@@ -163,7 +164,7 @@ actor RelayStation {
         let (sent, dropped) = line.connected(socket)
         downSince = nil
         logger.info("Connected to the upstream central system", metadata: [
-            "relay.url": "\(configuration.url)", "relay.sent_after_connecting": "\(sent)", "relay.dropped_while_away": "\(dropped)",
+            "relay.url": "\(configuration.upstream(for: station).url)", "relay.sent_after_connecting": "\(sent)", "relay.dropped_while_away": "\(dropped)",
         ])
         for waiter in connectionWaiters.values { waiter.resume(returning: true) }
         connectionWaiters = [:]

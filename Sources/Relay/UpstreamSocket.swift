@@ -20,7 +20,7 @@ final class UpstreamSocket: Sendable {
 
     /// Connects and upgrades; throws when the upstream cannot be reached or refuses the upgrade (a 401, say).
     static func connect(
-        to url: UpstreamURL, station: String, authorization: String?, tls: NIOSSLContext?, group: any EventLoopGroup,
+        to url: UpstreamURL, target: String, authorization: String?, tls: NIOSSLContext?, group: any EventLoopGroup,
         timeout: Duration, onText: @escaping @Sendable (String) -> Void
     ) async throws -> UpstreamSocket {
         let (channel, upgraded) = try await ClientBootstrap(group: group)
@@ -48,7 +48,7 @@ final class UpstreamSocket: Sendable {
                     headers.add(name: "Host", value: url.port == (url.secure ? 443 : 80) ? url.host : "\(url.host):\(url.port)")
                     headers.add(name: "Sec-WebSocket-Protocol", value: "ocpp1.6")
                     if let authorization { headers.add(name: "Authorization", value: authorization) }
-                    let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.target(for: station), headers: headers)
+                    let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target, headers: headers)
                     let configuration = NIOTypedHTTPClientUpgradeConfiguration<Bool>(
                         upgradeRequestHead: head, upgraders: [upgrader],
                         notUpgradingCompletionHandler: { channel in channel.eventLoop.makeCompletedFuture { false } })

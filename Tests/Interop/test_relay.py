@@ -26,9 +26,12 @@ def upstream():
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory, broker, upstream):
-    gateway = Gateway(tmp_path_factory.mktemp("relay"), {
+    directory = tmp_path_factory.mktemp("relay")
+    stations = directory / "relay-stations.json"
+    stations.write_text('{"R-FILE": {"upstream_id": "UP*7", "password": "from-the-operator"}}')
+    gateway = Gateway(directory, {
         "MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "MQTT_BASEPATH": BASE, "MQTT_USESTATIONNAME": "true",
-        "RELAY_URL": upstream.url("/ocpp"),
+        "RELAY_URL": upstream.url("/ocpp"), "RELAY_STATIONS_FILE": str(stations),
     })
     yield gateway
     gateway.stop()
@@ -57,6 +60,16 @@ def test_boot_reaches_the_upstream_with_the_station_id_and_the_chargers_credenti
     assert ("/ocpp/R-BOOT", credentials) in upstream.connections  # forwarded to the upstream, and only there
     assert mqtt.wait(f"{BASE}/R-BOOT/state/charge_point_vendor", "Acme")
     assert mqtt.wait(f"{BASE}/R-BOOT/relay/state", "connected")
+
+
+def test_the_stations_file_gives_a_station_its_upstream_id_and_password(gateway, upstream):
+    async def session():
+        async with connected(gateway.url("R-FILE"), "R-FILE", headers={"Authorization": basic("R-FILE", "charger-secret")}):
+            pass
+
+    run(session())
+    upstream.wait(lambda e: e[0] == "UP*7" and e[1] == "Heartbeat")
+    assert ("/ocpp/UP%2A7", basic("UP*7", "from-the-operator")) in upstream.connections
 
 
 def test_the_upstream_decides_authorization(gateway, upstream):

@@ -5,6 +5,7 @@ own transaction ids (from 4242), and it records what it received and the credent
 import asyncio
 import threading
 import time
+from urllib.parse import unquote
 from datetime import datetime, timezone
 
 from ocpp.routing import on
@@ -90,7 +91,7 @@ class Upstream:
             pass
 
     async def _serve(self, connection):
-        station = connection.request.path.rsplit("/", 1)[-1]
+        station = unquote(connection.request.path.split("?", 1)[0].rsplit("/", 1)[-1])
         with self.changed:
             self.connections.append((connection.request.path, connection.request.headers.get("Authorization")))
             self.changed.notify_all()

@@ -31,3 +31,27 @@ import Testing
             == "Basic Q1AxOnNlY3JldA==")
     }
 }
+
+/// `RELAY_STATIONS_FILE`: per-station upstream, id and password.
+@Suite struct RelayStationsFileTests {
+    @Test func perStationSettingsTakeThePlaceOfTheGlobalOnes() throws {
+        let stations = try RelayConfiguration.parseStations(Array("""
+            {"garage": {"upstream_id": "DE*ABC*E1", "password": "p"}, "street": {"url": "wss://other/cs/{station}"}}
+            """.utf8))
+        let configuration = RelayConfiguration(url: try UpstreamURL("ws://main/ocpp"), stations: stations)
+        #expect(configuration.upstream(for: "garage").target == "/ocpp/DE%2AABC%2AE1")
+        #expect(configuration.authorization(for: "garage", charger: "Basic charger") == "Basic REUqQUJDKkUxOnA=")  // DE*ABC*E1:p
+        let street = configuration.upstream(for: "street")
+        #expect(street.url.secure && street.url.host == "other" && street.target == "/cs/street")
+        #expect(configuration.authorization(for: "street", charger: "Basic charger") == "Basic charger")  // forward
+        #expect(configuration.upstream(for: "other").target == "/ocpp/other")
+    }
+
+    @Test(arguments: [
+        "[1]", #"{"garage": 1}"#, #"{"garage": {"pasword": "p"}}"#, #"{"garage": {"password": ""}}"#,
+        #"{"garage": {"url": "http://x"}}"#, #"{"garage": {"upstream_id": 7}}"#, "not json",
+    ])
+    func mistakesAreRefusedNamingWhatAndWhere(_ text: String) {
+        #expect(throws: UpstreamURL.Invalid.self) { try RelayConfiguration.parseStations(Array(text.utf8)) }
+    }
+}
