@@ -60,6 +60,8 @@ public final class CentralSystem: Sendable {
         var revision: UInt64 = 0
         /// Relay mode: where each station's upstream connection stands, last said.
         var upstream: [String: UpstreamStatus] = [:]
+        /// Relay mode: the stations whose owner overrides the upstream's control calls.
+        var upstreamOverrides: Set<String> = []
 
         /// A save of the records named, as they are now, with the next revision. Made under the lock, written to
         /// the store after it (the store is never called with the lock held).

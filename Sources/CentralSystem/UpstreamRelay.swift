@@ -21,6 +21,19 @@ public protocol UpstreamRelay: Sendable {
 }
 
 extension CentralSystem {
+    /// The owner's override of a station (`<S>/relay/set/override`): while on, the upstream's control calls are refused
+    /// (``UpstreamOverride``); telemetry and local commands go on.
+    public func setUpstreamOverride(_ on: Bool, station: String) {
+        let changed = state.withLock { state in
+            on ? state.upstreamOverrides.insert(station).inserted : state.upstreamOverrides.remove(station) != nil
+        }
+        if changed { logger.notice("The owner's override of the upstream central system", metadata: ["ocpp.station_id": "\(station)", "relay.override": "\(on)"]) }
+    }
+
+    public func upstreamOverride(_ station: String) -> Bool {
+        state.withLock { $0.upstreamOverrides.contains(station) }
+    }
+
     /// Publishes where a station's upstream connection stands, for a station the gateway knows (a connection that never
     /// sent a message is not announced, its upstream connection neither).
     public func noteUpstream(_ status: UpstreamStatus, station: String) {
@@ -157,5 +170,27 @@ extension CentralSystem {
             logger.error("Cannot save the stop of the upstream's transaction", metadata: ["ocpp.station_id": "\(station)", "error": "\(error)"])
         }
         return transaction
+    }
+}
+
+/// What the upstream gets for a control or exclusive call while the owner's override is on: the action's own refusal,
+/// valid against its schema, or a CallError for an action whose answer cannot say no (UpdateFirmware).
+public enum UpstreamOverride {
+    /// The refusal for `action`; nil when the action is not refused (telemetry, RemoteStop, unlocking, triggers).
+    public static func refusal(for call: Call) -> Frame? {
+        let payload: String
+        switch Action(rawValue: call.action) {
+        case .remoteStartTransaction, .setChargingProfile, .changeAvailability, .reset, .changeConfiguration, .reserveNow,
+            .cancelReservation, .signedUpdateFirmware:
+            payload = #"{"status":"Rejected"}"#
+        case .clearChargingProfile: payload = #"{"status":"Unknown"}"#
+        case .sendLocalList: payload = #"{"status":"Failed"}"#
+        case .updateFirmware:
+            return .callError(CallError(messageID: call.messageID, code: .genericError,
+                                        description: "refused: the charger's owner has overridden the upstream central system"))
+        default:
+            return nil
+        }
+        return .callResult(CallResult(messageID: call.messageID, payload: RawJSON(validatedBytes: Data(payload.utf8))))
     }
 }

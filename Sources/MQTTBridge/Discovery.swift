@@ -82,7 +82,7 @@ struct DiscoveryModel {
         case .upstream:
             if !stations[station, default: Station()].relayed {
                 stations[station, default: Station()].relayed = true
-                out += configs(station, [upstreamEntity(station)])
+                out += configs(station, upstreamEntities(station))
             }
         default:
             break
@@ -124,17 +124,25 @@ struct DiscoveryModel {
         var entities = baseEntities(station)
         entities += known.parameters.sorted().compactMap(Self.sensor(forOptional:))
         for connector in known.connectors.sorted() { entities += connectorEntities(station, connector) }
-        if known.relayed { entities.append(upstreamEntity(station)) }
+        if known.relayed { entities += upstreamEntities(station) }
         return entities
     }
 
-    /// Relay mode: the upstream central system's connection, as a sensor (`connected`, `connecting`, `offline`).
-    private func upstreamEntity(_ station: String) -> Entity {
-        Entity(component: "sensor", object: "upstream", name: "Upstream central system", fields: [
-            "state_topic": .string(topics.relay(station, "state")), "device_class": .string("enum"),
-            "options": .array([.string("connected"), .string("connecting"), .string("offline")]),
-            "entity_category": .string("diagnostic"), "icon": .string("mdi:server-network"),
-        ])
+    /// Relay mode: the upstream central system's connection, as a sensor (`connected`, `connecting`, `offline`), and
+    /// the owner's override, as a switch (retained, so it holds across restarts).
+    private func upstreamEntities(_ station: String) -> [Entity] {
+        [
+            Entity(component: "sensor", object: "upstream", name: "Upstream central system", fields: [
+                "state_topic": .string(topics.relay(station, "state")), "device_class": .string("enum"),
+                "options": .array([.string("connected"), .string("connecting"), .string("offline")]),
+                "entity_category": .string("diagnostic"), "icon": .string("mdi:server-network"),
+            ]),
+            Entity(component: "switch", object: "upstream_override", name: "Override the upstream central system", fields: [
+                "command_topic": .string(topics.relayControl(station, "override")), "state_topic": .string(topics.relay(station, "override")),
+                "payload_on": .string("ON"), "payload_off": .string("OFF"), "retain": .bool(true),
+                "entity_category": .string("config"), "icon": .string("mdi:shield-lock"),
+            ]),
+        ]
     }
 
     /// Empty retained configs for every entity of a station, which removes them from Home Assistant. A station not

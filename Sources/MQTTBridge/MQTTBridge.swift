@@ -125,6 +125,26 @@ public final class MQTTBridge: Service, DurableEventSink {
     /// Whether the outbox's store took its last write (`/readyz` is not ready while it does not).
     public var isOutboxWritable: Bool { publisher.storeWritable }
 
+    /// Relay mode's owner's override (`<S>/relay/set/override`, `ON`/`OFF`): retained on purpose, so it holds across
+    /// restarts. Its state goes to `<S>/relay/override`. An empty payload (a retained switch cleared) turns it off.
+    private func relaySwitch(station: String?, name: String, payload: [UInt8]) {
+        let text = String(decoding: payload, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+        guard let station, name == "override" else {
+            logger.warning("Unknown relay switch", metadata: ["mqtt.switch": "\(name.prefix(64))"])
+            return
+        }
+        let on: Bool
+        switch text.uppercased() {
+        case "ON", "TRUE", "1": on = true
+        case "OFF", "FALSE", "0", "": on = false
+        default:
+            logger.warning("The relay override takes ON or OFF", metadata: ["ocpp.station_id": "\(station)", "mqtt.payload": "\(text.prefix(32))"])
+            return
+        }
+        centralSystem.setUpstreamOverride(on, station: station)
+        publisher.publish([Publication(topic: topics.relay(station, "override"), payload: StateValue.onOff(on))])
+    }
+
     /// Whether the MQTT connection is up.
     public var isMQTTConnected: Bool { publisher.isConnected }
 
@@ -163,6 +183,10 @@ public final class MQTTBridge: Service, DurableEventSink {
         }
         if let request = topics.bridgeRequest(of: topic) {
             if !retained { answer(request: request, payload: payload) }
+            return
+        }
+        if let (station, name) = topics.relayControlTarget(of: topic) {
+            relaySwitch(station: station ?? directory.lastConnected, name: name, payload: payload)
             return
         }
         let centralSystem = centralSystem

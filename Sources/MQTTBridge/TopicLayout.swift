@@ -49,12 +49,31 @@ public struct TopicLayout: Sendable, Hashable {
         join(stationRoot(station), "cmd_result", field ?? "")
     }
 
-    /// `<S>/set/<name>`: a raw-value control.
-    /// `<base>/<station>/relay/<name>`: relay mode's view of the station's upstream connection.
+    /// `<S>/relay/<name>`: relay mode's view of the station's upstream connection.
     public func relay(_ station: String, _ name: String) -> String {
         join(stationRoot(station), "relay", name)
     }
 
+    /// `<S>/relay/set/<name>`: relay mode's switches (the owner's `override`).
+    public func relayControl(_ station: String, _ name: String) -> String {
+        join(stationRoot(station), "relay", "set", name)
+    }
+
+    /// Where a relay switch message arrived: the station (nil without station names) and the switch's name.
+    public func relayControlTarget(of topic: String) -> (station: String?, name: String)? {
+        var levels = topic.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        let base = basePath.isEmpty ? [] : basePath.split(separator: "/").map(String.init)
+        guard levels.count > base.count, Array(levels.prefix(base.count)) == base else { return nil }
+        levels.removeFirst(base.count)
+        if useStationName {
+            guard levels.count == 4, !levels[0].isEmpty, levels[1] == "relay", levels[2] == "set", !levels[3].isEmpty else { return nil }
+            return (levels[0], levels[3])
+        }
+        guard levels.count == 3, levels[0] == "relay", levels[1] == "set", !levels[2].isEmpty else { return nil }
+        return (nil, levels[2])
+    }
+
+    /// `<S>/set/<name>`: a raw-value control.
     public func control(_ station: String, _ name: String) -> String {
         join(stationRoot(station), "set", name)
     }
@@ -79,8 +98,9 @@ public struct TopicLayout: Sendable, Hashable {
     /// The filters the bridge subscribes to for commands and controls.
     public var commandFilters: [String] {
         useStationName
-            ? [join(basePath, "+", "cmd"), join(basePath, "+", "cmd", "#"), join(basePath, "+", "set", "+")]
-            : [join(basePath, "cmd"), join(basePath, "cmd", "#"), join(basePath, "set", "+")]
+            ? [join(basePath, "+", "cmd"), join(basePath, "+", "cmd", "#"), join(basePath, "+", "set", "+"),
+               join(basePath, "+", "relay", "set", "+")]
+            : [join(basePath, "cmd"), join(basePath, "cmd", "#"), join(basePath, "set", "+"), join(basePath, "relay", "set", "+")]
     }
 
     /// Where a control message arrived: the station (nil without station names) and the control's name.

@@ -252,6 +252,11 @@ actor RelayStation {
     /// An upstream call goes to the charger through its session (one outstanding call, the gateway's own message id,
     /// in turn with MQTT commands), and the charger's answer back upstream under the upstream's id.
     private func callCharger(_ call: Call) async {
+        if centralSystem.upstreamOverride(station), let refusal = UpstreamOverride.refusal(for: call) {
+            logger.notice("Refused the upstream's call: the owner's override is on", metadata: ["ocpp.action": "\(call.action.prefix(64))"])
+            _ = line.sendIfConnected(Array(FrameCodec.encode(refusal)))
+            return
+        }
         let result = await centralSystem.sendRaw(action: call.action, payload: call.payload, to: station)
         let reply: Frame? = switch result {
         case .success(let payload):

@@ -154,3 +154,32 @@ def test_an_upstream_that_stays_away_closes_the_charger_after_the_grace_period(t
         assert mqtt.wait(f"{BASE}/R-AWAY/state/disconnect_reason", "upstream_unavailable")
     finally:
         gateway.stop()
+
+
+def test_the_owners_override_refuses_the_upstreams_control_calls_and_keeps_local_ones(gateway, upstream, mqtt):
+    """`<S>/relay/set/override` ON (retained, as Home Assistant's switch publishes it): the upstream's Reset gets a
+    schema-valid Rejected and never reaches the charger; a Reset from MQTT still does; telemetry keeps flowing; OFF
+    lets the upstream's calls through again."""
+    switch = f"{BASE}/R-OVR/relay/set/override"
+
+    async def session():
+        async with connected(gateway.url("R-OVR"), "R-OVR") as cp:
+            upstream.wait(lambda e: e[0] == "R-OVR" and e[1] == "Heartbeat")
+            mqtt.publish(switch, "ON", retain=True)
+            await asyncio.to_thread(mqtt.wait, f"{BASE}/R-OVR/relay/override", "ON")
+            refused = await asyncio.to_thread(upstream.call, "R-OVR", call.Reset(type="Hard"))
+            local = await asyncio.to_thread(gateway.result, gateway.command("R-OVR", "Reset", {"type": "Soft"}))
+            await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Available"))
+            mqtt.publish(switch, "OFF", retain=True)
+            await asyncio.to_thread(mqtt.wait, f"{BASE}/R-OVR/relay/override", "OFF")
+            allowed = await asyncio.to_thread(upstream.call, "R-OVR", call.Reset(type="Hard"))
+            return refused.status, local, allowed.status, cp.received
+
+    try:
+        refused, local, allowed, received = run(session())
+    finally:
+        mqtt.publish(switch, "", retain=True)  # clear the retained switch
+    assert refused == "Rejected" and allowed == "Accepted"
+    assert local["ok"]
+    assert [fields["type"] for action, fields in received if action == "Reset"] == ["Soft", "Hard"]
+    upstream.wait(lambda e: e[0] == "R-OVR" and e[1] == "StatusNotification")

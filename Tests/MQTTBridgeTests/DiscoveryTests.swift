@@ -99,8 +99,8 @@ import Testing
 
     /// Also the entities that came with the data (measurands, a second connector): the model derives the topics
     /// again rather than keeping them.
-    /// Relay mode: the first upstream status announces a sensor for the upstream connection, once, and it is part of
-    /// the station's configs from then on; its state is on `<S>/relay/state`.
+    /// Relay mode: the first upstream status announces a sensor for the upstream connection and the owner's override
+    /// switch, once, and they are part of the station's configs from then on; the state is on `<S>/relay/state`.
     @Test func anUpstreamStatusAnnouncesTheUpstreamSensorOnce() throws {
         var model = DiscoveryModel(configuration: DiscoveryConfiguration(), topics: topics, controls: ControlConfiguration(), version: "1.2.3")
         var state = StationStateModel(topics: topics)
@@ -109,7 +109,9 @@ import Testing
         let update = state.update(event, at: t0)
         #expect(update.publications.map { "\($0.topic)=\($0.payload)" } == ["ocpp/CP 1/relay/state=connecting", "ocpp/CP 1/relay/last_error=refused"])
         let first = model.apply(event, state: update)
-        #expect(first.count == 1 && first[0].topic.hasSuffix("/upstream/config"))
+        #expect(first.map { $0.topic.split(separator: "/").suffix(2).joined(separator: "/") } == ["upstream/config", "upstream_override/config"])
+        let override = try #require(JSONValue.parse(Array(first[1].payload.utf8))?.objectValue)
+        #expect(override["command_topic"] == "ocpp/CP 1/relay/set/override" && override["retain"] == .bool(true))
         let config = try #require(JSONValue.parse(Array(first[0].payload.utf8))?.objectValue)
         #expect(config["state_topic"] == "ocpp/CP 1/relay/state" && config["device_class"] == "enum")
         #expect(model.apply(.upstream(station: "CP 1", UpstreamStatus(.connected)), state: state.update(.upstream(station: "CP 1", UpstreamStatus(.connected)), at: t0)).isEmpty)
