@@ -62,6 +62,8 @@ public final class CentralSystem: Sendable {
         var upstream: [String: UpstreamStatus] = [:]
         /// Relay mode: the stations whose owner overrides the upstream's control calls.
         var upstreamOverrides: Set<String> = []
+        /// Relay mode: the stations the gateway itself made Inoperative (the upstream's Operative is refused).
+        var localInoperative: Set<String> = []
 
         /// A save of the records named, as they are now, with the next revision. Made under the lock, written to
         /// the store after it (the store is never called with the lock held).
@@ -373,6 +375,12 @@ public final class CentralSystem: Sendable {
 
     /// Sends a CALL with an already encoded payload and returns the raw answer.
     public func sendRaw(action: String, payload: RawJSON, to station: String) async -> Result<RawJSON, CommandError> {
+        await sendRaw(action: action, payload: payload, to: station, fromUpstream: false)
+    }
+
+    /// The same, saying whose call it is.
+    /// - Parameter fromUpstream: relay mode: the call is the upstream central system's, not the gateway's own.
+    public func sendRaw(action: String, payload: RawJSON, to station: String, fromUpstream: Bool) async -> Result<RawJSON, CommandError> {
         guard let session = state.withLock({ $0.sessions[station] }) else {
             return .failure(.notConnected(station))
         }
@@ -382,7 +390,26 @@ public final class CentralSystem: Sendable {
         if action == Action.remoteStartTransaction.rawValue, case .success(let answer) = result {
             noteRemoteStart(request: payload, answer: answer, station: station)
         }
+        if !fromUpstream, action == Action.changeAvailability.rawValue, case .success(let answer) = result {
+            noteLocalAvailability(request: payload, answer: answer, station: station)
+        }
         return result
+    }
+
+    /// Relay mode: a whole-charger availability the gateway itself set (the MQTT control) and the charger took. A local
+    /// Inoperative wins over the upstream's Operative until the local switch is turned back.
+    private func noteLocalAvailability(request: RawJSON, answer: RawJSON, station: String) {
+        guard let change = try? PayloadCoding.decode(ChangeAvailabilityRequest.self, from: request), change.connectorId == 0,
+            let response = try? PayloadCoding.decode(ChangeAvailabilityResponse.self, from: answer), response.status != .rejected
+        else { return }
+        state.withLock { state in
+            if change.type == .inoperative { state.localInoperative.insert(station) } else { state.localInoperative.remove(station) }
+        }
+    }
+
+    /// Whether the gateway itself made the whole charger Inoperative (see ``sendRaw(action:payload:to:fromUpstream:)``).
+    public func isLocallyInoperative(_ station: String) -> Bool {
+        state.withLock { $0.localInoperative.contains(station) }
     }
 
     /// Remembers the id tag of an accepted remote start, so the charger's Authorize and StartTransaction for it succeed.

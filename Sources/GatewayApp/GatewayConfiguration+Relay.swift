@@ -1,4 +1,5 @@
 import Foundation
+import OCPP
 import Relay
 
 extension GatewayConfiguration {
@@ -46,9 +47,20 @@ extension GatewayConfiguration {
                 throw ConfigurationError(variable: Settings.relayStationsFile.name, value: stationsFile, expected: error.description)
             }
         }
+        var denied: Set<String> = []
+        for name in reader.raw(Settings.relayDeniedActions).split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) })
+        where !name.isEmpty {
+            guard let action = Action.allCases.first(where: { $0.rawValue.caseInsensitiveCompare(name) == .orderedSame }),
+                action.initiator != .chargePoint
+            else {
+                throw ConfigurationError(variable: Settings.relayDeniedActions.name, value: reader.raw(Settings.relayDeniedActions),
+                                         expected: "OCPP 1.6 actions a central system sends, comma-separated ('\(name)' is not one)")
+            }
+            denied.insert(action.rawValue)
+        }
         return RelayConfiguration(
             url: url, authentication: authentication, tlsCA: ca.isEmpty ? nil : ca,
             offlineGrace: try reader.seconds(Settings.relayOfflineGrace)!, answerTimeout: try reader.seconds(Settings.callTimeout)!,
-            stations: stations)
+            stations: stations, deniedActions: denied)
     }
 }

@@ -156,6 +156,8 @@ public enum Settings {
         help: "Authorities (PEM) for a wss:// upstream; unset: the system's")
     public static let relayStationsFile = Setting(name: "RELAY_STATIONS_FILE", defaultValue: "",
         help: "Per-station relay settings (JSON): another url, the upstream_id, the password at the upstream")
+    public static let relayDeniedActions = Setting(name: "RELAY_DENIED_ACTIONS", defaultValue: "",
+        help: "OCPP actions the upstream may never send to the chargers, comma-separated (UpdateFirmware,Reset)")
     public static let relayOfflineGrace = Setting(name: "RELAY_OFFLINE_GRACE", defaultValue: "30",
         help: "Seconds messages wait for an upstream that is away before the charger is closed (it then keeps them)")
 
@@ -169,6 +171,6 @@ public enum Settings {
         adminAddr, adminPort, adminToken, adminTokenFile, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout, eventLoopThreads,
         stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout, maxConnectors, maxKnownStations,
         mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA, outboxMaxMessages, outboxMaxBytes,
-        relayURL, relayAuth, relayPasswordFile, relayTLSCA, relayStationsFile, relayOfflineGrace,
+        relayURL, relayAuth, relayPasswordFile, relayTLSCA, relayStationsFile, relayDeniedActions, relayOfflineGrace,
     ]
 }

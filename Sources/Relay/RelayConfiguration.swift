@@ -15,6 +15,9 @@ public struct RelayConfiguration: Sendable {
     public var answerTimeout: Duration
     /// Per-station settings (`RELAY_STATIONS_FILE`), by the station id the charger uses.
     public var stations: [String: StationSettings]
+    /// Actions the upstream may never send to the chargers (`RELAY_DENIED_ACTIONS`): refused with the action's own
+    /// refusal where it has one, else the CallError `NotSupported`.
+    public var deniedActions: Set<String>
 
     /// What `RELAY_STATIONS_FILE` may say of one station; what it leaves out comes from the `RELAY_*` settings.
     public struct StationSettings: Sendable, Hashable {
@@ -41,8 +44,10 @@ public struct RelayConfiguration: Sendable {
     }
 
     public init(url: UpstreamURL, authentication: Authentication = .forward, tlsCA: String? = nil,
-                offlineGrace: Duration = .seconds(30), answerTimeout: Duration = .seconds(30), stations: [String: StationSettings] = [:]) {
+                offlineGrace: Duration = .seconds(30), answerTimeout: Duration = .seconds(30), stations: [String: StationSettings] = [:],
+                deniedActions: Set<String> = []) {
         self.url = url
+        self.deniedActions = deniedActions
         self.stations = stations
         self.authentication = authentication
         self.tlsCA = tlsCA

@@ -249,15 +249,34 @@ actor RelayStation {
         }
     }
 
+    /// The answer to an upstream call the charger must not get, and why: an action `RELAY_DENIED_ACTIONS` names, a
+    /// control call while the owner's override is on, or an Operative for a charger the gateway made Inoperative.
+    private func refusal(of call: Call) -> (Frame, String)? {
+        if configuration.deniedActions.contains(call.action) {
+            let frame = UpstreamOverride.refusal(for: call) ?? .callError(CallError(
+                messageID: call.messageID, code: .notSupported, description: "\(call.action) is not relayed to this charger"))
+            return (frame, "RELAY_DENIED_ACTIONS")
+        }
+        if centralSystem.upstreamOverride(station), let frame = UpstreamOverride.refusal(for: call) {
+            return (frame, "the owner's override is on")
+        }
+        if call.action == Action.changeAvailability.rawValue, centralSystem.isLocallyInoperative(station),
+            let request = try? call.decodePayload(as: ChangeAvailabilityRequest.self), request.type == .operative {
+            return (.callResult(CallResult(messageID: call.messageID, payload: RawJSON(validatedBytes: Data(#"{"status":"Rejected"}"#.utf8)))),
+                    "the charger was made Inoperative locally")
+        }
+        return nil
+    }
+
     /// An upstream call goes to the charger through its session (one outstanding call, the gateway's own message id,
     /// in turn with MQTT commands), and the charger's answer back upstream under the upstream's id.
     private func callCharger(_ call: Call) async {
-        if centralSystem.upstreamOverride(station), let refusal = UpstreamOverride.refusal(for: call) {
-            logger.notice("Refused the upstream's call: the owner's override is on", metadata: ["ocpp.action": "\(call.action.prefix(64))"])
+        if let (refusal, why) = refusal(of: call) {
+            logger.notice("Refused the upstream's call", metadata: ["ocpp.action": "\(call.action.prefix(64))", "relay.why": "\(why)"])
             _ = line.sendIfConnected(Array(FrameCodec.encode(refusal)))
             return
         }
-        let result = await centralSystem.sendRaw(action: call.action, payload: call.payload, to: station)
+        let result = await centralSystem.sendRaw(action: call.action, payload: call.payload, to: station, fromUpstream: true)
         let reply: Frame? = switch result {
         case .success(let payload):
             .callResult(CallResult(messageID: call.messageID, payload: payload))

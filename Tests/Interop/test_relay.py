@@ -31,7 +31,7 @@ def gateway(tmp_path_factory, broker, upstream):
     stations.write_text('{"R-FILE": {"upstream_id": "UP*7", "password": "from-the-operator"}}')
     gateway = Gateway(directory, {
         "MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "MQTT_BASEPATH": BASE, "MQTT_USESTATIONNAME": "true",
-        "RELAY_URL": upstream.url("/ocpp"), "RELAY_STATIONS_FILE": str(stations),
+        "RELAY_URL": upstream.url("/ocpp"), "RELAY_STATIONS_FILE": str(stations), "RELAY_DENIED_ACTIONS": "ClearCache, UpdateFirmware",
     })
     yield gateway
     gateway.stop()
@@ -183,3 +183,25 @@ def test_the_owners_override_refuses_the_upstreams_control_calls_and_keeps_local
     assert local["ok"]
     assert [fields["type"] for action, fields in received if action == "Reset"] == ["Soft", "Hard"]
     upstream.wait(lambda e: e[0] == "R-OVR" and e[1] == "StatusNotification")
+
+
+def test_denied_actions_and_a_local_inoperative_are_refused_to_the_upstream(gateway, upstream, mqtt):
+    """RELAY_DENIED_ACTIONS: the upstream's ClearCache gets NotSupported and never reaches the charger. A whole charger
+    made Inoperative from MQTT stays so: the upstream's Operative gets Rejected until the local switch goes back."""
+    async def session():
+        async with connected(gateway.url("R-POL"), "R-POL") as cp:
+            upstream.wait(lambda e: e[0] == "R-POL" and e[1] == "Heartbeat")
+            # The ocpp package returns None for a CallError (it logs "Received a CALLError ... NotSupported").
+            assert await asyncio.to_thread(upstream.call, "R-POL", call.ClearCache()) is None
+            mqtt.publish(f"{BASE}/R-POL/set/availability", "Inoperative")
+            await asyncio.to_thread(mqtt.wait, f"{BASE}/R-POL/state/availability", "Inoperative")
+            refused = await asyncio.to_thread(upstream.call, "R-POL", call.ChangeAvailability(connector_id=0, type="Operative"))
+            mqtt.publish(f"{BASE}/R-POL/set/availability", "Operative")
+            await asyncio.to_thread(mqtt.wait, f"{BASE}/R-POL/state/availability", "Operative")
+            allowed = await asyncio.to_thread(upstream.call, "R-POL", call.ChangeAvailability(connector_id=0, type="Operative"))
+            return refused.status, allowed.status, cp.received
+
+    refused, allowed, received = run(session())
+    assert (refused, allowed) == ("Rejected", "Accepted")
+    assert [action for action, _ in received] == ["ChangeAvailability"] * 3  # local, local, then the upstream's
+    assert "ClearCache" not in [action for action, _ in received]
