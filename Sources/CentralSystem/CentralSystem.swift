@@ -30,6 +30,8 @@ public final class CentralSystem: Sendable {
     private let saveFailing = Atomic(false)
     /// "Refusing new stations" was logged, and no new station has been remembered since.
     private let knownStationsFullLogged = Atomic(false)
+    /// Relay mode: what runs when the upstream cleared a charger's profiles (``setProfilesClearedHandler(_:)``).
+    let profilesCleared = Mutex<(@Sendable (String) -> Void)?>(nil)
     /// Relay mode's upstream (``setRelay(_:)``), and whether there is one: read without the lock on every message.
     private let relayHolder = Mutex<(any UpstreamRelay)?>(nil)
     private let relaying = Atomic(false)

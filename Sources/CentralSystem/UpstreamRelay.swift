@@ -34,6 +34,17 @@ extension CentralSystem {
         state.withLock { $0.upstreamOverrides.contains(station) }
     }
 
+    /// Sets what runs when a charger accepted the upstream's ClearChargingProfile, which may have removed the local
+    /// current limit too (the MQTT bridge sends it again).
+    public func setProfilesClearedHandler(_ handler: @escaping @Sendable (_ station: String) -> Void) {
+        profilesCleared.withLock { $0 = handler }
+    }
+
+    /// A charger accepted the upstream's ClearChargingProfile.
+    public func upstreamClearedProfiles(station: String) {
+        profilesCleared.withLock { $0 }?(station)
+    }
+
     /// Publishes where a station's upstream connection stands, for a station the gateway knows (a connection that never
     /// sent a message is not announced, its upstream connection neither).
     public func noteUpstream(_ status: UpstreamStatus, station: String) {

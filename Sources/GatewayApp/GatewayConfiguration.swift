@@ -214,7 +214,8 @@ public struct GatewayConfiguration: Sendable {
             retryAttempts: try reader.integer(Settings.commandRetryAttempts, in: 0...100, expected: "a whole number from 0 to 100"),
             retryBaseDelay: try reader.seconds(Settings.commandRetryBaseDelay)!,
             discovery: discovery,
-            controls: ControlConfiguration(maxCurrent: maxCurrent, currentStep: step, remoteIDTag: remoteTag),
+            controls: ControlConfiguration(maxCurrent: maxCurrent, currentStep: step, remoteIDTag: remoteTag,
+                                           relayMode: !reader.raw(Settings.relayURL).isEmpty),
             version: gatewayVersion,
             outboxLimits: OutboxLimits(
                 messages: try reader.integer(Settings.outboxMaxMessages, in: 100...100_000_000, expected: "a number of messages from 100 to 100000000"),

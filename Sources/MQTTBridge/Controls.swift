@@ -14,6 +14,10 @@ enum Controls {
 
     /// The TxDefaultProfile the max_current control replaces each time.
     static let maxCurrentProfileID = 1
+    /// In relay mode, the ChargePointMaxProfile it replaces instead: an id and stack level of its own, far from the
+    /// small ones central systems use, so the upstream's profiles and this one do not replace each other.
+    static let relayMaxCurrentProfileID = 9_101
+    static let relayMaxCurrentStackLevel = 9
 
     /// - Parameter transaction: the open transaction of a connector of the target station, for remote_stop.
     static func convert(
@@ -47,7 +51,7 @@ enum Controls {
                 return reject("max_current takes a number of amperes from 0 to \(StateValue.number(settings.maxCurrent))")
             }
             let limit = (amps * 10).rounded() / 10  // the schema's multipleOf 0.1
-            let profile: [String: JSONValue] = [
+            var profile: [String: JSONValue] = [
                 "chargingProfileId": .int(maxCurrentProfileID), "stackLevel": .int(0),
                 "chargingProfilePurpose": .string("TxDefaultProfile"), "chargingProfileKind": .string("Relative"),
                 "chargingSchedule": .object([
@@ -55,6 +59,18 @@ enum Controls {
                     "chargingSchedulePeriod": .array([.object(["startPeriod": .int(0), "limit": .double(limit)])]),
                 ]),
             ]
+            if settings.relayMode {
+                // The charger takes the lowest of the ChargePointMaxProfile and the upstream's profiles (OCPP 1.6
+                // section 3.13.3); an absolute schedule from a fixed past moment holds until replaced.
+                profile["chargingProfileId"] = .int(relayMaxCurrentProfileID)
+                profile["stackLevel"] = .int(relayMaxCurrentStackLevel)
+                profile["chargingProfilePurpose"] = .string("ChargePointMaxProfile")
+                profile["chargingProfileKind"] = .string("Absolute")
+                profile["chargingSchedule"] = .object([
+                    "chargingRateUnit": .string("A"), "startSchedule": .string("2024-01-01T00:00:00Z"),
+                    "chargingSchedulePeriod": .array([.object(["startPeriod": .int(0), "limit": .double(limit)])]),
+                ])
+            }
             return ocpp(.setChargingProfile, ["connectorId": .int(0), "csChargingProfiles": .object(profile)],
                         state: (StateParameter.maxCurrent, StateValue.number(limit)))
         case ControlName.reset:

@@ -2,6 +2,7 @@ import CentralSystem
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The bridge between the central system and MQTT, as a Service: every event becomes retained state topics,
 /// every command message becomes an OCPP call (or a change of the charging switch), with its result published.
@@ -21,6 +22,8 @@ public final class MQTTBridge: Service, DurableEventSink {
     let directory: StationDirectory
     private let intake: CommandIntake
     private let runner: CommandRunner
+    /// The runner's queue of jobs, while ``run()`` runs (for the jobs the bridge makes itself).
+    private let ownJobs = Mutex<AsyncStream<CommandJob>.Continuation?>(nil)
     /// Ends ``run()``'s wait when graceful shutdown begins.
     private let shutdown = AsyncStream<Void>.makeStream()
 
@@ -56,6 +59,23 @@ public final class MQTTBridge: Service, DurableEventSink {
             target: centralSystem, store: commands, logger: logger, lastConnected: { directory.lastConnected },
             publish: { publisher.publish($0) })
         centralSystem.setDurableSink(self)
+        if configuration.controls.relayMode {
+            centralSystem.setProfilesClearedHandler { [weak self] station in self?.sendLimitAgain(station) }
+        }
+    }
+
+    /// Relay mode: the upstream cleared the charger's charging profiles, which may include the local limit: the
+    /// `max_current` the gateway set (kept in the store) is sent again, as a command like the control's own.
+    private func sendLimitAgain(_ station: String) {
+        guard case .amperes(let amperes)? = centralSystem.stationRecord(station)?.currentLimit else { return }
+        let outcome = intake.accept(topic: topics.control(station, ControlName.maxCurrent), payload: Array(StateValue.number(amperes).utf8),
+                                    retained: false, lastConnected: station) { _ in [] }
+        guard case .job(var job) = outcome else { return }
+        job.station = station
+        logger.info("The upstream cleared the charger's profiles: sending the local current limit again", metadata: [
+            "ocpp.station_id": "\(station)", "ocpp.limit_amperes": "\(amperes)",
+        ])
+        ownJobs.withLock { $0 }?.yield(job)
     }
 
     public func run() async throws {
@@ -67,6 +87,7 @@ public final class MQTTBridge: Service, DurableEventSink {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 let (jobs, accepted) = AsyncStream<CommandJob>.makeStream()
+                ownJobs.withLock { $0 = accepted }
                 group.addTask { await self.runner.run(jobs: jobs) }
                 group.addTask {
                     await self.serveMQTT(jobs: accepted)

@@ -64,10 +64,14 @@ public struct ControlConfiguration: Sendable, Hashable {
     public var currentStep: Double
     /// The id tag the remote_start control sends (`OCPP_REMOTE_ID_TAG`).
     public var remoteIDTag: String
+    /// Relay mode (`RELAY_URL`): `max_current` is a ChargePointMaxProfile, which the charger combines with the
+    /// upstream's profiles by taking the lower limit, instead of a TxDefaultProfile the upstream's would replace.
+    public var relayMode: Bool
 
-    public init(maxCurrent: Double = 32, currentStep: Double = 1, remoteIDTag: String = "ocpp-gateway") {
+    public init(maxCurrent: Double = 32, currentStep: Double = 1, remoteIDTag: String = "ocpp-gateway", relayMode: Bool = false) {
         self.maxCurrent = maxCurrent
         self.currentStep = currentStep
         self.remoteIDTag = remoteIDTag
+        self.relayMode = relayMode
     }
 }

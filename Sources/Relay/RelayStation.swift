@@ -277,6 +277,10 @@ actor RelayStation {
             return
         }
         let result = await centralSystem.sendRaw(action: call.action, payload: call.payload, to: station, fromUpstream: true)
+        if call.action == Action.clearChargingProfile.rawValue, case .success(let answer) = result,
+            (try? PayloadCoding.decode(ClearChargingProfileResponse.self, from: answer))?.status == .accepted {
+            centralSystem.upstreamClearedProfiles(station: station)
+        }
         let reply: Frame? = switch result {
         case .success(let payload):
             .callResult(CallResult(messageID: call.messageID, payload: payload))

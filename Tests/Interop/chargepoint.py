@@ -69,7 +69,7 @@ class TestChargePoint(ChargePoint):
     @on(Action.clear_charging_profile)
     def on_clear_charging_profile(self, **fields):
         self._got("ClearChargingProfile", fields)
-        return call_result.ClearChargingProfile(status="Unknown")
+        return call_result.ClearChargingProfile(status=getattr(self, "clear_status", "Unknown"))
 
     @on(Action.data_transfer)
     def on_data_transfer(self, **fields):

@@ -205,3 +205,28 @@ def test_denied_actions_and_a_local_inoperative_are_refused_to_the_upstream(gate
     assert (refused, allowed) == ("Rejected", "Accepted")
     assert [action for action, _ in received] == ["ChangeAvailability"] * 3  # local, local, then the upstream's
     assert "ClearCache" not in [action for action, _ in received]
+
+
+def test_the_local_current_limit_is_a_charge_point_max_profile_and_survives_the_upstreams_clear(gateway, upstream, mqtt):
+    """In relay mode `max_current` is a ChargePointMaxProfile (the charger takes the lower of it and the upstream's
+    profiles, OCPP 1.6 section 3.13.3) with an id of its own; when the upstream clears the charger's profiles, the
+    gateway sends the local limit again."""
+    async def session():
+        async with connected(gateway.url("R-LIM"), "R-LIM") as cp:
+            cp.clear_status = "Accepted"  # it had profiles to clear
+            upstream.wait(lambda e: e[0] == "R-LIM" and e[1] == "Heartbeat")
+            mqtt.publish(f"{BASE}/R-LIM/set/max_current", "16")
+            await asyncio.to_thread(mqtt.wait, f"{BASE}/R-LIM/state/max_current", "16")
+            cleared = await asyncio.to_thread(upstream.call, "R-LIM", call.ClearChargingProfile())
+            deadline = time.monotonic() + 10
+            while sum(action == "SetChargingProfile" for action, _ in cp.received) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            return cleared.status, cp.received
+
+    status, received = run(session())
+    assert status == "Accepted"
+    profiles = [fields["cs_charging_profiles"] for action, fields in received if action == "SetChargingProfile"]
+    assert [action for action, _ in received] == ["SetChargingProfile", "ClearChargingProfile", "SetChargingProfile"]
+    for profile in profiles:
+        assert profile["charging_profile_purpose"] == "ChargePointMaxProfile" and profile["charging_profile_id"] == 9101
+        assert profile["charging_schedule"]["charging_schedule_period"][0]["limit"] == 16
