@@ -27,24 +27,15 @@ public final class CentralSystem: Sendable {
     public let intake = IntakeGate()
     let state: Mutex<State>
     /// The last save of a station's state failed (logged once per episode).
-    private let saveFailing = Atomic(false)
+    let saveFailing = Atomic(false)
     /// "Refusing new stations" was logged, and no new station has been remembered since.
-    private let knownStationsFullLogged = Atomic(false)
+    let knownStationsFullLogged = Atomic(false)
     /// Relay mode: what runs when the upstream cleared a charger's profiles (``setProfilesClearedHandler(_:)``).
     let profilesCleared = Mutex<(@Sendable (String) -> Void)?>(nil)
     /// Relay mode's upstream (``setRelay(_:)``), and whether there is one: read without the lock on every message.
-    private let relayHolder = Mutex<(any UpstreamRelay)?>(nil)
-    private let relaying = Atomic(false)
+    let relayHolder = Mutex<(any UpstreamRelay)?>(nil)
+    let relaying = Atomic(false)
 
-    /// Makes the gateway a relay to `relay`'s upstream central system (set once, before chargers connect).
-    public func setRelay(_ relay: any UpstreamRelay) {
-        relayHolder.withLock { $0 = relay }
-        relaying.store(true, ordering: .releasing)
-    }
-
-    var upstreamRelay: (any UpstreamRelay)? {
-        relaying.load(ordering: .acquiring) ? relayHolder.withLock { $0 } : nil
-    }
     /// The counters of answered charger messages, by action, made once: making one per message went through the
     /// metrics factory's lock and its dictionary every time.
     private let answeredCounters: [String: Counter] = OCPPMetrics.receivedCounters(outcome: "ok")
@@ -184,36 +175,6 @@ public final class CentralSystem: Sendable {
         return Link(station: station, session: session, connection: connection, info: info, announced: Announced(known), logger: logger)
     }
 
-    /// Whether a connection for `station` may be taken: a known station always, a new one while fewer than
-    /// `maxKnownStations` are remembered (the handshake answers 503 otherwise).
-    public func acceptsConnection(of station: String) -> Bool {
-        state.withLock { $0.persisted.stations[station] != nil || $0.persisted.stations.count < configuration.maxKnownStations }
-    }
-
-    /// A new station's first message: the station is remembered (saved) and its connection announced, in order
-    /// before the message's own event. False when `maxKnownStations` are remembered already: the message is refused.
-    func announce(_ link: Link, batch: DurableBatch?) -> Bool {
-        let outcome = state.withLock { state -> (save: StateSave?, full: Bool, upstream: UpstreamStatus?) in
-            if state.persisted.stations[link.station] != nil { return (nil, false, nil) }
-            guard state.persisted.stations.count < configuration.maxKnownStations else { return (nil, true, nil) }
-            state.persisted.stations[link.station] = StationRecord()
-            return (state.save(stations: [link.station]), false, state.upstream[link.station])
-        }
-        guard !outcome.full else {
-            if knownStationsFullLogged.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
-                link.logger.warning("Refusing new stations: the gateway remembers OCPP_MAX_KNOWN_STATIONS stations already; forget some (bridge/request/forget_station) or raise the setting", metadata: [
-                    "ocpp.max_known_stations": "\(configuration.maxKnownStations)",
-                ])
-            }
-            return false
-        }
-        knownStationsFullLogged.store(false, ordering: .releasing)
-        if let save = outcome.save { saveLogged(save, station: link.station) }
-        link.announced.set()
-        emit(.connected(station: link.station, info: link.info), into: batch)
-        if let upstream = outcome.upstream { emit(.upstream(station: link.station, upstream), into: batch) }
-        return true
-    }
 
     /// Ends a connection. Nothing happens if it was already replaced by a newer one.
     public func detach(_ link: Link, reason: DisconnectReason) async {
@@ -398,21 +359,7 @@ public final class CentralSystem: Sendable {
         return result
     }
 
-    /// Relay mode: a whole-charger availability the gateway itself set (the MQTT control) and the charger took. A local
-    /// Inoperative wins over the upstream's Operative until the local switch is turned back.
-    private func noteLocalAvailability(request: RawJSON, answer: RawJSON, station: String) {
-        guard let change = try? PayloadCoding.decode(ChangeAvailabilityRequest.self, from: request), change.connectorId == 0,
-            let response = try? PayloadCoding.decode(ChangeAvailabilityResponse.self, from: answer), response.status != .rejected
-        else { return }
-        state.withLock { state in
-            if change.type == .inoperative { state.localInoperative.insert(station) } else { state.localInoperative.remove(station) }
-        }
-    }
 
-    /// Whether the gateway itself made the whole charger Inoperative (see ``sendRaw(action:payload:to:fromUpstream:)``).
-    public func isLocallyInoperative(_ station: String) -> Bool {
-        state.withLock { $0.localInoperative.contains(station) }
-    }
 
     /// Remembers the id tag of an accepted remote start, so the charger's Authorize and StartTransaction for it succeed.
     private func noteRemoteStart(request: RawJSON, answer: RawJSON, station: String) {
@@ -422,96 +369,6 @@ public final class CentralSystem: Sendable {
         else { return }
         let until = now().addingTimeInterval(configuration.remoteStartAuthorizationWindow.seconds)
         state.withLock { $0.remoteStartTags[station, default: [:]][start.idTag.value.lowercased()] = until }
-    }
-
-    // MARK: The charging switch
-
-    /// Whether the station's `charging_enabled` switch is on (it is unless turned off).
-    public func chargingEnabled(station: String) -> Bool {
-        state.withLock { $0.persisted.stations[station]?.chargingEnabled ?? true }
-    }
-
-    /// Turns a station's `charging_enabled` switch on or off; kept across restarts.
-    public func setChargingEnabled(_ enabled: Bool, station: String) throws {
-        let (before, save) = state.withLock { state in
-            let before = state.persisted.stations[station]?.chargingEnabled ?? true
-            state.persisted.stations[station, default: StationRecord()].chargingEnabled = enabled
-            return (before, state.save(stations: [station]))
-        }
-        do {
-            try store.save(save)
-        } catch {
-            // Not kept: back to what it was, unless it was changed again meanwhile.
-            state.withLock { state in
-                if state.persisted.stations[station]?.chargingEnabled == enabled { state.persisted.stations[station]?.chargingEnabled = before }
-            }
-            throw error
-        }
-        logger.info("Charging switch changed", metadata: ["ocpp.station_id": "\(station)", "ocpp.charging_enabled": "\(enabled)"])
-        emit(.chargingEnabledChanged(station: station, enabled: enabled))
-    }
-
-    /// What the store knows of each station: its switch and last known state.
-    public var stationRecords: [String: StationRecord] {
-        state.withLock { $0.persisted.stations }
-    }
-
-    /// What the store knows of one station.
-    public func stationRecord(_ station: String) -> StationRecord? {
-        state.withLock { $0.persisted.stations[station] }
-    }
-
-    /// Keeps the current limit the gateway set on a station (kept across restarts).
-    public func noteCurrentLimit(_ amperes: Double, station: String) {
-        remember(station) { $0.currentLimit = .amperes(amperes) }
-    }
-
-    /// Changes a station's record and saves it when it changed. Failures are logged: the last known state is a
-    /// convenience, not worth refusing a charger's message for.
-    func remember(_ station: String, _ change: (inout StationRecord) -> Void) {
-        let save = state.withLock { state -> StateSave? in
-            let before = state.persisted.stations[station]
-            var record = before ?? StationRecord()
-            change(&record)
-            guard record != before else { return nil }
-            state.persisted.stations[station] = record
-            return state.save(stations: [station])
-        }
-        guard let save else { return }
-        saveLogged(save, station: station)
-    }
-
-    /// Saves a change whose failure is logged, not reported: it stays in memory and the station's next saved change
-    /// writes it. A failing store (a full disk) is logged once, when it starts failing, and once when it works again,
-    /// not for every message meanwhile.
-    private func saveLogged(_ save: StateSave, station: String) {
-        do {
-            try store.save(save)
-            if saveFailing.exchange(false, ordering: .acquiringAndReleasing) {
-                logger.notice("The state store can be written again")
-            }
-        } catch {
-            if !saveFailing.exchange(true, ordering: .acquiringAndReleasing) {
-                logger.error("Cannot save a station's state; kept in memory, and further failures are not logged until a save succeeds", metadata: [
-                    "ocpp.station_id": "\(station)", "error": "\(error)",
-                ])
-            }
-        }
-    }
-
-    /// Every station that has ever connected (kept across restarts).
-    public var knownStations: [String] {
-        state.withLock { Array($0.persisted.stations.keys) }.sorted()
-    }
-
-    /// Ended transactions, oldest first, of one station (or all) that stopped at or after `since`.
-    public func history(station: String? = nil, since: Date? = nil) throws -> [CompletedTransaction] {
-        try store.history(station: station, since: since)
-    }
-
-    /// Transactions started and not yet stopped.
-    public var activeTransactions: [Transaction] {
-        state.withLock { Array($0.persisted.activeTransactions.values) }.sorted { $0.id < $1.id }
     }
 
     private func updateConnectedGauge() {

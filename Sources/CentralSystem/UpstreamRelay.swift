@@ -21,6 +21,32 @@ public protocol UpstreamRelay: Sendable {
 }
 
 extension CentralSystem {
+    /// Makes the gateway a relay to `relay`'s upstream central system (set once, before chargers connect).
+    public func setRelay(_ relay: any UpstreamRelay) {
+        relayHolder.withLock { $0 = relay }
+        relaying.store(true, ordering: .releasing)
+    }
+
+    var upstreamRelay: (any UpstreamRelay)? {
+        relaying.load(ordering: .acquiring) ? relayHolder.withLock { $0 } : nil
+    }
+
+    /// Relay mode: a whole-charger availability the gateway itself set (the MQTT control) and the charger took. A local
+    /// Inoperative wins over the upstream's Operative until the local switch is turned back.
+    func noteLocalAvailability(request: RawJSON, answer: RawJSON, station: String) {
+        guard let change = try? PayloadCoding.decode(ChangeAvailabilityRequest.self, from: request), change.connectorId == 0,
+            let response = try? PayloadCoding.decode(ChangeAvailabilityResponse.self, from: answer), response.status != .rejected
+        else { return }
+        state.withLock { state in
+            if change.type == .inoperative { state.localInoperative.insert(station) } else { state.localInoperative.remove(station) }
+        }
+    }
+
+    /// Whether the gateway itself made the whole charger Inoperative (see ``sendRaw(action:payload:to:fromUpstream:)``).
+    public func isLocallyInoperative(_ station: String) -> Bool {
+        state.withLock { $0.localInoperative.contains(station) }
+    }
+
     /// The owner's override of a station (`<S>/relay/set/override`): while on, the upstream's control calls are refused
     /// (``UpstreamOverride``); telemetry and local commands go on.
     public func setUpstreamOverride(_ on: Bool, station: String) {
