@@ -61,10 +61,7 @@ public struct TopicLayout: Sendable, Hashable {
 
     /// Where a relay switch message arrived: the station (nil without station names) and the switch's name.
     public func relayControlTarget(of topic: String) -> (station: String?, name: String)? {
-        var levels = topic.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        let base = basePath.isEmpty ? [] : basePath.split(separator: "/").map(String.init)
-        guard levels.count > base.count, Array(levels.prefix(base.count)) == base else { return nil }
-        levels.removeFirst(base.count)
+        guard let levels = levelsBelowBase(topic) else { return nil }
         if useStationName {
             guard levels.count == 4, !levels[0].isEmpty, levels[1] == "relay", levels[2] == "set", !levels[3].isEmpty else { return nil }
             return (levels[0], levels[3])
@@ -76,6 +73,14 @@ public struct TopicLayout: Sendable, Hashable {
     /// `<S>/set/<name>`: a raw-value control.
     public func control(_ station: String, _ name: String) -> String {
         join(stationRoot(station), "set", name)
+    }
+
+    /// The levels of `topic` below the base path; nil when it is not below it.
+    private func levelsBelowBase(_ topic: String) -> [String]? {
+        let levels = topic.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        let base = basePath.isEmpty ? [] : basePath.split(separator: "/").map(String.init)
+        guard levels.count > base.count, Array(levels.prefix(base.count)) == base else { return nil }
+        return Array(levels.dropFirst(base.count))
     }
 
     /// `<base>/bridge/state`: `online` / `offline`, retained, and the last will.
@@ -105,10 +110,7 @@ public struct TopicLayout: Sendable, Hashable {
 
     /// Where a control message arrived: the station (nil without station names) and the control's name.
     public func controlTarget(of topic: String) -> (station: String?, name: String)? {
-        var levels = topic.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        let base = basePath.isEmpty ? [] : basePath.split(separator: "/").map(String.init)
-        guard levels.count > base.count, Array(levels.prefix(base.count)) == base else { return nil }
-        levels.removeFirst(base.count)
+        guard let levels = levelsBelowBase(topic) else { return nil }
         if useStationName {
             guard levels.count == 3, !levels[0].isEmpty, levels[1] == "set", !levels[2].isEmpty else { return nil }
             return (levels[0], levels[2])
@@ -120,10 +122,7 @@ public struct TopicLayout: Sendable, Hashable {
     /// Where a command arrived: the station named by the topic (nil without station names), or nil when the
     /// topic is not a command topic.
     public func commandTarget(of topic: String) -> (station: String?, isCommand: Bool) {
-        var levels = topic.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        let base = basePath.isEmpty ? [] : basePath.split(separator: "/").map(String.init)
-        guard levels.count > base.count, Array(levels.prefix(base.count)) == base else { return (nil, false) }
-        levels.removeFirst(base.count)
+        guard let levels = levelsBelowBase(topic) else { return (nil, false) }
         if useStationName {
             guard levels.count >= 2, !levels[0].isEmpty, levels[1] == "cmd", levels[0] != "bridge" else { return (nil, false) }
             return (levels[0], true)
