@@ -2,8 +2,7 @@
 central system's role). One upstream and one relaying gateway for the module; each test uses its own station."""
 import asyncio
 import base64
-import socket
-import threading
+import json
 import time
 
 import pytest
@@ -230,3 +229,19 @@ def test_the_local_current_limit_is_a_charge_point_max_profile_and_survives_the_
     for profile in profiles:
         assert profile["charging_profile_purpose"] == "ChargePointMaxProfile" and profile["charging_profile_id"] == 9101
         assert profile["charging_schedule"]["charging_schedule_period"][0]["limit"] == 16
+
+
+def test_the_upstreams_pending_boot_and_call_errors_reach_the_charger_as_they_are(gateway, upstream):
+    """A Pending boot is the charger's to obey, and a CallError (the upstream here has no DataTransfer handler, so the
+    ocpp package answers NotImplemented) reaches the charger as the upstream sent it."""
+    async def session():
+        async with websockets.connect(gateway.url("PENDING-1"), subprotocols=["ocpp1.6"]) as charger:
+            await charger.send('[2,"b1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]')
+            boot = json.loads(await asyncio.wait_for(charger.recv(), 10))
+            await charger.send('[2,"d1","DataTransfer",{"vendorId":"acme"}]')
+            error = json.loads(await asyncio.wait_for(charger.recv(), 10))
+            return boot, error
+
+    boot, error = run(session())
+    assert boot[0] == 3 and boot[2]["status"] == "Pending" and boot[2]["interval"] == 120
+    assert error[0] == 4 and error[1] == "d1" and error[2] == "NotImplemented"

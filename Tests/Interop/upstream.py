@@ -29,7 +29,9 @@ class UpstreamCentralSystem(ChargePoint):
     @on(Action.boot_notification)
     def on_boot(self, **fields):
         self._got("BootNotification", fields)
-        return call_result.BootNotification(current_time=_now(), interval=120, status="Accepted")
+        # A station the upstream does not know yet gets Pending (the charger must then wait to be accepted).
+        status = "Pending" if self.id.startswith("PENDING") else "Accepted"
+        return call_result.BootNotification(current_time=_now(), interval=120, status=status)
 
     @on(Action.heartbeat)
     def on_heartbeat(self, **fields):
