@@ -201,13 +201,7 @@ extension CentralSystem {
             let transaction = Transaction(
                 id: TransactionIDs.next(after: state.persisted.lastTransactionID, at: now()), station: station,
                 connectorId: request.connectorId, idTag: request.idTag.value, meterStart: request.meterStart, startedAt: request.timestamp)
-            // A connector has one transaction at a time: a start on a connector whose transaction is still open (its
-            // stop was lost, or the charger restarted mid-session) ends that one, recorded as superseded. 5,000 starts
-            // on one connector left 5,000 open transactions before.
-            let superseded = state.persisted.activeTransactions.values.filter {
-                $0.station == station && $0.connectorId == request.connectorId
-            }
-            for old in superseded { state.persisted.activeTransactions.removeValue(forKey: old.id) }
+            let superseded = Self.closeOpen(on: request.connectorId, of: station, for: transaction.id, in: &state)
             state.persisted.lastTransactionID = transaction.id
             state.persisted.activeTransactions[transaction.id] = transaction
             return (transaction, superseded, state.save(transactions: [transaction.id] + superseded.map(\.id), lastTransactionID: true))
@@ -223,19 +217,36 @@ extension CentralSystem {
             }
             throw error
         }
-        for old in superseded {
-            stationLogger(station).notice("A new transaction on the connector ends the one still open there", metadata: [
-                "ocpp.transaction_id": "\(old.id)", "ocpp.connector_id": "\(old.connectorId)", "ocpp.new_transaction_id": "\(transaction.id)",
-            ])
-            // Its last known meter reading is the new transaction's start.
-            try? store.record(CompletedTransaction(
-                id: old.id, station: station, connectorId: old.connectorId, idTag: old.idTag, meterStart: old.meterStart,
-                meterStop: request.meterStart, startedAt: old.startedAt, stoppedAt: request.timestamp, stopReason: "Superseded"))
-        }
+        recordSuperseded(superseded, by: request, newID: transaction.id, station: station)
         if status == .accepted {
             state.withLock { _ = $0.remoteStartTags[station]?.removeValue(forKey: request.idTag.value.lowercased()) }
         }
         return StartTransactionResponse(idTagInfo: IdTagInfo(status: status), transactionId: transaction.id)
+    }
+
+    /// A connector has one transaction at a time: a start on a connector whose transaction is still open (its stop was
+    /// lost, or the charger restarted mid-session) ends that one. Takes the open ones out of `state` and returns them
+    /// (for the save, and for ``recordSuperseded(_:by:newID:station:)`` once it is written). 5,000 starts on one connector
+    /// left 5,000 open transactions before.
+    static func closeOpen(on connector: Int, of station: String, for newID: Int, in state: inout State) -> [Transaction] {
+        let superseded = state.persisted.activeTransactions.values.filter {
+            $0.station == station && $0.connectorId == connector && $0.id != newID
+        }
+        for old in superseded { state.persisted.activeTransactions.removeValue(forKey: old.id) }
+        return superseded
+    }
+
+    /// Puts the transactions a start superseded into the history, stopped at the new start's meter reading (their last
+    /// known one), with the reason `Superseded`.
+    func recordSuperseded(_ superseded: [Transaction], by request: StartTransactionRequest, newID: Int, station: String) {
+        for old in superseded {
+            stationLogger(station).notice("A new transaction on the connector ends the one still open there", metadata: [
+                "ocpp.transaction_id": "\(old.id)", "ocpp.connector_id": "\(old.connectorId)", "ocpp.new_transaction_id": "\(newID)",
+            ])
+            try? store.record(CompletedTransaction(
+                id: old.id, station: station, connectorId: old.connectorId, idTag: old.idTag, meterStart: old.meterStart,
+                meterStop: request.meterStart, startedAt: old.startedAt, stoppedAt: request.timestamp, stopReason: "Superseded"))
+        }
     }
 
     private func stopTransaction(_ request: StopTransactionRequest, station: String) throws -> (StopTransactionResponse, Transaction?) {

@@ -287,7 +287,7 @@ public final class CentralSystem: Sendable {
                     description: "the central system remembers \(configuration.maxKnownStations) stations already and takes no new one"))))
             }
             let action = Action(rawValue: call.action)
-            if relaying.load(ordering: .acquiring), let action, let relay = upstreamRelay {
+            if let action, let relay = upstreamRelay {  // one atomic load when not relaying
                 if Self.relayedActions.contains(action) { return .relayed(call, text: Array(text)) }
                 if action.initiator != .centralSystem { relay.mirror(Array(text), station: link.station) }
             }

@@ -171,23 +171,21 @@ extension CentralSystem {
     }
 
     /// Keeps a transaction the upstream started, under its id, so MQTT shows it and `remote_stop` finds it; an open
-    /// one on the same connector ends (as a start does here).
+    /// one on the same connector ends, into the history as superseded (as a start does here).
     private func recordUpstreamStart(_ request: StartTransactionRequest, _ response: StartTransactionResponse, station: String) {
         let transaction = Transaction(id: response.transactionId, station: station, connectorId: request.connectorId,
                                       idTag: request.idTag.value, meterStart: request.meterStart, startedAt: request.timestamp)
-        let save = state.withLock { state in
-            let superseded = state.persisted.activeTransactions.values.filter {
-                $0.station == station && $0.connectorId == request.connectorId && $0.id != transaction.id
-            }.map(\.id)
-            for id in superseded { state.persisted.activeTransactions.removeValue(forKey: id) }
+        let (superseded, save) = state.withLock { state in
+            let superseded = Self.closeOpen(on: request.connectorId, of: station, for: transaction.id, in: &state)
             state.persisted.activeTransactions[transaction.id] = transaction
-            return state.save(transactions: [transaction.id] + superseded)
+            return (superseded, state.save(transactions: [transaction.id] + superseded.map(\.id)))
         }
         do {
             try store.save(save)
         } catch {
             logger.error("Cannot save the upstream's transaction", metadata: ["ocpp.station_id": "\(station)", "error": "\(error)"])
         }
+        recordSuperseded(superseded, by: request, newID: transaction.id, station: station)
     }
 
     /// Ends a transaction the upstream stopped, into the history; returns it when it was open here.

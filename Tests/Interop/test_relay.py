@@ -4,6 +4,7 @@ import asyncio
 import base64
 import json
 import time
+import urllib.request
 
 import pytest
 import websockets
@@ -245,3 +246,18 @@ def test_the_upstreams_pending_boot_and_call_errors_reach_the_charger_as_they_ar
     boot, error = run(session())
     assert boot[0] == 3 and boot[2]["status"] == "Pending" and boot[2]["interval"] == 120
     assert error[0] == 4 and error[1] == "d1" and error[2] == "NotImplemented"
+
+
+def test_a_second_upstream_start_on_a_connector_supersedes_the_open_one(gateway, upstream):
+    """As without relaying: the transaction still open on the connector goes to the history as Superseded."""
+    async def session():
+        async with connected(gateway.url("R-SUP"), "R-SUP") as cp:
+            first = await cp.call(call.StartTransaction(connector_id=1, id_tag="UP-OK", meter_start=100, timestamp=now()))
+            await cp.call(call.StartTransaction(connector_id=1, id_tag="UP-OK", meter_start=250, timestamp=now()))
+            return first.transaction_id
+
+    first = run(session())
+    url = f"http://127.0.0.1:{gateway.admin_port}/api/transactions?station=R-SUP"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        history = json.load(response)
+    assert [(t["transaction_id"], t["stop_reason"], t["energy_wh"]) for t in history] == [(first, "Superseded", 150)]

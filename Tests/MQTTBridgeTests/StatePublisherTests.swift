@@ -167,9 +167,10 @@ extension StatePublisher {
         #expect(try store.load().map(\.payload) == (StatePublisher.window + 1...count).map(String.init))
     }
 
-    /// Issue 19: a broker that hangs while connected (it takes nothing and acknowledges nothing) made the gateway
-    /// stop reading from every charger. The outbox is on disk: while it has room, chargers are answered as usual.
-    @Test func aHungBrokerDoesNotStopChargersWhileTheOutboxHasRoom() {
+    /// Issue 19: a broker that takes nothing (hung while connected) fills the outbox, which keeps everything and leaves
+    /// transaction messages answered (the durability gate open) while it has room; the window caps what is in flight.
+    /// (Reading from chargers for such a broker: ``readingPausesForASlowBrokerButNotForAHungOne()``.)
+    @Test func aBrokerThatTakesNothingFillsTheOutboxWithTheGateOpenWhileItHasRoom() {
         let transport = RecordingTransport()
         let gate = DurabilityGate()
         let publisher = StatePublisher(transport: transport, qos: 1, store: MemoryOutbox(), gate: gate, logger: quiet)
