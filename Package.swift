@@ -46,7 +46,7 @@ let package = Package(
         ),
         // The store: SQLite (Debian libsqlite3-dev) under DATA_DIR.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "Store", dependencies: ["CSQLite", "OCPP", "CentralSystem", "MQTTBridge"]),
+        .target(name: "Store", dependencies: ["CSQLite", "OCPP", "CentralSystem", "MQTTBridge", "Relay"]),
         // MQTT 3.1.1 client on SwiftNIO (TCP, TLS, a Unix socket or WebSocket): one connection, publishes in batches.
         .target(
             name: "MQTT",
@@ -79,6 +79,7 @@ let package = Package(
                 "OCPP",
                 "CentralSystem",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

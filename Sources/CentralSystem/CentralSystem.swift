@@ -236,8 +236,8 @@ public final class CentralSystem: Sendable {
         /// An answer to one of the central system's own calls: hand it to ``deliver(_:on:)``, which waits for
         /// the station's session.
         case forSession(Frame)
-        /// Relay mode: a message the upstream answers. Hand it to ``relay(_:text:on:)``, which returns the answer.
-        case relayed(Call, text: [UInt8])
+        /// Relay mode: a message the upstream answers, handed to it. ``relay(_:ticket:on:)`` waits for the answer.
+        case relayed(Call, ticket: RelayTicket)
     }
 
     /// Handles one text message from a charger; returns the frame to send back, if any.
@@ -248,8 +248,8 @@ public final class CentralSystem: Sendable {
         case .forSession(let frame):
             await deliver(frame, on: link)
             return nil
-        case .relayed(let call, let text):
-            return await relay(call, text: text, on: link)
+        case .relayed(let call, let ticket):
+            return await relay(call, ticket: ticket, on: link)
         }
     }
 
@@ -287,13 +287,16 @@ public final class CentralSystem: Sendable {
                     description: "the central system remembers \(configuration.maxKnownStations) stations already and takes no new one"))))
             }
             let action = Action(rawValue: call.action)
-            if let action, let relay = upstreamRelay {  // one atomic load when not relaying
-                if Self.relayedActions.contains(action) { return .relayed(call, text: Array(text)) }
-                if action.initiator != .centralSystem { relay.mirror(Array(text), station: link.station) }
+            let relay = action == nil ? nil : upstreamRelay  // one atomic load when not relaying
+            if let action, let relay, Self.relayedActions.contains(action) {
+                return submit(call, action: action, text: text, to: relay, on: link)
             }
             guard let answer = handle(call, action: action, station: link.station, logger: link.logger, batch: batch) else {
                 OCPPMetrics.received(action: action?.rawValue ?? "unknown", outcome: "unanswered")
                 return .handled(reply: nil)
+            }
+            if let action, let relay, action.initiator != .centralSystem, case .callResult = answer {
+                relay.mirror(call, action: action, station: link.station)  // durable before the charger's answer
             }
             let known = action?.rawValue ?? "unknown"
             if case .callError(let error) = answer {

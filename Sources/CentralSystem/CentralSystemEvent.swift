@@ -13,12 +13,14 @@ public enum CentralSystemEvent: Sendable {
     case chargingEnabledChanged(station: String, enabled: Bool)
     /// Relay mode: the station's connection to the upstream central system changed.
     case upstream(station: String, UpstreamStatus)
+    /// Relay mode: how many messages wait for the upstream, or the ids of the station's open transactions changed.
+    case upstreamDetail(station: String, UpstreamDetail)
 
     /// The station the event is about.
     public var station: String {
         switch self {
         case .connected(let station, _), .disconnected(let station, _), .message(let station, _),
-            .chargingEnabledChanged(let station, _), .upstream(let station, _):
+            .chargingEnabledChanged(let station, _), .upstream(let station, _), .upstreamDetail(let station, _):
             station
         }
     }
@@ -69,8 +71,11 @@ public struct UpstreamStatus: Sendable, Hashable {
         case connected
         /// Being made (at the charger's connection, or again after it dropped).
         case connecting
-        /// Not there, and not being made: the charger left, or was closed after `RELAY_OFFLINE_GRACE`.
+        /// Away for longer than `RELAY_OFFLINE_GRACE`: the gateway answers in its place (or closed the charger, with
+        /// `RELAY_OFFLINE_MODE=close`), and keeps trying.
         case offline
+        /// No upstream connection, as none is needed: the charger is not connected.
+        case disabled
     }
 
     public var state: State
@@ -80,5 +85,27 @@ public struct UpstreamStatus: Sendable, Hashable {
     public init(_ state: State, lastError: String? = nil) {
         self.state = state
         self.lastError = lastError
+    }
+}
+
+/// Relay mode: what waits for the upstream, and how the gateway's transaction ids map to the upstream's.
+public enum UpstreamDetail: Sendable, Hashable {
+    /// Messages the upstream has not seen yet (`<S>/relay/queue`).
+    case queue(Int)
+    /// The station's open transactions: the id the charger uses and the upstream's, nil while the upstream has not
+    /// given one (a start the gateway answered in its place, not replayed yet) (`<S>/relay/transactions`).
+    case transactions([LinkedTransaction])
+}
+
+/// An open transaction's two ids in relay mode: the same unless the gateway answered its start in the upstream's place.
+public struct LinkedTransaction: Sendable, Hashable {
+    public var connectorId: Int
+    public var local: Int
+    public var upstream: Int?
+
+    public init(connectorId: Int, local: Int, upstream: Int?) {
+        self.connectorId = connectorId
+        self.local = local
+        self.upstream = upstream
     }
 }

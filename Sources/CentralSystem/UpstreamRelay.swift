@@ -1,5 +1,6 @@
 import Foundation
 import OCPP
+import Synchronization
 
 /// Relay mode's upstream central system, as the central system sees it (the `Relay` module implements it).
 ///
@@ -13,11 +14,49 @@ public protocol UpstreamRelay: Sendable {
     func stationAttached(_ station: String, info: ConnectionInfo, close: @escaping @Sendable () async -> Void)
     /// The charger left: close its upstream connection.
     func stationDetached(_ station: String)
-    /// Sends the charger's CALL (its frame's text, its own message id) upstream and returns the upstream's answer: a
-    /// CALLRESULT or CALLERROR, or nil when none came (the charger then gets none, and sends the message again).
-    func forward(_ call: Call, text: [UInt8], station: String) async -> Frame?
-    /// Passes a message the gateway answered itself on to the upstream, in order; its answer is not waited for.
-    func mirror(_ text: [UInt8], station: String)
+    /// Takes a charger's CALL the upstream answers, in order with every other message of the station (called on the
+    /// connection's thread, as it is read). The ticket gives the answer: the upstream's (a CALLRESULT or CALLERROR),
+    /// the gateway's own when the upstream has been away past the grace period, or nil when none came (the charger
+    /// then gets none, and sends the message again). Nil: the station is not relayed (it left).
+    func submit(_ call: Call, action: Action, text: [UInt8], station: String) -> RelayTicket?
+    /// Passes a message the gateway answered itself on to the upstream, in order and durably (it is kept when this
+    /// returns); its answer is not waited for.
+    func mirror(_ call: Call, action: Action, station: String)
+    /// The station's open transactions changed (a start or stop the relay answered was taken in).
+    func transactionsChanged(station: String)
+}
+
+/// The answer to a message handed to the upstream (``UpstreamRelay/submit(_:action:text:station:)``): given once,
+/// from any thread, and awaited once.
+public final class RelayTicket: Sendable {
+    private let state = Mutex<(answer: Frame??, waiter: CheckedContinuation<Frame?, Never>?)>((nil, nil))
+
+    public init() {}
+
+    /// Gives the answer (nil: none); only the first one counts.
+    public func resolve(_ answer: Frame?) {
+        let waiter = state.withLock { state -> CheckedContinuation<Frame?, Never>? in
+            guard state.answer == nil else { return nil }
+            state.answer = .some(answer)
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: answer)
+    }
+
+    public var isResolved: Bool { state.withLock { $0.answer != nil } }
+
+    /// Waits for the answer.
+    public func answer() async -> Frame? {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> Frame?? in
+                if let answer = state.answer { return answer }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
 }
 
 extension CentralSystem {
@@ -77,29 +116,54 @@ extension CentralSystem {
         let known = state.withLock { state in
             let known = state.persisted.stations[station] != nil
             // Kept for the announcement of a station not known yet (its first message comes after the connection).
-            if known || status.state != .offline { state.upstream[station] = status } else { state.upstream[station] = nil }
+            if known || status.state != .disabled { state.upstream[station] = status } else { state.upstream[station] = nil }
             return known
         }
         if known { emit(.upstream(station: station, status)) }
     }
 
-    /// The messages the upstream answers in relay mode. MeterValues too: until the relay keeps a durable queue of
-    /// what the upstream has not seen, a reading is answered only once the upstream has it, so none is lost to billing.
+    /// Publishes the depth of a station's upstream queue or its transactions' two ids (for a station the gateway knows).
+    public func noteUpstream(_ detail: UpstreamDetail, station: String) {
+        if state.withLock({ $0.persisted.stations[station] != nil }) { emit(.upstreamDetail(station: station, detail)) }
+    }
+
+    /// The gateway's own verdict on an id tag, as it answers without relaying: `Blocked` while the station's charging
+    /// switch is off, `Accepted` for a listed tag or one of a recent remote start, else `Invalid`.
+    public func localVerdict(_ idTag: String, station: String) -> AuthorizationStatus {
+        authorize(idTag, station: station)
+    }
+
+    /// The station's open transactions, oldest first.
+    public func openTransactions(of station: String) -> [Transaction] {
+        state.withLock { $0.persisted.activeTransactions.values.filter { $0.station == station } }.sorted { $0.startedAt < $1.startedAt }
+    }
+
+    /// The messages the upstream answers in relay mode (the others the gateway answers at once, and passes on).
     public static let relayedActions: Set<Action> = [
-        .bootNotification, .authorize, .startTransaction, .stopTransaction, .dataTransfer, .meterValues,
+        .bootNotification, .authorize, .startTransaction, .stopTransaction, .dataTransfer,
     ]
 
-    /// Forwards a charger's message to the upstream and returns the frame to answer the charger with: the upstream's
-    /// answer, after what it says has been taken in here (boot facts, the upstream's transaction ids, readings for
-    /// MQTT). An answer that does not fit the action's schema gets the charger `InternalError` and a log line.
-    public func relay(_ call: Call, text: [UInt8], on link: Link) async -> Data? {
-        guard let relay = upstreamRelay, let action = Action(rawValue: call.action) else { return nil }
+    /// Hands a charger's message the upstream answers to the relay, in order with the station's others.
+    func submit(_ call: Call, action: Action, text: some Collection<UInt8>, to relay: any UpstreamRelay, on link: Link) -> Receipt {
+        // While the outbox cannot keep what it would publish: not forwarded, not answered; the charger sends it again.
         if action.isTransactionRelated && !durability.isOpen {
-            // The outbox cannot keep what it would publish: not forwarded, not answered; the charger sends it again.
             OCPPMetrics.received(action: action.rawValue, outcome: "unanswered")
-            return nil
+            return .handled(reply: nil)
         }
-        guard let answer = await relay.forward(call, text: text, station: link.station) else {
+        guard let ticket = relay.submit(call, action: action, text: Array(text), station: link.station) else {
+            OCPPMetrics.received(action: action.rawValue, outcome: "unanswered")
+            return .handled(reply: nil)
+        }
+        return .relayed(call, ticket: ticket)
+    }
+
+    /// Waits for the answer to a message handed to the relay and returns the frame to answer the charger with: the
+    /// upstream's answer (or the gateway's in its place), after what it says has been taken in here (boot facts,
+    /// transaction ids, the history). An answer that does not fit the action's schema gets the charger
+    /// `InternalError` and a log line.
+    public func relay(_ call: Call, ticket: RelayTicket, on link: Link) async -> Data? {
+        guard let action = Action(rawValue: call.action) else { return nil }
+        guard let answer = await ticket.answer() else {
             OCPPMetrics.received(action: action.rawValue, outcome: "unanswered")
             return nil
         }
@@ -149,19 +213,13 @@ extension CentralSystem {
             let (request, response) = try both(StartTransactionRequest.self)
             recordUpstreamStart(request, response, station: station)
             emit(.message(station: station, .startTransaction(request, response)))
+            upstreamRelay?.transactionsChanged(station: station)
         case .stopTransaction:
             let (request, response) = try both(StopTransactionRequest.self)
             let transaction = recordUpstreamStop(request, station: station)
             let samples = MeterSample.normalise(request.transactionData ?? []).filter { $0.value.map(\.isFinite) ?? true }
             emit(.message(station: station, .stopTransaction(request, response, transaction: transaction, samples: samples)))
-        case .meterValues:
-            let (request, _) = try both(MeterValuesRequest.self)
-            // Published only when it would be here: a connector within the bound, finite values.
-            let samples = MeterSample.normalise(request.meterValue)
-            guard request.connectorId >= 0, request.connectorId <= configuration.maxConnectors,
-                !samples.contains(where: { $0.value.map { !$0.isFinite } ?? false })
-            else { return }
-            emit(.message(station: station, .meterValues(request, samples: samples)))
+            upstreamRelay?.transactionsChanged(station: station)
         case .dataTransfer:
             let (request, response) = try both(DataTransferRequest.self)
             emit(.message(station: station, .dataTransfer(request, response)))

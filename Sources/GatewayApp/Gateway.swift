@@ -96,7 +96,8 @@ public enum Gateway {
         acknowledgements.withLock { $0 = bridge }
         if let relayConfiguration = configuration.relay {
             do {
-                centralSystem.setRelay(try Relay(configuration: relayConfiguration, centralSystem: centralSystem, group: eventLoops, logger: logger))
+                centralSystem.setRelay(try Relay(configuration: relayConfiguration, centralSystem: centralSystem, store: store, group: eventLoops, logger: logger,
+                                                  snoop: bridge.snoop))
             } catch {
                 logger.critical("Cannot set up relay mode", metadata: ["error": "\(error)", "setting": "\(Settings.relayTLSCA.name)"])
                 return 1

@@ -58,9 +58,15 @@ extension GatewayConfiguration {
             }
             denied.insert(action.rawValue)
         }
+        let modeText = reader.raw(Settings.relayOfflineMode)
+        guard let mode = RelayConfiguration.OfflineMode(rawValue: modeText.lowercased()) else {
+            throw ConfigurationError(variable: Settings.relayOfflineMode.name, value: modeText, expected: "local or close")
+        }
         return RelayConfiguration(
             url: url, authentication: authentication, tlsCA: ca.isEmpty ? nil : ca,
             offlineGrace: try reader.seconds(Settings.relayOfflineGrace)!, answerTimeout: try reader.seconds(Settings.callTimeout)!,
-            stations: stations, deniedActions: denied)
+            stations: stations, deniedActions: denied, offlineMode: mode,
+            queueLimit: try reader.integer(Settings.relayQueueMax, in: 10...10_000_000, expected: "a number of messages from 10 to 10000000"),
+            snoop: try reader.boolean(Settings.relaySnoop))
     }
 }

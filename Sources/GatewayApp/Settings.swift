@@ -159,7 +159,13 @@ public enum Settings {
     public static let relayDeniedActions = Setting(name: "RELAY_DENIED_ACTIONS", defaultValue: "",
         help: "OCPP actions the upstream may never send to the chargers, comma-separated (UpdateFirmware,Reset)")
     public static let relayOfflineGrace = Setting(name: "RELAY_OFFLINE_GRACE", defaultValue: "30",
-        help: "Seconds messages wait for an upstream that is away before the charger is closed (it then keeps them)")
+        help: "Seconds messages wait for an upstream that is away before RELAY_OFFLINE_MODE applies")
+    public static let relayOfflineMode = Setting(name: "RELAY_OFFLINE_MODE", defaultValue: "local",
+        help: "When the upstream stays away past the grace period: local (the gateway answers in its place and queues what it missed) or close (the charger is closed)")
+    public static let relayQueueMax = Setting(name: "RELAY_QUEUE_MAX", defaultValue: "5000",
+        help: "Messages kept per station for an upstream that is away (readings are dropped first; starts and stops never)")
+    public static let relaySnoop = Setting(name: "RELAY_SNOOP", defaultValue: "false",
+        help: "Publish every frame to and from the upstream on <S>/ocpp/out and <S>/ocpp/in (not retained; they carry id tags)")
 
     public static let all: [Setting] = [
         envFile, listenAddr, listenPort, heartbeatInterval, callTimeout, pingInterval, pingTimeout, maxFrameSize,
@@ -172,5 +178,6 @@ public enum Settings {
         stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout, maxConnectors, maxKnownStations,
         mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA, outboxMaxMessages, outboxMaxBytes,
         relayURL, relayAuth, relayPasswordFile, relayTLSCA, relayStationsFile, relayDeniedActions, relayOfflineGrace,
+        relayOfflineMode, relayQueueMax, relaySnoop,
     ]
 }

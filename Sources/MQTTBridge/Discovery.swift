@@ -134,8 +134,12 @@ struct DiscoveryModel {
         [
             Entity(component: "sensor", object: "upstream", name: "Upstream central system", fields: [
                 "state_topic": .string(topics.relay(station, "state")), "device_class": .string("enum"),
-                "options": .array([.string("connected"), .string("connecting"), .string("offline")]),
+                "options": .array([.string("connected"), .string("connecting"), .string("offline"), .string("disabled")]),
                 "entity_category": .string("diagnostic"), "icon": .string("mdi:server-network"),
+            ]),
+            Entity(component: "sensor", object: "upstream_queue", name: "Messages waiting for the upstream", fields: [
+                "state_topic": .string(topics.relay(station, "queue")), "state_class": .string("measurement"),
+                "unit_of_measurement": .string("messages"), "entity_category": .string("diagnostic"), "icon": .string("mdi:tray-full"),
             ]),
             Entity(component: "switch", object: "upstream_override", name: "Override the upstream central system", fields: [
                 "command_topic": .string(topics.relayControl(station, "override")), "state_topic": .string(topics.relay(station, "override")),

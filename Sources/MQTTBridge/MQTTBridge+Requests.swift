@@ -3,6 +3,15 @@ import CentralSystem
 /// The bridge requests: `<base>/bridge/request/<name>`, answered on `<base>/bridge/response/<name>` with
 /// `{status, data, error, transaction}` (docs/mqtt-api.md).
 extension MQTTBridge {
+    /// Relay mode's snoop (`RELAY_SNOOP`): publishes a raw frame of a station's upstream link, not retained.
+    public var snoop: @Sendable (_ station: String, _ text: [UInt8], _ outgoing: Bool) -> Void {
+        { [weak self] station, text, outgoing in
+            guard let self else { return }
+            publisher.publish([Publication(topic: topics.snoop(station, outgoing: outgoing), payload: String(decoding: text, as: UTF8.self),
+                                           retain: false)])
+        }
+    }
+
     func answer(request name: String, payload: [UInt8]) {
         let body = payload.isEmpty ? [:] : (JSONValue.parse(payload)?.objectValue ?? ["_invalid": .bool(true)])
         var response: [String: JSONValue] = [:]

@@ -83,6 +83,14 @@ struct StationStateModel {
             if let error = status.lastError {
                 out.update.publications.append(Publication(topic: topics.relay(station, "last_error"), payload: error))
             }
+        case .upstreamDetail(let station, .queue(let depth)):
+            out.update.publications.append(Publication(topic: topics.relay(station, "queue"), payload: String(depth)))
+        case .upstreamDetail(let station, .transactions(let transactions)):
+            let list = JSONValue.array(transactions.map {
+                .object(["connector_id": .int($0.connectorId), "transaction_id": .int($0.local),
+                         "upstream_transaction_id": $0.upstream.map(JSONValue.int) ?? .null])
+            })
+            out.update.publications.append(Publication(topic: topics.relay(station, "transactions"), payload: list.text))
         case .message(_, let message):
             apply(message, &out, now)
         }

@@ -55,6 +55,11 @@ public struct TopicLayout: Sendable, Hashable {
     }
 
     /// `<S>/relay/set/<name>`: relay mode's switches (the owner's `override`).
+    /// Relay mode's snoop (`RELAY_SNOOP`): frames to the upstream on `<S>/ocpp/out`, from it on `<S>/ocpp/in`.
+    public func snoop(_ station: String, outgoing: Bool) -> String {
+        join(stationRoot(station), "ocpp", outgoing ? "out" : "in")
+    }
+
     public func relayControl(_ station: String, _ name: String) -> String {
         join(stationRoot(station), "relay", "set", name)
     }

@@ -258,19 +258,19 @@ final class ChargerCallHandler: ChannelDuplexHandler {
             break
         case .forSession(let frame):
             forward(frame, link, context)
-        case .relayed(let call, let text):
-            relay(call, text, link, context)
+        case .relayed(let call, let ticket):
+            relay(call, ticket, link, context)
         }
     }
 
     /// Relay mode: the upstream answers this message; its answer is written when it comes (the charger waits for it:
     /// one outstanding CALL), after any answers held for the batch.
-    private func relay(_ call: Call, _ text: [UInt8], _ link: CentralSystem.Link, _ context: ChannelHandlerContext) {
+    private func relay(_ call: Call, _ ticket: RelayTicket, _ link: CentralSystem.Link, _ context: ChannelHandlerContext) {
         let centralSystem = self.centralSystem
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         Task {
-            guard let reply = await centralSystem.relay(call, text: text, on: link) else { return }
+            guard let reply = await centralSystem.relay(call, ticket: ticket, on: link) else { return }
             eventLoop.execute { handler.value.writeRelayed(ByteBuffer(bytes: reply)) }
         }
     }

@@ -1,4 +1,5 @@
 import CentralSystem
+import Foundation
 import Logging
 import NIOCore
 import NIOSSL
@@ -6,22 +7,31 @@ import OCPP
 import Synchronization
 
 /// Relay mode (`RELAY_URL`, docs/relay.md): every charger also has a connection to the upstream central system,
-/// which answers the messages it is authoritative for; the gateway answers the rest, passes them on, and keeps
-/// publishing everything on MQTT.
+/// which answers the messages it is authoritative for; the gateway answers the rest, passes them on through a durable
+/// queue, stands in for the upstream while it is away, and keeps publishing everything on MQTT.
 public final class Relay: UpstreamRelay {
     private let configuration: RelayConfiguration
     private let centralSystem: CentralSystem
+    private let store: any RelayStore
     private let group: any EventLoopGroup
     private let tls: NIOSSLContext?
     private let logger: Logger
+    private let snoop: (@Sendable (_ station: String, _ text: [UInt8], _ outgoing: Bool) -> Void)?
+    /// The connected chargers' relay sides.
     private let stations = Mutex<[String: RelayStation]>([:])
+    /// Every station's line, from its first connection on (what it keeps outlives a connection).
+    private let lines = Mutex<[String: StationLine]>([:])
 
+    /// - Parameter snoop: with `RELAY_SNOOP`, gets every frame to (`outgoing`) and from the upstream.
     /// - Throws: when `RELAY_TLS_CA` cannot be read.
-    public init(configuration: RelayConfiguration, centralSystem: CentralSystem, group: any EventLoopGroup, logger: Logger) throws {
+    public init(configuration: RelayConfiguration, centralSystem: CentralSystem, store: any RelayStore, group: any EventLoopGroup,
+                logger: Logger, snoop: (@Sendable (_ station: String, _ text: [UInt8], _ outgoing: Bool) -> Void)? = nil) throws {
         self.configuration = configuration
         self.centralSystem = centralSystem
+        self.store = store
         self.group = group
         self.logger = logger
+        self.snoop = configuration.snoop ? snoop : nil
         if configuration.url.secure || configuration.stations.values.contains(where: { $0.url?.secure == true }) {
             var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
             if let ca = configuration.tlsCA {
@@ -33,31 +43,63 @@ public final class Relay: UpstreamRelay {
         }
     }
 
+    /// The station's line, made (from what the store kept) at its first connection.
+    private func line(of station: String) -> StationLine {
+        lines.withLock { lines in
+            if let line = lines[station] { return line }
+            var logger = self.logger
+            logger[metadataKey: "ocpp.station_id"] = "\(station)"
+            let backlog: RelayBacklog
+            do {
+                backlog = try store.relayBacklog(of: station)
+            } catch {
+                logger.error("Cannot read what was kept for the upstream; starting empty", metadata: ["error": "\(error)"])
+                backlog = RelayBacklog()
+            }
+            if !backlog.messages.isEmpty {
+                logger.info("Messages kept for the upstream from before", metadata: ["relay.queued": "\(backlog.messages.count)"])
+            }
+            let centralSystem = self.centralSystem
+            let line = StationLine(station: station, backlog: backlog, store: store, limit: configuration.queueLimit, logger: logger) {
+                centralSystem.localVerdict($0, station: station)
+            }
+            lines[station] = line
+            return line
+        }
+    }
+
     public func stationAttached(_ station: String, info: ConnectionInfo, close: @escaping @Sendable () async -> Void) {
-        let relayStation = RelayStation(
-            station: station, configuration: configuration, centralSystem: centralSystem, group: group, tls: tls,
-            logger: logger, authorization: info.authorization, closeCharger: close)
-        let previous = stations.withLock { stations in
-            defer { stations[station] = relayStation }
-            return stations[station]
+        let snoop = self.snoop.map { snoop in { @Sendable (text: [UInt8], outgoing: Bool) in snoop(station, text, outgoing) } }
+        let (previous, relayStation) = stations.withLock { stations in
+            let previous = stations[station]
+            // Made inside the lock: the line serves the newest connection from here on.
+            let relayStation = RelayStation(
+                station: station, line: line(of: station), configuration: configuration, centralSystem: centralSystem,
+                group: group, tls: tls, logger: logger, authorization: info.authorization, snoop: snoop, closeCharger: close)
+            stations[station] = relayStation
+            return (previous, relayStation)
         }
         Task {
-            await previous?.stop()
+            await previous?.stop(detached: false)
             await relayStation.start()
         }
     }
 
     public func stationDetached(_ station: String) {
         guard let relayStation = stations.withLock({ $0.removeValue(forKey: station) }) else { return }
-        Task { await relayStation.stop() }
+        Task { await relayStation.stop(detached: true) }
     }
 
-    public func forward(_ call: Call, text: [UInt8], station: String) async -> Frame? {
-        guard let relayStation = stations.withLock({ $0[station] }) else { return nil }
-        return await relayStation.forward(call, text: text)
+    public func submit(_ call: Call, action: Action, text: [UInt8], station: String) -> RelayTicket? {
+        stations.withLock { $0[station] }?.line.submit(call, action: action)
     }
 
-    public func mirror(_ text: [UInt8], station: String) {
-        stations.withLock { $0[station] }?.line.mirror(text)  // in order, on the caller's thread
+    public func mirror(_ call: Call, action: Action, station: String) {
+        stations.withLock { $0[station] }?.line.mirror(call, action: action)  // in order, on the caller's thread
+    }
+
+    public func transactionsChanged(station: String) {
+        guard let relayStation = stations.withLock({ $0[station] }) else { return }
+        Task { await relayStation.transactionsChanged() }
     }
 }

@@ -18,6 +18,19 @@ public struct RelayConfiguration: Sendable {
     /// Actions the upstream may never send to the chargers (`RELAY_DENIED_ACTIONS`): refused with the action's own
     /// refusal where it has one, else the CallError `NotSupported`.
     public var deniedActions: Set<String>
+    /// What happens when the upstream stays away past the grace period (`RELAY_OFFLINE_MODE`).
+    public var offlineMode: OfflineMode
+    /// How many messages a station's queue for the upstream keeps (`RELAY_QUEUE_MAX`).
+    public var queueLimit: Int
+    /// Whether every frame to and from the upstream is published raw (`RELAY_SNOOP`).
+    public var snoop: Bool
+
+    public enum OfflineMode: String, Sendable, Hashable {
+        /// The gateway answers in the upstream's place, and keeps what it has not seen for it.
+        case local
+        /// The charger's connection is closed: its own offline rules take over.
+        case close
+    }
 
     /// What `RELAY_STATIONS_FILE` may say of one station; what it leaves out comes from the `RELAY_*` settings.
     public struct StationSettings: Sendable, Hashable {
@@ -45,8 +58,11 @@ public struct RelayConfiguration: Sendable {
 
     public init(url: UpstreamURL, authentication: Authentication = .forward, tlsCA: String? = nil,
                 offlineGrace: Duration = .seconds(30), answerTimeout: Duration = .seconds(30), stations: [String: StationSettings] = [:],
-                deniedActions: Set<String> = []) {
+                deniedActions: Set<String> = [], offlineMode: OfflineMode = .local, queueLimit: Int = 5000, snoop: Bool = false) {
         self.url = url
+        self.offlineMode = offlineMode
+        self.queueLimit = queueLimit
+        self.snoop = snoop
         self.deniedActions = deniedActions
         self.stations = stations
         self.authentication = authentication

@@ -6,62 +6,13 @@ import NIOSSL
 import OCPP
 import Synchronization
 
-/// What goes up to the upstream, in the order it was handed over, from any thread: sent at once while connected,
-/// kept (the gateway's own answered messages only, at most ``limit``, the oldest dropped first) while not.
-final class UpstreamLine: Sendable {
-    private let state = Mutex<(socket: UpstreamSocket?, waiting: [[UInt8]], dropped: Int)>((nil, [], 0))
-    static let limit = 1000
-
-    var isConnected: Bool { state.withLock { $0.socket != nil } }
-
-    /// Sends a message the gateway answered itself, now or after the reconnect.
-    func mirror(_ text: [UInt8]) {
-        state.withLock { state in
-            if let socket = state.socket {
-                socket.send(text)
-            } else {
-                if state.waiting.count >= Self.limit {
-                    state.waiting.removeFirst()
-                    state.dropped += 1
-                }
-                state.waiting.append(text)
-            }
-        }
-    }
-
-    /// Sends a charger's message the upstream must answer; false when not connected (it is not kept: the charger,
-    /// left without an answer, sends it again).
-    func sendIfConnected(_ text: [UInt8]) -> Bool {
-        state.withLock { state in
-            guard let socket = state.socket else { return false }
-            socket.send(text)
-            return true
-        }
-    }
-
-    /// The connection is up: what waited goes first, in order. Returns how many waited and how many were dropped.
-    func connected(_ socket: UpstreamSocket) -> (sent: Int, dropped: Int) {
-        state.withLock { state in
-            for text in state.waiting { socket.send(text) }
-            defer { state = (socket, [], 0) }
-            return (state.waiting.count, state.dropped)
-        }
-    }
-
-    func disconnected() -> UpstreamSocket? {
-        state.withLock { state in
-            defer { state.socket = nil }
-            return state.socket
-        }
-    }
-}
-
-/// One charger's side of the relay: its upstream connection, the charger's messages waiting for the upstream's
-/// answers, and the upstream's calls to the charger.
+/// One charger connection's side of the relay: its upstream connection, the pump that sends the station's line to
+/// the upstream one message at a time, and the upstream's calls to the charger.
 ///
 /// The connection opens when the charger connects and is made again, with waits doubling (half to all of each, at
-/// most 30 s), while the charger stays. Messages wait for it up to the grace period; an upstream away longer closes
-/// the charger (1013), whose own offline rules then keep its messages until it is back.
+/// most 30 s), while the charger stays. An upstream away past the grace period gets the gateway to answer in its place
+/// (`RELAY_OFFLINE_MODE=local`, the line keeps what it has not seen) or closes the charger (`close`: its own offline
+/// rules keep its messages until it is back).
 actor RelayStation {
     let station: String
     private let configuration: RelayConfiguration
@@ -71,23 +22,31 @@ actor RelayStation {
     private let logger: Logger
     private let authorization: String?
     private let closeCharger: @Sendable () async -> Void
+    private let snoop: (@Sendable (_ text: [UInt8], _ outgoing: Bool) -> Void)?
 
-    /// Where the messages go, in order.
-    nonisolated let line = UpstreamLine()
+    /// The station's messages for the upstream (it outlives this connection).
+    nonisolated let line: StationLine
+    private let generation: UInt64
+    private var socket: UpstreamSocket?
     private var attached = true
-    /// The charger's messages sent upstream, by message id, waiting for the answer.
+    /// Messages sent upstream (the pump's, one at a time), by the gateway's message id, waiting for the answer.
     private var answers: [String: CheckedContinuation<Frame?, Never>] = [:]
-    /// Callers waiting for the connection (resumed with whether it came).
-    private var connectionWaiters: [UUID: CheckedContinuation<Bool, Never>] = [:]
-    private var downSince: ContinuousClock.Instant? = .now
+    private var sent: UInt64 = 0
     private var running: Task<Void, Never>?
     private var reading: Task<Void, Never>?
+    private var pumping: Task<Void, Never>?
+    private var grace: Task<Void, Never>?
+    private var reporting: Task<Void, Never>?
+    private var reportedQueue: Int?
     /// The upstream's frames, taken one at a time in the order they came.
     private nonisolated let frames = AsyncStream<String>.makeStream()
 
-    init(station: String, configuration: RelayConfiguration, centralSystem: CentralSystem, group: any EventLoopGroup,
-         tls: NIOSSLContext?, logger: Logger, authorization: String?, closeCharger: @escaping @Sendable () async -> Void) {
+    init(station: String, line: StationLine, configuration: RelayConfiguration, centralSystem: CentralSystem,
+         group: any EventLoopGroup, tls: NIOSSLContext?, logger: Logger, authorization: String?,
+         snoop: (@Sendable (_ text: [UInt8], _ outgoing: Bool) -> Void)?, closeCharger: @escaping @Sendable () async -> Void) {
         self.station = station
+        self.line = line
+        self.generation = line.open()
         self.configuration = configuration
         self.centralSystem = centralSystem
         self.group = group
@@ -96,29 +55,43 @@ actor RelayStation {
         logger[metadataKey: "ocpp.station_id"] = "\(station)"
         self.logger = logger
         self.authorization = configuration.authorization(for: station, charger: authorization)
+        self.snoop = snoop
         self.closeCharger = closeCharger
     }
 
     /// Keeps the upstream connection up while the charger is attached.
     func start() {
         centralSystem.noteUpstream(UpstreamStatus(.connecting), station: station)
+        startGraceTimer()
         running = Task { await self.keepConnected() }
         reading = Task {
             for await text in frames.stream { await self.received(text) }
         }
+        reporting = Task {
+            while !Task.isCancelled {
+                await self.reportQueue()
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        transactionsChanged()
     }
 
-    /// The charger left: the upstream connection closes, and everything waiting ends.
-    func stop() {
+    /// The charger left: the upstream connection closes, and everything waiting ends; returns once the pump has
+    /// stopped (so the next connection's pump never runs beside it).
+    func stop(detached: Bool) async {
         attached = false
         running?.cancel()
+        grace?.cancel()
+        reporting?.cancel()
         frames.continuation.finish()
-        line.disconnected()?.close()
+        line.close(generation)
+        socket?.close()
+        socket = nil
         for waiter in answers.values { waiter.resume(returning: nil) }
         answers = [:]
-        for waiter in connectionWaiters.values { waiter.resume(returning: false) }
-        connectionWaiters = [:]
-        centralSystem.noteUpstream(UpstreamStatus(.offline), station: station)
+        await pumping?.value
+        await reportQueue()
+        if detached { centralSystem.noteUpstream(UpstreamStatus(.disabled), station: station) }
     }
 
     private func keepConnected() async {
@@ -141,19 +114,12 @@ actor RelayStation {
                 logger.warning("Cannot reach the upstream central system", metadata: [
                     "relay.url": "\(configuration.upstream(for: station).url)", "error": "\(error)",
                 ])
-                if attached { centralSystem.noteUpstream(UpstreamStatus(.connecting, lastError: "\(error)"), station: station) }
+                if attached {
+                    let away = line.link == .away
+                    centralSystem.noteUpstream(UpstreamStatus(away ? .offline : .connecting, lastError: "\(error)"), station: station)
+                }
             }
             guard attached, !Task.isCancelled else { return }
-            if let downSince, ContinuousClock.now - downSince > configuration.offlineGrace {
-                logger.warning("The upstream central system stayed away past RELAY_OFFLINE_GRACE: closing the charger, which keeps its messages until it reconnects", metadata: [
-                    "relay.offline_grace_seconds": "\(configuration.offlineGrace.components.seconds)",
-                ])
-                attached = false
-                centralSystem.noteUpstream(UpstreamStatus(.offline, lastError: "away for longer than RELAY_OFFLINE_GRACE; the charger was closed"),
-                                           station: station)
-                await closeCharger()
-                return
-            }
             let jittered = delay * Double.random(in: 0.5...1)
             try? await Task.sleep(for: jittered)
             delay = min(delay * 2, .seconds(30))
@@ -161,34 +127,93 @@ actor RelayStation {
     }
 
     private func connected(_ socket: UpstreamSocket) {
-        let (sent, dropped) = line.connected(socket)
-        downSince = nil
+        self.socket = socket
+        grace?.cancel()
+        line.linkUp(generation)
         logger.info("Connected to the upstream central system", metadata: [
-            "relay.url": "\(configuration.upstream(for: station).url)", "relay.sent_after_connecting": "\(sent)", "relay.dropped_while_away": "\(dropped)",
+            "relay.url": "\(configuration.upstream(for: station).url)", "relay.queued": "\(line.queued)",
         ])
-        for waiter in connectionWaiters.values { waiter.resume(returning: true) }
-        connectionWaiters = [:]
         centralSystem.noteUpstream(UpstreamStatus(.connected), station: station)
-    }
-
-    private func disconnected() {
-        _ = line.disconnected()
-        downSince = .now
-        // Messages sent and not answered: their chargers get no answer and send them again.
-        for waiter in answers.values { waiter.resume(returning: nil) }
-        answers = [:]
-        if attached {
-            logger.warning("The upstream central system closed the connection; connecting again")
-            centralSystem.noteUpstream(UpstreamStatus(.connecting, lastError: "the upstream closed the connection"), station: station)
+        let previous = pumping
+        pumping = Task {
+            await previous?.value
+            await self.pump()
         }
     }
 
-    /// Sends a charger's message and waits for the upstream's answer (nil when none comes in time, or the upstream
-    /// is away past the grace period).
-    func forward(_ call: Call, text: [UInt8]) async -> Frame? {
-        guard await waitForConnection() else { return nil }
+    private func disconnected() {
+        socket = nil
+        line.linkDown(generation)
+        // The message in flight gets no answer: a charger's own is sent again by the charger, a kept one by the pump.
+        for waiter in answers.values { waiter.resume(returning: nil) }
+        answers = [:]
+        guard attached else { return }
+        logger.warning("The upstream central system closed the connection; connecting again")
+        centralSystem.noteUpstream(UpstreamStatus(.connecting, lastError: "the upstream closed the connection"), station: station)
+        startGraceTimer()
+    }
+
+    /// After `RELAY_OFFLINE_GRACE` without the upstream: answer in its place, or close the charger.
+    private func startGraceTimer() {
+        grace?.cancel()
+        let period = configuration.offlineGrace
+        grace = Task {
+            guard (try? await Task.sleep(for: period)) != nil else { return }
+            await self.graceEnded()
+        }
+    }
+
+    private func graceEnded() async {
+        guard attached, socket == nil else { return }
+        switch configuration.offlineMode {
+        case .local:
+            logger.warning("The upstream central system stayed away past RELAY_OFFLINE_GRACE: answering in its place, and keeping what it has not seen for it", metadata: [
+                "relay.offline_grace_seconds": "\(configuration.offlineGrace.components.seconds)",
+            ])
+            line.goAway(generation)
+            centralSystem.noteUpstream(UpstreamStatus(.offline, lastError: "away for longer than RELAY_OFFLINE_GRACE; the gateway answers in its place"),
+                                       station: station)
+        case .close:
+            logger.warning("The upstream central system stayed away past RELAY_OFFLINE_GRACE: closing the charger, which keeps its messages until it reconnects", metadata: [
+                "relay.offline_grace_seconds": "\(configuration.offlineGrace.components.seconds)",
+            ])
+            attached = false
+            running?.cancel()
+            centralSystem.noteUpstream(UpstreamStatus(.offline, lastError: "away for longer than RELAY_OFFLINE_GRACE; the charger was closed"),
+                                       station: station)
+            await closeCharger()
+        }
+    }
+
+    /// Sends the line to the upstream while connected: first the boot it is owed, then each message in order, one
+    /// at a time.
+    private func pump() async {
+        while attached, socket != nil {
+            if let boot = line.owedBoot() {
+                logger.info("Sending the upstream a BootNotification before what it missed", metadata: ["relay.queued": "\(line.queued)"])
+                let answer = await exchange(Array(FrameCodec.encode(.call(Call(messageID: nextMessageID(), action: Action.bootNotification.rawValue, payload: boot)))))
+                guard socket != nil else { return }
+                if let wait = line.bootAnswered(answer) {
+                    logger.warning("The upstream did not accept the BootNotification; trying again", metadata: ["relay.retry_seconds": "\(wait.components.seconds)"])
+                    try? await Task.sleep(for: wait)
+                }
+                continue
+            }
+            guard let entry = await line.next(generation) else { return }
+            let answer = await exchange(line.frame(for: entry, messageID: nextMessageID()))
+            if line.complete(entry.id, answer: answer).transactionsChanged { transactionsChanged() }
+        }
+    }
+
+    private func nextMessageID() -> String {
+        sent += 1
+        return "relay-\(sent)"
+    }
+
+    /// Sends one frame and waits for its answer: nil when none comes within `OCPP_CALL_TIMEOUT` or the link drops.
+    private func exchange(_ text: [UInt8]) async -> Frame? {
+        guard let socket, case .call(let call)? = try? FrameCodec.decode(text) else { return nil }
         let id = call.messageID
-        if let earlier = answers.removeValue(forKey: id) { earlier.resume(returning: nil) }  // a charger repeating an id
         let timeout = configuration.answerTimeout
         let timer = Task { [weak self] in
             guard (try? await Task.sleep(for: timeout)) != nil else { return }
@@ -197,8 +222,13 @@ actor RelayStation {
         defer { timer.cancel() }
         return await withCheckedContinuation { continuation in
             answers[id] = continuation
-            if !line.sendIfConnected(text) { answers.removeValue(forKey: id)?.resume(returning: nil) }
+            send(text, on: socket)
         }
+    }
+
+    private func send(_ text: [UInt8], on socket: UpstreamSocket) {
+        snoop?(text, true)
+        socket.send(text)
     }
 
     private func answerTimedOut(_ id: String) {
@@ -207,28 +237,25 @@ actor RelayStation {
         waiter.resume(returning: nil)
     }
 
-    /// True once connected; false when the charger left or the grace period passed first.
-    private func waitForConnection() async -> Bool {
-        if line.isConnected { return true }
-        guard attached else { return false }
-        let id = UUID()
-        let grace = configuration.offlineGrace
-        let timer = Task { [weak self] in
-            guard (try? await Task.sleep(for: grace)) != nil else { return }
-            await self?.connectionWaitEnded(id)
-        }
-        defer { timer.cancel() }
-        return await withCheckedContinuation { continuation in
-            connectionWaiters[id] = continuation
-        }
+    /// Publishes the queue's depth when it changed (once a second at most).
+    private func reportQueue() {
+        let depth = line.queued
+        guard depth != reportedQueue else { return }
+        reportedQueue = depth
+        centralSystem.noteUpstream(.queue(depth), station: station)
     }
 
-    private func connectionWaitEnded(_ id: UUID) {
-        connectionWaiters.removeValue(forKey: id)?.resume(returning: false)
+    /// Publishes the station's open transactions with their two ids.
+    func transactionsChanged() {
+        let transactions = centralSystem.openTransactions(of: station).map {
+            LinkedTransaction(connectorId: $0.connectorId, local: $0.id, upstream: line.upstreamTransaction(for: $0.id))
+        }
+        centralSystem.noteUpstream(.transactions(transactions), station: station)
     }
 
-    /// A frame from the upstream: an answer to a charger's message, or a call for the charger.
+    /// A frame from the upstream: an answer to a message sent, or a call for the charger.
     private func received(_ text: String) {
+        snoop?(Array(text.utf8), false)
         let frame: Frame
         do {
             frame = try FrameCodec.decode(Array(text.utf8))
@@ -236,7 +263,7 @@ actor RelayStation {
             logger.warning("Malformed frame from the upstream central system", metadata: [
                 "ocpp.error_code": "\(error.code)", "ocpp.error": "\(error.reason)",
             ])
-            if let reply = error.reply { _ = line.sendIfConnected(Array(FrameCodec.encode(.callError(reply)))) }
+            if let refusal = error.reply { reply(.callError(refusal)) }
             return
         }
         switch frame {
@@ -247,6 +274,12 @@ actor RelayStation {
         case .call(let call):
             Task { await self.callCharger(call) }
         }
+    }
+
+    /// Answers one of the upstream's calls.
+    private func reply(_ frame: Frame) {
+        guard let socket else { return }
+        send(Array(FrameCodec.encode(frame)), on: socket)
     }
 
     /// The answer to an upstream call the charger must not get, and why: an action `RELAY_DENIED_ACTIONS` names, a
@@ -273,10 +306,10 @@ actor RelayStation {
     private func callCharger(_ call: Call) async {
         if let (refusal, why) = refusal(of: call) {
             logger.notice("Refused the upstream's call", metadata: ["ocpp.action": "\(call.action.prefix(64))", "relay.why": "\(why)"])
-            _ = line.sendIfConnected(Array(FrameCodec.encode(refusal)))
+            reply(refusal)
             return
         }
-        let result = await centralSystem.sendRaw(action: call.action, payload: call.payload, to: station, fromUpstream: true)
+        let result = await centralSystem.sendRaw(action: call.action, payload: translatedDown(call), to: station, fromUpstream: true)
         if call.action == Action.clearChargingProfile.rawValue, case .success(let answer) = result,
             (try? PayloadCoding.decode(ClearChargingProfileResponse.self, from: answer))?.status == .accepted {
             centralSystem.upstreamClearedProfiles(station: station)
@@ -293,6 +326,23 @@ actor RelayStation {
         case .failure:
             nil  // no answer from the charger (gone, or silent): the upstream's own timeout says so
         }
-        if let reply { _ = line.sendIfConnected(Array(FrameCodec.encode(reply))) }
+        if let reply { self.reply(reply) }
+    }
+
+    /// An upstream call's payload with the charger's transaction id where the upstream names one it gave a start the
+    /// gateway answered in its place (RemoteStopTransaction, a TxProfile's SetChargingProfile).
+    private func translatedDown(_ call: Call) -> RawJSON {
+        let path: [String] = switch Action(rawValue: call.action) {
+        case .remoteStopTransaction: ["transactionId"]
+        case .setChargingProfile: ["csChargingProfiles", "transactionId"]
+        default: []
+        }
+        guard !path.isEmpty, let upstream = call.payload.integer(at: path), let local = line.localTransaction(for: upstream),
+            let translated = call.payload.replacingInteger(at: path, with: local)
+        else { return call.payload }
+        logger.info("The upstream's call names its id of a transaction the gateway started in its place: the charger gets its own", metadata: [
+            "ocpp.action": "\(call.action)", "relay.upstream_transaction_id": "\(upstream)", "ocpp.transaction_id": "\(local)",
+        ])
+        return translated
     }
 }

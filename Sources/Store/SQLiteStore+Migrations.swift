@@ -10,7 +10,7 @@ import MQTTBridge
 /// database becomes. A change of a row format is a new schema version with a step of its own.
 extension SQLiteStore {
     /// The version this code reads and writes (`PRAGMA user_version`).
-    static let schemaVersion = 7
+    static let schemaVersion = 8
 
     func migrate(importing directory: String) throws {
         let version = try database.userVersion
@@ -29,6 +29,7 @@ extension SQLiteStore {
             if version < 5 { try Self.migrateToVersion5(database) }
             if version < 6 { try Self.migrateToVersion6(database) }
             if version < 7 { forgottenStations = try Self.migrateToVersion7(database) }
+            if version < 8 { try Self.migrateToVersion8(database) }
             // A new database brings in the file store's data. The schema is today's by now, so today's writers are
             // the right ones here.
             if let legacy { try importFiles(legacy) }
@@ -140,5 +141,25 @@ extension SQLiteStore {
         }
         try database.execute("DELETE FROM stations WHERE \(condition)")
         return ids
+    }
+
+    /// Version 8: relay mode's durable queue for the upstream (issue 21), what the gateway needs to stand in for the
+    /// upstream (the last boot, the interval, the next local transaction id), the links between its transaction ids and
+    /// the upstream's, and what the upstream said about id tags. The queue's rows are the charger's frames as sent.
+    private static func migrateToVersion8(_ database: SQLiteDatabase) throws {
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS relay_queue (
+                sequence INTEGER PRIMARY KEY AUTOINCREMENT, station TEXT NOT NULL, frame BLOB NOT NULL,
+                local_transaction INTEGER);
+            CREATE INDEX IF NOT EXISTS relay_queue_station ON relay_queue (station, sequence);
+            CREATE TABLE IF NOT EXISTS relay_stations (
+                station TEXT PRIMARY KEY, boot BLOB, interval INTEGER NOT NULL, boot_owed INTEGER NOT NULL,
+                next_local_transaction INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS relay_transactions (
+                station TEXT NOT NULL, local_id INTEGER NOT NULL, upstream_id INTEGER NOT NULL, PRIMARY KEY (station, local_id));
+            CREATE TABLE IF NOT EXISTS relay_tags (
+                station TEXT NOT NULL, tag TEXT NOT NULL, status TEXT NOT NULL, expiry INTEGER, parent TEXT,
+                PRIMARY KEY (station, tag));
+            """)
     }
 }

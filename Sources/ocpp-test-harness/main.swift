@@ -98,6 +98,8 @@ struct Console: Service {
             return ["event": "charging_enabled", "station": station, "enabled": enabled]
         case .upstream(let station, let status):
             return ["event": "upstream", "station": station, "state": status.state.rawValue, "error": status.lastError ?? ""]
+        case .upstreamDetail(let station, let detail):
+            return ["event": "upstream_detail", "station": station, "detail": "\(detail)"]
         case .message(let station, let message):
             var out: [String: Any] = ["event": "message", "station": station, "action": message.action.rawValue]
             if case .meterValues(_, let samples) = message {

@@ -131,13 +131,14 @@ def test_an_mqtt_command_and_an_upstream_call_in_flight_together_are_both_answer
     assert {action for action, _ in received} == {"Reset", "GetConfiguration"}
 
 
-def test_an_upstream_that_stays_away_closes_the_charger_after_the_grace_period(tmp_path, broker, mqtt):
-    """RELAY_OFFLINE_GRACE passes without the upstream: the charger is closed with 1013 (try again later) and keeps its
-    messages; nothing was acknowledged that the upstream has not seen."""
+def test_with_offline_mode_close_an_upstream_that_stays_away_closes_the_charger(tmp_path, broker, mqtt):
+    """RELAY_OFFLINE_MODE=close: RELAY_OFFLINE_GRACE passes without the upstream, the charger is closed with 1013 (try
+    again later) and keeps its messages; nothing was acknowledged that the upstream has not seen."""
     nowhere = free_port()
     gateway = Gateway(tmp_path, {
         "MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "MQTT_BASEPATH": BASE,
         "MQTT_USESTATIONNAME": "true", "RELAY_URL": f"ws://127.0.0.1:{nowhere}/ocpp", "RELAY_OFFLINE_GRACE": "1",
+        "RELAY_OFFLINE_MODE": "close",
     })
     try:
         async def session():

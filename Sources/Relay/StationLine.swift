@@ -1,0 +1,458 @@
+import CentralSystem
+import Foundation
+import Logging
+import OCPP
+import Synchronization
+
+/// One station's messages for the upstream, in the order the charger sent them, and what the gateway knows to stand
+/// in for the upstream while it is away.
+///
+/// Two kinds of message wait in the line: those the gateway answered itself (status, readings, notifications, and
+/// while the upstream is away, transaction starts and stops), kept in the store from the moment they are taken until
+/// the upstream answers them; and those whose charger waits for the upstream's answer (a ticket), kept in memory only
+/// (a charger left without an answer sends its message again). The station's pump takes them one at a time, in order
+/// (OCPP-J section 4.1.1: one outstanding call). Called from the charger's connection thread (``submit(_:action:)``,
+/// ``mirror(_:action:)``) and from the pump; each call holds the lock only around memory and one store write.
+final class StationLine: Sendable {
+    struct Entry: Sendable {
+        let id: UInt64
+        /// Its row in the store; nil while a charger waits for the upstream's answer.
+        var sequence: Int64?
+        var call: Call
+        var action: Action
+        var ticket: RelayTicket?
+        var localTransaction: Int?
+        var attempts = 0
+    }
+
+    /// Where the upstream stands, as the line sees it.
+    enum Link: Sendable, Equatable {
+        /// Connected: the pump sends.
+        case up
+        /// Away, within the grace period: messages wait for it.
+        case down
+        /// Away past the grace period (`RELAY_OFFLINE_MODE=local`): the gateway answers in its place.
+        case away
+    }
+
+    /// What an answered entry changed, for the station to publish.
+    struct Completion: Sendable {
+        var transactionsChanged = false
+    }
+
+    private struct State {
+        var entries: [Entry] = []
+        var nextID: UInt64 = 0
+        var standIn: StandIn
+        var links: [Int: Int]
+        var link: Link = .down
+        var inFlight: UInt64?
+        var pump: CheckedContinuation<Entry?, Never>?
+        /// No charger connected: nothing is taken.
+        var closed = true
+        /// The charger connection the line serves now (its pump and link); the calls of an earlier one are ignored.
+        var generation: UInt64 = 0
+        /// Entries kept in the store.
+        var stored = 0
+        /// Messages dropped since the queue was last below its bound (for one log line per episode).
+        var dropping = 0
+    }
+
+    let station: String
+    private let state: Mutex<State>
+    private let store: any RelayStore
+    private let limit: Int
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+    private let localVerdict: @Sendable (String) -> AuthorizationStatus
+
+    /// Takes up the station's backlog as the store kept it (a message that cannot be read any more is dropped, with a
+    /// log line).
+    init(station: String, backlog: RelayBacklog, store: any RelayStore, limit: Int, logger: Logger,
+         now: @escaping @Sendable () -> Date = Date.init,
+         localVerdict: @escaping @Sendable (String) -> AuthorizationStatus) {
+        self.station = station
+        self.store = store
+        self.limit = limit
+        self.logger = logger
+        self.now = now
+        self.localVerdict = localVerdict
+        var state = State(standIn: StandIn(facts: backlog.facts, verdicts: backlog.verdicts), links: backlog.links)
+        var unreadable: [Int64] = []
+        for (sequence, message) in backlog.messages {
+            guard case .call(let call)? = try? FrameCodec.decode(message.frame), let action = Action(rawValue: call.action) else {
+                unreadable.append(sequence)
+                continue
+            }
+            state.entries.append(Entry(id: state.nextID, sequence: sequence, call: call, action: action,
+                                       localTransaction: message.localTransaction))
+            state.nextID += 1
+            state.stored += 1
+        }
+        if !unreadable.isEmpty {
+            logger.error("Dropped queued messages for the upstream that cannot be read", metadata: ["relay.dropped": "\(unreadable.count)"])
+            try? store.removeRelayMessages(unreadable)
+        }
+        self.state = Mutex(state)
+    }
+
+    var link: Link { state.withLock { $0.link } }
+    /// Messages kept for the upstream (`<S>/relay/queue`).
+    var queued: Int { state.withLock { $0.stored } }
+
+    /// The upstream's id for a transaction id the charger uses: the same, or the one it gave a start the gateway
+    /// answered (nil while it has not).
+    func upstreamTransaction(for local: Int) -> Int? {
+        state.withLock { $0.links[local] ?? (RelayFacts.localTransactionIDs.contains(local) ? nil : local) }
+    }
+
+    /// The charger's id for a transaction id of the upstream's (for its calls to the charger).
+    func localTransaction(for upstream: Int) -> Int? {
+        state.withLock { $0.links.first(where: { $0.value == upstream })?.key }
+    }
+
+    // MARK: From the charger's connection
+
+    /// A message the upstream answers: it waits in line for the upstream, or is answered at once in its place when it
+    /// has been away past the grace period.
+    func submit(_ call: Call, action: Action) -> RelayTicket {
+        let ticket = RelayTicket()
+        let (answer, wake) = state.withLock { state -> (Frame?, (CheckedContinuation<Entry?, Never>, Entry)?) in
+            if state.closed { return (nil, nil) }
+            if state.link == .away {
+                return (standIn(call, action, &state), nil)
+            }
+            append(Entry(id: state.nextID, call: call, action: action, ticket: ticket), &state)
+            return (nil, takePump(&state))
+        }
+        if let wake { wake.0.resume(returning: wake.1) }
+        if answer != nil || state.withLock({ $0.closed }) { ticket.resolve(answer) }
+        return ticket
+    }
+
+    /// A message the gateway answered itself: kept for the upstream, in order, before the charger's answer goes out.
+    /// Heartbeats are not kept while the upstream is away (the boot sent when it is back says more).
+    func mirror(_ call: Call, action: Action) {
+        let wake = state.withLock { state -> (CheckedContinuation<Entry?, Never>, Entry)? in
+            if state.closed || (action == .heartbeat && state.link == .away) { return nil }
+            var entry = Entry(id: state.nextID, call: call, action: action)
+            keep(&entry, &state)
+            append(entry, &state)
+            return takePump(&state)
+        }
+        if let wake { wake.0.resume(returning: wake.1) }
+    }
+
+    // MARK: From the station's pump
+
+    /// The next message for the upstream, once there is one; nil when the link is not up or the connection ended.
+    func next(_ generation: UInt64) async -> Entry? {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> Entry?? in
+                if state.closed || state.link != .up || state.generation != generation { return .some(nil) }
+                if let head = state.entries.first {
+                    state.inFlight = head.id
+                    return .some(head)
+                }
+                state.pump = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    /// The frame that goes up for `entry`: under the gateway's message id, with the upstream's transaction id where
+    /// the charger uses one the gateway gave.
+    func frame(for entry: Entry, messageID: String) -> [UInt8] {
+        var payload = entry.call.payload
+        if entry.action == .meterValues || entry.action == .stopTransaction, let local = payload.integer(at: ["transactionId"]),
+            let upstream = state.withLock({ $0.links[local] }), let translated = payload.replacingInteger(at: ["transactionId"], with: upstream) {
+            payload = translated
+        }
+        return Array(FrameCodec.encode(.call(Call(messageID: messageID, action: entry.call.action, payload: payload))))
+    }
+
+    /// The upstream answered `entry` (or did not: nil, after the timeout or a drop). A waiting charger gets the answer;
+    /// a kept message leaves the store, or is tried again (three times, then dropped with a log line).
+    func complete(_ id: UInt64, answer: Frame?) -> Completion {
+        var completion = Completion()
+        let ticket = state.withLock { state -> RelayTicket? in
+            if state.inFlight == id { state.inFlight = nil }
+            guard let index = state.entries.firstIndex(where: { $0.id == id }) else { return nil }
+            let entry = state.entries[index]
+            guard let answer else {
+                if entry.ticket != nil {
+                    state.entries.remove(at: index)
+                    return entry.ticket
+                }
+                state.entries[index].attempts += 1
+                if state.entries[index].attempts >= 3 {
+                    logger.error("Dropped a queued message the upstream did not answer three times", metadata: [
+                        "ocpp.action": "\(entry.action)", "ocpp.message_id": "\(entry.call.messageID)",
+                    ])
+                    remove(at: index, &state)
+                }
+                return nil
+            }
+            remove(at: index, &state)
+            if case .callError(let error) = answer, entry.ticket == nil {
+                logger.warning("The upstream refused a queued message", metadata: [
+                    "ocpp.action": "\(entry.action)", "ocpp.error_code": "\(error.code)", "ocpp.error": "\(error.description.prefix(200))",
+                ])
+            }
+            if case .callResult(let result) = answer {
+                completion.transactionsChanged = learn(entry, result.payload, &state)
+            }
+            return entry.ticket
+        }
+        ticket?.resolve(answer)
+        return completion
+    }
+
+    /// The BootNotification the upstream must get before the queue (the gateway answered in its place), if any.
+    func owedBoot() -> RawJSON? {
+        state.withLock { state in
+            guard state.standIn.facts.bootOwed, let boot = state.standIn.facts.boot else { return nil }
+            return RawJSON(validatedBytes: boot)
+        }
+    }
+
+    /// The upstream answered the owed boot: nil when it accepted it (the queue goes next), else how long to wait
+    /// before the next boot (its interval, at least 10 s and at most 5 minutes).
+    func bootAnswered(_ answer: Frame?) -> Duration? {
+        guard case .callResult(let result)? = answer, let response = try? PayloadCoding.decode(BootNotificationResponse.self, from: result.payload)
+        else { return .seconds(10) }
+        guard response.status == .accepted else { return .seconds(min(max(response.interval, 10), 300)) }
+        state.withLock { state in
+            state.standIn.facts.bootOwed = false
+            if response.interval > 0 { state.standIn.facts.interval = response.interval }
+            saveFacts(state)
+        }
+        return nil
+    }
+
+    // MARK: The link
+
+    /// A charger connected: the line serves its connection from now on (the returned generation), the upstream away
+    /// until ``linkUp(_:)``.
+    func open() -> UInt64 {
+        let (pump, tickets) = state.withLock { state -> (CheckedContinuation<Entry?, Never>?, [RelayTicket]) in
+            // An earlier connection's messages waiting for an answer get none: that connection is being closed.
+            let tickets = state.entries.compactMap(\.ticket)
+            state.entries.removeAll { $0.ticket != nil }
+            state.closed = false
+            state.generation += 1
+            state.link = .down
+            state.inFlight = nil
+            defer { state.pump = nil }
+            return (state.pump, tickets)
+        }
+        pump?.resume(returning: nil)
+        for ticket in tickets { ticket.resolve(nil) }
+        return state.withLock { $0.generation }
+    }
+
+    func linkUp(_ generation: UInt64) {
+        state.withLock { state in
+            if state.generation == generation, !state.closed { state.link = .up }
+        }
+    }
+
+    /// The upstream went away: the pump stops taking messages (they wait).
+    func linkDown(_ generation: UInt64) {
+        let pump = state.withLock { state -> CheckedContinuation<Entry?, Never>? in
+            guard state.generation == generation else { return nil }
+            if state.link == .up { state.link = .down }
+            state.inFlight = nil
+            defer { state.pump = nil }
+            return state.pump
+        }
+        pump?.resume(returning: nil)
+    }
+
+    /// The upstream stayed away past the grace period: the gateway answers in its place from now on, starting with the
+    /// messages waiting for it, and owes it a boot when it is back.
+    func goAway(_ generation: UInt64) {
+        let answered = state.withLock { state -> [(RelayTicket, Frame)] in
+            guard state.generation == generation, state.link == .down, !state.closed else { return [] }
+            state.link = .away
+            var answered: [(RelayTicket, Frame)] = []
+            var index = 0
+            while index < state.entries.count {
+                guard let ticket = state.entries[index].ticket else {
+                    index += 1
+                    continue
+                }
+                let entry = state.entries[index]
+                let answer = state.standIn.answer(entry.call, action: entry.action, now: now(), localVerdict: localVerdict)
+                answered.append((ticket, answer.frame))
+                if answer.queued {
+                    var kept = entry
+                    kept.ticket = nil
+                    kept.localTransaction = answer.localTransaction
+                    keep(&kept, &state)
+                    // keep() may have dropped an older entry to make room: find this one again.
+                    if let at = state.entries.firstIndex(where: { $0.id == kept.id }) {
+                        state.entries[at] = kept
+                        index = at + 1
+                    }
+                } else {
+                    state.entries.remove(at: index)
+                }
+            }
+            state.standIn.facts.bootOwed = true
+            saveFacts(state)
+            return answered
+        }
+        for (ticket, frame) in answered { ticket.resolve(frame) }
+    }
+
+    /// The charger's connection ended: messages waiting for an answer get none (the charger sends them again); kept
+    /// messages stay, in memory and in the store, for its next connection.
+    func close(_ generation: UInt64) {
+        let (tickets, pump) = state.withLock { state -> ([RelayTicket], CheckedContinuation<Entry?, Never>?) in
+            guard state.generation == generation else { return ([], nil) }
+            state.closed = true
+            state.link = .down
+            let tickets = state.entries.compactMap(\.ticket)
+            state.entries.removeAll { $0.ticket != nil }
+            defer { state.pump = nil }
+            return (tickets, state.pump)
+        }
+        for ticket in tickets { ticket.resolve(nil) }
+        pump?.resume(returning: nil)
+    }
+
+    // MARK: Inside the lock
+
+    private func append(_ entry: Entry, _ state: inout State) {
+        state.entries.append(entry)
+        state.nextID += 1
+    }
+
+    /// The pump waiting for a message, with the head it takes (called after an append while the link is up).
+    private func takePump(_ state: inout State) -> (CheckedContinuation<Entry?, Never>, Entry)? {
+        guard state.link == .up, let pump = state.pump, let head = state.entries.first else { return nil }
+        state.pump = nil
+        state.inFlight = head.id
+        return (pump, head)
+    }
+
+    /// Answers a message in the upstream's place; a start or stop is kept for it.
+    private func standIn(_ call: Call, _ action: Action, _ state: inout State) -> Frame {
+        let answer = state.standIn.answer(call, action: action, now: now(), localVerdict: localVerdict)
+        if answer.queued {
+            var entry = Entry(id: state.nextID, call: call, action: action, localTransaction: answer.localTransaction)
+            keep(&entry, &state)
+            append(entry, &state)
+        }
+        saveFacts(state)
+        return answer.frame
+    }
+
+    /// Writes an entry to the store, making room first when the queue is at its bound: the oldest reading goes, or
+    /// the oldest message that is not a transaction's start or stop; those never go.
+    private func keep(_ entry: inout Entry, _ state: inout State) {
+        if state.stored >= limit {
+            let droppable = state.entries.firstIndex { $0.sequence != nil && $0.id != state.inFlight && $0.action == .meterValues }
+                ?? state.entries.firstIndex {
+                    $0.sequence != nil && $0.id != state.inFlight && $0.action != .startTransaction && $0.action != .stopTransaction
+                }
+            if let droppable {
+                if state.dropping == 0 {
+                    logger.warning("The queue for the upstream is full (RELAY_QUEUE_MAX): dropping its oldest readings, then other notifications; transaction starts and stops are kept", metadata: [
+                        "relay.queue_max": "\(limit)",
+                    ])
+                }
+                state.dropping += 1
+                RelayMetrics.dropped(state.entries[droppable].action)
+                remove(at: droppable, &state)
+            }
+        } else if state.dropping > 0, state.stored < limit * 9 / 10 {
+            logger.notice("The queue for the upstream is below its bound again", metadata: ["relay.dropped": "\(state.dropping)"])
+            state.dropping = 0
+        }
+        let message = QueuedMessage(frame: Array(FrameCodec.encode(.call(entry.call))), localTransaction: entry.localTransaction)
+        do {
+            entry.sequence = try store.appendRelayMessage(message, station: station)
+            state.stored += 1
+        } catch {
+            // Kept in memory only: it still goes up while the gateway runs.
+            logger.error("Cannot keep a message for the upstream in the store", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func remove(at index: Int, _ state: inout State) {
+        let entry = state.entries.remove(at: index)
+        guard let sequence = entry.sequence else { return }
+        state.stored -= 1
+        do {
+            try store.removeRelayMessages([sequence])
+        } catch {
+            logger.error("Cannot remove a message the upstream has from the store", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// What the upstream's answer teaches: its heartbeat interval, its verdicts on id tags, the id it gave a start the
+    /// gateway answered. Returns whether a transaction's ids changed.
+    private func learn(_ entry: Entry, _ payload: RawJSON, _ state: inout State) -> Bool {
+        do throws(PayloadDecodingError) {
+            switch entry.action {
+            case .bootNotification:
+                let response = try PayloadCoding.decode(BootNotificationResponse.self, from: payload)
+                state.standIn.facts.boot = entry.call.payload.bytes
+                if response.status == .accepted, response.interval > 0 { state.standIn.facts.interval = response.interval }
+                saveFacts(state)
+            case .authorize:
+                let request = try entry.call.decodePayload(as: AuthorizeRequest.self)
+                let response = try PayloadCoding.decode(AuthorizeResponse.self, from: payload)
+                learn(response.idTagInfo, request.idTag.value, &state)
+            case .startTransaction:
+                let request = try entry.call.decodePayload(as: StartTransactionRequest.self)
+                let response = try PayloadCoding.decode(StartTransactionResponse.self, from: payload)
+                learn(response.idTagInfo, request.idTag.value, &state)
+                if let local = entry.localTransaction {
+                    state.links[local] = response.transactionId
+                    save { try store.saveTransactionLink(local: local, upstream: response.transactionId, station: station) }
+                    logger.info("The upstream gave its id to a transaction the gateway started in its place", metadata: [
+                        "ocpp.transaction_id": "\(local)", "relay.upstream_transaction_id": "\(response.transactionId)",
+                    ])
+                    return true
+                }
+            case .stopTransaction:
+                let request = try entry.call.decodePayload(as: StopTransactionRequest.self)
+                if let tag = request.idTag?.value, let info = try PayloadCoding.decode(StopTransactionResponse.self, from: payload).idTagInfo {
+                    learn(info, tag, &state)
+                }
+                if state.links.removeValue(forKey: request.transactionId) != nil {
+                    save { try store.saveTransactionLink(local: request.transactionId, upstream: nil, station: station) }
+                }
+                return true
+            default:
+                break
+            }
+        } catch {
+            logger.warning("Cannot read the upstream's answer to a queued message", metadata: [
+                "ocpp.action": "\(entry.action)", "ocpp.error": "\(error.reason)",
+            ])
+        }
+        return false
+    }
+
+    private func learn(_ info: IdTagInfo, _ tag: String, _ state: inout State) {
+        guard let verdict = state.standIn.learn(info, tag: tag) else { return }
+        save { try store.saveTagVerdict(verdict, tag: tag.lowercased(), station: station) }
+    }
+
+    private func saveFacts(_ state: State) {
+        save { try store.saveRelayFacts(state.standIn.facts, station: station) }
+    }
+
+    private func save(_ body: () throws -> Void) {
+        do {
+            try body()
+        } catch {
+            logger.error("Cannot save relay state", metadata: ["error": "\(error)"])
+        }
+    }
+}
