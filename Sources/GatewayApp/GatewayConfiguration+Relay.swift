@@ -67,6 +67,6 @@ extension GatewayConfiguration {
             offlineGrace: try reader.seconds(Settings.relayOfflineGrace)!, answerTimeout: try reader.seconds(Settings.callTimeout)!,
             stations: stations, deniedActions: denied, offlineMode: mode,
             queueLimit: try reader.integer(Settings.relayQueueMax, in: 10...10_000_000, expected: "a number of messages from 10 to 10000000"),
-            snoop: try reader.boolean(Settings.relaySnoop))
+            snoop: try reader.boolean(Settings.relaySnoop), reconnectMaxDelay: try reader.seconds(Settings.relayReconnectMaxDelay)!)
     }
 }

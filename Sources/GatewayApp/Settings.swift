@@ -160,6 +160,8 @@ public enum Settings {
         help: "OCPP actions the upstream may never send to the chargers, comma-separated (UpdateFirmware,Reset)")
     public static let relayOfflineGrace = Setting(name: "RELAY_OFFLINE_GRACE", defaultValue: "30",
         help: "Seconds messages wait for an upstream that is away before RELAY_OFFLINE_MODE applies")
+    public static let relayReconnectMaxDelay = Setting(name: "RELAY_RECONNECT_MAX_DELAY", defaultValue: "30",
+        help: "The longest wait between attempts to reach the upstream, seconds (the waits double from 0.5 s)")
     public static let relayOfflineMode = Setting(name: "RELAY_OFFLINE_MODE", defaultValue: "local",
         help: "When the upstream stays away past the grace period: local (the gateway answers in its place and queues what it missed) or close (the charger is closed)")
     public static let relayQueueMax = Setting(name: "RELAY_QUEUE_MAX", defaultValue: "5000",
@@ -178,6 +180,6 @@ public enum Settings {
         stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout, maxConnectors, maxKnownStations,
         mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA, outboxMaxMessages, outboxMaxBytes,
         relayURL, relayAuth, relayPasswordFile, relayTLSCA, relayStationsFile, relayDeniedActions, relayOfflineGrace,
-        relayOfflineMode, relayQueueMax, relaySnoop,
+        relayOfflineMode, relayQueueMax, relaySnoop, relayReconnectMaxDelay,
     ]
 }

@@ -24,6 +24,8 @@ public struct RelayConfiguration: Sendable {
     public var queueLimit: Int
     /// Whether every frame to and from the upstream is published raw (`RELAY_SNOOP`).
     public var snoop: Bool
+    /// The longest wait between attempts to reach the upstream (`RELAY_RECONNECT_MAX_DELAY`); the waits double from 0.5 s.
+    public var reconnectMaxDelay: Duration
 
     public enum OfflineMode: String, Sendable, Hashable {
         /// The gateway answers in the upstream's place, and keeps what it has not seen for it.
@@ -58,7 +60,9 @@ public struct RelayConfiguration: Sendable {
 
     public init(url: UpstreamURL, authentication: Authentication = .forward, tlsCA: String? = nil,
                 offlineGrace: Duration = .seconds(30), answerTimeout: Duration = .seconds(30), stations: [String: StationSettings] = [:],
-                deniedActions: Set<String> = [], offlineMode: OfflineMode = .local, queueLimit: Int = 5000, snoop: Bool = false) {
+                deniedActions: Set<String> = [], offlineMode: OfflineMode = .local, queueLimit: Int = 5000, snoop: Bool = false,
+                reconnectMaxDelay: Duration = .seconds(30)) {
+        self.reconnectMaxDelay = reconnectMaxDelay
         self.url = url
         self.offlineMode = offlineMode
         self.queueLimit = queueLimit

@@ -120,9 +120,9 @@ actor RelayStation {
                 }
             }
             guard attached, !Task.isCancelled else { return }
-            let jittered = delay * Double.random(in: 0.5...1)
+            let jittered = min(delay, configuration.reconnectMaxDelay) * Double.random(in: 0.5...1)
             try? await Task.sleep(for: jittered)
-            delay = min(delay * 2, .seconds(30))
+            delay = min(delay * 2, configuration.reconnectMaxDelay)
         }
     }
 

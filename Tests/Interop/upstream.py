@@ -82,10 +82,11 @@ class Upstream:
         asyncio.set_event_loop(self.loop)
 
         async def main():
+            self.stopped = asyncio.Event()
             self.server = await serve(self._serve, "127.0.0.1", 0, subprotocols=["ocpp1.6"])
             self.port = self.server.sockets[0].getsockname()[1]
             started.set()
-            await self.server.serve_forever()
+            await self.stopped.wait()  # the loop outlives an outage (go_away, come_back)
 
         try:
             self.loop.run_until_complete(main())
@@ -137,8 +138,25 @@ class Upstream:
         """Makes the upstream call the station (through the gateway) and returns the answer."""
         return asyncio.run_coroutine_threadsafe(self.stations[station].call(payload), self.loop).result(timeout)
 
+    def go_away(self):
+        """An outage: stops listening and drops every station's connection; come_back() listens again on the same port."""
+        async def close():
+            self.server.close()
+            await self.server.wait_closed()
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
+
+    def come_back(self):
+        async def listen():
+            self.server = await serve(self._serve, "127.0.0.1", self.port, subprotocols=["ocpp1.6"])
+        asyncio.run_coroutine_threadsafe(listen(), self.loop).result(10)
+
+    def count(self, station, action):
+        with self.changed:
+            return sum(1 for s, a, _ in self.received if s == station and a == action)
+
     def stop(self):
         async def close():
             self.server.close()
             await self.server.wait_closed()
+            self.stopped.set()
         asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
