@@ -147,7 +147,7 @@ let package = Package(
         ),
         .testTarget(name: "OCPPTests", dependencies: ["OCPP", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CentralSystemTests", dependencies: ["CentralSystem", "OCPP", "TestSupport"]),
-        .testTarget(name: "RelayTests", dependencies: ["Relay", "CentralSystem", "OCPP"]),
+        .testTarget(name: "RelayTests", dependencies: ["Relay", "CentralSystem", "OCPP", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "OCPPServerTests",
             dependencies: [
@@ -160,7 +160,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "GatewayAppTests", dependencies: ["GatewayApp"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "CentralSystem", "MQTTBridge", "TestSupport"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "CentralSystem", "MQTTBridge", "Relay", "OCPP", "TestSupport"]),
         .testTarget(name: "MQTTBridgeTests", dependencies: ["MQTTBridge", "CentralSystem", "OCPP", "TestSupport"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

@@ -9,7 +9,6 @@ extension RawJSON {
             var scanner = JSONScanner(raw.bindMemory(to: UInt8.self))
             scanner.advance(to: range.lowerBound)
             guard let value = scanner.scanInteger() else { return nil }
-            scanner.skipWhitespace()
             return scanner.index == range.upperBound ? value : nil
         }
     }

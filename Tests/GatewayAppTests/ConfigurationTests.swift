@@ -15,6 +15,25 @@ import Testing
         }
     }
 
+    @Test func relayModeIsOffWithoutRelayURLAndItsSettingsAreChecked() throws {
+        #expect(try load([:]).relay == nil)
+        let relay = try #require(try load(["RELAY_URL": "ws://127.0.0.1:9000/ocpp"]).relay)
+        #expect(relay.offlineMode == .local && relay.queueLimit == 5000 && !relay.snoop && relay.offlineGrace == .seconds(30)
+            && relay.reconnectMaxDelay == .seconds(30))
+        let set = try #require(try load(["RELAY_URL": "ws://h/ocpp", "RELAY_OFFLINE_MODE": "CLOSE", "RELAY_QUEUE_MAX": "10",
+                                         "RELAY_SNOOP": "yes", "RELAY_RECONNECT_MAX_DELAY": "2.5"]).relay)
+        #expect(set.offlineMode == .close && set.queueLimit == 10 && set.snoop && set.reconnectMaxDelay == .milliseconds(2500))
+        for (variable, value) in [("RELAY_OFFLINE_MODE", "queue"), ("RELAY_QUEUE_MAX", "9"), ("RELAY_QUEUE_MAX", "lots"), ("RELAY_SNOOP", "maybe"),
+                                  ("RELAY_RECONNECT_MAX_DELAY", "0"), ("RELAY_DENIED_ACTIONS", "Heartbeat"), ("RELAY_AUTH", "digest")] {
+            #expect(throws: ConfigurationError.self) { try load(["RELAY_URL": "ws://h/ocpp", variable: value]) }
+            do {
+                _ = try load(["RELAY_URL": "ws://h/ocpp", variable: value])
+            } catch {
+                #expect(error.variable == variable)
+            }
+        }
+    }
+
     @Test func defaultsMatchTheReference() throws {
         let configuration = try load([:])
         #expect(configuration.server.host == "0.0.0.0")
