@@ -23,6 +23,28 @@ extension RawJSON {
         return RawJSON(validatedBytes: replaced)
     }
 
+    /// The string at `path`, escapes resolved; nil when there is none there.
+    public func string(at path: [String]) -> String? {
+        guard let range = range(of: path) else { return nil }
+        return bytes.withUnsafeBytes { raw -> String? in
+            var scanner = JSONScanner(raw.bindMemory(to: UInt8.self))
+            scanner.advance(to: range.lowerBound)
+            return try? scanner.scanString(decode: true)
+        }
+    }
+
+    /// The same JSON with the string at `path` replaced by `value`, every other byte as it was; nil when `path`
+    /// holds no string.
+    public func replacingString(at path: [String], with value: String) -> RawJSON? {
+        guard string(at: path) != nil, let range = range(of: path) else { return nil }
+        var replaced = bytes
+        let start = replaced.startIndex
+        var quoted: [UInt8] = []
+        JSONString.append(value, to: &quoted)
+        replaced.replaceSubrange((start + range.lowerBound)..<(start + range.upperBound), with: quoted)
+        return RawJSON(validatedBytes: replaced)
+    }
+
     /// Where the value at `path` stands in ``bytes``: the first member of that name at each level.
     private func range(of path: [String]) -> Range<Int>? {
         bytes.withUnsafeBytes { raw -> Range<Int>? in

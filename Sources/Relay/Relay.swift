@@ -60,7 +60,8 @@ public final class Relay: UpstreamRelay {
                 logger.info("Messages kept for the upstream from before", metadata: ["relay.queued": "\(backlog.messages.count)"])
             }
             let centralSystem = self.centralSystem
-            let line = StationLine(station: station, backlog: backlog, store: store, limit: configuration.queueLimit, logger: logger) {
+            let line = StationLine(station: station, backlog: backlog, store: store, limit: configuration.queueLimit,
+                                   idTags: configuration.stations[station]?.idTags ?? [:], logger: logger) {
                 centralSystem.localVerdict($0, station: station)
             }
             lines[station] = line

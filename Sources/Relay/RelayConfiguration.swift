@@ -42,11 +42,15 @@ public struct RelayConfiguration: Sendable {
         public var upstreamID: String?
         /// This station's password at the upstream: HTTP Basic with the upstream id, whatever `RELAY_AUTH` says.
         public var password: String?
+        /// Id tags the upstream knows by another id: the charger's tag to the upstream's (tags compare without case). Rewritten in Authorize, StartTransaction and StopTransaction going up, and back in the
+        /// upstream's RemoteStartTransaction.
+        public var idTags: [String: String]
 
-        public init(url: UpstreamURL? = nil, upstreamID: String? = nil, password: String? = nil) {
+        public init(url: UpstreamURL? = nil, upstreamID: String? = nil, password: String? = nil, idTags: [String: String] = [:]) {
             self.url = url
             self.upstreamID = upstreamID
             self.password = password
+            self.idTags = idTags
         }
     }
 
@@ -96,8 +100,8 @@ public struct RelayConfiguration: Sendable {
         return (url, url.target(for: stations[station]?.upstreamID ?? station))
     }
 
-    /// Reads `RELAY_STATIONS_FILE`: a JSON object of station ids, each an object with `url`, `upstream_id` and
-    /// `password`, all optional. Anything else (an unknown key, a value of the wrong type, a bad URL) is refused
+    /// Reads `RELAY_STATIONS_FILE`: a JSON object of station ids, each an object with `url`, `upstream_id`,
+    /// `password` and `id_tags`, all optional. Anything else (an unknown key, a value of the wrong type, a bad URL) is refused
     /// with what and where.
     public static func parseStations(_ data: [UInt8]) throws(UpstreamURL.Invalid) -> [String: StationSettings] {
         guard let object = try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any] else {
@@ -110,6 +114,21 @@ public struct RelayConfiguration: Sendable {
             }
             var settings = StationSettings()
             for (key, value) in fields {
+                if key == "id_tags" {
+                    guard let tags = value as? [String: Any] else {
+                        throw UpstreamURL.Invalid(description: "an object of id tags for 'id_tags' of station '\(station)'")
+                    }
+                    for (tag, upstream) in tags {
+                        guard let upstream = upstream as? String, (1...20).contains(tag.utf8.count), (1...20).contains(upstream.utf8.count) else {
+                            throw UpstreamURL.Invalid(description: "id tags of 1 to 20 characters in 'id_tags' of station '\(station)' (not '\(tag)')")
+                        }
+                        guard !settings.idTags.keys.contains(where: { $0.caseInsensitiveCompare(tag) == .orderedSame }) else {
+                            throw UpstreamURL.Invalid(description: "one rewrite per id tag in 'id_tags' of station '\(station)' ('\(tag)' twice)")
+                        }
+                        settings.idTags[tag] = upstream
+                    }
+                    continue
+                }
                 guard let text = value as? String, !text.isEmpty else {
                     throw UpstreamURL.Invalid(description: "a non-empty string for '\(key)' of station '\(station)'")
                 }
@@ -123,7 +142,7 @@ public struct RelayConfiguration: Sendable {
                 case "upstream_id": settings.upstreamID = text
                 case "password": settings.password = text
                 default:
-                    throw UpstreamURL.Invalid(description: "only url, upstream_id and password for station '\(station)' (not '\(key)')")
+                    throw UpstreamURL.Invalid(description: "only url, upstream_id, password and id_tags for station '\(station)' (not '\(key)')")
                 }
             }
             stations[station] = settings

@@ -332,6 +332,11 @@ actor RelayStation {
     /// An upstream call's payload with the charger's transaction id where the upstream names one it gave a start the
     /// gateway answered in its place (RemoteStopTransaction, a TxProfile's SetChargingProfile).
     private func translatedDown(_ call: Call) -> RawJSON {
+        if call.action == Action.remoteStartTransaction.rawValue, let tag = call.payload.string(at: ["idTag"]),
+            let local = line.idTags.first(where: { $0.value.caseInsensitiveCompare(tag) == .orderedSame })?.key,
+            let rewritten = call.payload.replacingString(at: ["idTag"], with: local) {
+            return rewritten
+        }
         let path: [String] = switch Action(rawValue: call.action) {
         case .remoteStopTransaction: ["transactionId"]
         case .setChargingProfile: ["csChargingProfiles", "transactionId"]

@@ -62,16 +62,19 @@ final class StationLine: Sendable {
     private let state: Mutex<State>
     private let store: any RelayStore
     private let limit: Int
+    /// The station's id tag rewrite (`id_tags` of `RELAY_STATIONS_FILE`): the charger's tag to the upstream's.
+    let idTags: [String: String]
     private let logger: Logger
     private let now: @Sendable () -> Date
     private let localVerdict: @Sendable (String) -> AuthorizationStatus
 
     /// Takes up the station's backlog as the store kept it (a message that cannot be read any more is dropped, with a
     /// log line).
-    init(station: String, backlog: RelayBacklog, store: any RelayStore, limit: Int, logger: Logger,
+    init(station: String, backlog: RelayBacklog, store: any RelayStore, limit: Int, idTags: [String: String] = [:], logger: Logger,
          now: @escaping @Sendable () -> Date = Date.init,
          localVerdict: @escaping @Sendable (String) -> AuthorizationStatus) {
         self.station = station
+        self.idTags = idTags
         self.store = store
         self.limit = limit
         self.logger = logger
@@ -162,12 +165,17 @@ final class StationLine: Sendable {
     }
 
     /// The frame that goes up for `entry`: under the gateway's message id, with the upstream's transaction id where
-    /// the charger uses one the gateway gave.
+    /// the charger uses one the gateway gave, and the upstream's id tag where the station's rewrite names the charger's.
     func frame(for entry: Entry, messageID: String) -> [UInt8] {
         var payload = entry.call.payload
         if entry.action == .meterValues || entry.action == .stopTransaction, let local = payload.integer(at: ["transactionId"]),
             let upstream = state.withLock({ $0.links[local] }), let translated = payload.replacingInteger(at: ["transactionId"], with: upstream) {
             payload = translated
+        }
+        if !idTags.isEmpty, entry.action == .authorize || entry.action == .startTransaction || entry.action == .stopTransaction,
+            let tag = payload.string(at: ["idTag"]), let upstream = idTags.first(where: { $0.key.caseInsensitiveCompare(tag) == .orderedSame })?.value,
+            let rewritten = payload.replacingString(at: ["idTag"], with: upstream) {
+            payload = rewritten
         }
         return Array(FrameCodec.encode(.call(Call(messageID: messageID, action: entry.call.action, payload: payload))))
     }

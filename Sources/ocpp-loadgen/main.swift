@@ -23,6 +23,8 @@ let usage = """
       --drain S                   seconds to wait for the last answers and publishes (default 20)
       --settle S                  seconds between the last charger ready and metering (default 0)
       --json FILE                 also write the results as one JSON object
+      --serve-upstream HOST:PORT  instead of a run: be the upstream central system of a relaying gateway (the bench's
+                                  relay step), answering every message at once, until killed (at most an hour)
     Exit status: 0 when every charger ran cleanly, 1 when something was lost or failed, 2 for bad options.
     """
 
@@ -40,6 +42,7 @@ func hostAndPort(_ text: String, _ option: String) -> (String, Int) {
 
 var options = LoadOptions()
 var jsonPath: String?
+var upstream: (String, Int)?
 var arguments = CommandLine.arguments.dropFirst()
 while let option = arguments.popFirst() {
     if option == "--help" || option == "-h" {
@@ -71,8 +74,19 @@ while let option = arguments.popFirst() {
     case "--drain": options.drainTimeout = number(Double.self)
     case "--settle": options.settle = number(Double.self)
     case "--json": jsonPath = value
+    case "--serve-upstream": upstream = hostAndPort(value, option)
     default: fail("unknown option \(option)")
     }
+}
+if let (host, port) = upstream {
+    DispatchQueue.global().asyncAfter(deadline: .now() + 3600) { exit(0) }
+    do {
+        try await BenchUpstream.serve(host: host, port: port)
+    } catch {
+        FileHandle.standardError.write(Data("ocpp-loadgen: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
 }
 if let problem = options.problem() { fail(problem) }
 

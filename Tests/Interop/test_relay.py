@@ -28,7 +28,8 @@ def upstream():
 def gateway(tmp_path_factory, broker, upstream):
     directory = tmp_path_factory.mktemp("relay")
     stations = directory / "relay-stations.json"
-    stations.write_text('{"R-FILE": {"upstream_id": "UP*7", "password": "from-the-operator"}}')
+    stations.write_text('{"R-FILE": {"upstream_id": "UP*7", "password": "from-the-operator"},'
+                        ' "R-TAGS": {"id_tags": {"Card-1": "UP-OK"}}}')
     gateway = Gateway(directory, {
         "MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "MQTT_BASEPATH": BASE, "MQTT_USESTATIONNAME": "true",
         "RELAY_URL": upstream.url("/ocpp"), "RELAY_STATIONS_FILE": str(stations), "RELAY_DENIED_ACTIONS": "ClearCache, UpdateFirmware",
@@ -262,3 +263,23 @@ def test_a_second_upstream_start_on_a_connector_supersedes_the_open_one(gateway,
     with urllib.request.urlopen(url, timeout=5) as response:
         history = json.load(response)
     assert [(t["transaction_id"], t["stop_reason"], t["energy_wh"]) for t in history] == [(first, "Superseded", 150)]
+
+
+def test_the_stations_id_tag_rewrite_goes_up_and_comes_back_in_a_remote_start(gateway, upstream, mqtt):
+    """`id_tags` in RELAY_STATIONS_FILE: the charger's Card-1 is UP-OK at the upstream (which accepts it), going up in
+    Authorize and StartTransaction; the upstream's RemoteStartTransaction for UP-OK reaches the charger as Card-1. MQTT
+    shows the charger's own tag."""
+    async def session():
+        async with connected(gateway.url("R-TAGS"), "R-TAGS") as cp:
+            authorized = await cp.call(call.Authorize(id_tag="CARD-1"))
+            started = await cp.call(call.StartTransaction(connector_id=1, id_tag="Card-1", meter_start=0, timestamp=now()))
+            remote = await asyncio.to_thread(upstream.call, "R-TAGS", call.RemoteStartTransaction(id_tag="UP-OK", connector_id=2))
+            return authorized, started, remote, cp.received
+
+    authorized, started, remote, received = run(session())
+    assert authorized.id_tag_info["status"] == "Accepted" and started.id_tag_info["status"] == "Accepted"
+    assert [fields["id_tag"] for station, action, fields in upstream.received
+            if station == "R-TAGS" and action in ("Authorize", "StartTransaction")] == ["UP-OK", "UP-OK"]
+    assert remote.status == "Accepted"
+    assert ("RemoteStartTransaction", {"id_tag": "Card-1", "connector_id": 2}) in received
+    assert mqtt.wait(f"{BASE}/R-TAGS/state/id_tag", "Card-1")

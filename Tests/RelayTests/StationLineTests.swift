@@ -170,6 +170,20 @@ final class MemoryRelayStore: RelayStore {
         #expect(try line.localTransaction(for: 77) == nil && store.relayBacklog(of: "CP1").links.isEmpty)
     }
 
+    @Test func theStationsIDTagRewriteGoesUpInItsMessagesWithTags() async throws {
+        let line = StationLine(station: "CP1", backlog: RelayBacklog(), store: store, limit: 10, idTags: ["Card-1": "DE*ABC*1"],
+                               logger: Logger(label: "test")) { _ in .invalid }
+        let generation = line.open()
+        line.linkUp(generation)
+        _ = line.submit(call("a", .authorize, #"{"idTag":"CARD-1"}"#), action: .authorize)
+        let entry = try #require(await line.next(generation))
+        #expect(String(decoding: line.frame(for: entry, messageID: "r"), as: UTF8.self) == #"[2,"r","Authorize",{"idTag":"DE*ABC*1"}]"#)
+        _ = line.complete(entry.id, answer: result(#"{"idTagInfo":{"status":"Accepted"}}"#))
+        _ = line.submit(call("b", .authorize, #"{"idTag":"other"}"#), action: .authorize)
+        let other = try #require(await line.next(generation))
+        #expect(String(decoding: line.frame(for: other, messageID: "r2"), as: UTF8.self) == #"[2,"r2","Authorize",{"idTag":"other"}]"#)
+    }
+
     @Test func aFullQueueDropsReadingsFirstThenOtherNotificationsAndNeverAStartOrStop() throws {
         let line = line(limit: 3)
         let generation = line.open()
@@ -272,6 +286,13 @@ final class MemoryRelayStore: RelayStore {
         #expect(nested.integer(at: ["csChargingProfiles", "transactionId"]) == 2_100_000_000)
         #expect(nested.replacingInteger(at: ["csChargingProfiles", "transactionId"], with: 5)?.description
             == #"{"connectorId":1,"csChargingProfiles":{"stackLevel":0,"transactionId":5}}"#)
+    }
+
+    @Test func aStringIsFoundAndReplacedEscaped() {
+        let payload = json(#"{"idTag":"A\u0042C","n":1}"#)
+        #expect(payload.string(at: ["idTag"]) == "ABC")
+        #expect(payload.replacingString(at: ["idTag"], with: #"q"\"#)?.description == #"{"idTag":"q\"\\","n":1}"#)
+        #expect(payload.string(at: ["n"]) == nil && payload.replacingString(at: ["n"], with: "x") == nil)
     }
 
     @Test(arguments: [#"{}"#, #"[1]"#, #"{"transactionId":"12"}"#, #"{"transactionId":1.5}"#, #"{"other":{"transactionId":3}}"#, #"{"transactionId":null}"#])

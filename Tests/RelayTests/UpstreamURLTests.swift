@@ -47,9 +47,16 @@ import Testing
         #expect(configuration.upstream(for: "other").target == "/ocpp/other")
     }
 
+    @Test func anIDTagRewriteIsReadAsWritten() throws {
+        let stations = try RelayConfiguration.parseStations(Array(#"{"garage": {"id_tags": {"Card-1": "DE-ABC-1", "card-2": "DE-ABC-2"}}}"#.utf8))
+        #expect(stations["garage"]?.idTags == ["Card-1": "DE-ABC-1", "card-2": "DE-ABC-2"])
+    }
+
     @Test(arguments: [
         "[1]", #"{"garage": 1}"#, #"{"garage": {"pasword": "p"}}"#, #"{"garage": {"password": ""}}"#,
         #"{"garage": {"url": "http://x"}}"#, #"{"garage": {"upstream_id": 7}}"#, "not json",
+        #"{"garage": {"id_tags": ["a"]}}"#, #"{"garage": {"id_tags": {"a": 1}}}"#, #"{"garage": {"id_tags": {"a": "123456789012345678901"}}}"#,
+        #"{"garage": {"id_tags": {"": "b"}}}"#, #"{"garage": {"id_tags": {"card": "b", "CARD": "c"}}}"#,
     ])
     func mistakesAreRefusedNamingWhatAndWhere(_ text: String) {
         #expect(throws: UpstreamURL.Invalid.self) { try RelayConfiguration.parseStations(Array(text.utf8)) }

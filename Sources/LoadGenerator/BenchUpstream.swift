@@ -1,0 +1,76 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+import OCPP
+
+/// A central system for the relay benchmark step: it takes any station on any path (subprotocol `ocpp1.6`) and
+/// answers every CALL at once with a fixed, schema-valid answer, so that what is measured is the relaying gateway,
+/// not the upstream. Loopback only.
+public enum BenchUpstream {
+    /// Listens on `host:port` until the process ends.
+    public static func serve(host: String, port: Int) async throws {
+        guard host == "127.0.0.1" || host == "::1" || host == "localhost" else {
+            throw LoadError("the bench upstream listens on loopback addresses only")
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                let upgrader = NIOWebSocketServerUpgrader(
+                    maxFrameSize: 1 << 20,
+                    shouldUpgrade: { channel, _ in
+                        var headers = HTTPHeaders()
+                        headers.add(name: "Sec-WebSocket-Protocol", value: "ocpp1.6")
+                        return channel.eventLoop.makeSucceededFuture(headers)
+                    },
+                    upgradePipelineHandler: { channel, _ in
+                        channel.pipeline.addHandlers([
+                            NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: 1 << 20),
+                            Answerer(),
+                        ])
+                    })
+                return channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
+            }
+            .bind(host: host, port: port).get()
+        FileHandle.standardError.write(Data("ocpp-loadgen: bench upstream listening on \(host):\(port)\n".utf8))
+        try await channel.closeFuture.get()
+    }
+
+    /// Answers each CALL; ignores the rest.
+    final class Answerer: ChannelInboundHandler {
+        typealias InboundIn = WebSocketFrame
+        typealias OutboundOut = WebSocketFrame
+        private var transaction = 0
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let frame = unwrapInboundIn(data)
+            switch frame.opcode {
+            case .text:
+                guard case .call(let call)? = try? FrameCodec.decode(Array(frame.unmaskedData.readableBytesView)) else { return }
+                let payload: String
+                switch call.action {
+                case "BootNotification": payload = #"{"status":"Accepted","currentTime":"2027-01-01T00:00:00Z","interval":300}"#
+                case "Heartbeat": payload = #"{"currentTime":"2027-01-01T00:00:00Z"}"#
+                case "Authorize": payload = #"{"idTagInfo":{"status":"Accepted"}}"#
+                case "StartTransaction":
+                    transaction += 1
+                    payload = #"{"transactionId":\#(transaction),"idTagInfo":{"status":"Accepted"}}"#
+                default: payload = "{}"
+                }
+                let answer = FrameCodec.encode(.callResult(CallResult(messageID: call.messageID, payload: RawJSON(validatedBytes: Data(payload.utf8)))))
+                context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: context.channel.allocator.buffer(bytes: answer))),
+                                      promise: nil)
+            case .ping:
+                context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+            case .connectionClose:
+                context.close(promise: nil)
+            default:
+                break
+            }
+        }
+    }
+}
