@@ -21,6 +21,7 @@ public final class Relay: UpstreamRelay {
     private let stations = Mutex<[String: RelayStation]>([:])
     /// Every station's line, from its first connection on (what it keeps outlives a connection).
     private let lines = Mutex<[String: StationLine]>([:])
+    private let reporter = Mutex<Task<Void, Never>?>(nil)
 
     /// - Parameter snoop: with `RELAY_SNOOP`, gets every frame to (`outgoing`) and from the upstream.
     /// - Throws: when `RELAY_TLS_CA` cannot be read.
@@ -41,6 +42,25 @@ public final class Relay: UpstreamRelay {
         } else {
             tls = nil
         }
+    }
+
+    /// Publishes every station's queue depth when it changed, once a second (one task for all stations).
+    private func startReporting() {
+        reporter.withLock { task in
+            guard task == nil else { return }
+            task = Task { [weak self] in
+                while !Task.isCancelled, let self {
+                    for (station, line) in self.lines.withLock({ $0 }) {
+                        if let depth = line.queueReport() { self.centralSystem.noteUpstream(.queue(depth), station: station) }
+                    }
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+        }
+    }
+
+    deinit {
+        reporter.withLock { $0?.cancel() }
     }
 
     /// The station's line, made (from what the store kept) at its first connection.
@@ -80,6 +100,7 @@ public final class Relay: UpstreamRelay {
             stations[station] = relayStation
             return (previous, relayStation)
         }
+        startReporting()
         Task {
             await previous?.stop(detached: false)
             await relayStation.start()

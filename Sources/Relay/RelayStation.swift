@@ -29,17 +29,10 @@ actor RelayStation {
     private let generation: UInt64
     private var socket: UpstreamSocket?
     private var attached = true
-    /// Messages sent upstream (the pump's, one at a time), by the gateway's message id, waiting for the answer.
-    private var answers: [String: CheckedContinuation<Frame?, Never>] = [:]
-    private var sent: UInt64 = 0
+    /// The pump of the connection up now (read from the connection's event loop, where answers arrive).
+    private nonisolated let pump = Mutex<UpstreamPump?>(nil)
     private var running: Task<Void, Never>?
-    private var reading: Task<Void, Never>?
-    private var pumping: Task<Void, Never>?
     private var grace: Task<Void, Never>?
-    private var reporting: Task<Void, Never>?
-    private var reportedQueue: Int?
-    /// The upstream's frames, taken one at a time in the order they came.
-    private nonisolated let frames = AsyncStream<String>.makeStream()
 
     init(station: String, line: StationLine, configuration: RelayConfiguration, centralSystem: CentralSystem,
          group: any EventLoopGroup, tls: NIOSSLContext?, logger: Logger, authorization: String?,
@@ -64,33 +57,20 @@ actor RelayStation {
         centralSystem.noteUpstream(UpstreamStatus(.connecting), station: station)
         startGraceTimer()
         running = Task { await self.keepConnected() }
-        reading = Task {
-            for await text in frames.stream { await self.received(text) }
-        }
-        reporting = Task {
-            while !Task.isCancelled {
-                await self.reportQueue()
-                try? await Task.sleep(for: .seconds(1))
-            }
-        }
         transactionsChanged()
     }
 
-    /// The charger left: the upstream connection closes, and everything waiting ends; returns once the pump has
-    /// stopped (so the next connection's pump never runs beside it).
+    /// The charger left: the upstream connection closes, and everything waiting ends; the pump has stopped when this
+    /// returns (so the next connection's pump never runs beside it).
     func stop(detached: Bool) async {
         attached = false
         running?.cancel()
         grace?.cancel()
-        reporting?.cancel()
-        frames.continuation.finish()
+        pump.withLock { $0.take() }?.stop()
         line.close(generation)
         socket?.close()
         socket = nil
-        for waiter in answers.values { waiter.resume(returning: nil) }
-        answers = [:]
-        await pumping?.value
-        await reportQueue()
+        reportQueue()
         if detached { centralSystem.noteUpstream(UpstreamStatus(.disabled), station: station) }
     }
 
@@ -101,7 +81,7 @@ actor RelayStation {
                 let (url, target) = configuration.upstream(for: station)
                 let socket = try await UpstreamSocket.connect(
                     to: url, target: target, authorization: authorization, tls: url.secure ? tls : nil, group: group,
-                    timeout: .seconds(10)) { [frames] text in frames.continuation.yield(text) }
+                    timeout: .seconds(10)) { [weak self] text in self?.received(text) }
                 guard attached else {
                     socket.close()
                     return
@@ -134,19 +114,19 @@ actor RelayStation {
             "relay.url": "\(configuration.upstream(for: station).url)", "relay.queued": "\(line.queued)",
         ])
         centralSystem.noteUpstream(UpstreamStatus(.connected), station: station)
-        let previous = pumping
-        pumping = Task {
-            await previous?.value
-            await self.pump()
+        let pump = UpstreamPump(line: line, generation: generation, socket: socket, answerTimeout: configuration.answerTimeout,
+                                logger: logger, snoop: snoop) { [weak self] in
+            Task { await self?.transactionsChanged() }
         }
+        self.pump.withLock { $0 = pump }
+        pump.start()
     }
 
     private func disconnected() {
         socket = nil
         line.linkDown(generation)
         // The message in flight gets no answer: a charger's own is sent again by the charger, a kept one by the pump.
-        for waiter in answers.values { waiter.resume(returning: nil) }
-        answers = [:]
+        pump.withLock { $0.take() }?.stop()
         guard attached else { return }
         logger.warning("The upstream central system closed the connection; connecting again")
         centralSystem.noteUpstream(UpstreamStatus(.connecting, lastError: "the upstream closed the connection"), station: station)
@@ -185,64 +165,9 @@ actor RelayStation {
         }
     }
 
-    /// Sends the line to the upstream while connected: first the boot it is owed, then each message in order, one
-    /// at a time.
-    private func pump() async {
-        while attached, socket != nil {
-            if let boot = line.owedBoot() {
-                logger.info("Sending the upstream a BootNotification before what it missed", metadata: ["relay.queued": "\(line.queued)"])
-                let answer = await exchange(Array(FrameCodec.encode(.call(Call(messageID: nextMessageID(), action: Action.bootNotification.rawValue, payload: boot)))))
-                guard socket != nil else { return }
-                if let wait = line.bootAnswered(answer) {
-                    logger.warning("The upstream did not accept the BootNotification; trying again", metadata: ["relay.retry_seconds": "\(wait.components.seconds)"])
-                    try? await Task.sleep(for: wait)
-                }
-                continue
-            }
-            guard let entry = await line.next(generation) else { return }
-            let answer = await exchange(line.frame(for: entry, messageID: nextMessageID()))
-            if line.complete(entry.id, answer: answer).transactionsChanged { transactionsChanged() }
-        }
-    }
-
-    private func nextMessageID() -> String {
-        sent += 1
-        return "relay-\(sent)"
-    }
-
-    /// Sends one frame and waits for its answer: nil when none comes within `OCPP_CALL_TIMEOUT` or the link drops.
-    private func exchange(_ text: [UInt8]) async -> Frame? {
-        guard let socket, case .call(let call)? = try? FrameCodec.decode(text) else { return nil }
-        let id = call.messageID
-        let timeout = configuration.answerTimeout
-        let timer = Task { [weak self] in
-            guard (try? await Task.sleep(for: timeout)) != nil else { return }
-            await self?.answerTimedOut(id)
-        }
-        defer { timer.cancel() }
-        return await withCheckedContinuation { continuation in
-            answers[id] = continuation
-            send(text, on: socket)
-        }
-    }
-
-    private func send(_ text: [UInt8], on socket: UpstreamSocket) {
-        snoop?(text, true)
-        socket.send(text)
-    }
-
-    private func answerTimedOut(_ id: String) {
-        guard let waiter = answers.removeValue(forKey: id) else { return }
-        logger.warning("The upstream central system did not answer in time", metadata: ["ocpp.message_id": "\(id)"])
-        waiter.resume(returning: nil)
-    }
-
-    /// Publishes the queue's depth when it changed (once a second at most).
-    private func reportQueue() {
-        let depth = line.queued
-        guard depth != reportedQueue else { return }
-        reportedQueue = depth
-        centralSystem.noteUpstream(.queue(depth), station: station)
+    /// Publishes the queue's depth if it changed since it was last published.
+    func reportQueue() {
+        if let depth = line.queueReport() { centralSystem.noteUpstream(.queue(depth), station: station) }
     }
 
     /// Publishes the station's open transactions with their two ids.
@@ -253,24 +178,26 @@ actor RelayStation {
         centralSystem.noteUpstream(.transactions(transactions), station: station)
     }
 
-    /// A frame from the upstream: an answer to a message sent, or a call for the charger.
-    private func received(_ text: String) {
-        snoop?(Array(text.utf8), false)
+    /// A frame from the upstream, on its connection's event loop: an answer goes to the pump at once, a call to the
+    /// charger through the actor.
+    private nonisolated func received(_ text: String) {
+        let bytes = Array(text.utf8)
+        snoop?(bytes, false)
         let frame: Frame
         do {
-            frame = try FrameCodec.decode(Array(text.utf8))
+            frame = try FrameCodec.decode(bytes)
         } catch {
             logger.warning("Malformed frame from the upstream central system", metadata: [
                 "ocpp.error_code": "\(error.code)", "ocpp.error": "\(error.reason)",
             ])
-            if let refusal = error.reply { reply(.callError(refusal)) }
+            if let refusal = error.reply { Task { await self.reply(.callError(refusal)) } }
             return
         }
         switch frame {
         case .callResult(let result):
-            answers.removeValue(forKey: result.messageID)?.resume(returning: frame)  // a late or unknown one is dropped
+            pump.withLock { $0 }?.answered(frame, id: result.messageID)  // a late or unknown one is dropped
         case .callError(let error):
-            answers.removeValue(forKey: error.messageID)?.resume(returning: frame)
+            pump.withLock { $0 }?.answered(frame, id: error.messageID)
         case .call(let call):
             Task { await self.callCharger(call) }
         }
@@ -279,7 +206,9 @@ actor RelayStation {
     /// Answers one of the upstream's calls.
     private func reply(_ frame: Frame) {
         guard let socket else { return }
-        send(Array(FrameCodec.encode(frame)), on: socket)
+        let text = Array(FrameCodec.encode(frame))
+        snoop?(text, true)
+        socket.send(text)
     }
 
     /// The answer to an upstream call the charger must not get, and why: an action `RELAY_DENIED_ACTIONS` names, a

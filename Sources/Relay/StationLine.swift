@@ -47,7 +47,8 @@ final class StationLine: Sendable {
         var links: [Int: Int]
         var link: Link = .down
         var inFlight: UInt64?
-        var pump: CheckedContinuation<Entry?, Never>?
+        /// Called (outside the lock) when a message arrives while the link is up and nothing is in flight.
+        var waker: (@Sendable () -> Void)?
         /// No charger connected: nothing is taken.
         var closed = true
         /// The charger connection the line serves now (its pump and link); the calls of an earlier one are ignored.
@@ -56,6 +57,8 @@ final class StationLine: Sendable {
         var stored = 0
         /// Messages dropped since the queue was last below its bound (for one log line per episode).
         var dropping = 0
+        /// The depth last published on `<S>/relay/queue`.
+        var reported: Int?
     }
 
     let station: String
@@ -103,6 +106,15 @@ final class StationLine: Sendable {
     /// Messages kept for the upstream (`<S>/relay/queue`).
     var queued: Int { state.withLock { $0.stored } }
 
+    /// The queue's depth when it changed since the last call (for `<S>/relay/queue`), else nil.
+    func queueReport() -> Int? {
+        state.withLock { state in
+            guard state.reported != state.stored else { return nil }
+            state.reported = state.stored
+            return state.stored
+        }
+    }
+
     /// The upstream's id for a transaction id the charger uses: the same, or the one it gave a start the gateway
     /// answered (nil while it has not).
     func upstreamTransaction(for local: Int) -> Int? {
@@ -120,15 +132,15 @@ final class StationLine: Sendable {
     /// has been away past the grace period.
     func submit(_ call: Call, action: Action) -> RelayTicket {
         let ticket = RelayTicket()
-        let (answer, wake) = state.withLock { state -> (Frame?, (CheckedContinuation<Entry?, Never>, Entry)?) in
+        let (answer, wake) = state.withLock { state -> (Frame?, (@Sendable () -> Void)?) in
             if state.closed { return (nil, nil) }
             if state.link == .away {
                 return (standIn(call, action, &state), nil)
             }
             append(Entry(id: state.nextID, call: call, action: action, ticket: ticket), &state)
-            return (nil, takePump(&state))
+            return (nil, waker(state))
         }
-        if let wake { wake.0.resume(returning: wake.1) }
+        wake?()
         if answer != nil || state.withLock({ $0.closed }) { ticket.resolve(answer) }
         return ticket
     }
@@ -136,31 +148,34 @@ final class StationLine: Sendable {
     /// A message the gateway answered itself: kept for the upstream, in order, before the charger's answer goes out.
     /// Heartbeats are not kept while the upstream is away (the boot sent when it is back says more).
     func mirror(_ call: Call, action: Action) {
-        let wake = state.withLock { state -> (CheckedContinuation<Entry?, Never>, Entry)? in
+        let wake = state.withLock { state -> (@Sendable () -> Void)? in
             if state.closed || (action == .heartbeat && state.link == .away) { return nil }
             var entry = Entry(id: state.nextID, call: call, action: action)
             keep(&entry, &state)
             append(entry, &state)
-            return takePump(&state)
+            return waker(state)
         }
-        if let wake { wake.0.resume(returning: wake.1) }
+        wake?()
     }
 
     // MARK: From the station's pump
 
-    /// The next message for the upstream, once there is one; nil when the link is not up or the connection ended.
-    func next(_ generation: UInt64) async -> Entry? {
-        await withCheckedContinuation { continuation in
-            let ready = state.withLock { state -> Entry?? in
-                if state.closed || state.link != .up || state.generation != generation { return .some(nil) }
-                if let head = state.entries.first {
-                    state.inFlight = head.id
-                    return .some(head)
-                }
-                state.pump = continuation
-                return nil
-            }
-            if let ready { continuation.resume(returning: ready) }
+    /// The next message for the upstream, marked in flight; nil when there is none, the link is not up, one is in
+    /// flight already, or `generation` is not the line's connection any more.
+    func take(_ generation: UInt64) -> Entry? {
+        state.withLock { state in
+            guard !state.closed, state.link == .up, state.generation == generation, state.inFlight == nil,
+                let head = state.entries.first
+            else { return nil }
+            state.inFlight = head.id
+            return head
+        }
+    }
+
+    /// Sets what is called when a message arrives while the link is up and nothing is in flight (the pump's kick).
+    func setWaker(_ generation: UInt64, _ waker: (@Sendable () -> Void)?) {
+        state.withLock { state in
+            if state.generation == generation { state.waker = waker }
         }
     }
 
@@ -244,7 +259,7 @@ final class StationLine: Sendable {
     /// A charger connected: the line serves its connection from now on (the returned generation), the upstream away
     /// until ``linkUp(_:)``.
     func open() -> UInt64 {
-        let (pump, tickets) = state.withLock { state -> (CheckedContinuation<Entry?, Never>?, [RelayTicket]) in
+        let tickets = state.withLock { state -> [RelayTicket] in
             // An earlier connection's messages waiting for an answer get none: that connection is being closed.
             let tickets = state.entries.compactMap(\.ticket)
             state.entries.removeAll { $0.ticket != nil }
@@ -252,10 +267,9 @@ final class StationLine: Sendable {
             state.generation += 1
             state.link = .down
             state.inFlight = nil
-            defer { state.pump = nil }
-            return (state.pump, tickets)
+            state.waker = nil
+            return tickets
         }
-        pump?.resume(returning: nil)
         for ticket in tickets { ticket.resolve(nil) }
         return state.withLock { $0.generation }
     }
@@ -268,14 +282,11 @@ final class StationLine: Sendable {
 
     /// The upstream went away: the pump stops taking messages (they wait).
     func linkDown(_ generation: UInt64) {
-        let pump = state.withLock { state -> CheckedContinuation<Entry?, Never>? in
-            guard state.generation == generation else { return nil }
+        state.withLock { state in
+            guard state.generation == generation else { return }
             if state.link == .up { state.link = .down }
-            state.inFlight = nil
-            defer { state.pump = nil }
-            return state.pump
+            state.waker = nil
         }
-        pump?.resume(returning: nil)
     }
 
     /// The upstream stayed away past the grace period: the gateway answers in its place from now on, starting with the
@@ -318,17 +329,16 @@ final class StationLine: Sendable {
     /// The charger's connection ended: messages waiting for an answer get none (the charger sends them again); kept
     /// messages stay, in memory and in the store, for its next connection.
     func close(_ generation: UInt64) {
-        let (tickets, pump) = state.withLock { state -> ([RelayTicket], CheckedContinuation<Entry?, Never>?) in
-            guard state.generation == generation else { return ([], nil) }
+        let tickets = state.withLock { state -> [RelayTicket] in
+            guard state.generation == generation else { return [] }
             state.closed = true
             state.link = .down
+            state.waker = nil
             let tickets = state.entries.compactMap(\.ticket)
             state.entries.removeAll { $0.ticket != nil }
-            defer { state.pump = nil }
-            return (tickets, state.pump)
+            return tickets
         }
         for ticket in tickets { ticket.resolve(nil) }
-        pump?.resume(returning: nil)
     }
 
     // MARK: Inside the lock
@@ -338,12 +348,9 @@ final class StationLine: Sendable {
         state.nextID += 1
     }
 
-    /// The pump waiting for a message, with the head it takes (called after an append while the link is up).
-    private func takePump(_ state: inout State) -> (CheckedContinuation<Entry?, Never>, Entry)? {
-        guard state.link == .up, let pump = state.pump, let head = state.entries.first else { return nil }
-        state.pump = nil
-        state.inFlight = head.id
-        return (pump, head)
+    /// The waker to call after an append: the link is up and nothing is in flight.
+    private func waker(_ state: State) -> (@Sendable () -> Void)? {
+        state.link == .up && state.inFlight == nil ? state.waker : nil
     }
 
     /// Answers a message in the upstream's place; a start or stop is kept for it.

@@ -94,20 +94,39 @@ final class MemoryRelayStore: RelayStore {
         line.mirror(call("c", .heartbeat, "{}"), action: .heartbeat)
         #expect(store.actions == ["StatusNotification", "Heartbeat"])  // the Authorize waits in memory: its charger waits
 
-        let first = try #require(await line.next(generation))
+        let first = try #require(line.take(generation))
         #expect(first.call.messageID == "a")
         _ = line.complete(first.id, answer: result("{}"))
         #expect(store.actions == ["Heartbeat"] && line.queued == 1)
 
-        let second = try #require(await line.next(generation))
+        let second = try #require(line.take(generation))
         #expect(second.call.messageID == "b" && !ticket.isResolved)
         _ = line.complete(second.id, answer: result(#"{"idTagInfo":{"status":"Blocked"}}"#))
         #expect(try payload(await ticket.answer()) == #"{"idTagInfo":{"status":"Blocked"}}"#)
 
-        let third = try #require(await line.next(generation))
+        let third = try #require(line.take(generation))
         #expect(third.call.messageID == "c")
         // Sent under the gateway's own message id, the payload as the charger sent it.
         #expect(String(decoding: line.frame(for: third, messageID: "relay-3"), as: UTF8.self) == #"[2,"relay-3","Heartbeat",{}]"#)
+    }
+
+    @Test func thePumpIsWokenOnlyWhenTheLinkIsUpAndNothingIsInFlight() throws {
+        let line = line()
+        let generation = line.open()
+        let wakes = Mutex(0)
+        line.setWaker(generation) { wakes.withLock { $0 += 1 } }
+        line.mirror(call("a", .statusNotification, Self.status), action: .statusNotification)
+        #expect(wakes.withLock { $0 } == 0)  // the link is down: the message waits
+        line.linkUp(generation)
+        line.setWaker(generation) { wakes.withLock { $0 += 1 } }
+        let first = try #require(line.take(generation))
+        line.mirror(call("b", .statusNotification, Self.status), action: .statusNotification)
+        #expect(wakes.withLock { $0 } == 0 && line.take(generation) == nil)  // one in flight: the pump takes the next after it
+        _ = line.complete(first.id, answer: result("{}"))
+        #expect(line.take(generation)?.call.messageID == "b")
+        _ = line.complete(1, answer: result("{}"))
+        line.mirror(call("c", .statusNotification, Self.status), action: .statusNotification)
+        #expect(wakes.withLock { $0 } == 1)
     }
 
     @Test func pastTheGraceTheWaitingMessagesAreAnsweredHereAndAStartGetsALocalID() async throws {
@@ -149,21 +168,21 @@ final class MemoryRelayStore: RelayStore {
         #expect(line.bootAnswered(result(#"{"status":"Accepted","currentTime":"2027-01-15T08:00:00Z","interval":900}"#)) == nil)
         #expect(try line.owedBoot() == nil && store.relayBacklog(of: "CP1").facts.interval == 900)
 
-        let start = try #require(await line.next(generation))
+        let start = try #require(line.take(generation))
         #expect(start.action == .startTransaction)
         #expect(line.complete(start.id, answer: result(#"{"transactionId":77,"idTagInfo":{"status":"Accepted"}}"#)).transactionsChanged)
         #expect(line.upstreamTransaction(for: 2_100_000_000) == 77 && line.localTransaction(for: 77) == 2_100_000_000)
         #expect(try store.relayBacklog(of: "CP1").links == [2_100_000_000: 77])
 
         // The reading goes up under the upstream's id, every other byte as the charger sent it.
-        let meter = try #require(await line.next(generation))
+        let meter = try #require(line.take(generation))
         #expect(String(decoding: line.frame(for: meter, messageID: "r"), as: UTF8.self)
             == #"[2,"r","MeterValues",{"connectorId":1,"transactionId":77,"meterValue":[{"timestamp":"2027-01-15T08:00:01.5+01:00","sampledValue":[{"value":"7"}]}]}]"#)
         _ = line.complete(meter.id, answer: result("{}"))
 
         // The stop, once the upstream has it, ends the link.
         let stop = line.submit(call("t", .stopTransaction, Self.stop(2_100_000_000)), action: .stopTransaction)
-        let up = try #require(await line.next(generation))
+        let up = try #require(line.take(generation))
         #expect(String(decoding: line.frame(for: up, messageID: "r2"), as: UTF8.self).contains(#""transactionId":77"#))
         _ = line.complete(up.id, answer: result("{}"))
         #expect(try payload(await stop.answer()) == "{}")
@@ -176,11 +195,11 @@ final class MemoryRelayStore: RelayStore {
         let generation = line.open()
         line.linkUp(generation)
         _ = line.submit(call("a", .authorize, #"{"idTag":"CARD-1"}"#), action: .authorize)
-        let entry = try #require(await line.next(generation))
+        let entry = try #require(line.take(generation))
         #expect(String(decoding: line.frame(for: entry, messageID: "r"), as: UTF8.self) == #"[2,"r","Authorize",{"idTag":"DE*ABC*1"}]"#)
         _ = line.complete(entry.id, answer: result(#"{"idTagInfo":{"status":"Accepted"}}"#))
         _ = line.submit(call("b", .authorize, #"{"idTag":"other"}"#), action: .authorize)
-        let other = try #require(await line.next(generation))
+        let other = try #require(line.take(generation))
         #expect(String(decoding: line.frame(for: other, messageID: "r2"), as: UTF8.self) == #"[2,"r2","Authorize",{"idTag":"other"}]"#)
     }
 
@@ -209,13 +228,13 @@ final class MemoryRelayStore: RelayStore {
         line.linkUp(generation)
         line.mirror(call("n", .statusNotification, Self.status), action: .statusNotification)
         for attempt in 1...3 {
-            let entry = try #require(await line.next(generation))
+            let entry = try #require(line.take(generation))
             _ = line.complete(entry.id, answer: nil)
             #expect(line.queued == (attempt < 3 ? 1 : 0))
         }
         // A waiting charger's message unanswered gets no answer (the charger sends it again), and is not tried again.
         let ticket = line.submit(call("a", .authorize, #"{"idTag":"TAG"}"#), action: .authorize)
-        let entry = try #require(await line.next(generation))
+        let entry = try #require(line.take(generation))
         _ = line.complete(entry.id, answer: nil)
         #expect(await ticket.answer() == nil)
     }
@@ -233,14 +252,14 @@ final class MemoryRelayStore: RelayStore {
         let generation = restarted.open()
         let waiting = restarted.submit(call("a", .authorize, #"{"idTag":"TAG"}"#), action: .authorize)
         restarted.linkUp(generation)
-        let head = try #require(await restarted.next(generation))
+        let head = try #require(restarted.take(generation))
         #expect(head.action == .startTransaction && head.localTransaction == 2_100_000_000)
 
         let next = restarted.open()  // the charger connected again: the earlier connection's charger gets nothing
         #expect(await waiting.answer() == nil)
-        #expect(await restarted.next(generation) == nil)  // the earlier connection's pump stops
+        #expect(restarted.take(generation) == nil)  // the earlier connection's pump stops
         restarted.linkUp(next)
-        #expect(try #require(await restarted.next(next)).action == .startTransaction)
+        #expect(try #require(restarted.take(next)).action == .startTransaction)
     }
 }
 
