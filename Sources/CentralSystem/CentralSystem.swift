@@ -289,7 +289,7 @@ public final class CentralSystem: Sendable {
             let action = Action(rawValue: call.action)
             let relay = action == nil ? nil : upstreamRelay  // one atomic load when not relaying
             if let action, let relay, Self.relayedActions.contains(action) {
-                return submit(call, action: action, text: text, to: relay, on: link)
+                return submit(call, action: action, to: relay, on: link)
             }
             guard let answer = handle(call, action: action, station: link.station, logger: link.logger, batch: batch) else {
                 OCPPMetrics.received(action: action?.rawValue ?? "unknown", outcome: "unanswered")

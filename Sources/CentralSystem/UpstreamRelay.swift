@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// The upstream is authoritative for identity, authorization and billing: the central system hands it the charger's
 /// messages it must answer (``CentralSystem/relayedActions``) and answers the charger with its answer; the others it
-/// answers itself and passes on (``mirror(_:station:)``). Calls from the upstream reach the charger through the
+/// answers itself and passes on (``mirror(_:action:station:)``). Calls from the upstream reach the charger through the
 /// station's session, one at a time with the gateway's own calls.
 public protocol UpstreamRelay: Sendable {
     /// A charger connected: open its upstream connection. `close` ends the charger's connection (when the upstream
@@ -18,7 +18,7 @@ public protocol UpstreamRelay: Sendable {
     /// connection's thread, as it is read). The ticket gives the answer: the upstream's (a CALLRESULT or CALLERROR),
     /// the gateway's own when the upstream has been away past the grace period, or nil when none came (the charger
     /// then gets none, and sends the message again). Nil: the station is not relayed (it left).
-    func submit(_ call: Call, action: Action, text: [UInt8], station: String) -> RelayTicket?
+    func submit(_ call: Call, action: Action, station: String) -> RelayTicket?
     /// Passes a message the gateway answered itself on to the upstream, in order and durably (it is kept when this
     /// returns); its answer is not waited for.
     func mirror(_ call: Call, action: Action, station: String)
@@ -26,7 +26,7 @@ public protocol UpstreamRelay: Sendable {
     func transactionsChanged(station: String)
 }
 
-/// The answer to a message handed to the upstream (``UpstreamRelay/submit(_:action:text:station:)``): given once,
+/// The answer to a message handed to the upstream (``UpstreamRelay/submit(_:action:station:)``): given once,
 /// from any thread, and awaited once.
 public final class RelayTicket: Sendable {
     private let state = Mutex<(answer: Frame??, waiter: CheckedContinuation<Frame?, Never>?)>((nil, nil))
@@ -144,13 +144,13 @@ extension CentralSystem {
     ]
 
     /// Hands a charger's message the upstream answers to the relay, in order with the station's others.
-    func submit(_ call: Call, action: Action, text: some Collection<UInt8>, to relay: any UpstreamRelay, on link: Link) -> Receipt {
+    func submit(_ call: Call, action: Action, to relay: any UpstreamRelay, on link: Link) -> Receipt {
         // While the outbox cannot keep what it would publish: not forwarded, not answered; the charger sends it again.
         if action.isTransactionRelated && !durability.isOpen {
             OCPPMetrics.received(action: action.rawValue, outcome: "unanswered")
             return .handled(reply: nil)
         }
-        guard let ticket = relay.submit(call, action: action, text: Array(text), station: link.station) else {
+        guard let ticket = relay.submit(call, action: action, station: link.station) else {
             OCPPMetrics.received(action: action.rawValue, outcome: "unanswered")
             return .handled(reply: nil)
         }

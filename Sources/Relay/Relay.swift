@@ -112,7 +112,7 @@ public final class Relay: UpstreamRelay {
         Task { await relayStation.stop(detached: true) }
     }
 
-    public func submit(_ call: Call, action: Action, text: [UInt8], station: String) -> RelayTicket? {
+    public func submit(_ call: Call, action: Action, station: String) -> RelayTicket? {
         stations.withLock { $0[station] }?.line.submit(call, action: action)
     }
 

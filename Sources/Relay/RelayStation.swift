@@ -33,6 +33,9 @@ actor RelayStation {
     private nonisolated let pump = Mutex<UpstreamPump?>(nil)
     private var running: Task<Void, Never>?
     private var grace: Task<Void, Never>?
+    private var calling: Task<Void, Never>?
+    /// The upstream's calls for the charger, taken in the order they came.
+    private nonisolated let calls = AsyncStream<Call>.makeStream()
 
     init(station: String, line: StationLine, configuration: RelayConfiguration, centralSystem: CentralSystem,
          group: any EventLoopGroup, tls: NIOSSLContext?, logger: Logger, authorization: String?,
@@ -57,6 +60,9 @@ actor RelayStation {
         centralSystem.noteUpstream(UpstreamStatus(.connecting), station: station)
         startGraceTimer()
         running = Task { await self.keepConnected() }
+        calling = Task {
+            for await call in calls.stream { await self.take(call) }
+        }
         transactionsChanged()
     }
 
@@ -66,6 +72,7 @@ actor RelayStation {
         attached = false
         running?.cancel()
         grace?.cancel()
+        calls.continuation.finish()
         pump.withLock { $0.take() }?.stop()
         line.close(generation)
         socket?.close()
@@ -199,8 +206,14 @@ actor RelayStation {
         case .callError(let error):
             pump.withLock { $0 }?.answered(frame, id: error.messageID)
         case .call(let call):
-            Task { await self.callCharger(call) }
+            calls.continuation.yield(call)
         }
+    }
+
+    /// Starts an upstream call towards the charger; calls start in the order they came, and run side by side (the
+    /// charger's session sends them one at a time).
+    private func take(_ call: Call) {
+        Task { await self.callCharger(call) }
     }
 
     /// Answers one of the upstream's calls.
