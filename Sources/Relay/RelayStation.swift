@@ -57,8 +57,13 @@ actor RelayStation {
 
     /// Keeps the upstream connection up while the charger is attached.
     func start() {
-        centralSystem.noteUpstream(UpstreamStatus(.connecting), station: station)
-        startGraceTimer()
+        if line.link == .away {
+            centralSystem.noteUpstream(UpstreamStatus(.offline, lastError: "away for longer than RELAY_OFFLINE_GRACE; the gateway answers in its place"),
+                                       station: station)
+        } else {
+            centralSystem.noteUpstream(UpstreamStatus(.connecting), station: station)
+            startGraceTimer()
+        }
         running = Task { await self.keepConnected() }
         calling = Task {
             for await call in calls.stream { await self.take(call) }

@@ -257,7 +257,7 @@ final class StationLine: Sendable {
     // MARK: The link
 
     /// A charger connected: the line serves its connection from now on (the returned generation), the upstream away
-    /// until ``linkUp(_:)``.
+    /// until ``linkUp(_:)`` (past the grace period still, if it was when the last connection ended).
     func open() -> UInt64 {
         let tickets = state.withLock { state -> [RelayTicket] in
             // An earlier connection's messages waiting for an answer get none: that connection is being closed.
@@ -265,7 +265,8 @@ final class StationLine: Sendable {
             state.entries.removeAll { $0.ticket != nil }
             state.closed = false
             state.generation += 1
-            state.link = .down
+            // An upstream away past the grace period stays so for the next connection: its charger is answered at once.
+            if state.link != .away { state.link = .down }
             state.inFlight = nil
             state.waker = nil
             return tickets
@@ -332,7 +333,7 @@ final class StationLine: Sendable {
         let tickets = state.withLock { state -> [RelayTicket] in
             guard state.generation == generation else { return [] }
             state.closed = true
-            state.link = .down
+            if state.link == .up { state.link = .down }
             state.waker = nil
             let tickets = state.entries.compactMap(\.ticket)
             state.entries.removeAll { $0.ticket != nil }
@@ -416,7 +417,10 @@ final class StationLine: Sendable {
             case .bootNotification:
                 let response = try PayloadCoding.decode(BootNotificationResponse.self, from: payload)
                 state.standIn.facts.boot = entry.call.payload.bytes
-                if response.status == .accepted, response.interval > 0 { state.standIn.facts.interval = response.interval }
+                if response.status == .accepted {
+                    if response.interval > 0 { state.standIn.facts.interval = response.interval }
+                    state.standIn.facts.bootOwed = false  // the upstream has just had the charger's own
+                }
                 saveFacts(state)
             case .authorize:
                 let request = try entry.call.decodePayload(as: AuthorizeRequest.self)

@@ -203,6 +203,36 @@ final class MemoryRelayStore: RelayStore {
         #expect(String(decoding: line.frame(for: other, messageID: "r2"), as: UTF8.self) == #"[2,"r2","Authorize",{"idTag":"other"}]"#)
     }
 
+    @Test func theChargersOwnBootAcceptedByTheUpstreamSettlesTheBootOwed() throws {
+        let line = line()
+        let generation = line.open()
+        line.goAway(generation)
+        _ = line.submit(call("b", .bootNotification, Self.boot), action: .bootNotification)
+        line.linkUp(generation)
+        #expect(line.owedBoot() != nil)
+        // The charger boots again before the owed boot went: the upstream accepts the charger's own.
+        let reboot = line.submit(call("b2", .bootNotification, Self.boot), action: .bootNotification)
+        let entry = try #require(line.take(generation))
+        _ = line.complete(entry.id, answer: result(#"{"status":"Accepted","currentTime":"2027-01-15T08:00:00Z","interval":60}"#))
+        #expect(reboot.isResolved && line.owedBoot() == nil)
+        #expect(try store.relayBacklog(of: "CP1").facts.interval == 60)
+    }
+
+    @Test func anUpstreamAwayPastTheGraceStaysSoForTheChargersNextConnection() async throws {
+        let line = line()
+        let first = line.open()
+        line.goAway(first)
+        line.close(first)
+        let second = line.open()
+        #expect(line.link == .away)
+        let answer = line.submit(call("a", .authorize, #"{"idTag":"LOCAL"}"#), action: .authorize)
+        #expect(try payload(await answer.answer()) == #"{"idTagInfo":{"status":"Accepted"}}"#)
+        line.linkUp(second)
+        line.close(second)
+        _ = line.open()
+        #expect(line.link == .down)  // it was back: the next connection waits for it again
+    }
+
     @Test func aFullQueueDropsReadingsFirstThenOtherNotificationsAndNeverAStartOrStop() throws {
         let line = line(limit: 3)
         let generation = line.open()
