@@ -3,44 +3,30 @@ that it can refuse the upgrade with a 401, stay silent, answer twice and reuse i
 upstream URL comes from RELAY_STATIONS_FILE and names the fault; one fake and one gateway for the module."""
 import asyncio
 import json
-import threading
 
 import pytest
 import websockets
-from websockets.asyncio.server import serve
 from websockets.http11 import Response
 from websockets.datastructures import Headers
 
 from chargepoint import run
 from conftest import Gateway
+from upstream import ServerThread
 
 BASE = "faults"
 
 
-class FaultyUpstream:
+class FaultyUpstream(ServerThread):
     """Behaviour by the first path segment: /refuse (401), /silent (reads, never answers), /twice (answers each
     call twice, and sends the charger two calls under one message id when asked)."""
 
     def __init__(self):
         self.received = []  # (fault, frame)
         self.connections = {}
-        self.changed = threading.Condition()
-        self.loop = asyncio.new_event_loop()
-        started = threading.Event()
-        threading.Thread(target=self._run, args=(started,), daemon=True).start()
-        assert started.wait(10), "the fake upstream did not start"
+        super().__init__()
 
-    def _run(self, started):
-        asyncio.set_event_loop(self.loop)
-
-        async def main():
-            self.stopped = asyncio.Event()
-            self.server = await serve(self._serve, "127.0.0.1", 0, subprotocols=["ocpp1.6"], process_request=self._refuse)
-            self.port = self.server.sockets[0].getsockname()[1]
-            started.set()
-            await self.stopped.wait()
-
-        self.loop.run_until_complete(main())
+    def serve_options(self):
+        return {"process_request": self._refuse}
 
     def _refuse(self, connection, request):
         if request.path.startswith("/refuse/"):
@@ -71,13 +57,6 @@ class FaultyUpstream:
 
     def send(self, fault, text):
         asyncio.run_coroutine_threadsafe(self.connections[fault].send(text), self.loop).result(10)
-
-    def stop(self):
-        async def close():
-            self.server.close()
-            await self.server.wait_closed()
-            self.stopped.set()
-        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
 
 
 @pytest.fixture(scope="module")

@@ -64,34 +64,64 @@ class UpstreamCentralSystem(ChargePoint):
         return call_result.StatusNotification()
 
 
-class Upstream:
-    """The server, on 127.0.0.1 and a free port, in a thread with its own event loop."""
+class ServerThread:
+    """A websockets server (subprotocol ocpp1.6) on 127.0.0.1 and a free port, in a thread with its own event loop,
+    which outlives the server so that it can go away and come back on the same port (an outage)."""
 
     def __init__(self):
-        self.received = []  # (station, action, fields), in order
-        self.connections = []  # (path, Authorization header)
-        self.stations = {}
         self.changed = threading.Condition()
-        self._transaction = 4241
         self.loop = asyncio.new_event_loop()
         started = threading.Event()
         threading.Thread(target=self._run, args=(started,), daemon=True).start()
-        assert started.wait(10), "the upstream did not start"
+        assert started.wait(10), f"{type(self).__name__} did not start"
+
+    def serve_options(self):
+        return {}
 
     def _run(self, started):
         asyncio.set_event_loop(self.loop)
 
         async def main():
             self.stopped = asyncio.Event()
-            self.server = await serve(self._serve, "127.0.0.1", 0, subprotocols=["ocpp1.6"])
+            self.server = await serve(self._serve, "127.0.0.1", 0, subprotocols=["ocpp1.6"], **self.serve_options())
             self.port = self.server.sockets[0].getsockname()[1]
             started.set()
-            await self.stopped.wait()  # the loop outlives an outage (go_away, come_back)
+            await self.stopped.wait()
 
         try:
             self.loop.run_until_complete(main())
         except asyncio.CancelledError:
             pass
+
+    def go_away(self):
+        """An outage: stops listening and drops every connection; come_back() listens again on the same port."""
+        async def close():
+            self.server.close()
+            await self.server.wait_closed()
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
+
+    def come_back(self):
+        async def listen():
+            self.server = await serve(self._serve, "127.0.0.1", self.port, subprotocols=["ocpp1.6"], **self.serve_options())
+        asyncio.run_coroutine_threadsafe(listen(), self.loop).result(10)
+
+    def stop(self):
+        async def close():
+            self.server.close()
+            await self.server.wait_closed()
+            self.stopped.set()
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
+
+
+class Upstream(ServerThread):
+    """The central system: the ocpp package's ChargePoint per station."""
+
+    def __init__(self):
+        self.received = []  # (station, action, fields), in order
+        self.connections = []  # (path, Authorization header)
+        self.stations = {}
+        self._transaction = 4241
+        super().__init__()
 
     async def _serve(self, connection):
         station = unquote(connection.request.path.split("?", 1)[0].rsplit("/", 1)[-1])
@@ -138,25 +168,6 @@ class Upstream:
         """Makes the upstream call the station (through the gateway) and returns the answer."""
         return asyncio.run_coroutine_threadsafe(self.stations[station].call(payload), self.loop).result(timeout)
 
-    def go_away(self):
-        """An outage: stops listening and drops every station's connection; come_back() listens again on the same port."""
-        async def close():
-            self.server.close()
-            await self.server.wait_closed()
-        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
-
-    def come_back(self):
-        async def listen():
-            self.server = await serve(self._serve, "127.0.0.1", self.port, subprotocols=["ocpp1.6"])
-        asyncio.run_coroutine_threadsafe(listen(), self.loop).result(10)
-
     def count(self, station, action):
         with self.changed:
             return sum(1 for s, a, _ in self.received if s == station and a == action)
-
-    def stop(self):
-        async def close():
-            self.server.close()
-            await self.server.wait_closed()
-            self.stopped.set()
-        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
