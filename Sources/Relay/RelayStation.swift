@@ -66,7 +66,7 @@ actor RelayStation {
         }
         running = Task { await self.keepConnected() }
         calling = Task {
-            for await call in calls.stream { await self.take(call) }
+            for await call in calls.stream { self.take(call) }
         }
         transactionsChanged()
     }
