@@ -137,6 +137,11 @@ struct DiscoveryModel {
                 "options": .array([.string("connected"), .string("connecting"), .string("offline"), .string("disabled")]),
                 "entity_category": .string("diagnostic"), "icon": .string("mdi:server-network"),
             ]),
+            Entity(component: "binary_sensor", object: "upstream_connected", name: "Upstream central system connected", fields: [
+                "state_topic": .string(topics.relay(station, "state")), "payload_on": .string("connected"),
+                "value_template": .string("{{ 'connected' if value == 'connected' else 'not' }}"), "payload_off": .string("not"),
+                "device_class": .string("connectivity"), "entity_category": .string("diagnostic"),
+            ]),
             Entity(component: "sensor", object: "upstream_queue", name: "Messages waiting for the upstream", fields: [
                 "state_topic": .string(topics.relay(station, "queue")), "state_class": .string("measurement"),
                 "unit_of_measurement": .string("messages"), "entity_category": .string("diagnostic"), "icon": .string("mdi:tray-full"),

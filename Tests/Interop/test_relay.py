@@ -283,3 +283,26 @@ def test_the_stations_id_tag_rewrite_goes_up_and_comes_back_in_a_remote_start(ga
     assert remote.status == "Accepted"
     assert ("RemoteStartTransaction", {"id_tag": "Card-1", "connector_id": 2}) in received
     assert mqtt.wait(f"{BASE}/R-TAGS/state/id_tag", "Card-1")
+
+
+def test_the_local_current_limit_and_an_upstream_tx_default_profile_coexist(gateway, upstream, mqtt):
+    """The owner's max_current goes as a ChargePointMaxProfile, the upstream's smart charging as a TxDefaultProfile:
+    both reach the charger with their own purposes and ids, neither replaces the other, and MQTT keeps the local limit."""
+    async def session():
+        async with connected(gateway.url("R-BOTHLIM"), "R-BOTHLIM") as cp:
+            upstream.wait(lambda e: e[0] == "R-BOTHLIM" and e[1] == "Heartbeat")
+            mqtt.publish(f"{BASE}/R-BOTHLIM/set/max_current", "20")
+            await asyncio.to_thread(mqtt.wait, f"{BASE}/R-BOTHLIM/state/max_current", "20")
+            answer = await asyncio.to_thread(upstream.call, "R-BOTHLIM", call.SetChargingProfile(connector_id=0, cs_charging_profiles={
+                "charging_profile_id": 7, "stack_level": 1, "charging_profile_purpose": "TxDefaultProfile",
+                "charging_profile_kind": "Relative",
+                "charging_schedule": {"charging_rate_unit": "A", "charging_schedule_period": [{"start_period": 0, "limit": 32}]}}))
+            return answer.status, cp.received
+
+    status, received = run(session())
+    assert status == "Accepted"
+    profiles = [fields["cs_charging_profiles"] for action, fields in received if action == "SetChargingProfile"]
+    assert [(p["charging_profile_purpose"], p["charging_profile_id"]) for p in profiles] == [
+        ("ChargePointMaxProfile", 9101), ("TxDefaultProfile", 7)]
+    assert [action for action, _ in received] == ["SetChargingProfile", "SetChargingProfile"]  # no clear, no re-send
+    assert mqtt.latest(f"{BASE}/R-BOTHLIM/state/max_current") == "20"
