@@ -22,6 +22,9 @@ public protocol UpstreamRelay: Sendable {
     /// Passes a message the gateway answered itself on to the upstream, in order and durably (it is kept when this
     /// returns); its answer is not waited for.
     func mirror(_ call: Call, action: Action, station: String)
+    /// A message the relay answered (the upstream, or the gateway in its place) was answered with `answer`: the relay
+    /// passes it on to the station's secondary central systems.
+    func answered(_ call: Call, action: Action, answer: RawJSON, station: String)
     /// The station's open transactions changed (a start or stop the relay answered was taken in).
     func transactionsChanged(station: String)
 }
@@ -171,6 +174,7 @@ extension CentralSystem {
         case .callResult(let result):
             do {
                 try takeIn(call, action: action, answer: result.payload, station: link.station)
+                upstreamRelay?.answered(call, action: action, answer: result.payload, station: link.station)
                 OCPPMetrics.received(action: action.rawValue, outcome: "ok")
                 return FrameCodec.encode(.callResult(CallResult(messageID: call.messageID, payload: result.payload)))
             } catch {

@@ -58,6 +58,13 @@ extension GatewayConfiguration {
             }
             denied.insert(action.rawValue)
         }
+        let secondaries: [RelayConfiguration.Secondary]
+        do {
+            secondaries = try RelayConfiguration.parseSecondaries(reader.raw(Settings.relaySecondaryURLs))
+        } catch {
+            throw ConfigurationError(variable: Settings.relaySecondaryURLs.name, value: reader.raw(Settings.relaySecondaryURLs),
+                                     expected: "ws:// or wss:// URLs, comma-separated (\(error.description))")
+        }
         let modeText = reader.raw(Settings.relayOfflineMode)
         guard let mode = RelayConfiguration.OfflineMode(rawValue: modeText.lowercased()) else {
             throw ConfigurationError(variable: Settings.relayOfflineMode.name, value: modeText, expected: "local or close")
@@ -67,6 +74,7 @@ extension GatewayConfiguration {
             offlineGrace: try reader.seconds(Settings.relayOfflineGrace)!, answerTimeout: try reader.seconds(Settings.callTimeout)!,
             stations: stations, deniedActions: denied, offlineMode: mode,
             queueLimit: try reader.integer(Settings.relayQueueMax, in: 10...10_000_000, expected: "a number of messages from 10 to 10000000"),
-            snoop: try reader.boolean(Settings.relaySnoop), reconnectMaxDelay: try reader.seconds(Settings.relayReconnectMaxDelay)!)
+            snoop: try reader.boolean(Settings.relaySnoop), reconnectMaxDelay: try reader.seconds(Settings.relayReconnectMaxDelay)!,
+            secondaries: secondaries)
     }
 }

@@ -160,6 +160,8 @@ public enum Settings {
         help: "OCPP actions the upstream may never send to the chargers, comma-separated (UpdateFirmware,Reset)")
     public static let relayOfflineGrace = Setting(name: "RELAY_OFFLINE_GRACE", defaultValue: "30",
         help: "Seconds messages wait for an upstream that is away before RELAY_OFFLINE_MODE applies")
+    public static let relaySecondaryURLs = Setting(name: "RELAY_SECONDARY_URLS", defaultValue: "",
+        help: "Secondary central systems (ws:// or wss://, comma-separated) that get a copy of every charger message; of their calls only reads reach the charger")
     public static let relayReconnectMaxDelay = Setting(name: "RELAY_RECONNECT_MAX_DELAY", defaultValue: "30",
         help: "The longest wait between attempts to reach the upstream, seconds (the waits double from 0.5 s)")
     public static let relayOfflineMode = Setting(name: "RELAY_OFFLINE_MODE", defaultValue: "local",
@@ -180,6 +182,6 @@ public enum Settings {
         stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout, maxConnectors, maxKnownStations,
         mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA, outboxMaxMessages, outboxMaxBytes,
         relayURL, relayAuth, relayPasswordFile, relayTLSCA, relayStationsFile, relayDeniedActions, relayOfflineGrace,
-        relayOfflineMode, relayQueueMax, relaySnoop, relayReconnectMaxDelay,
+        relayOfflineMode, relayQueueMax, relaySnoop, relayReconnectMaxDelay, relaySecondaryURLs,
     ]
 }

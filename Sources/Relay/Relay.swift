@@ -17,10 +17,12 @@ public final class Relay: UpstreamRelay {
     private let tls: NIOSSLContext?
     private let logger: Logger
     private let snoop: (@Sendable (_ station: String, _ text: [UInt8], _ outgoing: Bool) -> Void)?
-    /// The connected chargers' relay sides.
-    private let stations = Mutex<[String: RelayStation]>([:])
-    /// Every station's line, from its first connection on (what it keeps outlives a connection).
+    /// The connected chargers' relay sides: the primary's, and each secondary's.
+    private let stations = Mutex<[String: (primary: RelayStation, secondaries: [RelayStation])]>([:])
+    /// Every station's line to its primary, from its first connection on (what it keeps outlives a connection).
     private let lines = Mutex<[String: StationLine]>([:])
+    /// The lines to the secondaries, by station and the secondary's URL.
+    private let secondaryLines = Mutex<[String: [String: StationLine]]>([:])
     private let reporter = Mutex<Task<Void, Never>?>(nil)
 
     /// - Parameter snoop: with `RELAY_SNOOP`, gets every frame to (`outgoing`) and from the upstream.
@@ -63,15 +65,17 @@ public final class Relay: UpstreamRelay {
         reporter.withLock { $0?.cancel() }
     }
 
-    /// The station's line, made (from what the store kept) at its first connection.
-    private func line(of station: String) -> StationLine {
-        lines.withLock { lines in
-            if let line = lines[station] { return line }
+    /// The station's line to `backend`, made (from what the store kept) at its first connection.
+    private func line(of station: String, to backend: RelayConfiguration.Backend) -> StationLine {
+        func make() -> StationLine {
             var logger = self.logger
             logger[metadataKey: "ocpp.station_id"] = "\(station)"
+            if !backend.isPrimary { logger[metadataKey: "relay.secondary"] = "\(backend.name)" }
+            // A secondary's rows are kept under the station id and its URL.
+            let key = backend.isPrimary ? station : "\(station)\u{1F}\(backend.name)"
             let backlog: RelayBacklog
             do {
-                backlog = try store.relayBacklog(of: station)
+                backlog = try store.relayBacklog(of: key)
             } catch {
                 logger.error("Cannot read what was kept for the upstream; starting empty", metadata: ["error": "\(error)"])
                 backlog = RelayBacklog()
@@ -80,48 +84,78 @@ public final class Relay: UpstreamRelay {
                 logger.info("Messages kept for the upstream from before", metadata: ["relay.queued": "\(backlog.messages.count)"])
             }
             let centralSystem = self.centralSystem
-            let line = StationLine(station: station, backlog: backlog, store: store, limit: configuration.queueLimit,
-                                   idTags: configuration.stations[station]?.idTags ?? [:], logger: logger) {
-                centralSystem.localVerdict($0, station: station)
+            return StationLine(station: key, backlog: backlog, store: store, limit: configuration.queueLimit, idTags: backend.idTags,
+                               logger: logger) { centralSystem.localVerdict($0, station: station) }
+        }
+        if backend.isPrimary {
+            return lines.withLock { lines in
+                if let line = lines[station] { return line }
+                let line = make()
+                lines[station] = line
+                return line
             }
-            lines[station] = line
+        }
+        return secondaryLines.withLock { lines in
+            if let line = lines[station]?[backend.name] { return line }
+            let line = make()
+            lines[station, default: [:]][backend.name] = line
             return line
         }
     }
 
     public func stationAttached(_ station: String, info: ConnectionInfo, close: @escaping @Sendable () async -> Void) {
         let snoop = self.snoop.map { snoop in { @Sendable (text: [UInt8], outgoing: Bool) in snoop(station, text, outgoing) } }
-        let (previous, relayStation) = stations.withLock { stations in
+        func connection(to backend: RelayConfiguration.Backend) -> RelayStation {
+            RelayStation(station: station, line: line(of: station, to: backend), configuration: configuration, centralSystem: centralSystem,
+                         group: group, tls: tls, logger: logger, backend: backend, snoop: backend.isPrimary ? snoop : nil, closeCharger: close)
+        }
+        let (previous, current) = stations.withLock { stations in
             let previous = stations[station]
-            // Made inside the lock: the line serves the newest connection from here on.
-            let relayStation = RelayStation(
-                station: station, line: line(of: station), configuration: configuration, centralSystem: centralSystem,
-                group: group, tls: tls, logger: logger, authorization: info.authorization, snoop: snoop, closeCharger: close)
-            stations[station] = relayStation
-            return (previous, relayStation)
+            // Made inside the lock: the lines serve the newest connection from here on.
+            let current = (primary: connection(to: configuration.primary(for: station, charger: info.authorization)),
+                           secondaries: configuration.secondaries(for: station).map(connection(to:)))
+            stations[station] = current
+            return (previous, current)
         }
         startReporting()
         Task {
-            await previous?.stop(detached: false)
-            await relayStation.start()
+            if let previous {
+                await previous.primary.stop(detached: false)
+                for secondary in previous.secondaries { await secondary.stop(detached: false) }
+            }
+            await current.primary.start()
+            for secondary in current.secondaries { await secondary.start() }
         }
     }
 
     public func stationDetached(_ station: String) {
-        guard let relayStation = stations.withLock({ $0.removeValue(forKey: station) }) else { return }
-        Task { await relayStation.stop(detached: true) }
+        guard let relayStations = stations.withLock({ $0.removeValue(forKey: station) }) else { return }
+        Task {
+            await relayStations.primary.stop(detached: true)
+            for secondary in relayStations.secondaries { await secondary.stop(detached: true) }
+        }
     }
 
     public func submit(_ call: Call, action: Action, station: String) -> RelayTicket? {
-        stations.withLock { $0[station] }?.line.submit(call, action: action)
+        stations.withLock { $0[station] }?.primary.line.submit(call, action: action)
     }
 
     public func mirror(_ call: Call, action: Action, station: String) {
-        stations.withLock { $0[station] }?.line.mirror(call, action: action)  // in order, on the caller's thread
+        guard let relayStations = stations.withLock({ $0[station] }) else { return }
+        relayStations.primary.line.mirror(call, action: action)  // in order, on the caller's thread
+        for secondary in relayStations.secondaries { secondary.line.mirror(call, action: action) }
+    }
+
+    public func answered(_ call: Call, action: Action, answer: RawJSON, station: String) {
+        let secondaries = stations.withLock { $0[station]?.secondaries } ?? []
+        guard !secondaries.isEmpty else { return }
+        // A start goes to each secondary with the id the charger got, which its own answer will be linked to.
+        let transaction = action == .startTransaction ? answer.integer(at: ["transactionId"]) : nil
+        for secondary in secondaries { secondary.line.mirror(call, action: action, localTransaction: transaction) }
     }
 
     public func transactionsChanged(station: String) {
-        guard let relayStation = stations.withLock({ $0[station] }) else { return }
+        guard let relayStation = stations.withLock({ $0[station]?.primary }) else { return }
         Task { await relayStation.transactionsChanged() }
     }
 }

@@ -26,6 +26,56 @@ public struct RelayConfiguration: Sendable {
     public var snoop: Bool
     /// The longest wait between attempts to reach the upstream (`RELAY_RECONNECT_MAX_DELAY`); the waits double from 0.5 s.
     public var reconnectMaxDelay: Duration
+    /// Secondary central systems every station's messages are mirrored to (`RELAY_SECONDARY_URLS`), unless the
+    /// stations file names a station's own.
+    public var secondaries: [Secondary]
+
+    /// A secondary central system: it gets a copy of every charger message (under its own transaction ids); its
+    /// answers never reach the charger, and of its calls only reads do.
+    public struct Secondary: Sendable, Hashable {
+        public var url: UpstreamURL
+        /// The id it knows the station by (in its URL, and the user of HTTP Basic).
+        public var upstreamID: String?
+        /// The station's password there (HTTP Basic); without one the gateway sends no credentials (the charger's own
+        /// go to the primary only).
+        public var password: String?
+        /// Id tags it knows by another id: the charger's tag to its own.
+        public var idTags: [String: String]
+
+        public init(url: UpstreamURL, upstreamID: String? = nil, password: String? = nil, idTags: [String: String] = [:]) {
+            self.url = url
+            self.upstreamID = upstreamID
+            self.password = password
+            self.idTags = idTags
+        }
+    }
+
+    /// One central system a station's relay side talks to, as a connection needs it.
+    struct Backend: Sendable {
+        /// `primary`, or the secondary's URL (in logs and in the store's keys).
+        var name: String
+        var isPrimary: Bool
+        var url: UpstreamURL
+        var target: String
+        var authorization: String?
+        var idTags: [String: String]
+    }
+
+    /// The primary upstream of `station`, with the charger's own credentials where `RELAY_AUTH=forward`.
+    func primary(for station: String, charger: String?) -> Backend {
+        let (url, target) = upstream(for: station)
+        return Backend(name: "primary", isPrimary: true, url: url, target: target, authorization: authorization(for: station, charger: charger),
+                       idTags: stations[station]?.idTags ?? [:])
+    }
+
+    /// The secondaries of `station`: its own from the stations file, else `RELAY_SECONDARY_URLS`.
+    func secondaries(for station: String) -> [Backend] {
+        (stations[station]?.secondaries ?? secondaries).map { secondary in
+            let id = secondary.upstreamID ?? station
+            return Backend(name: "\(secondary.url)", isPrimary: false, url: secondary.url, target: secondary.url.target(for: id),
+                           authorization: secondary.password.map { Self.basic(id, $0) }, idTags: secondary.idTags)
+        }
+    }
 
     public enum OfflineMode: String, Sendable, Hashable {
         /// The gateway answers in the upstream's place, and keeps what it has not seen for it.
@@ -45,12 +95,16 @@ public struct RelayConfiguration: Sendable {
         /// Id tags the upstream knows by another id: the charger's tag to the upstream's (tags compare without case). Rewritten in Authorize, StartTransaction and StopTransaction going up, and back in the
         /// upstream's RemoteStartTransaction.
         public var idTags: [String: String]
+        /// This station's secondaries, in place of `RELAY_SECONDARY_URLS` (an empty list: none).
+        public var secondaries: [Secondary]?
 
-        public init(url: UpstreamURL? = nil, upstreamID: String? = nil, password: String? = nil, idTags: [String: String] = [:]) {
+        public init(url: UpstreamURL? = nil, upstreamID: String? = nil, password: String? = nil, idTags: [String: String] = [:],
+                    secondaries: [Secondary]? = nil) {
             self.url = url
             self.upstreamID = upstreamID
             self.password = password
             self.idTags = idTags
+            self.secondaries = secondaries
         }
     }
 
@@ -65,8 +119,9 @@ public struct RelayConfiguration: Sendable {
     public init(url: UpstreamURL, authentication: Authentication = .forward, tlsCA: String? = nil,
                 offlineGrace: Duration = .seconds(30), answerTimeout: Duration = .seconds(30), stations: [String: StationSettings] = [:],
                 deniedActions: Set<String> = [], offlineMode: OfflineMode = .local, queueLimit: Int = 5000, snoop: Bool = false,
-                reconnectMaxDelay: Duration = .seconds(30)) {
+                reconnectMaxDelay: Duration = .seconds(30), secondaries: [Secondary] = []) {
         self.reconnectMaxDelay = reconnectMaxDelay
+        self.secondaries = secondaries
         self.url = url
         self.offlineMode = offlineMode
         self.queueLimit = queueLimit
@@ -101,8 +156,9 @@ public struct RelayConfiguration: Sendable {
     }
 
     /// Reads `RELAY_STATIONS_FILE`: a JSON object of station ids, each an object with `url`, `upstream_id`,
-    /// `password` and `id_tags`, all optional. Anything else (an unknown key, a value of the wrong type, a bad URL) is refused
-    /// with what and where.
+    /// `password`, `id_tags` and `secondaries` (a list of objects with `url`, which they must have, `upstream_id`,
+    /// `password` and `id_tags`), all optional. Anything else (an unknown key, a value of the wrong type, a bad URL, a
+    /// tag named twice) is refused with what and where.
     public static func parseStations(_ data: [UInt8]) throws(UpstreamURL.Invalid) -> [String: StationSettings] {
         guard let object = try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any] else {
             throw UpstreamURL.Invalid(description: #"a JSON object of station ids, such as {"garage": {"upstream_id": "DE*ABC*E1", "password": "..."}}"#)
@@ -113,41 +169,76 @@ public struct RelayConfiguration: Sendable {
                 throw UpstreamURL.Invalid(description: "an object for station '\(station)'")
             }
             var settings = StationSettings()
+            var rest = fields
+            if let list = rest.removeValue(forKey: "secondaries") {
+                guard let entries = list as? [Any] else {
+                    throw UpstreamURL.Invalid(description: "a list of objects for 'secondaries' of station '\(station)'")
+                }
+                settings.secondaries = try entries.enumerated().map { (index, entry) throws(UpstreamURL.Invalid) -> Secondary in
+                    let place = "secondary \(index + 1) of station '\(station)'"
+                    guard let fields = entry as? [String: Any] else { throw UpstreamURL.Invalid(description: "an object for \(place)") }
+                    let endpoint = try Endpoint(fields, place: place)
+                    guard let url = endpoint.url else { throw UpstreamURL.Invalid(description: "a 'url' for \(place)") }
+                    return Secondary(url: url, upstreamID: endpoint.upstreamID, password: endpoint.password, idTags: endpoint.idTags)
+                }
+            }
+            let endpoint = try Endpoint(rest, place: "station '\(station)'", also: ", secondaries")
+            settings.url = endpoint.url
+            settings.upstreamID = endpoint.upstreamID
+            settings.password = endpoint.password
+            settings.idTags = endpoint.idTags
+            stations[station] = settings
+        }
+        return stations
+    }
+
+    /// Reads `RELAY_SECONDARY_URLS`: URLs, comma-separated.
+    public static func parseSecondaries(_ text: String) throws(UpstreamURL.Invalid) -> [Secondary] {
+        try text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            .map { (item) throws(UpstreamURL.Invalid) -> Secondary in Secondary(url: try UpstreamURL(item)) }
+    }
+
+    /// What the stations file says of one central system: a station's primary, or one of its secondaries.
+    private struct Endpoint {
+        var url: UpstreamURL?
+        var upstreamID: String?
+        var password: String?
+        var idTags: [String: String] = [:]
+
+        init(_ fields: [String: Any], place: String, also: String = "") throws(UpstreamURL.Invalid) {
             for (key, value) in fields {
                 if key == "id_tags" {
                     guard let tags = value as? [String: Any] else {
-                        throw UpstreamURL.Invalid(description: "an object of id tags for 'id_tags' of station '\(station)'")
+                        throw UpstreamURL.Invalid(description: "an object of id tags for 'id_tags' of \(place)")
                     }
                     for (tag, upstream) in tags {
                         guard let upstream = upstream as? String, (1...20).contains(tag.utf8.count), (1...20).contains(upstream.utf8.count) else {
-                            throw UpstreamURL.Invalid(description: "id tags of 1 to 20 characters in 'id_tags' of station '\(station)' (not '\(tag)')")
+                            throw UpstreamURL.Invalid(description: "id tags of 1 to 20 characters in 'id_tags' of \(place) (not '\(tag)')")
                         }
-                        guard !settings.idTags.keys.contains(where: { $0.caseInsensitiveCompare(tag) == .orderedSame }) else {
-                            throw UpstreamURL.Invalid(description: "one rewrite per id tag in 'id_tags' of station '\(station)' ('\(tag)' twice)")
+                        guard !idTags.keys.contains(where: { $0.caseInsensitiveCompare(tag) == .orderedSame }) else {
+                            throw UpstreamURL.Invalid(description: "one rewrite per id tag in 'id_tags' of \(place) ('\(tag)' twice)")
                         }
-                        settings.idTags[tag] = upstream
+                        idTags[tag] = upstream
                     }
                     continue
                 }
                 guard let text = value as? String, !text.isEmpty else {
-                    throw UpstreamURL.Invalid(description: "a non-empty string for '\(key)' of station '\(station)'")
+                    throw UpstreamURL.Invalid(description: "a non-empty string for '\(key)' of \(place)")
                 }
                 switch key {
                 case "url":
                     do {
-                        settings.url = try UpstreamURL(text)
+                        url = try UpstreamURL(text)
                     } catch {
-                        throw UpstreamURL.Invalid(description: "\(error.description) for 'url' of station '\(station)'")
+                        throw UpstreamURL.Invalid(description: "\(error.description) for 'url' of \(place)")
                     }
-                case "upstream_id": settings.upstreamID = text
-                case "password": settings.password = text
+                case "upstream_id": upstreamID = text
+                case "password": password = text
                 default:
-                    throw UpstreamURL.Invalid(description: "only url, upstream_id, password and id_tags for station '\(station)' (not '\(key)')")
+                    throw UpstreamURL.Invalid(description: "only url, upstream_id, password, id_tags\(also) for \(place) (not '\(key)')")
                 }
             }
-            stations[station] = settings
         }
-        return stations
     }
 }
 

@@ -20,7 +20,8 @@ actor RelayStation {
     private let group: any EventLoopGroup
     private let tls: NIOSSLContext?
     private let logger: Logger
-    private let authorization: String?
+    /// The central system this connection goes to: the station's primary upstream, or one of its secondaries.
+    private let backend: RelayConfiguration.Backend
     private let closeCharger: @Sendable () async -> Void
     private let snoop: (@Sendable (_ text: [UInt8], _ outgoing: Bool) -> Void)?
 
@@ -38,7 +39,7 @@ actor RelayStation {
     private nonisolated let calls = AsyncStream<Call>.makeStream()
 
     init(station: String, line: StationLine, configuration: RelayConfiguration, centralSystem: CentralSystem,
-         group: any EventLoopGroup, tls: NIOSSLContext?, logger: Logger, authorization: String?,
+         group: any EventLoopGroup, tls: NIOSSLContext?, logger: Logger, backend: RelayConfiguration.Backend,
          snoop: (@Sendable (_ text: [UInt8], _ outgoing: Bool) -> Void)?, closeCharger: @escaping @Sendable () async -> Void) {
         self.station = station
         self.line = line
@@ -49,8 +50,9 @@ actor RelayStation {
         self.tls = tls
         var logger = logger
         logger[metadataKey: "ocpp.station_id"] = "\(station)"
+        if !backend.isPrimary { logger[metadataKey: "relay.secondary"] = "\(backend.url)" }
         self.logger = logger
-        self.authorization = configuration.authorization(for: station, charger: authorization)
+        self.backend = backend
         self.snoop = snoop
         self.closeCharger = closeCharger
     }
@@ -58,10 +60,10 @@ actor RelayStation {
     /// Keeps the upstream connection up while the charger is attached.
     func start() {
         if line.link == .away {
-            centralSystem.noteUpstream(UpstreamStatus(.offline, lastError: "away for longer than RELAY_OFFLINE_GRACE; the gateway answers in its place"),
+            note(UpstreamStatus(.offline, lastError: "away for longer than RELAY_OFFLINE_GRACE; the gateway answers in its place"),
                                        station: station)
         } else {
-            centralSystem.noteUpstream(UpstreamStatus(.connecting), station: station)
+            note(UpstreamStatus(.connecting), station: station)
             startGraceTimer()
         }
         running = Task { await self.keepConnected() }
@@ -83,16 +85,15 @@ actor RelayStation {
         socket?.close()
         socket = nil
         reportQueue()
-        if detached { centralSystem.noteUpstream(UpstreamStatus(.disabled), station: station) }
+        if detached { note(UpstreamStatus(.disabled), station: station) }
     }
 
     private func keepConnected() async {
         var delay = Duration.milliseconds(500)
         while attached, !Task.isCancelled {
             do {
-                let (url, target) = configuration.upstream(for: station)
                 let socket = try await UpstreamSocket.connect(
-                    to: url, target: target, authorization: authorization, tls: url.secure ? tls : nil, group: group,
+                    to: backend.url, target: backend.target, authorization: backend.authorization, tls: backend.url.secure ? tls : nil, group: group,
                     timeout: .seconds(10)) { [weak self] text in self?.received(text) }
                 guard attached else {
                     socket.close()
@@ -104,11 +105,11 @@ actor RelayStation {
                 disconnected()
             } catch {
                 logger.warning("Cannot reach the upstream central system", metadata: [
-                    "relay.url": "\(configuration.upstream(for: station).url)", "error": "\(error)",
+                    "relay.url": "\(backend.url)", "error": "\(error)",
                 ])
                 if attached {
                     let away = line.link == .away
-                    centralSystem.noteUpstream(UpstreamStatus(away ? .offline : .connecting, lastError: "\(error)"), station: station)
+                    note(UpstreamStatus(away ? .offline : .connecting, lastError: "\(error)"), station: station)
                 }
             }
             guard attached, !Task.isCancelled else { return }
@@ -123,9 +124,9 @@ actor RelayStation {
         grace?.cancel()
         line.linkUp(generation)
         logger.info("Connected to the upstream central system", metadata: [
-            "relay.url": "\(configuration.upstream(for: station).url)", "relay.queued": "\(line.queued)",
+            "relay.url": "\(backend.url)", "relay.queued": "\(line.queued)",
         ])
-        centralSystem.noteUpstream(UpstreamStatus(.connected), station: station)
+        note(UpstreamStatus(.connected), station: station)
         let pump = UpstreamPump(line: line, generation: generation, socket: socket, answerTimeout: configuration.answerTimeout,
                                 logger: logger, snoop: snoop) { [weak self] in
             Task { await self?.transactionsChanged() }
@@ -141,13 +142,14 @@ actor RelayStation {
         pump.withLock { $0.take() }?.stop()
         guard attached else { return }
         logger.warning("The upstream central system closed the connection; connecting again")
-        centralSystem.noteUpstream(UpstreamStatus(.connecting, lastError: "the upstream closed the connection"), station: station)
+        note(UpstreamStatus(.connecting, lastError: "the upstream closed the connection"), station: station)
         startGraceTimer()
     }
 
     /// After `RELAY_OFFLINE_GRACE` without the upstream: answer in its place, or close the charger.
     private func startGraceTimer() {
         grace?.cancel()
+        guard backend.isPrimary else { return }  // a secondary never answers the charger: nothing waits for it
         let period = configuration.offlineGrace
         grace = Task {
             guard (try? await Task.sleep(for: period)) != nil else { return }
@@ -163,7 +165,7 @@ actor RelayStation {
                 "relay.offline_grace_seconds": "\(configuration.offlineGrace.components.seconds)",
             ])
             line.goAway(generation)
-            centralSystem.noteUpstream(UpstreamStatus(.offline, lastError: "away for longer than RELAY_OFFLINE_GRACE; the gateway answers in its place"),
+            note(UpstreamStatus(.offline, lastError: "away for longer than RELAY_OFFLINE_GRACE; the gateway answers in its place"),
                                        station: station)
         case .close:
             logger.warning("The upstream central system stayed away past RELAY_OFFLINE_GRACE: closing the charger, which keeps its messages until it reconnects", metadata: [
@@ -171,7 +173,7 @@ actor RelayStation {
             ])
             attached = false
             running?.cancel()
-            centralSystem.noteUpstream(UpstreamStatus(.offline, lastError: "away for longer than RELAY_OFFLINE_GRACE; the charger was closed"),
+            note(UpstreamStatus(.offline, lastError: "away for longer than RELAY_OFFLINE_GRACE; the charger was closed"),
                                        station: station)
             await closeCharger()
         }
@@ -179,7 +181,16 @@ actor RelayStation {
 
     /// Publishes the queue's depth if it changed since it was last published.
     func reportQueue() {
-        if let depth = line.queueReport() { centralSystem.noteUpstream(.queue(depth), station: station) }
+        if let depth = line.queueReport() { note(.queue(depth), station: station) }
+    }
+
+    /// Publishes where this connection stands on MQTT (the primary's only, for now: `<S>/relay/*`).
+    private func note(_ status: UpstreamStatus, station: String) {
+        if backend.isPrimary { centralSystem.noteUpstream(status, station: station) }
+    }
+
+    private func note(_ detail: UpstreamDetail, station: String) {
+        if backend.isPrimary { centralSystem.noteUpstream(detail, station: station) }
     }
 
     /// Publishes the station's open transactions with their two ids.
@@ -187,7 +198,7 @@ actor RelayStation {
         let transactions = centralSystem.openTransactions(of: station).map {
             LinkedTransaction(connectorId: $0.connectorId, local: $0.id, upstream: line.upstreamTransaction(for: $0.id))
         }
-        centralSystem.noteUpstream(.transactions(transactions), station: station)
+        note(.transactions(transactions), station: station)
     }
 
     /// A frame from the upstream, on its connection's event loop: an answer goes to the pump at once, a call to the
@@ -229,9 +240,19 @@ actor RelayStation {
         socket.send(text)
     }
 
+    /// The calls a secondary central system may make: they read, and change nothing at the charger.
+    static let secondaryReads: Set<String> = [
+        Action.triggerMessage, .getConfiguration, .getDiagnostics, .getCompositeSchedule, .getLocalListVersion,
+    ].reduce(into: []) { $0.insert($1.rawValue) }
+
     /// The answer to an upstream call the charger must not get, and why: an action `RELAY_DENIED_ACTIONS` names, a
     /// control call while the owner's override is on, or an Operative for a charger the gateway made Inoperative.
     private func refusal(of call: Call) -> (Frame, String)? {
+        if !backend.isPrimary, !Self.secondaryReads.contains(call.action) {
+            let frame = UpstreamOverride.refusal(for: call) ?? .callError(CallError(
+                messageID: call.messageID, code: .notSupported, description: "a secondary central system may only read from this charger"))
+            return (frame, "a secondary may only read")
+        }
         if configuration.deniedActions.contains(call.action) {
             let frame = UpstreamOverride.refusal(for: call) ?? .callError(CallError(
                 messageID: call.messageID, code: .notSupported, description: "\(call.action) is not relayed to this charger"))

@@ -145,12 +145,14 @@ final class StationLine: Sendable {
         return ticket
     }
 
-    /// A message the gateway answered itself: kept for the upstream, in order, before the charger's answer goes out.
-    /// Heartbeats are not kept while the upstream is away (the boot sent when it is back says more).
-    func mirror(_ call: Call, action: Action) {
+    /// A message the gateway answered itself (or, for a secondary, any message the charger was answered): kept for the
+    /// upstream, in order, before the charger's answer goes out. Heartbeats are not kept while the upstream is away
+    /// (the boot sent when it is back says more). A secondary's start carries the transaction id the charger got, to
+    /// be linked to the secondary's own.
+    func mirror(_ call: Call, action: Action, localTransaction: Int? = nil) {
         let wake = state.withLock { state -> (@Sendable () -> Void)? in
             if state.closed || (action == .heartbeat && state.link == .away) { return nil }
-            var entry = Entry(id: state.nextID, call: call, action: action)
+            var entry = Entry(id: state.nextID, call: call, action: action, localTransaction: localTransaction)
             keep(&entry, &state)
             append(entry, &state)
             return waker(state)

@@ -24,7 +24,8 @@ import Testing
                                          "RELAY_SNOOP": "yes", "RELAY_RECONNECT_MAX_DELAY": "2.5"]).relay)
         #expect(set.offlineMode == .close && set.queueLimit == 10 && set.snoop && set.reconnectMaxDelay == .milliseconds(2500))
         for (variable, value) in [("RELAY_OFFLINE_MODE", "queue"), ("RELAY_QUEUE_MAX", "9"), ("RELAY_QUEUE_MAX", "lots"), ("RELAY_SNOOP", "maybe"),
-                                  ("RELAY_RECONNECT_MAX_DELAY", "0"), ("RELAY_DENIED_ACTIONS", "Heartbeat"), ("RELAY_AUTH", "digest")] {
+                                  ("RELAY_RECONNECT_MAX_DELAY", "0"), ("RELAY_DENIED_ACTIONS", "Heartbeat"), ("RELAY_AUTH", "digest"),
+                                  ("RELAY_SECONDARY_URLS", "ws://a/x,ftp://b")] {
             #expect(throws: ConfigurationError.self) { try load(["RELAY_URL": "ws://h/ocpp", variable: value]) }
             do {
                 _ = try load(["RELAY_URL": "ws://h/ocpp", variable: value])

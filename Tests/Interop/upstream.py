@@ -116,11 +116,11 @@ class ServerThread:
 class Upstream(ServerThread):
     """The central system: the ocpp package's ChargePoint per station."""
 
-    def __init__(self):
+    def __init__(self, first_transaction=4242):
         self.received = []  # (station, action, fields), in order
         self.connections = []  # (path, Authorization header)
         self.stations = {}
-        self._transaction = 4241
+        self._transaction = first_transaction - 1
         super().__init__()
 
     async def _serve(self, connection):

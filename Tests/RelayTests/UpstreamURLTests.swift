@@ -47,6 +47,23 @@ import Testing
         #expect(configuration.upstream(for: "other").target == "/ocpp/other")
     }
 
+    @Test func secondariesComeFromTheStationsFileOrRelaySecondaryURLs() throws {
+        let stations = try RelayConfiguration.parseStations(Array(#"""
+            {"garage": {"secondaries": [{"url": "wss://sec/ocpp", "upstream_id": "S*1", "password": "p", "id_tags": {"a": "b"}}]},
+             "alone": {"secondaries": []}}
+            """#.utf8))
+        let configuration = RelayConfiguration(url: try UpstreamURL("ws://main/ocpp"), stations: stations,
+                                               secondaries: try RelayConfiguration.parseSecondaries(" ws://one/x , ws://two/{station}/y,"))
+        let garage = configuration.secondaries(for: "garage")
+        #expect(garage.count == 1 && garage[0].target == "/ocpp/S%2A1" && garage[0].authorization == "Basic UyoxOnA=" && garage[0].idTags == ["a": "b"])
+        #expect(!garage[0].isPrimary && configuration.primary(for: "garage", charger: "Basic c").authorization == "Basic c")
+        #expect(configuration.secondaries(for: "alone").isEmpty)
+        let other = configuration.secondaries(for: "CP1")
+        #expect(other.map(\.target) == ["/x/CP1", "/CP1/y"], "\(other.map(\.target))")
+        #expect(other.allSatisfy { $0.authorization == nil })  // never the charger's own
+        #expect(throws: UpstreamURL.Invalid.self) { try RelayConfiguration.parseSecondaries("ws://ok/x,http://no/y") }
+    }
+
     @Test func anIDTagRewriteIsReadAsWritten() throws {
         let stations = try RelayConfiguration.parseStations(Array(#"{"garage": {"id_tags": {"Card-1": "DE-ABC-1", "card-2": "DE-ABC-2"}}}"#.utf8))
         #expect(stations["garage"]?.idTags == ["Card-1": "DE-ABC-1", "card-2": "DE-ABC-2"])
@@ -57,6 +74,8 @@ import Testing
         #"{"garage": {"url": "http://x"}}"#, #"{"garage": {"upstream_id": 7}}"#, "not json",
         #"{"garage": {"id_tags": ["a"]}}"#, #"{"garage": {"id_tags": {"a": 1}}}"#, #"{"garage": {"id_tags": {"a": "123456789012345678901"}}}"#,
         #"{"garage": {"id_tags": {"": "b"}}}"#, #"{"garage": {"id_tags": {"card": "b", "CARD": "c"}}}"#,
+        #"{"garage": {"secondaries": {"url": "ws://s"}}}"#, #"{"garage": {"secondaries": [{"upstream_id": "x"}]}}"#,
+        #"{"garage": {"secondaries": [{"url": "ws://s", "secondaries": []}]}}"#, #"{"garage": {"secondaries": ["ws://s"]}}"#,
     ])
     func mistakesAreRefusedNamingWhatAndWhere(_ text: String) {
         #expect(throws: UpstreamURL.Invalid.self) { try RelayConfiguration.parseStations(Array(text.utf8)) }

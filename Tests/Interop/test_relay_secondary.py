@@ -1,0 +1,115 @@
+"""Sharing a charger with a secondary central system (docs/relay.md, "Secondary central systems"): a copy of every
+charger message under the secondary's own station id, id tags and transaction ids, through a durable queue of its
+own; of its calls only reads reach the charger. Two upstreams (upstream.py) and one relaying gateway for the module."""
+import asyncio
+import json
+
+import pytest
+
+from chargepoint import connected, now, run
+from conftest import Gateway
+from ocpp.v16 import call
+from upstream import Upstream
+
+BASE = "shared"
+
+
+@pytest.fixture(scope="module")
+def primary():
+    upstream = Upstream()
+    yield upstream
+    upstream.stop()
+
+
+@pytest.fixture(scope="module")
+def secondary():
+    upstream = Upstream(first_transaction=9001)
+    yield upstream
+    upstream.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory, broker, primary, secondary):
+    directory = tmp_path_factory.mktemp("shared")
+    stations = directory / "stations.json"
+    stations.write_text(json.dumps({"S-MAP": {"secondaries": [
+        {"url": secondary.url("/sec"), "upstream_id": "SEC*1", "id_tags": {"UP-OK": "SEC-TAG"}}]}}))
+    gateway = Gateway(directory, {
+        "MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "MQTT_BASEPATH": BASE, "MQTT_USESTATIONNAME": "true",
+        "RELAY_URL": primary.url("/ocpp"), "RELAY_SECONDARY_URLS": secondary.url("/sec"), "RELAY_STATIONS_FILE": str(stations),
+        "RELAY_RECONNECT_MAX_DELAY": "0.5",
+    })
+    yield gateway
+    gateway.stop()
+
+
+def reading(transaction_id, value):
+    return call.MeterValues(connector_id=1, transaction_id=transaction_id,
+                            meter_value=[{"timestamp": now(), "sampled_value": [{"value": str(value), "unit": "Wh"}]}])
+
+
+async def a_session(cp):
+    """Boot, status, authorize, a transaction with a reading, its stop: what a charger sends in a charge."""
+    await cp.call(call.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+    await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Preparing"))
+    await cp.call(call.Authorize(id_tag="UP-OK"))
+    started = await cp.call(call.StartTransaction(connector_id=1, id_tag="UP-OK", meter_start=0, timestamp=now()))
+    await cp.call(reading(started.transaction_id, 500))
+    await cp.call(call.StopTransaction(meter_stop=900, timestamp=now(), transaction_id=started.transaction_id, id_tag="UP-OK"))
+    return started.transaction_id
+
+
+def test_a_secondary_sees_what_the_primary_sees_under_its_own_station_id_tags_and_transaction_ids(gateway, primary, secondary):
+    async def session():
+        async with connected(gateway.url("S-MAP"), "S-MAP") as cp:
+            transaction = await a_session(cp)
+            await asyncio.to_thread(secondary.wait, lambda e: e[0] == "SEC*1" and e[1] == "StopTransaction")
+            return transaction
+
+    transaction = run(session())
+    sent = ["Heartbeat", "BootNotification", "StatusNotification", "Authorize", "StartTransaction", "MeterValues", "StopTransaction"]
+    assert primary.actions("S-MAP") == sent
+    assert secondary.actions("SEC*1") == sent  # under the id the stations file gives it, in the charger's order
+    seen = {action: fields for station, action, fields in secondary.received if station == "SEC*1"}
+    assert transaction < 9000 and seen["MeterValues"]["transaction_id"] == 9001 and seen["StopTransaction"]["transaction_id"] == 9001
+    assert seen["Authorize"]["id_tag"] == seen["StartTransaction"]["id_tag"] == seen["StopTransaction"]["id_tag"] == "SEC-TAG"
+    first = {action: fields for station, action, fields in primary.received if station == "S-MAP"}
+    assert first["MeterValues"]["transaction_id"] == transaction and first["Authorize"]["id_tag"] == "UP-OK"
+
+
+def test_a_secondary_may_read_but_not_control(gateway, secondary):
+    """RELAY_SECONDARY_URLS: the secondary's Reset and RemoteStartTransaction are refused (the charger never sees
+    them); its TriggerMessage reaches the charger and the charger's answer goes back to it."""
+    async def session():
+        async with connected(gateway.url("S-READ"), "S-READ") as cp:
+            await asyncio.to_thread(secondary.wait, lambda e: e[0] == "S-READ" and e[1] == "Heartbeat")
+            reset = await asyncio.to_thread(secondary.call, "S-READ", call.Reset(type="Hard"))
+            start = await asyncio.to_thread(secondary.call, "S-READ", call.RemoteStartTransaction(id_tag="X"))
+            trigger = await asyncio.to_thread(secondary.call, "S-READ", call.TriggerMessage(requested_message="Heartbeat"))
+            return reset, start, trigger, cp.received
+
+    reset, start, trigger, received = run(session())
+    assert reset.status == "Rejected" and start.status == "Rejected" and trigger.status == "Accepted"
+    assert [action for action, _ in received] == ["TriggerMessage"]
+
+
+def test_a_secondary_that_is_away_delays_nothing_and_gets_its_queue_in_order_when_back(gateway, primary, secondary):
+    async def session():
+        async with connected(gateway.url("S-AWAY"), "S-AWAY") as cp:
+            await asyncio.to_thread(secondary.wait, lambda e: e[0] == "S-AWAY" and e[1] == "Heartbeat")
+            await asyncio.to_thread(secondary.go_away)
+            try:
+                transaction = await asyncio.wait_for(a_session(cp), 10)  # the primary answers: nothing waits for the secondary
+                before = len([1 for s, _, _ in secondary.received if s == "S-AWAY"])
+            finally:
+                await asyncio.to_thread(secondary.come_back)
+            await asyncio.to_thread(secondary.wait, lambda e: e[0] == "S-AWAY" and e[1] == "StopTransaction", 20)
+            return transaction, before
+
+    transaction, before = run(session(), timeout=60)
+    assert before == 1  # only the Heartbeat from before the outage
+    assert secondary.actions("S-AWAY") == ["Heartbeat", "BootNotification", "StatusNotification", "Authorize", "StartTransaction",
+                                           "MeterValues", "StopTransaction"]
+    seen = {action: fields for station, action, fields in secondary.received if station == "S-AWAY"}
+    assert seen["MeterValues"]["transaction_id"] == seen["StopTransaction"]["transaction_id"] != transaction
+    assert primary.actions("S-AWAY")[-1] == "StopTransaction"
