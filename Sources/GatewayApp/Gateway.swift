@@ -103,8 +103,13 @@ public enum Gateway {
                 return 1
             }
             logger.info("Relay mode: every charger is relayed to the upstream central system", metadata: [
-                "relay.url": "\(relayConfiguration.url)",
+                "relay.url": "\(relayConfiguration.url)", "relay.secondaries": "\(relayConfiguration.secondaries.map(\.url))",
             ])
+            if !relayConfiguration.ignoredStationsFileKeys.isEmpty {
+                logger.warning("RELAY_STATIONS_FILE is the mirroring proxy's config.json: these keys of it mean nothing here and are ignored", metadata: [
+                    "relay.ignored_keys": "\(relayConfiguration.ignoredStationsFileKeys.joined(separator: ","))",
+                ])
+            }
         }
         let api = AdminAPI(
             centralSystem: centralSystem, server: server, bridge: bridge, registry: registry,

@@ -3,15 +3,39 @@ import OCPP
 import Relay
 
 extension GatewayConfiguration {
-    /// `RELAY_*`: nil without `RELAY_URL`. A setting that does not fit stops start-up naming it.
+    /// The names the mirroring proxy's users know: read when the gateway's own is unset (`RELAY_*` wins).
+    static let primaryAlias = "PRIMARY_CSMS_URL"
+    static let secondariesAlias = "SECONDARY_CSMS_URLS"
+
+    /// `RELAY_*`: nil without an upstream (`RELAY_URL`, `PRIMARY_CSMS_URL`, or `primary_csms_url` in the proxy's form
+    /// of `RELAY_STATIONS_FILE`). A setting that does not fit stops start-up naming it.
     static func relayConfiguration(_ reader: SettingsReader, workingDirectory: String) throws(ConfigurationError) -> RelayConfiguration? {
-        let text = reader.raw(Settings.relayURL)
+        var file = StationsFile()
+        let stationsFile = reader.raw(Settings.relayStationsFile)
+        if !stationsFile.isEmpty {
+            let resolved = URL(fileURLWithPath: stationsFile, relativeTo: URL(fileURLWithPath: workingDirectory, isDirectory: true)).path
+            guard let data = FileManager.default.contents(atPath: resolved) else {
+                throw ConfigurationError(variable: Settings.relayStationsFile.name, value: stationsFile, expected: "a readable file")
+            }
+            do {
+                file = try StationsFile.parse(Array(data))
+            } catch {
+                throw ConfigurationError(variable: Settings.relayStationsFile.name, value: stationsFile, expected: error.description)
+            }
+        }
+        let alias = reader.values[primaryAlias]?.trimmingCharacters(in: .whitespaces) ?? ""
+        let (variable, text) = !reader.raw(Settings.relayURL).isEmpty ? (Settings.relayURL.name, reader.raw(Settings.relayURL))
+            : !alias.isEmpty ? (primaryAlias, alias) : (Settings.relayStationsFile.name, file.primary.map { "\($0)" } ?? "")
         guard !text.isEmpty else { return nil }
-        let url: UpstreamURL
-        do {
-            url = try UpstreamURL(text)
-        } catch {
-            throw ConfigurationError(variable: Settings.relayURL.name, value: text, expected: error.description)
+        var url: UpstreamURL
+        if variable == Settings.relayStationsFile.name, let primary = file.primary {
+            url = primary
+        } else {
+            do {
+                url = try UpstreamURL(text)
+            } catch {
+                throw ConfigurationError(variable: variable, value: text, expected: error.description)
+            }
         }
         let authentication: RelayConfiguration.Authentication
         switch reader.raw(Settings.relayAuth).lowercased() {
@@ -34,19 +58,6 @@ extension GatewayConfiguration {
         if !ca.isEmpty, !FileManager.default.isReadableFile(atPath: ca) {
             throw ConfigurationError(variable: Settings.relayTLSCA.name, value: ca, expected: "a readable PEM file")
         }
-        var stations: [String: RelayConfiguration.StationSettings] = [:]
-        let stationsFile = reader.raw(Settings.relayStationsFile)
-        if !stationsFile.isEmpty {
-            let resolved = URL(fileURLWithPath: stationsFile, relativeTo: URL(fileURLWithPath: workingDirectory, isDirectory: true)).path
-            guard let data = FileManager.default.contents(atPath: resolved) else {
-                throw ConfigurationError(variable: Settings.relayStationsFile.name, value: stationsFile, expected: "a readable file")
-            }
-            do {
-                stations = try RelayConfiguration.parseStations(Array(data))
-            } catch {
-                throw ConfigurationError(variable: Settings.relayStationsFile.name, value: stationsFile, expected: error.description)
-            }
-        }
         var denied: Set<String> = []
         for name in reader.raw(Settings.relayDeniedActions).split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) })
         where !name.isEmpty {
@@ -58,12 +69,17 @@ extension GatewayConfiguration {
             }
             denied.insert(action.rawValue)
         }
-        let secondaries: [RelayConfiguration.Secondary]
-        do {
-            secondaries = try RelayConfiguration.parseSecondaries(reader.raw(Settings.relaySecondaryURLs))
-        } catch {
-            throw ConfigurationError(variable: Settings.relaySecondaryURLs.name, value: reader.raw(Settings.relaySecondaryURLs),
-                                     expected: "ws:// or wss:// URLs, comma-separated (\(error.description))")
+        let secondariesAlias = reader.values[Self.secondariesAlias]?.trimmingCharacters(in: .whitespaces) ?? ""
+        let (secondariesVariable, secondariesText) = !reader.raw(Settings.relaySecondaryURLs).isEmpty
+            ? (Settings.relaySecondaryURLs.name, reader.raw(Settings.relaySecondaryURLs)) : (Self.secondariesAlias, secondariesAlias)
+        var secondaries = file.secondaries ?? []
+        if !secondariesText.isEmpty {
+            do {
+                secondaries = try RelayConfiguration.parseSecondaries(secondariesText)
+            } catch {
+                throw ConfigurationError(variable: secondariesVariable, value: secondariesText,
+                                         expected: "ws:// or wss:// URLs, comma-separated (\(error.description))")
+            }
         }
         let modeText = reader.raw(Settings.relayOfflineMode)
         guard let mode = RelayConfiguration.OfflineMode(rawValue: modeText.lowercased()) else {
@@ -72,9 +88,9 @@ extension GatewayConfiguration {
         return RelayConfiguration(
             url: url, authentication: authentication, tlsCA: ca.isEmpty ? nil : ca,
             offlineGrace: try reader.seconds(Settings.relayOfflineGrace)!, answerTimeout: try reader.seconds(Settings.callTimeout)!,
-            stations: stations, deniedActions: denied, offlineMode: mode,
+            stations: file.stations, deniedActions: denied, offlineMode: mode,
             queueLimit: try reader.integer(Settings.relayQueueMax, in: 10...10_000_000, expected: "a number of messages from 10 to 10000000"),
             snoop: try reader.boolean(Settings.relaySnoop), reconnectMaxDelay: try reader.seconds(Settings.relayReconnectMaxDelay)!,
-            secondaries: secondaries)
+            secondaries: secondaries, ignoredStationsFileKeys: file.ignoredKeys)
     }
 }

@@ -29,6 +29,8 @@ public struct RelayConfiguration: Sendable {
     /// Secondary central systems every station's messages are mirrored to (`RELAY_SECONDARY_URLS`), unless the
     /// stations file names a station's own.
     public var secondaries: [Secondary]
+    /// Top-level keys of the mirroring proxy's `config.json` the gateway ignores (logged at start-up).
+    public var ignoredStationsFileKeys: [String]
 
     /// A secondary central system: it gets a copy of every charger message (under its own transaction ids); its
     /// answers never reach the charger, and of its calls only reads do.
@@ -39,8 +41,10 @@ public struct RelayConfiguration: Sendable {
         /// The station's password there (HTTP Basic); without one the gateway sends no credentials (the charger's own
         /// go to the primary only).
         public var password: String?
-        /// Id tags it knows by another id: the charger's tag to its own.
+        /// Id tags it knows by another id: the charger's tag to its own (``everyTag``: any tag not named).
         public var idTags: [String: String]
+        /// The key of `idTags` for every tag not named (the proxy's `id_tag`).
+        public static let everyTag = "*"
 
         public init(url: UpstreamURL, upstreamID: String? = nil, password: String? = nil, idTags: [String: String] = [:]) {
             self.url = url
@@ -70,7 +74,9 @@ public struct RelayConfiguration: Sendable {
 
     /// The secondaries of `station`: its own from the stations file, else `RELAY_SECONDARY_URLS`.
     func secondaries(for station: String) -> [Backend] {
-        (stations[station]?.secondaries ?? secondaries).map { secondary in
+        let own = stations[station]?.secondaries
+        let all = own.map { stations[station]?.secondariesAddToEveryones == true ? $0 + secondaries : $0 } ?? secondaries
+        return all.map { secondary in
             let id = secondary.upstreamID ?? station
             return Backend(name: "\(secondary.url)", isPrimary: false, url: secondary.url, target: secondary.url.target(for: id),
                            authorization: secondary.password.map { Self.basic(id, $0) }, idTags: secondary.idTags)
@@ -97,6 +103,8 @@ public struct RelayConfiguration: Sendable {
         public var idTags: [String: String]
         /// This station's secondaries, in place of `RELAY_SECONDARY_URLS` (an empty list: none).
         public var secondaries: [Secondary]?
+        /// The proxy's `config.json` (``StationsFile``): the station's mapped secondaries come besides everyone's.
+        var secondariesAddToEveryones = false
 
         public init(url: UpstreamURL? = nil, upstreamID: String? = nil, password: String? = nil, idTags: [String: String] = [:],
                     secondaries: [Secondary]? = nil) {
@@ -119,9 +127,10 @@ public struct RelayConfiguration: Sendable {
     public init(url: UpstreamURL, authentication: Authentication = .forward, tlsCA: String? = nil,
                 offlineGrace: Duration = .seconds(30), answerTimeout: Duration = .seconds(30), stations: [String: StationSettings] = [:],
                 deniedActions: Set<String> = [], offlineMode: OfflineMode = .local, queueLimit: Int = 5000, snoop: Bool = false,
-                reconnectMaxDelay: Duration = .seconds(30), secondaries: [Secondary] = []) {
+                reconnectMaxDelay: Duration = .seconds(30), secondaries: [Secondary] = [], ignoredStationsFileKeys: [String] = []) {
         self.reconnectMaxDelay = reconnectMaxDelay
         self.secondaries = secondaries
+        self.ignoredStationsFileKeys = ignoredStationsFileKeys
         self.url = url
         self.offlineMode = offlineMode
         self.queueLimit = queueLimit

@@ -190,7 +190,8 @@ final class StationLine: Sendable {
             payload = translated
         }
         if !idTags.isEmpty, entry.action == .authorize || entry.action == .startTransaction || entry.action == .stopTransaction,
-            let tag = payload.string(at: ["idTag"]), let upstream = idTags.first(where: { $0.key.caseInsensitiveCompare(tag) == .orderedSame })?.value,
+            let tag = payload.string(at: ["idTag"]),
+            let upstream = idTags.first(where: { $0.key.caseInsensitiveCompare(tag) == .orderedSame })?.value ?? idTags[RelayConfiguration.Secondary.everyTag],
             let rewritten = payload.replacingString(at: ["idTag"], with: upstream) {
             payload = rewritten
         }

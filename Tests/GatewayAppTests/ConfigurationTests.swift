@@ -35,6 +35,28 @@ import Testing
         }
     }
 
+    @Test func theMirroringProxysNamesWorkAndTheGatewaysOwnWin() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Data(#"{"primary_csms_url": "ws://from-file/ocpp", "secondary_csms": [{"url": "ws://sec-file/x"}]}"#.utf8)
+            .write(to: URL(fileURLWithPath: directory).appendingPathComponent("config.json"))
+        let fromFile = try #require(try load(["RELAY_STATIONS_FILE": "config.json"], directory: directory).relay)
+        #expect(fromFile.url.host == "from-file" && fromFile.secondaries.map(\.url.host) == ["sec-file"])
+        let aliases = try #require(try load(["RELAY_STATIONS_FILE": "config.json", "PRIMARY_CSMS_URL": "ws://alias/ocpp",
+                                             "SECONDARY_CSMS_URLS": "ws://sec-alias/x"], directory: directory).relay)
+        #expect(aliases.url.host == "alias" && aliases.secondaries.map(\.url.host) == ["sec-alias"])
+        let own = try #require(try load(["RELAY_STATIONS_FILE": "config.json", "PRIMARY_CSMS_URL": "ws://alias/ocpp", "RELAY_URL": "ws://own/ocpp",
+                                         "SECONDARY_CSMS_URLS": "ws://sec-alias/x", "RELAY_SECONDARY_URLS": "ws://sec-own/x"], directory: directory).relay)
+        #expect(own.url.host == "own" && own.secondaries.map(\.url.host) == ["sec-own"])
+        do {
+            _ = try load(["PRIMARY_CSMS_URL": "http://wrong"])
+            Issue.record("a bad alias was taken")
+        } catch {
+            #expect(error.variable == "PRIMARY_CSMS_URL")
+        }
+    }
+
     @Test func defaultsMatchTheReference() throws {
         let configuration = try load([:])
         #expect(configuration.server.host == "0.0.0.0")

@@ -96,11 +96,11 @@ def test_a_secondary_may_read_but_not_control(gateway, secondary):
 def test_a_secondary_that_is_away_delays_nothing_and_gets_its_queue_in_order_when_back(gateway, primary, secondary):
     async def session():
         async with connected(gateway.url("S-AWAY"), "S-AWAY") as cp:
-            await asyncio.to_thread(secondary.wait, lambda e: e[0] == "S-AWAY" and e[1] == "Heartbeat")
+            await asyncio.to_thread(secondary.wait, lambda e: e[0] == "S-AWAY" and e[1] == "Heartbeat answered")
             await asyncio.to_thread(secondary.go_away)
             try:
                 transaction = await asyncio.wait_for(a_session(cp), 10)  # the primary answers: nothing waits for the secondary
-                before = len([1 for s, _, _ in secondary.received if s == "S-AWAY"])
+                before = len(secondary.actions("S-AWAY"))
             finally:
                 await asyncio.to_thread(secondary.come_back)
             await asyncio.to_thread(secondary.wait, lambda e: e[0] == "S-AWAY" and e[1] == "StopTransaction", 20)
@@ -113,3 +113,27 @@ def test_a_secondary_that_is_away_delays_nothing_and_gets_its_queue_in_order_whe
     seen = {action: fields for station, action, fields in secondary.received if station == "S-AWAY"}
     assert seen["MeterValues"]["transaction_id"] == seen["StopTransaction"]["transaction_id"] != transaction
     assert primary.actions("S-AWAY")[-1] == "StopTransaction"
+
+
+def test_the_mirroring_proxys_config_json_works_as_the_stations_file(tmp_path, broker, primary, secondary):
+    """Users of the proxy that mirrors to secondaries switch without rewriting anything: its config.json as
+    RELAY_STATIONS_FILE (no RELAY_URL) gives the primary, and a charger_map's mapped id, password and id tag."""
+    (tmp_path / "config.json").write_text(json.dumps({
+        "primary_csms_url": primary.url("/ocpp"), "port": 9000,
+        "secondary_csms": [{"url": secondary.url("/sec"), "charger_map": [
+            {"charger_id": "P-1", "mapped_charger_id": "MAPPED-1", "password": "pw", "id_tag": "SEC-ALL"}]}]}))
+    gateway = Gateway(tmp_path, {"MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "MQTT_BASEPATH": BASE,
+                                 "MQTT_USESTATIONNAME": "true", "RELAY_STATIONS_FILE": "config.json"})
+    try:
+        async def session():
+            async with connected(gateway.url("P-1"), "P-1") as cp:
+                await cp.call(call.Authorize(id_tag="UP-OK"))
+                await asyncio.to_thread(secondary.wait, lambda e: e[0] == "MAPPED-1" and e[1] == "Authorize")
+
+        run(session())
+        gateway.wait_for_log("config.json: these keys of it mean nothing here")
+    finally:
+        gateway.stop()
+    assert primary.actions("P-1") == ["Heartbeat", "Authorize"]
+    assert [fields for station, action, fields in secondary.received if station == "MAPPED-1" and action == "Authorize"] == [{"id_tag": "SEC-ALL"}]
+    assert any(path.startswith("/sec/MAPPED-1") and auth == "Basic TUFQUEVELTE6cHc=" for path, auth in secondary.connections)  # MAPPED-1:pw

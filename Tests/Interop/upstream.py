@@ -8,7 +8,7 @@ import time
 from urllib.parse import unquote
 from datetime import datetime, timezone
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 from websockets.asyncio.server import serve
@@ -37,6 +37,10 @@ class UpstreamCentralSystem(ChargePoint):
     def on_heartbeat(self, **fields):
         self._got("Heartbeat", fields)
         return call_result.Heartbeat(current_time=_now())
+
+    @after(Action.heartbeat)
+    def after_heartbeat(self, **fields):
+        self._got("Heartbeat answered", fields)  # the answer is on its way: an outage now does not lose it
 
     @on(Action.authorize)
     def on_authorize(self, **fields):
@@ -161,8 +165,9 @@ class Upstream(ServerThread):
                 self.changed.wait(remaining)
 
     def actions(self, station):
+        """What the station sent, in order (the upstream's own notes left out)."""
         with self.changed:
-            return [action for s, action, _ in self.received if s == station]
+            return [action for s, action, _ in self.received if s == station and not action.endswith(" answered")]
 
     def call(self, station, payload, timeout=10):
         """Makes the upstream call the station (through the gateway) and returns the answer."""

@@ -64,6 +64,33 @@ import Testing
         #expect(throws: UpstreamURL.Invalid.self) { try RelayConfiguration.parseSecondaries("ws://ok/x,http://no/y") }
     }
 
+    @Test func theMirroringProxysConfigJSONIsTakenAsItIs() throws {
+        let file = try StationsFile.parse(Array(#"""
+            {"primary_csms_url": "wss://billing.example/ocpp", "port": 9000,
+             "secondary_csms": [
+               {"url": "ws://energy.example/ocpp", "charger_map": [
+                 {"charger_id": "CP1", "mapped_charger_id": "EM-1", "password": "pw", "id_tag": "EM-TAG"}]},
+               {"url": "ws://analytics.example/cs"}]}
+            """#.utf8))
+        #expect(file.primary?.host == "billing.example" && file.ignoredKeys == ["port"])
+        let configuration = RelayConfiguration(url: try #require(file.primary), stations: file.stations, secondaries: file.secondaries ?? [])
+        let mapped = configuration.secondaries(for: "CP1")
+        #expect(mapped.map(\.target) == ["/ocpp/EM-1", "/cs/CP1"] && mapped[0].authorization == "Basic RU0tMTpwdw==")  // EM-1:pw
+        #expect(mapped[0].idTags == [RelayConfiguration.Secondary.everyTag: "EM-TAG"] && mapped[1].idTags.isEmpty)
+        #expect(configuration.secondaries(for: "CP2").map(\.target) == ["/cs/CP2"])  // not mapped: everyone's only
+        // The gateway's own form is read as before.
+        #expect(try StationsFile.parse(Array(#"{"CP1": {"upstream_id": "X"}}"#.utf8)).stations["CP1"]?.upstreamID == "X")
+    }
+
+    @Test(arguments: [
+        #"{"primary_csms_url": 7}"#, #"{"primary_csms_url": "http://x"}"#, #"{"secondary_csms": {}}"#, #"{"secondary_csms": [{"charger_map": []}]}"#,
+        #"{"secondary_csms": [{"url": "ws://s", "extra": 1}]}"#, #"{"secondary_csms": [{"url": "ws://s", "charger_map": [{"mapped_charger_id": "x"}]}]}"#,
+        #"{"secondary_csms": [{"url": "ws://s", "charger_map": [{"charger_id": "a", "pin": "1"}]}]}"#,
+    ])
+    func mistakesInTheProxysFormAreRefused(_ text: String) {
+        #expect(throws: UpstreamURL.Invalid.self) { try StationsFile.parse(Array(text.utf8)) }
+    }
+
     @Test func anIDTagRewriteIsReadAsWritten() throws {
         let stations = try RelayConfiguration.parseStations(Array(#"{"garage": {"id_tags": {"Card-1": "DE-ABC-1", "card-2": "DE-ABC-2"}}}"#.utf8))
         #expect(stations["garage"]?.idTags == ["Card-1": "DE-ABC-1", "card-2": "DE-ABC-2"])
