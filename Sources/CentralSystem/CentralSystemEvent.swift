@@ -95,6 +95,24 @@ public enum UpstreamDetail: Sendable, Hashable {
     /// The station's open transactions: the id the charger uses and the upstream's, nil while the upstream has not
     /// given one (a start the gateway answered in its place, not replayed yet) (`<S>/relay/transactions`).
     case transactions([LinkedTransaction])
+    /// The station's secondary central systems: where each connection stands and what waits for it
+    /// (`<S>/relay/secondaries`).
+    case secondaries([SecondaryStatus])
+}
+
+/// One secondary central system of a station, as MQTT shows it.
+public struct SecondaryStatus: Sendable, Hashable {
+    public var url: String
+    public var state: UpstreamStatus.State
+    public var queued: Int
+    public var lastError: String?
+
+    public init(url: String, state: UpstreamStatus.State, queued: Int, lastError: String? = nil) {
+        self.url = url
+        self.state = state
+        self.queued = queued
+        self.lastError = lastError
+    }
 }
 
 /// An open transaction's two ids in relay mode: the same unless the gateway answered its start in the upstream's place.

@@ -85,6 +85,12 @@ struct StationStateModel {
             }
         case .upstreamDetail(let station, .queue(let depth)):
             out.update.publications.append(Publication(topic: topics.relay(station, "queue"), payload: String(depth)))
+        case .upstreamDetail(let station, .secondaries(let secondaries)):
+            let list = JSONValue.array(secondaries.map {
+                .object(["url": .string($0.url), "state": .string($0.state.rawValue), "queue": .int($0.queued),
+                         "last_error": $0.lastError.map(JSONValue.string) ?? .null])
+            })
+            out.update.publications.append(Publication(topic: topics.relay(station, "secondaries"), payload: list.text))
         case .upstreamDetail(let station, .transactions(let transactions)):
             let list = JSONValue.array(transactions.map {
                 .object(["connector_id": .int($0.connectorId), "transaction_id": .int($0.local),

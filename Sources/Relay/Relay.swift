@@ -24,6 +24,8 @@ public final class Relay: UpstreamRelay {
     /// The lines to the secondaries, by station and the secondary's URL.
     private let secondaryLines = Mutex<[String: [String: StationLine]]>([:])
     private let reporter = Mutex<Task<Void, Never>?>(nil)
+    /// Where each station's secondaries stand (by station and the secondary's URL), for `<S>/relay/secondaries`.
+    private let secondaryStates = Mutex<[String: [String: UpstreamStatus]]>([:])
 
     /// - Parameter snoop: with `RELAY_SNOOP`, gets every frame to (`outgoing`) and from the upstream.
     /// - Throws: when `RELAY_TLS_CA` cannot be read.
@@ -55,6 +57,9 @@ public final class Relay: UpstreamRelay {
                     for (station, line) in self.lines.withLock({ $0 }) {
                         if let depth = line.queueReport() { self.centralSystem.noteUpstream(.queue(depth), station: station) }
                     }
+                    for (station, lines) in self.secondaryLines.withLock({ $0 }) where lines.values.contains(where: { $0.queueReport() != nil }) {
+                        self.publishSecondaries(of: station)
+                    }
                     try? await Task.sleep(for: .seconds(1))
                 }
             }
@@ -63,6 +68,31 @@ public final class Relay: UpstreamRelay {
 
     deinit {
         reporter.withLock { $0?.cancel() }
+    }
+
+    /// Keeps a secondary's connection state and publishes the station's secondaries.
+    private func secondaryStatusHandler(station: String, name: String) -> @Sendable (UpstreamStatus) -> Void {
+        { [weak self] status in
+            guard let self else { return }
+            secondaryStates.withLock { states in
+                var merged = status
+                // A state without an error keeps the last one (as `<S>/relay/last_error` does).
+                if merged.lastError == nil { merged.lastError = states[station]?[name]?.lastError }
+                states[station, default: [:]][name] = merged
+            }
+            publishSecondaries(of: station)
+        }
+    }
+
+    /// Publishes where each of the station's secondaries stands (`<S>/relay/secondaries`).
+    private func publishSecondaries(of station: String) {
+        let states = secondaryStates.withLock { $0[station] ?? [:] }
+        let lines = secondaryLines.withLock { $0[station] ?? [:] }
+        let list = configuration.secondaries(for: station).map { backend in
+            SecondaryStatus(url: backend.name, state: states[backend.name]?.state ?? .disabled, queued: lines[backend.name]?.queued ?? 0,
+                            lastError: states[backend.name]?.lastError)
+        }
+        centralSystem.noteUpstream(.secondaries(list), station: station)
     }
 
     /// The station's line to `backend`, made (from what the store kept) at its first connection.
@@ -107,7 +137,9 @@ public final class Relay: UpstreamRelay {
         let snoop = self.snoop.map { snoop in { @Sendable (text: [UInt8], outgoing: Bool) in snoop(station, text, outgoing) } }
         func connection(to backend: RelayConfiguration.Backend) -> RelayStation {
             RelayStation(station: station, line: line(of: station, to: backend), configuration: configuration, centralSystem: centralSystem,
-                         group: group, tls: tls, logger: logger, backend: backend, snoop: backend.isPrimary ? snoop : nil, closeCharger: close)
+                         group: group, tls: tls, logger: logger, backend: backend, snoop: backend.isPrimary ? snoop : nil,
+                         secondaryStatus: backend.isPrimary ? nil : self.secondaryStatusHandler(station: station, name: backend.name),
+                         closeCharger: close)
         }
         let (previous, current) = stations.withLock { stations in
             let previous = stations[station]

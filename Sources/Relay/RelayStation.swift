@@ -24,6 +24,8 @@ actor RelayStation {
     private let backend: RelayConfiguration.Backend
     private let closeCharger: @Sendable () async -> Void
     private let snoop: (@Sendable (_ text: [UInt8], _ outgoing: Bool) -> Void)?
+    /// A secondary's connection state, for the relay to publish.
+    private let secondaryStatus: (@Sendable (UpstreamStatus) -> Void)?
 
     /// The station's messages for the upstream (it outlives this connection).
     nonisolated let line: StationLine
@@ -40,7 +42,9 @@ actor RelayStation {
 
     init(station: String, line: StationLine, configuration: RelayConfiguration, centralSystem: CentralSystem,
          group: any EventLoopGroup, tls: NIOSSLContext?, logger: Logger, backend: RelayConfiguration.Backend,
-         snoop: (@Sendable (_ text: [UInt8], _ outgoing: Bool) -> Void)?, closeCharger: @escaping @Sendable () async -> Void) {
+         snoop: (@Sendable (_ text: [UInt8], _ outgoing: Bool) -> Void)?, secondaryStatus: (@Sendable (UpstreamStatus) -> Void)? = nil,
+         closeCharger: @escaping @Sendable () async -> Void) {
+        self.secondaryStatus = secondaryStatus
         self.station = station
         self.line = line
         self.generation = line.open()
@@ -184,9 +188,14 @@ actor RelayStation {
         if let depth = line.queueReport() { note(.queue(depth), station: station) }
     }
 
-    /// Publishes where this connection stands on MQTT (the primary's only, for now: `<S>/relay/*`).
+    /// Publishes where this connection stands on MQTT: the primary's on `<S>/relay/*`, a secondary's through the relay
+    /// (`<S>/relay/secondaries`, with the station's other secondaries).
     private func note(_ status: UpstreamStatus, station: String) {
-        if backend.isPrimary { centralSystem.noteUpstream(status, station: station) }
+        if backend.isPrimary {
+            centralSystem.noteUpstream(status, station: station)
+        } else {
+            secondaryStatus?(status)
+        }
     }
 
     private func note(_ detail: UpstreamDetail, station: String) {

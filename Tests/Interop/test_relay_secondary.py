@@ -43,6 +43,11 @@ def gateway(tmp_path_factory, broker, primary, secondary):
     gateway.stop()
 
 
+@pytest.fixture
+def mqtt(watch):
+    return watch(f"{BASE}/#")
+
+
 def reading(transaction_id, value):
     return call.MeterValues(connector_id=1, transaction_id=transaction_id,
                             meter_value=[{"timestamp": now(), "sampled_value": [{"value": str(value), "unit": "Wh"}]}])
@@ -93,7 +98,10 @@ def test_a_secondary_may_read_but_not_control(gateway, secondary):
     assert [action for action, _ in received] == ["TriggerMessage"]
 
 
-def test_a_secondary_that_is_away_delays_nothing_and_gets_its_queue_in_order_when_back(gateway, primary, secondary):
+def test_a_secondary_that_is_away_delays_nothing_and_gets_its_queue_in_order_when_back(gateway, primary, secondary, mqtt):
+    """MQTT shows the secondary's state and queue (<S>/relay/secondaries) through its outage."""
+    topic = f"{BASE}/S-AWAY/relay/secondaries"
+
     async def session():
         async with connected(gateway.url("S-AWAY"), "S-AWAY") as cp:
             await asyncio.to_thread(secondary.wait, lambda e: e[0] == "S-AWAY" and e[1] == "Heartbeat answered")
@@ -101,12 +109,16 @@ def test_a_secondary_that_is_away_delays_nothing_and_gets_its_queue_in_order_whe
             try:
                 transaction = await asyncio.wait_for(a_session(cp), 10)  # the primary answers: nothing waits for the secondary
                 before = len(secondary.actions("S-AWAY"))
+                away = await asyncio.to_thread(mqtt.wait_json_list, topic, lambda items: items[0]["queue"] == 6)
             finally:
                 await asyncio.to_thread(secondary.come_back)
             await asyncio.to_thread(secondary.wait, lambda e: e[0] == "S-AWAY" and e[1] == "StopTransaction", 20)
-            return transaction, before
+            back = await asyncio.to_thread(mqtt.wait_json_list, topic, lambda items: items[0]["queue"] == 0 and items[0]["state"] == "connected")
+            return transaction, before, away, back
 
-    transaction, before = run(session(), timeout=60)
+    transaction, before, away, back = run(session(), timeout=60)
+    assert away[0]["url"] == back[0]["url"] and away[0]["url"].startswith("ws://127.0.0.1:")
+    assert away[0]["state"] == "connecting" and away[0]["last_error"]
     assert before == 1  # only the Heartbeat from before the outage
     assert secondary.actions("S-AWAY") == ["Heartbeat", "BootNotification", "StatusNotification", "Authorize", "StartTransaction",
                                            "MeterValues", "StopTransaction"]
