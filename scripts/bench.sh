@@ -2,7 +2,7 @@
 # The performance ladder of docs/performance.md. For each step it starts a fresh mosquitto and the release-built
 # gateway on loopback ports, runs ocpp-loadgen against them, and at the end writes a results table.
 #
-# Usage: ./scripts/bench.sh [STEP...]     (no step: the whole ladder, about 8 minutes)
+# Usage: ./scripts/bench.sh [STEP...]     (no step: the whole ladder, about 9 minutes)
 #   light       10 chargers, 1 MeterValues/s each, 30 s       (MeterValues -> MQTT latency at light load)
 #   commands    10 chargers, 500 MQTT commands one at a time  (command latency)
 #   c1 c100 c1000 c5000   N chargers, 1 MeterValues/s each    (c5000: the fleet target; c1000 and c5000 start
@@ -12,6 +12,7 @@
 #   c5000-flat saturation-flat   the same with MQTT_CONNECTOR_1_TOPICS=false (9 publications per MeterValues, not 18)
 #   relay1000   c1000 with every charger relayed (RELAY_URL) to a local upstream central system that answers at once
 #               (ocpp-loadgen --serve-upstream): compare its CPU per MeterValues with c1000's
+#   relay1000-2sec   relay1000 with two secondary central systems as well (RELAY_SECONDARY_URLS)
 # Results go to bench-results/<time>/ (one JSON per step, results.md with the table). Not part of the test suite.
 # GATEWAY_BIN=path runs another gateway binary (an older build, to compare) with the same load generator.
 # BROKER_TCP_NODELAY=true starts mosquitto with set_tcp_nodelay true (Nagle off on its side; its default is false,
@@ -28,11 +29,11 @@ bin=.build/release
 gateway_bin="${GATEWAY_BIN:-$bin/ocpp-gateway}"
 
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(light commands c1 c100 c1000 c5000 idle10000 saturation c5000-flat saturation-flat relay1000)
+[ ${#steps[@]} -eq 0 ] && steps=(light commands c1 c100 c1000 c5000 idle10000 saturation c5000-flat saturation-flat relay1000 relay1000-2sec)
 out="bench-results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 work=$(mktemp -d)
-broker_pid="" gateway_pid="" upstream_pid=""
+broker_pid="" gateway_pid="" upstream_pids=()
 gateway_env=()  # extra settings for the gateway of one step
 cleanup() {  # stops the gateway and the broker; reports a gateway that did not stop cleanly
     if [ -n "$gateway_pid" ] && kill -TERM "$gateway_pid" 2>/dev/null; then
@@ -44,8 +45,10 @@ cleanup() {  # stops the gateway and the broker; reports a gateway that did not 
         fi
     fi
     if [ -n "$broker_pid" ] && kill -TERM "$broker_pid" 2>/dev/null; then wait "$broker_pid" 2>/dev/null || true; fi
-    if [ -n "$upstream_pid" ] && kill -TERM "$upstream_pid" 2>/dev/null; then wait "$upstream_pid" 2>/dev/null || true; fi
-    gateway_pid="" broker_pid="" upstream_pid=""
+    for pid in "${upstream_pids[@]}"; do
+        if kill -TERM "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; fi
+    done
+    gateway_pid="" broker_pid="" upstream_pids=()
 }
 trap 'cleanup; rm -rf "$work"' EXIT
 # 10,000 chargers need 10,000 sockets in the gateway and as many in the load generator.
@@ -86,6 +89,15 @@ start() {  # a fresh broker and gateway
     wait_for_port "$ocpp_port" "$gateway_pid" ocpp-gateway
 }
 
+start_upstream() {  # starts an upstream central system that answers at once; sets upstream_url
+    local port
+    port=$(free_port)
+    "$bin/ocpp-loadgen" --serve-upstream "127.0.0.1:$port" > /dev/null 2>> "$work/upstream.log" &
+    upstream_pids+=($!)
+    wait_for_port "$port" "$!" "the bench upstream"
+    upstream_url="ws://127.0.0.1:$port"
+}
+
 loadgen() {  # STEP ARGS...
     local step=$1
     shift
@@ -116,12 +128,16 @@ for step in "${steps[@]}"; do
         idle10000) loadgen idle10000 --mode idle --chargers 10000 --duration 15 ;;
         saturation) loadgen saturation --chargers 200 --rate 0 --duration 30 ;;
         relay1000)
-            upstream_port=$(free_port)
-            "$bin/ocpp-loadgen" --serve-upstream "127.0.0.1:$upstream_port" 2> "$work/upstream.log" &
-            upstream_pid=$!
-            wait_for_port "$upstream_port" "$upstream_pid" "the bench upstream"
-            gateway_env=(RELAY_URL="ws://127.0.0.1:$upstream_port/ocpp" RELAY_AUTH=none)
+            start_upstream
+            gateway_env=(RELAY_URL="$upstream_url/ocpp" RELAY_AUTH=none)
             loadgen relay1000 --chargers 1000 --rate 1 --duration 30 --settle 10
+            gateway_env=() ;;
+        relay1000-2sec)
+            start_upstream; primary_url=$upstream_url
+            start_upstream; first_secondary=$upstream_url
+            start_upstream
+            gateway_env=(RELAY_URL="$primary_url/ocpp" RELAY_AUTH=none RELAY_SECONDARY_URLS="$first_secondary/a,$upstream_url/b")
+            loadgen relay1000-2sec --chargers 1000 --rate 1 --duration 30 --settle 10
             gateway_env=() ;;
         *) echo "error: unknown step $step" >&2; exit 2 ;;
     esac
