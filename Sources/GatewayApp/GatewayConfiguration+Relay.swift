@@ -85,12 +85,25 @@ extension GatewayConfiguration {
         guard let mode = RelayConfiguration.OfflineMode(rawValue: modeText.lowercased()) else {
             throw ConfigurationError(variable: Settings.relayOfflineMode.name, value: modeText, expected: "local or close")
         }
-        return RelayConfiguration(
+        let rightsText = reader.raw(Settings.relaySecondaryRights)
+        let rights: [String: RelayConfiguration.Right]
+        do {
+            rights = try RelayConfiguration.parseRights(rightsText)
+        } catch {
+            throw ConfigurationError(variable: Settings.relaySecondaryRights.name, value: rightsText, expected: error.description)
+        }
+        var configuration = RelayConfiguration(
             url: url, authentication: authentication, tlsCA: ca.isEmpty ? nil : ca,
             offlineGrace: try reader.seconds(Settings.relayOfflineGrace)!, answerTimeout: try reader.seconds(Settings.callTimeout)!,
             stations: file.stations, deniedActions: denied, offlineMode: mode,
             queueLimit: try reader.integer(Settings.relayQueueMax, in: 10...10_000_000, expected: "a number of messages from 10 to 10000000"),
             snoop: try reader.boolean(Settings.relaySnoop), reconnectMaxDelay: try reader.seconds(Settings.relayReconnectMaxDelay)!,
             secondaries: secondaries, ignoredStationsFileKeys: file.ignoredKeys)
+        configuration.applySecondaryRights(rights)
+        if let conflict = configuration.exclusiveConflict() {
+            let variable = rightsText.isEmpty && !stationsFile.isEmpty ? Settings.relayStationsFile : Settings.relaySecondaryRights
+            throw ConfigurationError(variable: variable.name, value: reader.raw(variable), expected: "one backend per exclusive action: \(conflict)")
+        }
+        return configuration
     }
 }

@@ -162,6 +162,8 @@ public enum Settings {
         help: "Seconds messages wait for an upstream that is away before RELAY_OFFLINE_MODE applies")
     public static let relaySecondaryURLs = Setting(name: "RELAY_SECONDARY_URLS", defaultValue: "",
         help: "Secondary central systems (ws:// or wss://, comma-separated) that get a copy of every charger message; of their calls only reads reach the charger")
+    public static let relaySecondaryRights = Setting(name: "RELAY_SECONDARY_RIGHTS", defaultValue: "",
+        help: "What becomes of the secondaries' calls besides the reads they may make: Action=forward|reject, comma-separated")
     public static let relayReconnectMaxDelay = Setting(name: "RELAY_RECONNECT_MAX_DELAY", defaultValue: "30",
         help: "The longest wait between attempts to reach the upstream, seconds (the waits double from 0.5 s)")
     public static let relayOfflineMode = Setting(name: "RELAY_OFFLINE_MODE", defaultValue: "local",
@@ -182,6 +184,6 @@ public enum Settings {
         stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout, maxConnectors, maxKnownStations,
         mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA, outboxMaxMessages, outboxMaxBytes,
         relayURL, relayAuth, relayPasswordFile, relayTLSCA, relayStationsFile, relayDeniedActions, relayOfflineGrace,
-        relayOfflineMode, relayQueueMax, relaySnoop, relayReconnectMaxDelay, relaySecondaryURLs,
+        relayOfflineMode, relayQueueMax, relaySnoop, relayReconnectMaxDelay, relaySecondaryURLs, relaySecondaryRights,
     ]
 }

@@ -1,4 +1,5 @@
 import Foundation
+import OCPP
 
 /// Relay mode's settings (`RELAY_*`, docs/relay.md).
 public struct RelayConfiguration: Sendable {
@@ -45,13 +46,60 @@ public struct RelayConfiguration: Sendable {
         public var idTags: [String: String]
         /// The key of `idTags` for every tag not named (the proxy's `id_tag`).
         public static let everyTag = "*"
+        /// What becomes of each of its calls to the charger: ``Right/forward`` for the reads (``readActions``) unless
+        /// this says otherwise, ``Right/reject`` for every other action unless this says `forward`.
+        public var rights: [String: Right]
 
-        public init(url: UpstreamURL, upstreamID: String? = nil, password: String? = nil, idTags: [String: String] = [:]) {
+        public init(url: UpstreamURL, upstreamID: String? = nil, password: String? = nil, idTags: [String: String] = [:],
+                    rights: [String: Right] = [:]) {
             self.url = url
             self.upstreamID = upstreamID
             self.password = password
             self.idTags = idTags
+            self.rights = rights
         }
+
+        /// The calls a secondary may make unless its rights say otherwise: they read, and change nothing at the charger.
+        public static let readActions: Set<String> = [
+            Action.triggerMessage, .getConfiguration, .getDiagnostics, .getCompositeSchedule, .getLocalListVersion,
+        ].reduce(into: []) { $0.insert($1.rawValue) }
+
+        /// Whether its `action` reaches the charger.
+        public func forwards(_ action: String) -> Bool {
+            (rights[action] ?? (Self.readActions.contains(action) ? .forward : .reject)) == .forward
+        }
+    }
+
+    /// What becomes of a backend's call to the charger.
+    public enum Right: String, Sendable, Hashable {
+        /// It goes to the charger (in turn with every other call), and the answer back to that backend alone.
+        case forward
+        /// The backend gets the action's own refusal, or the CallError `NotSupported`; the charger never sees it.
+        case reject
+    }
+
+    /// Actions only one backend of a station may send to the charger: two that both could would undo each other.
+    public static let exclusiveActions: Set<String> = [
+        Action.reset, .changeConfiguration, .updateFirmware, .signedUpdateFirmware, .sendLocalList, .clearCache,
+    ].reduce(into: []) { $0.insert($1.rawValue) }
+
+    /// The first exclusive action two of a station's backends could both send, described for the start-up's line; nil
+    /// when there is none.
+    public func exclusiveConflict() -> String? {
+        let stationsNamed = stations.keys.sorted()
+        for station in [nil] + stationsNamed.map(Optional.some) {
+            let own = station.flatMap { stations[$0]?.secondaries }
+            let add = station.flatMap { stations[$0]?.secondariesAddToEveryones } ?? false
+            let all = own.map { add ? $0 + secondaries : $0 } ?? secondaries
+            for action in Self.exclusiveActions.sorted() {
+                var senders = deniedActions.contains(action) ? [] : ["the primary (\(stations[station ?? ""]?.url ?? url))"]
+                senders += all.filter { $0.forwards(action) }.map { "secondary \($0.url)" }
+                if senders.count > 1 {
+                    return "\(action) for \(station.map { "station '\($0)'" } ?? "every station"): \(senders[0]) and \(senders[1]) may both send it; reject it for one of them (RELAY_DENIED_ACTIONS, or the secondary's rights)"
+                }
+            }
+        }
+        return nil
     }
 
     /// One central system a station's relay side talks to, as a connection needs it.
@@ -63,6 +111,8 @@ public struct RelayConfiguration: Sendable {
         var target: String
         var authorization: String?
         var idTags: [String: String]
+        /// A secondary's settings (its rights); nil for the primary.
+        var secondary: Secondary?
     }
 
     /// The primary upstream of `station`, with the charger's own credentials where `RELAY_AUTH=forward`.
@@ -79,7 +129,7 @@ public struct RelayConfiguration: Sendable {
         return all.map { secondary in
             let id = secondary.upstreamID ?? station
             return Backend(name: "\(secondary.url)", isPrimary: false, url: secondary.url, target: secondary.url.target(for: id),
-                           authorization: secondary.password.map { Self.basic(id, $0) }, idTags: secondary.idTags)
+                           authorization: secondary.password.map { Self.basic(id, $0) }, idTags: secondary.idTags, secondary: secondary)
         }
     }
 
@@ -186,9 +236,10 @@ public struct RelayConfiguration: Sendable {
                 settings.secondaries = try entries.enumerated().map { (index, entry) throws(UpstreamURL.Invalid) -> Secondary in
                     let place = "secondary \(index + 1) of station '\(station)'"
                     guard let fields = entry as? [String: Any] else { throw UpstreamURL.Invalid(description: "an object for \(place)") }
-                    let endpoint = try Endpoint(fields, place: place)
+                    let endpoint = try Endpoint(fields, place: place, also: ", rights", rightsAllowed: true)
                     guard let url = endpoint.url else { throw UpstreamURL.Invalid(description: "a 'url' for \(place)") }
-                    return Secondary(url: url, upstreamID: endpoint.upstreamID, password: endpoint.password, idTags: endpoint.idTags)
+                    return Secondary(url: url, upstreamID: endpoint.upstreamID, password: endpoint.password, idTags: endpoint.idTags,
+                                     rights: endpoint.rights)
                 }
             }
             let endpoint = try Endpoint(rest, place: "station '\(station)'", also: ", secondaries")
@@ -199,6 +250,49 @@ public struct RelayConfiguration: Sendable {
             stations[station] = settings
         }
         return stations
+    }
+
+    /// Reads rights: an object of OCPP actions a central system sends, each `forward` or `reject`.
+    static func parseRights(_ value: Any, place: String) throws(UpstreamURL.Invalid) -> [String: Right] {
+        guard let object = value as? [String: Any] else { throw UpstreamURL.Invalid(description: "an object of actions for \(place)") }
+        var rights: [String: Right] = [:]
+        for (name, value) in object {
+            guard let action = Action.allCases.first(where: { $0.rawValue.caseInsensitiveCompare(name) == .orderedSame }),
+                action.initiator != .chargePoint
+            else {
+                throw UpstreamURL.Invalid(description: "OCPP 1.6 actions a central system sends in \(place) ('\(name)' is not one)")
+            }
+            guard let text = value as? String, let right = Right(rawValue: text.lowercased()) else {
+                throw UpstreamURL.Invalid(description: "forward or reject for '\(name)' in \(place)")
+            }
+            rights[action.rawValue] = right
+        }
+        return rights
+    }
+
+    /// Every secondary (`RELAY_SECONDARY_URLS` and the stations file's) with `defaults` under its own rights.
+    public mutating func applySecondaryRights(_ defaults: [String: Right]) {
+        guard !defaults.isEmpty else { return }
+        func apply(_ secondary: Secondary) -> Secondary {
+            var secondary = secondary
+            secondary.rights = defaults.merging(secondary.rights) { $1 }
+            return secondary
+        }
+        secondaries = secondaries.map(apply)
+        for (station, settings) in stations {
+            stations[station]?.secondaries = settings.secondaries?.map(apply)
+        }
+    }
+
+    /// Reads `RELAY_SECONDARY_RIGHTS`: `Action=forward|reject`, comma-separated.
+    public static func parseRights(_ text: String) throws(UpstreamURL.Invalid) -> [String: Right] {
+        var object: [String: Any] = [:]
+        for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2 else { throw UpstreamURL.Invalid(description: "Action=forward or Action=reject, comma-separated ('\(item)')") }
+            object[parts[0]] = parts[1]
+        }
+        return try parseRights(object, place: "RELAY_SECONDARY_RIGHTS")
     }
 
     /// Reads `RELAY_SECONDARY_URLS`: URLs, comma-separated.
@@ -213,9 +307,14 @@ public struct RelayConfiguration: Sendable {
         var upstreamID: String?
         var password: String?
         var idTags: [String: String] = [:]
+        var rights: [String: Right] = [:]
 
-        init(_ fields: [String: Any], place: String, also: String = "") throws(UpstreamURL.Invalid) {
+        init(_ fields: [String: Any], place: String, also: String = "", rightsAllowed: Bool = false) throws(UpstreamURL.Invalid) {
             for (key, value) in fields {
+                if key == "rights", rightsAllowed {
+                    rights = try RelayConfiguration.parseRights(value, place: "'rights' of \(place)")
+                    continue
+                }
                 if key == "id_tags" {
                     guard let tags = value as? [String: Any] else {
                         throw UpstreamURL.Invalid(description: "an object of id tags for 'id_tags' of \(place)")

@@ -249,18 +249,13 @@ actor RelayStation {
         socket.send(text)
     }
 
-    /// The calls a secondary central system may make: they read, and change nothing at the charger.
-    static let secondaryReads: Set<String> = [
-        Action.triggerMessage, .getConfiguration, .getDiagnostics, .getCompositeSchedule, .getLocalListVersion,
-    ].reduce(into: []) { $0.insert($1.rawValue) }
-
     /// The answer to an upstream call the charger must not get, and why: an action `RELAY_DENIED_ACTIONS` names, a
     /// control call while the owner's override is on, or an Operative for a charger the gateway made Inoperative.
     private func refusal(of call: Call) -> (Frame, String)? {
-        if !backend.isPrimary, !Self.secondaryReads.contains(call.action) {
+        if let secondary = backend.secondary, !secondary.forwards(call.action) {
             let frame = UpstreamOverride.refusal(for: call) ?? .callError(CallError(
-                messageID: call.messageID, code: .notSupported, description: "a secondary central system may only read from this charger"))
-            return (frame, "a secondary may only read")
+                messageID: call.messageID, code: .notSupported, description: "\(call.action) from this central system does not reach the charger"))
+            return (frame, "the secondary's rights")
         }
         if configuration.deniedActions.contains(call.action) {
             let frame = UpstreamOverride.refusal(for: call) ?? .callError(CallError(

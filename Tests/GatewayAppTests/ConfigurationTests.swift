@@ -25,7 +25,7 @@ import Testing
         #expect(set.offlineMode == .close && set.queueLimit == 10 && set.snoop && set.reconnectMaxDelay == .milliseconds(2500))
         for (variable, value) in [("RELAY_OFFLINE_MODE", "queue"), ("RELAY_QUEUE_MAX", "9"), ("RELAY_QUEUE_MAX", "lots"), ("RELAY_SNOOP", "maybe"),
                                   ("RELAY_RECONNECT_MAX_DELAY", "0"), ("RELAY_DENIED_ACTIONS", "Heartbeat"), ("RELAY_AUTH", "digest"),
-                                  ("RELAY_SECONDARY_URLS", "ws://a/x,ftp://b")] {
+                                  ("RELAY_SECONDARY_URLS", "ws://a/x,ftp://b"), ("RELAY_SECONDARY_RIGHTS", "Reset")] {
             #expect(throws: ConfigurationError.self) { try load(["RELAY_URL": "ws://h/ocpp", variable: value]) }
             do {
                 _ = try load(["RELAY_URL": "ws://h/ocpp", variable: value])
@@ -33,6 +33,19 @@ import Testing
                 #expect(error.variable == variable)
             }
         }
+    }
+
+    @Test func twoBackendsThatCouldBothResetStopTheStartUp() throws {
+        let both = ["RELAY_URL": "ws://main/ocpp", "RELAY_SECONDARY_URLS": "ws://sec/x", "RELAY_SECONDARY_RIGHTS": "Reset=forward"]
+        do {
+            _ = try load(both)
+            Issue.record("two backends that could both reset were taken")
+        } catch {
+            #expect(error.variable == "RELAY_SECONDARY_RIGHTS" && error.expected.contains("the primary") && error.expected.contains("ws://sec"))
+        }
+        var one = both
+        one["RELAY_DENIED_ACTIONS"] = "Reset"
+        #expect(try load(one).relay?.secondaries.first?.forwards("Reset") == true)
     }
 
     @Test func theMirroringProxysNamesWorkAndTheGatewaysOwnWin() throws {

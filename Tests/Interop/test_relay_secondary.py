@@ -32,8 +32,9 @@ def secondary():
 def gateway(tmp_path_factory, broker, primary, secondary):
     directory = tmp_path_factory.mktemp("shared")
     stations = directory / "stations.json"
-    stations.write_text(json.dumps({"S-MAP": {"secondaries": [
-        {"url": secondary.url("/sec"), "upstream_id": "SEC*1", "id_tags": {"UP-OK": "SEC-TAG"}}]}}))
+    stations.write_text(json.dumps({
+        "S-MAP": {"secondaries": [{"url": secondary.url("/sec"), "upstream_id": "SEC*1", "id_tags": {"UP-OK": "SEC-TAG"}}]},
+        "S-RIGHTS": {"secondaries": [{"url": secondary.url("/sec"), "rights": {"RemoteStartTransaction": "forward"}}]}}))
     gateway = Gateway(directory, {
         "MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "MQTT_BASEPATH": BASE, "MQTT_USESTATIONNAME": "true",
         "RELAY_URL": primary.url("/ocpp"), "RELAY_SECONDARY_URLS": secondary.url("/sec"), "RELAY_STATIONS_FILE": str(stations),
@@ -96,6 +97,21 @@ def test_a_secondary_may_read_but_not_control(gateway, secondary):
     reset, start, trigger, received = run(session())
     assert reset.status == "Rejected" and start.status == "Rejected" and trigger.status == "Accepted"
     assert [action for action, _ in received] == ["TriggerMessage"]
+
+
+def test_a_secondarys_rights_let_a_control_call_through(gateway, secondary):
+    """`rights` in the stations file: this station's secondary may start a charge (its RemoteStartTransaction reaches
+    the charger, and the charger's answer goes back to it); its Reset is still refused."""
+    async def session():
+        async with connected(gateway.url("S-RIGHTS"), "S-RIGHTS") as cp:
+            await asyncio.to_thread(secondary.wait, lambda e: e[0] == "S-RIGHTS" and e[1] == "Heartbeat")
+            start = await asyncio.to_thread(secondary.call, "S-RIGHTS", call.RemoteStartTransaction(id_tag="SEC-TAG", connector_id=1))
+            reset = await asyncio.to_thread(secondary.call, "S-RIGHTS", call.Reset(type="Soft"))
+            return start, reset, cp.received
+
+    start, reset, received = run(session())
+    assert start.status == "Accepted" and reset.status == "Rejected"
+    assert received == [("RemoteStartTransaction", {"id_tag": "SEC-TAG", "connector_id": 1})]
 
 
 def test_a_secondary_that_is_away_delays_nothing_and_gets_its_queue_in_order_when_back(gateway, primary, secondary, mqtt):

@@ -91,6 +91,29 @@ import Testing
         #expect(throws: UpstreamURL.Invalid.self) { try StationsFile.parse(Array(text.utf8)) }
     }
 
+    @Test func aSecondaryReadsUnlessItsRightsSayOtherwiseAndExclusiveActionsHaveOneSender() throws {
+        let url = try UpstreamURL("ws://main/ocpp")
+        let reader = RelayConfiguration.Secondary(url: try UpstreamURL("ws://reader/x"))
+        #expect(reader.forwards("TriggerMessage") && reader.forwards("GetConfiguration") && !reader.forwards("Reset") && !reader.forwards("RemoteStartTransaction"))
+        var configuration = RelayConfiguration(url: url, secondaries: [reader])
+        configuration.applySecondaryRights(try RelayConfiguration.parseRights("RemoteStartTransaction=forward, getconfiguration=REJECT"))
+        let secondary = try #require(configuration.secondaries.first)
+        #expect(secondary.forwards("RemoteStartTransaction") && !secondary.forwards("GetConfiguration") && secondary.forwards("TriggerMessage"))
+        #expect(configuration.exclusiveConflict() == nil)
+        configuration.applySecondaryRights(["Reset": .forward])
+        #expect(configuration.exclusiveConflict()?.hasPrefix("Reset for every station: the primary") == true)
+        configuration.deniedActions = ["Reset"]
+        #expect(configuration.exclusiveConflict() == nil)  // the primary may not: the secondary alone resets
+        // A station's own secondaries, from the file, with their own rights.
+        let stations = try RelayConfiguration.parseStations(Array(#"""
+            {"garage": {"secondaries": [{"url": "ws://a/x", "rights": {"ChangeConfiguration": "forward"}}]}}
+            """#.utf8))
+        #expect(RelayConfiguration(url: url, stations: stations).exclusiveConflict()?.contains("station 'garage'") == true)
+        for bad in ["Reset", "Reset=maybe", "Heartbeat=forward", "NoSuchAction=reject"] {
+            #expect(throws: UpstreamURL.Invalid.self) { try RelayConfiguration.parseRights(bad) }
+        }
+    }
+
     @Test func anIDTagRewriteIsReadAsWritten() throws {
         let stations = try RelayConfiguration.parseStations(Array(#"{"garage": {"id_tags": {"Card-1": "DE-ABC-1", "card-2": "DE-ABC-2"}}}"#.utf8))
         #expect(stations["garage"]?.idTags == ["Card-1": "DE-ABC-1", "card-2": "DE-ABC-2"])
@@ -103,6 +126,7 @@ import Testing
         #"{"garage": {"id_tags": {"": "b"}}}"#, #"{"garage": {"id_tags": {"card": "b", "CARD": "c"}}}"#,
         #"{"garage": {"secondaries": {"url": "ws://s"}}}"#, #"{"garage": {"secondaries": [{"upstream_id": "x"}]}}"#,
         #"{"garage": {"secondaries": [{"url": "ws://s", "secondaries": []}]}}"#, #"{"garage": {"secondaries": ["ws://s"]}}"#,
+        #"{"garage": {"rights": {"Reset": "reject"}}}"#, #"{"garage": {"secondaries": [{"url": "ws://s", "rights": {"Reset": "answer"}}]}}"#,
     ])
     func mistakesAreRefusedNamingWhatAndWhere(_ text: String) {
         #expect(throws: UpstreamURL.Invalid.self) { try RelayConfiguration.parseStations(Array(text.utf8)) }
