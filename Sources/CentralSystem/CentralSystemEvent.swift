@@ -98,6 +98,9 @@ public enum UpstreamDetail: Sendable, Hashable {
     /// The station's secondary central systems: where each connection stands and what waits for it
     /// (`<S>/relay/secondaries`).
     case secondaries([SecondaryStatus])
+    /// A backend's call refused by the sharing rules (`<S>/relay/event`, not retained): who, what, why, and who held
+    /// control.
+    case refused(backend: String, action: String, reason: String, holder: String?)
 }
 
 /// One secondary central system of a station, as MQTT shows it.

@@ -100,6 +100,13 @@ extension GatewayConfiguration {
             snoop: try reader.boolean(Settings.relaySnoop), reconnectMaxDelay: try reader.seconds(Settings.relayReconnectMaxDelay)!,
             secondaries: secondaries, ignoredStationsFileKeys: file.ignoredKeys)
         configuration.applySecondaryRights(rights)
+        func names(_ setting: Setting) -> Set<String> {
+            Set(reader.raw(setting).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        }
+        configuration.control.idle = try reader.seconds(Settings.relayControlIdle)!
+        configuration.control.preferred = names(Settings.relayControlPreferred)
+        configuration.control.blocked = names(Settings.relayControlBlocked)
+        configuration.control.minimumInterval = try reader.seconds(Settings.relayControlMinInterval, allowZero: true)!
         if let conflict = configuration.exclusiveConflict() {
             let variable = rightsText.isEmpty && !stationsFile.isEmpty ? Settings.relayStationsFile : Settings.relaySecondaryRights
             throw ConfigurationError(variable: variable.name, value: reader.raw(variable), expected: "one backend per exclusive action: \(conflict)")

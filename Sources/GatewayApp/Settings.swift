@@ -164,6 +164,14 @@ public enum Settings {
         help: "Secondary central systems (ws:// or wss://, comma-separated) that get a copy of every charger message; of their calls only reads reach the charger")
     public static let relaySecondaryRights = Setting(name: "RELAY_SECONDARY_RIGHTS", defaultValue: "",
         help: "What becomes of the secondaries' calls besides the reads they may make: Action=forward|reject, comma-separated")
+    public static let relayControlIdle = Setting(name: "RELAY_CONTROL_IDLE", defaultValue: "600",
+        help: "Seconds without a control action after which a backend's control of a shared charger is released")
+    public static let relayControlPreferred = Setting(name: "RELAY_CONTROL_PREFERRED", defaultValue: "primary",
+        help: "Backends (primary, or a secondary's name) that may take control of a shared charger from another, comma-separated")
+    public static let relayControlBlocked = Setting(name: "RELAY_CONTROL_BLOCKED", defaultValue: "",
+        help: "Backends that may never control a shared charger, comma-separated")
+    public static let relayControlMinInterval = Setting(name: "RELAY_CONTROL_MIN_INTERVAL", defaultValue: "0",
+        help: "The least seconds between two control actions of one backend on a shared charger")
     public static let relayReconnectMaxDelay = Setting(name: "RELAY_RECONNECT_MAX_DELAY", defaultValue: "30",
         help: "The longest wait between attempts to reach the upstream, seconds (the waits double from 0.5 s)")
     public static let relayOfflineMode = Setting(name: "RELAY_OFFLINE_MODE", defaultValue: "local",
@@ -185,5 +193,6 @@ public enum Settings {
         mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA, outboxMaxMessages, outboxMaxBytes,
         relayURL, relayAuth, relayPasswordFile, relayTLSCA, relayStationsFile, relayDeniedActions, relayOfflineGrace,
         relayOfflineMode, relayQueueMax, relaySnoop, relayReconnectMaxDelay, relaySecondaryURLs, relaySecondaryRights,
+        relayControlIdle, relayControlPreferred, relayControlBlocked, relayControlMinInterval,
     ]
 }

@@ -91,6 +91,11 @@ struct StationStateModel {
                          "last_error": $0.lastError.map(JSONValue.string) ?? .null])
             })
             out.update.publications.append(Publication(topic: topics.relay(station, "secondaries"), payload: list.text))
+        case .upstreamDetail(let station, .refused(let backend, let action, let reason, let holder)):
+            let event = JSONValue.object(["event": .string("refused"), "backend": .string(backend), "action": .string(action),
+                                          "reason": .string(reason), "holder": holder.map(JSONValue.string) ?? .null,
+                                          "time": .string(OCPPDateTime.format(now))])
+            out.update.publications.append(Publication(topic: topics.relay(station, "event"), payload: event.text, retain: false, cached: false))
         case .upstreamDetail(let station, .transactions(let transactions)):
             let list = JSONValue.array(transactions.map {
                 .object(["connector_id": .int($0.connectorId), "transaction_id": .int($0.local),

@@ -24,6 +24,8 @@ public final class Relay: UpstreamRelay {
     /// The lines to the secondaries, by station and the secondary's URL.
     private let secondaryLines = Mutex<[String: [String: StationLine]]>([:])
     private let reporter = Mutex<Task<Void, Never>?>(nil)
+    /// Who may control each shared station (made with the station's first connection that has secondaries).
+    private let controls = Mutex<[String: StationControl]>([:])
     /// Where each station's secondaries stand (by station and the secondary's URL), for `<S>/relay/secondaries`.
     private let secondaryStates = Mutex<[String: [String: UpstreamStatus]]>([:])
 
@@ -135,17 +137,27 @@ public final class Relay: UpstreamRelay {
 
     public func stationAttached(_ station: String, info: ConnectionInfo, close: @escaping @Sendable () async -> Void) {
         let snoop = self.snoop.map { snoop in { @Sendable (text: [UInt8], outgoing: Bool) in snoop(station, text, outgoing) } }
+        let backends = configuration.secondaries(for: station)
+        // Control is arbitrated where a station has more than one backend.
+        let control = backends.isEmpty ? nil : controls.withLock { controls in
+            if let control = controls[station] { return control }
+            let rules = configuration.control
+            let control = StationControl(rules: ControlArbiter.Rules(idle: rules.idle, preferred: rules.preferred, blocked: rules.blocked,
+                                                                     minimumInterval: rules.minimumInterval))
+            controls[station] = control
+            return control
+        }
         func connection(to backend: RelayConfiguration.Backend) -> RelayStation {
             RelayStation(station: station, line: line(of: station, to: backend), configuration: configuration, centralSystem: centralSystem,
                          group: group, tls: tls, logger: logger, backend: backend, snoop: backend.isPrimary ? snoop : nil,
                          secondaryStatus: backend.isPrimary ? nil : self.secondaryStatusHandler(station: station, name: backend.name),
-                         closeCharger: close)
+                         control: control, closeCharger: close)
         }
         let (previous, current) = stations.withLock { stations in
             let previous = stations[station]
             // Made inside the lock: the lines serve the newest connection from here on.
             let current = (primary: connection(to: configuration.primary(for: station, charger: info.authorization)),
-                           secondaries: configuration.secondaries(for: station).map(connection(to:)))
+                           secondaries: backends.map(connection(to:)))
             stations[station] = current
             return (previous, current)
         }
@@ -174,11 +186,13 @@ public final class Relay: UpstreamRelay {
 
     public func mirror(_ call: Call, action: Action, station: String) {
         guard let relayStations = stations.withLock({ $0[station] }) else { return }
+        if action == .statusNotification { controls.withLock { $0[station] }?.saw(call, action: action, answer: nil) }
         relayStations.primary.line.mirror(call, action: action)  // in order, on the caller's thread
         for secondary in relayStations.secondaries { secondary.line.mirror(call, action: action) }
     }
 
     public func answered(_ call: Call, action: Action, answer: RawJSON, station: String) {
+        controls.withLock { $0[station] }?.saw(call, action: action, answer: answer)
         let secondaries = stations.withLock { $0[station]?.secondaries } ?? []
         guard !secondaries.isEmpty else { return }
         // A start goes to each secondary with the id the charger got, which its own answer will be linked to.

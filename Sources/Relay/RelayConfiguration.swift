@@ -32,6 +32,21 @@ public struct RelayConfiguration: Sendable {
     public var secondaries: [Secondary]
     /// Top-level keys of the mirroring proxy's `config.json` the gateway ignores (logged at start-up).
     public var ignoredStationsFileKeys: [String]
+    /// Who may control a shared charger when (`RELAY_CONTROL_*`): backends by name, `primary` or a secondary's.
+    public var control = Control()
+
+    public struct Control: Sendable, Hashable {
+        /// Control is released after this long without a control action from its holder (`RELAY_CONTROL_IDLE`).
+        public var idle: Duration = .seconds(600)
+        /// Backends that may take control from another (`RELAY_CONTROL_PREFERRED`, default `primary`).
+        public var preferred: Set<String> = ["primary"]
+        /// Backends that may never control (`RELAY_CONTROL_BLOCKED`).
+        public var blocked: Set<String> = []
+        /// The least time between two control actions of one backend (`RELAY_CONTROL_MIN_INTERVAL`).
+        public var minimumInterval: Duration = .zero
+
+        public init() {}
+    }
 
     /// A secondary central system: it gets a copy of every charger message (under its own transaction ids); its
     /// answers never reach the charger, and of its calls only reads do.
@@ -44,6 +59,12 @@ public struct RelayConfiguration: Sendable {
         public var password: String?
         /// Id tags it knows by another id: the charger's tag to its own (``everyTag``: any tag not named).
         public var idTags: [String: String]
+        /// Its name in the sharing rules, events and logs (`name` in the stations file; default: the URL's host, with
+        /// the port when it is not the scheme's).
+        public var name: String {
+            explicitName ?? (url.port == (url.secure ? 443 : 80) ? url.host : "\(url.host):\(url.port)")
+        }
+        public var explicitName: String?
         /// The key of `idTags` for every tag not named (the proxy's `id_tag`).
         public static let everyTag = "*"
         /// What becomes of each of its calls to the charger: ``Right/forward`` for the reads (``readActions``) unless
@@ -104,8 +125,10 @@ public struct RelayConfiguration: Sendable {
 
     /// One central system a station's relay side talks to, as a connection needs it.
     struct Backend: Sendable {
-        /// `primary`, or the secondary's URL (in logs and in the store's keys).
+        /// `primary`, or the secondary's URL (in the store's keys).
         var name: String
+        /// `primary`, or the secondary's name (in the sharing rules and events).
+        var label: String
         var isPrimary: Bool
         var url: UpstreamURL
         var target: String
@@ -118,7 +141,7 @@ public struct RelayConfiguration: Sendable {
     /// The primary upstream of `station`, with the charger's own credentials where `RELAY_AUTH=forward`.
     func primary(for station: String, charger: String?) -> Backend {
         let (url, target) = upstream(for: station)
-        return Backend(name: "primary", isPrimary: true, url: url, target: target, authorization: authorization(for: station, charger: charger),
+        return Backend(name: "primary", label: "primary", isPrimary: true, url: url, target: target, authorization: authorization(for: station, charger: charger),
                        idTags: stations[station]?.idTags ?? [:])
     }
 
@@ -128,7 +151,7 @@ public struct RelayConfiguration: Sendable {
         let all = own.map { stations[station]?.secondariesAddToEveryones == true ? $0 + secondaries : $0 } ?? secondaries
         return all.map { secondary in
             let id = secondary.upstreamID ?? station
-            return Backend(name: "\(secondary.url)", isPrimary: false, url: secondary.url, target: secondary.url.target(for: id),
+            return Backend(name: "\(secondary.url)", label: secondary.name, isPrimary: false, url: secondary.url, target: secondary.url.target(for: id),
                            authorization: secondary.password.map { Self.basic(id, $0) }, idTags: secondary.idTags, secondary: secondary)
         }
     }
@@ -236,10 +259,12 @@ public struct RelayConfiguration: Sendable {
                 settings.secondaries = try entries.enumerated().map { (index, entry) throws(UpstreamURL.Invalid) -> Secondary in
                     let place = "secondary \(index + 1) of station '\(station)'"
                     guard let fields = entry as? [String: Any] else { throw UpstreamURL.Invalid(description: "an object for \(place)") }
-                    let endpoint = try Endpoint(fields, place: place, also: ", rights", rightsAllowed: true)
+                    let endpoint = try Endpoint(fields, place: place, also: ", rights, name", rightsAllowed: true)
                     guard let url = endpoint.url else { throw UpstreamURL.Invalid(description: "a 'url' for \(place)") }
-                    return Secondary(url: url, upstreamID: endpoint.upstreamID, password: endpoint.password, idTags: endpoint.idTags,
-                                     rights: endpoint.rights)
+                    var secondary = Secondary(url: url, upstreamID: endpoint.upstreamID, password: endpoint.password, idTags: endpoint.idTags,
+                                              rights: endpoint.rights)
+                    secondary.explicitName = endpoint.name
+                    return secondary
                 }
             }
             let endpoint = try Endpoint(rest, place: "station '\(station)'", also: ", secondaries")
@@ -308,9 +333,17 @@ public struct RelayConfiguration: Sendable {
         var password: String?
         var idTags: [String: String] = [:]
         var rights: [String: Right] = [:]
+        var name: String?
 
         init(_ fields: [String: Any], place: String, also: String = "", rightsAllowed: Bool = false) throws(UpstreamURL.Invalid) {
             for (key, value) in fields {
+                if key == "name", rightsAllowed {
+                    guard let text = value as? String, !text.isEmpty, text != "primary" else {
+                        throw UpstreamURL.Invalid(description: "a name other than 'primary' for \(place)")
+                    }
+                    name = text
+                    continue
+                }
                 if key == "rights", rightsAllowed {
                     rights = try RelayConfiguration.parseRights(value, place: "'rights' of \(place)")
                     continue

@@ -26,6 +26,8 @@ actor RelayStation {
     private let snoop: (@Sendable (_ text: [UInt8], _ outgoing: Bool) -> Void)?
     /// A secondary's connection state, for the relay to publish.
     private let secondaryStatus: (@Sendable (UpstreamStatus) -> Void)?
+    /// Who may control the station now, shared with its other backends' connections.
+    private let control: StationControl?
 
     /// The station's messages for the upstream (it outlives this connection).
     nonisolated let line: StationLine
@@ -43,8 +45,9 @@ actor RelayStation {
     init(station: String, line: StationLine, configuration: RelayConfiguration, centralSystem: CentralSystem,
          group: any EventLoopGroup, tls: NIOSSLContext?, logger: Logger, backend: RelayConfiguration.Backend,
          snoop: (@Sendable (_ text: [UInt8], _ outgoing: Bool) -> Void)?, secondaryStatus: (@Sendable (UpstreamStatus) -> Void)? = nil,
-         closeCharger: @escaping @Sendable () async -> Void) {
+         control: StationControl? = nil, closeCharger: @escaping @Sendable () async -> Void) {
         self.secondaryStatus = secondaryStatus
+        self.control = control
         self.station = station
         self.line = line
         self.generation = line.open()
@@ -278,10 +281,25 @@ actor RelayStation {
     private func callCharger(_ call: Call) async {
         if let (refusal, why) = refusal(of: call) {
             logger.notice("Refused the upstream's call", metadata: ["ocpp.action": "\(call.action.prefix(64))", "relay.why": "\(why)"])
+            centralSystem.noteUpstream(.refused(backend: backend.label, action: String(call.action.prefix(64)), reason: why, holder: nil), station: station)
             reply(refusal)
             return
         }
+        if let control, ControlArbiter.controlActions.contains(call.action),
+            case .refused(let reason, let holder) = control.request(call.action, from: backend.label) {
+            logger.notice("Refused a backend's control call", metadata: ["ocpp.action": "\(call.action)", "relay.why": "\(reason)"])
+            centralSystem.noteUpstream(.refused(backend: backend.label, action: call.action, reason: reason, holder: holder), station: station)
+            reply(UpstreamOverride.refusal(for: call) ?? .callError(CallError(messageID: call.messageID, code: .notSupported, description: reason)))
+            return
+        }
         let result = await centralSystem.sendRaw(action: call.action, payload: translatedDown(call), to: station, fromUpstream: true)
+        if call.action == Action.remoteStartTransaction.rawValue {
+            var accepted = false
+            if case .success(let answer) = result {
+                accepted = (try? PayloadCoding.decode(RemoteStartTransactionResponse.self, from: answer))?.status == .accepted
+            }
+            if !accepted { control?.remoteStartDeclined() }
+        }
         if call.action == Action.clearChargingProfile.rawValue, case .success(let answer) = result,
             (try? PayloadCoding.decode(ClearChargingProfileResponse.self, from: answer))?.status == .accepted {
             centralSystem.upstreamClearedProfiles(station: station)

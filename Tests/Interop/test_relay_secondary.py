@@ -34,11 +34,13 @@ def gateway(tmp_path_factory, broker, primary, secondary):
     stations = directory / "stations.json"
     stations.write_text(json.dumps({
         "S-MAP": {"secondaries": [{"url": secondary.url("/sec"), "upstream_id": "SEC*1", "id_tags": {"UP-OK": "SEC-TAG"}}]},
-        "S-RIGHTS": {"secondaries": [{"url": secondary.url("/sec"), "rights": {"RemoteStartTransaction": "forward"}}]}}))
+        "S-RIGHTS": {"secondaries": [{"url": secondary.url("/sec"), "rights": {"RemoteStartTransaction": "forward"}}]},
+        "S-ARB": {"secondaries": [{"url": secondary.url("/sec"), "name": "energy",
+                                   "rights": {"RemoteStartTransaction": "forward", "RemoteStopTransaction": "forward"}}]}}))
     gateway = Gateway(directory, {
         "MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "MQTT_BASEPATH": BASE, "MQTT_USESTATIONNAME": "true",
         "RELAY_URL": primary.url("/ocpp"), "RELAY_SECONDARY_URLS": secondary.url("/sec"), "RELAY_STATIONS_FILE": str(stations),
-        "RELAY_RECONNECT_MAX_DELAY": "0.5",
+        "RELAY_RECONNECT_MAX_DELAY": "0.5", "RELAY_CONTROL_PREFERRED": "nobody",
     })
     yield gateway
     gateway.stop()
@@ -112,6 +114,30 @@ def test_a_secondarys_rights_let_a_control_call_through(gateway, secondary):
     start, reset, received = run(session())
     assert start.status == "Accepted" and reset.status == "Rejected"
     assert received == [("RemoteStartTransaction", {"id_tag": "SEC-TAG", "connector_id": 1})]
+
+
+def test_one_backend_controls_a_shared_charger_at_a_time(gateway, primary, secondary, mqtt):
+    """The secondary ("energy") starts a charge and holds control: the primary's RemoteStart is refused (MQTT says who
+    held control) until the session the secondary started ends; a fault takes control from its holder at once."""
+    async def session():
+        async with connected(gateway.url("S-ARB"), "S-ARB") as cp:
+            await asyncio.to_thread(secondary.wait, lambda e: e[0] == "S-ARB" and e[1] == "Heartbeat")
+            claimed = await asyncio.to_thread(secondary.call, "S-ARB", call.RemoteStartTransaction(id_tag="UP-OK", connector_id=1))
+            started = await cp.call(call.StartTransaction(connector_id=1, id_tag="UP-OK", meter_start=0, timestamp=now()))
+            refused = await asyncio.to_thread(primary.call, "S-ARB", call.RemoteStartTransaction(id_tag="UP-OK", connector_id=2))
+            event = await asyncio.to_thread(mqtt.wait_json, f"{BASE}/S-ARB/relay/event", backend="primary")
+            await cp.call(call.StopTransaction(meter_stop=10, timestamp=now(), transaction_id=started.transaction_id))
+            released = await asyncio.to_thread(primary.call, "S-ARB", call.RemoteStartTransaction(id_tag="UP-OK", connector_id=2))
+            # The primary holds control now; a fault at the charger takes it away, and the secondary may claim it.
+            await cp.call(call.StatusNotification(connector_id=0, error_code="GroundFailure", status="Faulted"))
+            after_fault = await asyncio.to_thread(secondary.call, "S-ARB", call.RemoteStopTransaction(transaction_id=started.transaction_id))
+            return claimed, refused, event, released, after_fault, cp.received
+
+    claimed, refused, event, released, after_fault, received = run(session())
+    assert claimed.status == "Accepted" and refused.status == "Rejected" and released.status == "Accepted"
+    assert after_fault.status == "Accepted"
+    assert event["action"] == "RemoteStartTransaction" and event["holder"] == "energy" and "energy holds control" in event["reason"]
+    assert [action for action, _ in received] == ["RemoteStartTransaction", "RemoteStartTransaction", "RemoteStopTransaction"]
 
 
 def test_a_secondary_that_is_away_delays_nothing_and_gets_its_queue_in_order_when_back(gateway, primary, secondary, mqtt):
