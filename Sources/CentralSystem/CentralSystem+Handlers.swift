@@ -188,7 +188,7 @@ extension CentralSystem {
             if configuration.authorizedTags.contains(where: { $0.caseInsensitiveCompare(idTag) == .orderedSame }) {
                 return .accepted
             }
-            if let until = state.remoteStartTags[station]?[idTag.lowercased()], until > moment {
+            if let start = state.remoteStartTags[station]?[idTag.lowercased()], start.until > moment {
                 return .accepted
             }
             return .invalid
@@ -200,7 +200,8 @@ extension CentralSystem {
         let (transaction, superseded, save) = state.withLock { state in
             let transaction = Transaction(
                 id: TransactionIDs.next(after: state.persisted.lastTransactionID, at: now()), station: station,
-                connectorId: request.connectorId, idTag: request.idTag.value, meterStart: request.meterStart, startedAt: request.timestamp)
+                connectorId: request.connectorId, idTag: request.idTag.value, meterStart: request.meterStart, startedAt: request.timestamp,
+                provider: Self.provider(of: request.idTag.value, station: station, at: now(), in: state))
             let superseded = Self.closeOpen(on: request.connectorId, of: station, for: transaction.id, in: &state)
             state.persisted.lastTransactionID = transaction.id
             state.persisted.activeTransactions[transaction.id] = transaction
@@ -224,6 +225,13 @@ extension CentralSystem {
         return StartTransactionResponse(idTagInfo: IdTagInfo(status: status), transactionId: transaction.id)
     }
 
+    /// Who started a transaction with `idTag`: the one whose remote start for that tag the charger accepted within the
+    /// window, else the charger (a tag presented there).
+    static func provider(of idTag: String, station: String, at moment: Date, in state: State) -> String {
+        guard let start = state.remoteStartTags[station]?[idTag.lowercased()], start.until > moment else { return "charger" }
+        return start.provider
+    }
+
     /// A connector has one transaction at a time: a start on a connector whose transaction is still open (its stop was
     /// lost, or the charger restarted mid-session) ends that one. Takes the open ones out of `state` and returns them
     /// (for the save, and for ``recordSuperseded(_:by:newID:station:)`` once it is written). 5,000 starts on one connector
@@ -245,7 +253,8 @@ extension CentralSystem {
             ])
             try? store.record(CompletedTransaction(
                 id: old.id, station: station, connectorId: old.connectorId, idTag: old.idTag, meterStart: old.meterStart,
-                meterStop: request.meterStart, startedAt: old.startedAt, stoppedAt: request.timestamp, stopReason: "Superseded"))
+                meterStop: request.meterStart, startedAt: old.startedAt, stoppedAt: request.timestamp, stopReason: "Superseded",
+                provider: old.provider))
         }
     }
 
@@ -274,7 +283,8 @@ extension CentralSystem {
         try store.record(CompletedTransaction(
             id: request.transactionId, station: station, connectorId: transaction?.connectorId,
             idTag: transaction?.idTag ?? request.idTag?.value, meterStart: transaction?.meterStart, meterStop: request.meterStop,
-            startedAt: transaction?.startedAt, stoppedAt: request.timestamp, stopReason: (request.reason ?? .local).rawValue))
+            startedAt: transaction?.startedAt, stoppedAt: request.timestamp, stopReason: (request.reason ?? .local).rawValue,
+            provider: transaction?.provider))
         // Stopping is never refused; the tag that started the transaction, or any listed tag, is Accepted.
         var info: IdTagInfo?
         if let idTag = request.idTag?.value {

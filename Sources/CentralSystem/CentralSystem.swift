@@ -48,7 +48,8 @@ public final class CentralSystem: Sendable {
         /// Tasks waiting for a station to connect.
         var connectionWaiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
         /// Tags of accepted RemoteStartTransaction calls, by station, with when they stop being accepted.
-        var remoteStartTags: [String: [String: Date]] = [:]
+        /// Accepted remote starts by station and id tag (lower case): until when, and who asked.
+        var remoteStartTags: [String: [String: RemoteStart]] = [:]
         /// The revision of the last save made (``StateSave/revision``).
         var revision: UInt64 = 0
         /// Relay mode: where each station's upstream connection stands, last said.
@@ -345,8 +346,11 @@ public final class CentralSystem: Sendable {
     }
 
     /// The same, saying whose call it is.
-    /// - Parameter fromUpstream: relay mode: the call is the upstream central system's, not the gateway's own.
-    public func sendRaw(action: String, payload: RawJSON, to station: String, fromUpstream: Bool) async -> Result<RawJSON, CommandError> {
+    /// - Parameters:
+    ///   - fromUpstream: relay mode: the call is a central system's the gateway relays, not the gateway's own.
+    ///   - provider: relay mode: which of them (`primary`, a secondary's name), for the transactions it starts.
+    public func sendRaw(action: String, payload: RawJSON, to station: String, fromUpstream: Bool,
+                        provider: String? = nil) async -> Result<RawJSON, CommandError> {
         guard let session = state.withLock({ $0.sessions[station] }) else {
             return .failure(.notConnected(station))
         }
@@ -354,7 +358,7 @@ public final class CentralSystem: Sendable {
         let result = await session.call(action: action, payload: payload)
         OCPPMetrics.sent(action: action, result: result, after: ContinuousClock.now - started)
         if action == Action.remoteStartTransaction.rawValue, case .success(let answer) = result {
-            noteRemoteStart(request: payload, answer: answer, station: station)
+            noteRemoteStart(request: payload, answer: answer, station: station, provider: provider ?? (fromUpstream ? "primary" : "mqtt"))
         }
         if !fromUpstream, action == Action.changeAvailability.rawValue, case .success(let answer) = result {
             noteLocalAvailability(request: payload, answer: answer, station: station)
@@ -365,13 +369,13 @@ public final class CentralSystem: Sendable {
 
 
     /// Remembers the id tag of an accepted remote start, so the charger's Authorize and StartTransaction for it succeed.
-    private func noteRemoteStart(request: RawJSON, answer: RawJSON, station: String) {
+    private func noteRemoteStart(request: RawJSON, answer: RawJSON, station: String, provider: String) {
         guard let start = try? PayloadCoding.decode(RemoteStartTransactionRequest.self, from: request),
             let response = try? PayloadCoding.decode(RemoteStartTransactionResponse.self, from: answer),
             response.status == .accepted
         else { return }
         let until = now().addingTimeInterval(configuration.remoteStartAuthorizationWindow.seconds)
-        state.withLock { $0.remoteStartTags[station, default: [:]][start.idTag.value.lowercased()] = until }
+        state.withLock { $0.remoteStartTags[station, default: [:]][start.idTag.value.lowercased()] = RemoteStart(until: until, provider: provider) }
     }
 
     private func updateConnectedGauge() {
@@ -383,6 +387,12 @@ public final class CentralSystem: Sendable {
         logger[metadataKey: "ocpp.station_id"] = "\(station)"
         return logger
     }
+}
+
+/// An accepted remote start: until when its tag is authorized, and who asked (``Transaction/provider``).
+struct RemoteStart: Sendable {
+    var until: Date
+    var provider: String
 }
 
 extension Duration {

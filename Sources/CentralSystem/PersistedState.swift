@@ -87,8 +87,12 @@ public struct Transaction: Codable, Sendable, Hashable {
     /// The meter reading at the start, in Wh.
     public var meterStart: Int
     public var startedAt: Date
+    /// Who started it: `charger` (a tag at the charger), `mqtt` (the MQTT `remote_start`), or in relay mode the
+    /// backend whose accepted RemoteStartTransaction led to it (`primary`, a secondary's name). Nil before 0.6.
+    public var provider: String?
 
-    public init(id: Int, station: String, connectorId: Int, idTag: String, meterStart: Int, startedAt: Date) {
+    public init(id: Int, station: String, connectorId: Int, idTag: String, meterStart: Int, startedAt: Date, provider: String? = nil) {
+        self.provider = provider
         self.id = id
         self.station = station
         self.connectorId = connectorId
@@ -110,14 +114,17 @@ public struct CompletedTransaction: Codable, Sendable, Hashable {
     public var startedAt: Date?
     public var stoppedAt: Date
     public var stopReason: String
+    /// Who started it (``Transaction/provider``); nil when not known.
+    public var provider: String?
 
     /// Wh charged, when the start is known.
     public var energy: Int? { meterStart.map { meterStop - $0 } }
 
     public init(
         id: Int, station: String, connectorId: Int?, idTag: String?, meterStart: Int?, meterStop: Int,
-        startedAt: Date?, stoppedAt: Date, stopReason: String
+        startedAt: Date?, stoppedAt: Date, stopReason: String, provider: String? = nil
     ) {
+        self.provider = provider
         self.id = id
         self.station = station
         self.connectorId = connectorId

@@ -235,12 +235,15 @@ extension CentralSystem {
     /// Keeps a transaction the upstream started, under its id, so MQTT shows it and `remote_stop` finds it; an open
     /// one on the same connector ends, into the history as superseded (as a start does here).
     private func recordUpstreamStart(_ request: StartTransactionRequest, _ response: StartTransactionResponse, station: String) {
-        let transaction = Transaction(id: response.transactionId, station: station, connectorId: request.connectorId,
-                                      idTag: request.idTag.value, meterStart: request.meterStart, startedAt: request.timestamp)
-        let (superseded, save) = state.withLock { state in
+        let moment = now()
+        let (superseded, save, transaction) = state.withLock { state in
+            let transaction = Transaction(id: response.transactionId, station: station, connectorId: request.connectorId,
+                                          idTag: request.idTag.value, meterStart: request.meterStart, startedAt: request.timestamp,
+                                          provider: Self.provider(of: request.idTag.value, station: station, at: moment, in: state))
+            if response.idTagInfo.status == .accepted { state.remoteStartTags[station]?.removeValue(forKey: request.idTag.value.lowercased()) }
             let superseded = Self.closeOpen(on: request.connectorId, of: station, for: transaction.id, in: &state)
             state.persisted.activeTransactions[transaction.id] = transaction
-            return (superseded, state.save(transactions: [transaction.id] + superseded.map(\.id)))
+            return (superseded, state.save(transactions: [transaction.id] + superseded.map(\.id)), transaction)
         }
         do {
             try store.save(save)
@@ -262,7 +265,8 @@ extension CentralSystem {
             try store.record(CompletedTransaction(
                 id: request.transactionId, station: station, connectorId: transaction?.connectorId,
                 idTag: transaction?.idTag ?? request.idTag?.value, meterStart: transaction?.meterStart, meterStop: request.meterStop,
-                startedAt: transaction?.startedAt, stoppedAt: request.timestamp, stopReason: (request.reason ?? .local).rawValue))
+                startedAt: transaction?.startedAt, stoppedAt: request.timestamp, stopReason: (request.reason ?? .local).rawValue,
+                provider: transaction?.provider))
         } catch {
             logger.error("Cannot save the stop of the upstream's transaction", metadata: ["ocpp.station_id": "\(station)", "error": "\(error)"])
         }

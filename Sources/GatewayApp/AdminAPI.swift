@@ -20,6 +20,8 @@ struct AdminAPI: Sendable {
     let eventLoops: any EventLoopGroup
     /// Who may use what.
     let access: AdminAccess
+    /// The price of a kWh by provider (`PROVIDER_PRICES`).
+    var prices: [String: Double] = [:]
 
     func respond(_ request: HTTPRequestHead) async -> AdminResponse {
         let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
@@ -72,11 +74,14 @@ struct AdminAPI: Sendable {
         }
         func date(_ value: Date?) -> String { value.map(OCPPDateTime.format) ?? "" }
         if csv {
-            var out = "transaction_id,station,connector_id,id_tag,started_at,stopped_at,meter_start_wh,meter_stop_wh,energy_wh,stop_reason\n"
+            var out = "transaction_id,station,connector_id,id_tag,started_at,stopped_at,meter_start_wh,meter_stop_wh,energy_wh,stop_reason,provider,amount\n"
             for t in history {
-                let fields = [String(t.id), t.station, t.connectorId.map(String.init) ?? "", t.idTag ?? "", date(t.startedAt),
-                              date(t.stoppedAt), t.meterStart.map(String.init) ?? "", String(t.meterStop),
-                              t.energy.map(String.init) ?? "", t.stopReason]
+                let connector: String = t.connectorId.map(String.init) ?? ""
+                let start: String = t.meterStart.map(String.init) ?? ""
+                let energy: String = t.energy.map(String.init) ?? ""
+                let money: String = amount(t).map { String($0) } ?? ""
+                let fields: [String] = [String(t.id), t.station, connector, t.idTag ?? "", date(t.startedAt), date(t.stoppedAt), start,
+                                        String(t.meterStop), energy, t.stopReason, t.provider ?? "", money]
                 out += fields.map(Self.csvField).joined(separator: ",") + "\n"
             }
             return AdminResponse(status: .ok, contentType: "text/csv; charset=utf-8", body: out)
@@ -88,9 +93,16 @@ struct AdminAPI: Sendable {
                 "id_tag": t.idTag.map { .string($0) } ?? .null, "started_at": t.startedAt.map { .string(OCPPDateTime.format($0)) } ?? .null,
                 "stopped_at": .string(date(t.stoppedAt)), "meter_start_wh": optional(t.meterStart), "meter_stop_wh": .int(t.meterStop),
                 "energy_wh": optional(t.energy), "stop_reason": .string(t.stopReason),
+                "provider": t.provider.map { .string($0) } ?? .null, "amount": amount(t).map { .double($0) } ?? .null,
             ])
         }
         return .json(JSONValue.array(items).text + "\n")
+    }
+
+    /// The transaction's energy at its provider's price, rounded to the cent; nil without both.
+    private func amount(_ t: CompletedTransaction) -> Double? {
+        guard let energy = t.energy, let provider = t.provider, let price = prices[provider] else { return nil }
+        return (Double(energy) / 1000 * price * 100).rounded() / 100
     }
 
     /// RFC 4180: quoted when it holds a comma, a quote or a line break.

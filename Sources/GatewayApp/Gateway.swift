@@ -114,7 +114,8 @@ public enum Gateway {
         let api = AdminAPI(
             centralSystem: centralSystem, server: server, bridge: bridge, registry: registry,
             dataDirectory: configuration.dataDirectory, readyRequiresMQTT: configuration.admin.readyRequiresMQTT,
-            eventLoops: eventLoops, access: AdminAccess(token: configuration.admin.token, host: configuration.admin.host))
+            eventLoops: eventLoops, access: AdminAccess(token: configuration.admin.token, host: configuration.admin.host),
+            prices: configuration.admin.prices)
         if configuration.admin.token == nil, !api.access.isLoopbackOnly {
             logger.warning("The admin API has no ADMIN_TOKEN: /api/* answers 403 on this listener; set ADMIN_TOKEN (or ADMIN_TOKEN_FILE), or ADMIN_ADDR=127.0.0.1", metadata: [
                 "admin.address": "\(configuration.admin.host)",

@@ -33,6 +33,8 @@ public struct GatewayConfiguration: Sendable {
         public var readyRequiresMQTT: Bool
         /// What the admin API asks for (`ADMIN_TOKEN`, `ADMIN_TOKEN_FILE`); nil: no token.
         public var token: String?
+        /// The price of a kWh by who started the transaction (`PROVIDER_PRICES`), for the history's amounts.
+        public var prices: [String: Double] = [:]
     }
 
     /// Where and how logs are written.
@@ -84,11 +86,26 @@ public struct GatewayConfiguration: Sendable {
                 host: try reader.string(Settings.adminAddr),
                 port: try reader.integer(Settings.adminPort, in: 0...65_535, expected: "a port number from 0 to 65535"),
                 readyRequiresMQTT: try reader.boolean(Settings.readyRequiresMQTT),
-                token: try adminToken(reader, workingDirectory: workingDirectory)),
+                token: try adminToken(reader, workingDirectory: workingDirectory), prices: try providerPrices(reader)),
             logging: try loggingConfiguration(reader),
             shutdownTimeout: try reader.seconds(Settings.shutdownTimeout)!,
             eventLoopThreads: try eventLoopThreads(reader, coreCount: System.coreCount),
             relay: try relayConfiguration(reader, workingDirectory: workingDirectory))
+    }
+
+    /// `PROVIDER_PRICES`: `provider=price per kWh`, comma-separated (`primary=0.35,charger=0.30`).
+    static func providerPrices(_ reader: SettingsReader) throws(ConfigurationError) -> [String: Double] {
+        let text = reader.raw(Settings.providerPrices)
+        var prices: [String: Double] = [:]
+        for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, let price = Double(parts[1]), price.isFinite, price >= 0 else {
+                throw ConfigurationError(variable: Settings.providerPrices.name, value: text,
+                                         expected: "provider=price per kWh, comma-separated, such as primary=0.35,charger=0.30")
+            }
+            prices[parts[0]] = price
+        }
+        return prices
     }
 
     /// `auto`: half the cores the process may use, at least one. The broker usually runs on the same machine, and

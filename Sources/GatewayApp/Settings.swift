@@ -172,6 +172,8 @@ public enum Settings {
         help: "Backends that may never control a shared charger, comma-separated")
     public static let relayControlMinInterval = Setting(name: "RELAY_CONTROL_MIN_INTERVAL", defaultValue: "0",
         help: "The least seconds between two control actions of one backend on a shared charger")
+    public static let providerPrices = Setting(name: "PROVIDER_PRICES", defaultValue: "",
+        help: "Price of a kWh by who started the transaction (charger, mqtt, primary, a secondary's name), comma-separated: primary=0.35,charger=0.30")
     public static let relayReconnectMaxDelay = Setting(name: "RELAY_RECONNECT_MAX_DELAY", defaultValue: "30",
         help: "The longest wait between attempts to reach the upstream, seconds (the waits double from 0.5 s)")
     public static let relayOfflineMode = Setting(name: "RELAY_OFFLINE_MODE", defaultValue: "local",
@@ -193,6 +195,6 @@ public enum Settings {
         mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA, outboxMaxMessages, outboxMaxBytes,
         relayURL, relayAuth, relayPasswordFile, relayTLSCA, relayStationsFile, relayDeniedActions, relayOfflineGrace,
         relayOfflineMode, relayQueueMax, relaySnoop, relayReconnectMaxDelay, relaySecondaryURLs, relaySecondaryRights,
-        relayControlIdle, relayControlPreferred, relayControlBlocked, relayControlMinInterval,
+        relayControlIdle, relayControlPreferred, relayControlBlocked, relayControlMinInterval, providerPrices,
     ]
 }

@@ -292,7 +292,8 @@ actor RelayStation {
             reply(UpstreamOverride.refusal(for: call) ?? .callError(CallError(messageID: call.messageID, code: .notSupported, description: reason)))
             return
         }
-        let result = await centralSystem.sendRaw(action: call.action, payload: translatedDown(call), to: station, fromUpstream: true)
+        let result = await centralSystem.sendRaw(action: call.action, payload: translatedDown(call), to: station, fromUpstream: true,
+                                                 provider: backend.label)
         if call.action == Action.remoteStartTransaction.rawValue {
             var accepted = false
             if case .success(let answer) = result {

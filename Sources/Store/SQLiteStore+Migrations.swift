@@ -10,7 +10,7 @@ import MQTTBridge
 /// database becomes. A change of a row format is a new schema version with a step of its own.
 extension SQLiteStore {
     /// The version this code reads and writes (`PRAGMA user_version`).
-    static let schemaVersion = 8
+    static let schemaVersion = 9
 
     func migrate(importing directory: String) throws {
         let version = try database.userVersion
@@ -30,6 +30,7 @@ extension SQLiteStore {
             if version < 6 { try Self.migrateToVersion6(database) }
             if version < 7 { forgottenStations = try Self.migrateToVersion7(database) }
             if version < 8 { try Self.migrateToVersion8(database) }
+            if version < 9 { try Self.migrateToVersion9(database) }
             // A new database brings in the file store's data. The schema is today's by now, so today's writers are
             // the right ones here.
             if let legacy { try importFiles(legacy) }
@@ -161,5 +162,15 @@ extension SQLiteStore {
                 station TEXT NOT NULL, tag TEXT NOT NULL, status TEXT NOT NULL, expiry INTEGER, parent TEXT,
                 PRIMARY KEY (station, tag));
             """)
+    }
+
+    /// Version 9: who started each transaction (issue 22: `charger`, `mqtt`, or a relayed backend), open and ended;
+    /// `NULL` for the transactions from before.
+    private static func migrateToVersion9(_ database: SQLiteDatabase) throws {
+        for table in ["active_transactions", "transactions"] {
+            var present = false
+            try database.run("SELECT 1 FROM pragma_table_info('\(table)') WHERE name = 'provider'") { _ in present = true }
+            if !present { try database.execute("ALTER TABLE \(table) ADD COLUMN provider TEXT;") }
+        }
     }
 }

@@ -30,9 +30,9 @@ extension SQLiteStore {
         }
         for active in save.transactions {
             if let transaction = active.transaction {
-                try database.run("INSERT OR REPLACE INTO active_transactions (id, station, connector_id, id_tag, meter_start, started_at) VALUES (?, ?, ?, ?, ?, ?)",
+                try database.run("INSERT OR REPLACE INTO active_transactions (id, station, connector_id, id_tag, meter_start, started_at, provider) VALUES (?, ?, ?, ?, ?, ?, ?)",
                                  [.int(Int64(active.id)), .text(transaction.station), .int(Int64(transaction.connectorId)), .text(transaction.idTag),
-                                  .int(Int64(transaction.meterStart)), .int(Self.millis(transaction.startedAt))])
+                                  .int(Int64(transaction.meterStart)), .int(Self.millis(transaction.startedAt)), .init(transaction.provider)])
             } else {
                 try database.run("DELETE FROM active_transactions WHERE id = ?", [.int(Int64(active.id))])
             }
@@ -72,11 +72,11 @@ extension SQLiteStore {
             state.stations[station, default: StationRecord()].connectors =
                 (state.stations[station]?.connectors ?? [:]).merging([row.int(1) ?? 0: ConnectorStatus(status: row.text(2) ?? "", errorCode: row.text(3) ?? "")]) { _, new in new }
         }
-        try database.run("SELECT id, station, connector_id, id_tag, meter_start, started_at FROM active_transactions") { row in
+        try database.run("SELECT id, station, connector_id, id_tag, meter_start, started_at, provider FROM active_transactions") { row in
             let id = row.int(0) ?? 0
             state.activeTransactions[id] = Transaction(
                 id: id, station: row.text(1) ?? "", connectorId: row.int(2) ?? 0, idTag: row.text(3) ?? "",
-                meterStart: row.int(4) ?? 0, startedAt: Self.date(row.int(5) ?? 0))
+                meterStart: row.int(4) ?? 0, startedAt: Self.date(row.int(5) ?? 0), provider: row.text(6))
         }
         return state
     }
@@ -88,18 +88,18 @@ extension SQLiteStore {
     func insert(_ t: CompletedTransaction) throws {
         // A stop the charger sends again (its answer was lost) has the same station, id and time: kept once.
         try database.run("""
-            INSERT INTO transactions (id, station, connector_id, id_tag, meter_start, meter_stop, started_at, stopped_at, stop_reason)
-            SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+            INSERT INTO transactions (id, station, connector_id, id_tag, meter_start, meter_stop, started_at, stopped_at, stop_reason, provider)
+            SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
             WHERE NOT EXISTS (SELECT 1 FROM transactions WHERE station = ?2 AND stopped_at = ?8 AND id = ?1)
             """, [.int(Int64(t.id)), .text(t.station), .init(t.connectorId), .init(t.idTag), .init(t.meterStart),
                   .int(Int64(t.meterStop)), t.startedAt.map { .int(Self.millis($0)) } ?? .null, .int(Self.millis(t.stoppedAt)),
-                  .text(t.stopReason)])
+                  .text(t.stopReason), .init(t.provider)])
     }
 
     public func history(station: String?, since: Date?) throws -> [CompletedTransaction] {
         try locked {
             var out: [CompletedTransaction] = []
-            var sql = "SELECT id, station, connector_id, id_tag, meter_start, meter_stop, started_at, stopped_at, stop_reason FROM transactions WHERE stopped_at >= ?"
+            var sql = "SELECT id, station, connector_id, id_tag, meter_start, meter_stop, started_at, stopped_at, stop_reason, provider FROM transactions WHERE stopped_at >= ?"
             var values: [SQLiteDatabase.Value] = [.int(since.map(Self.millis) ?? Int64.min)]
             if let station {
                 sql += " AND station = ?"
@@ -109,7 +109,7 @@ extension SQLiteStore {
                 out.append(CompletedTransaction(
                     id: row.int(0) ?? 0, station: row.text(1) ?? "", connectorId: row.int(2), idTag: row.text(3),
                     meterStart: row.int(4), meterStop: row.int(5) ?? 0, startedAt: row.int(6).map(Self.date),
-                    stoppedAt: Self.date(row.int(7) ?? 0), stopReason: row.text(8) ?? ""))
+                    stoppedAt: Self.date(row.int(7) ?? 0), stopReason: row.text(8) ?? "", provider: row.text(9)))
             }
             return out
         }

@@ -340,7 +340,8 @@ def test_a_signal_while_starting_is_not_lost(tmp_path, broker):
 def test_transaction_history_as_json_and_csv(start_gateway, tmp_path):
     import csv
     import io
-    first = start_gateway(data_dir=tmp_path)
+    prices = {"PROVIDER_PRICES": "charger=0.40, mqtt=0.10"}
+    first = start_gateway(data_dir=tmp_path, env=prices)
 
     async def charge(gateway, station, meter_start, meter_stop, stop_id=None):
         async with connected(gateway.url(station)) as cp:
@@ -354,8 +355,17 @@ def test_transaction_history_as_json_and_csv(start_gateway, tmp_path):
         async with connected(first.url("STREET")) as cp:
             return (await cp.call(call.StartTransaction(connector_id=2, id_tag="TAG-OK", meter_start=500, timestamp=now()))).transaction_id
     open_id = run(start_only())
+
+    # A charge started from MQTT (here the harness's console, the same path as <S>/cmd): its provider is mqtt.
+    async def remote_charge():
+        async with connected(first.url("DRIVEWAY"), "DRIVEWAY") as cp:
+            command = first.command("DRIVEWAY", "RemoteStartTransaction", {"idTag": "REMOTE-1", "connectorId": 1})
+            assert (await asyncio.to_thread(first.result, command))["ok"]
+            started = await cp.call(call.StartTransaction(connector_id=1, id_tag="REMOTE-1", meter_start=0, timestamp=now()))
+            await cp.call(call.StopTransaction(meter_stop=2000, timestamp=now(), transaction_id=started.transaction_id))
+    run(remote_charge())
     assert first.stop() == 0
-    second = start_gateway(data_dir=tmp_path)
+    second = start_gateway(data_dir=tmp_path, env=prices)
 
     async def stop_after_restart():
         async with connected(second.url("STREET")) as cp:
@@ -365,9 +375,10 @@ def test_transaction_history_as_json_and_csv(start_gateway, tmp_path):
     status, kind, body = get(second, "/api/transactions")
     assert status == 200 and kind == "application/json"
     history = json.loads(body)
-    assert [(t["station"], t["energy_wh"], t["connector_id"]) for t in history] == [("GARAGE", 7500, 1), ("STREET", 2000, 2)]
+    assert [(t["station"], t["energy_wh"], t["connector_id"], t["provider"], t["amount"]) for t in history] == [
+        ("GARAGE", 7500, 1, "charger", 3.0), ("DRIVEWAY", 2000, 1, "mqtt", 0.2), ("STREET", 2000, 2, "charger", 0.8)]
     assert set(history[0]) == {"transaction_id", "station", "connector_id", "id_tag", "started_at", "stopped_at",
-                               "meter_start_wh", "meter_stop_wh", "energy_wh", "stop_reason"}
+                               "meter_start_wh", "meter_stop_wh", "energy_wh", "stop_reason", "provider", "amount"}
     assert json.loads(get(second, "/api/transactions?station=STREET")[2])[0]["transaction_id"] == open_id
     assert json.loads(get(second, "/api/transactions?since=2999-01-01T00:00:00Z")[2]) == []
     assert get(second, "/api/transactions?since=yesterday")[0] == 400
@@ -376,6 +387,6 @@ def test_transaction_history_as_json_and_csv(start_gateway, tmp_path):
     assert status == 200 and kind.startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(body)))
     assert list(rows[0]) == ["transaction_id", "station", "connector_id", "id_tag", "started_at", "stopped_at",
-                             "meter_start_wh", "meter_stop_wh", "energy_wh", "stop_reason"]
+                             "meter_start_wh", "meter_stop_wh", "energy_wh", "stop_reason", "provider", "amount"]
     assert rows == [dict(rows[0], station="GARAGE", meter_start_wh="1000", meter_stop_wh="8500", energy_wh="7500",
-                         stop_reason="EVDisconnected", connector_id="1", id_tag="TAG-OK")]
+                         stop_reason="EVDisconnected", connector_id="1", id_tag="TAG-OK", provider="charger", amount="3.0")]

@@ -3,6 +3,7 @@ charger message under the secondary's own station id, id tags and transaction id
 own; of its calls only reads reach the charger. Two upstreams (upstream.py) and one relaying gateway for the module."""
 import asyncio
 import json
+import urllib.request
 
 import pytest
 
@@ -138,6 +139,9 @@ def test_one_backend_controls_a_shared_charger_at_a_time(gateway, primary, secon
     assert after_fault.status == "Accepted"
     assert event["action"] == "RemoteStartTransaction" and event["holder"] == "energy" and "energy holds control" in event["reason"]
     assert [action for action, _ in received] == ["RemoteStartTransaction", "RemoteStartTransaction", "RemoteStopTransaction"]
+    # The history says who started the session: the secondary, by its name.
+    with urllib.request.urlopen(f"http://127.0.0.1:{gateway.admin_port}/api/transactions?station=S-ARB", timeout=5) as response:
+        assert [t["provider"] for t in json.load(response)] == ["energy"]
 
 
 def test_a_secondary_that_is_away_delays_nothing_and_gets_its_queue_in_order_when_back(gateway, primary, secondary, mqtt):

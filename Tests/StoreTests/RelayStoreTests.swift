@@ -1,3 +1,4 @@
+import CentralSystem
 import Foundation
 import OCPP
 import Relay
@@ -34,5 +35,22 @@ import Testing
         #expect(backlog.verdicts == ["tag-1": TagVerdict(status: .accepted, expiry: expiry, parentIdTag: "FLEET"), "tag-2": TagVerdict(status: .blocked)])
         let empty = try SQLiteStore(directory: dir).relayBacklog(of: "CP3")
         #expect(empty.messages.isEmpty && empty.facts == RelayFacts() && empty.links.isEmpty && empty.verdicts.isEmpty)
+    }
+
+    @Test func whoStartedATransactionIsKeptOpenAndEnded() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("provider-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let start = Date(timeIntervalSince1970: 1_900_000_000)
+        do {
+            let store = try SQLiteStore(directory: dir)
+            var state = PersistedState()
+            state.activeTransactions[7] = Transaction(id: 7, station: "CP1", connectorId: 1, idTag: "T", meterStart: 0, startedAt: start, provider: "energy")
+            try store.save(state)
+            try store.record(CompletedTransaction(id: 6, station: "CP1", connectorId: 1, idTag: "T", meterStart: 0, meterStop: 10,
+                                                  startedAt: start, stoppedAt: start, stopReason: "Local", provider: "mqtt"))
+        }
+        let store = try SQLiteStore(directory: dir)
+        #expect(try (store as StateStore).load().activeTransactions[7]?.provider == "energy")
+        #expect(try store.history(station: nil, since: nil).map(\.provider) == ["mqtt"])
     }
 }
