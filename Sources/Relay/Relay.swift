@@ -26,8 +26,9 @@ public final class Relay: UpstreamRelay {
     private let reporter = Mutex<Task<Void, Never>?>(nil)
     /// Who may control each shared station (made with the station's first connection that has secondaries).
     private let controls = Mutex<[String: StationControl]>([:])
-    /// Where each station's secondaries stand (by station and the secondary's URL), for `<S>/relay/secondaries`.
-    private let secondaryStates = Mutex<[String: [String: UpstreamStatus]]>([:])
+    /// Where each station's secondaries stand (by station and the secondary's URL), and what `<S>/relay/secondaries`
+    /// says now, by station.
+    private let secondaryStates = Mutex<(states: [String: [String: UpstreamStatus]], published: [String: [SecondaryStatus]])>(([:], [:]))
 
     /// - Parameter snoop: with `RELAY_SNOOP`, gets every frame to (`outgoing`) and from the upstream.
     /// - Throws: when `RELAY_TLS_CA` cannot be read.
@@ -59,9 +60,7 @@ public final class Relay: UpstreamRelay {
                     for (station, line) in self.lines.withLock({ $0 }) {
                         if let depth = line.queueReport() { self.centralSystem.noteUpstream(.queue(depth), station: station) }
                     }
-                    for (station, lines) in self.secondaryLines.withLock({ $0 }) where lines.values.contains(where: { $0.queueReport() != nil }) {
-                        self.publishSecondaries(of: station)
-                    }
+                    for station in self.secondaryLines.withLock({ Array($0.keys) }) { self.publishSecondaries(of: station) }
                     try? await Task.sleep(for: .seconds(1))
                 }
             }
@@ -76,25 +75,32 @@ public final class Relay: UpstreamRelay {
     private func secondaryStatusHandler(station: String, name: String) -> @Sendable (UpstreamStatus) -> Void {
         { [weak self] status in
             guard let self else { return }
-            secondaryStates.withLock { states in
+            secondaryStates.withLock { secondaries in
                 var merged = status
                 // A state without an error keeps the last one (as `<S>/relay/last_error` does).
-                if merged.lastError == nil { merged.lastError = states[station]?[name]?.lastError }
-                states[station, default: [:]][name] = merged
+                if merged.lastError == nil { merged.lastError = secondaries.states[station]?[name]?.lastError }
+                secondaries.states[station, default: [:]][name] = merged
             }
             publishSecondaries(of: station)
         }
     }
 
-    /// Publishes where each of the station's secondaries stands (`<S>/relay/secondaries`).
+    /// Publishes where each of the station's secondaries stands (`<S>/relay/secondaries`), when it changed since it was
+    /// last published (a state change publishes at once; the relay's reporter catches the queue's changes every second).
     private func publishSecondaries(of station: String) {
-        let states = secondaryStates.withLock { $0[station] ?? [:] }
         let lines = secondaryLines.withLock { $0[station] ?? [:] }
-        let list = configuration.secondaries(for: station).map { backend in
-            SecondaryStatus(url: backend.name, state: states[backend.name]?.state ?? .disabled, queued: lines[backend.name]?.queued ?? 0,
-                            lastError: states[backend.name]?.lastError)
+        let list = secondaryStates.withLock { secondaries -> [SecondaryStatus]? in
+            let known = secondaries.states[station] ?? [:]
+            let list = configuration.secondaries(for: station).map { backend in
+                SecondaryStatus(url: backend.name, state: known[backend.name]?.state ?? .disabled, queued: lines[backend.name]?.queued ?? 0,
+                                lastError: known[backend.name]?.lastError)
+            }
+            // Compared and noted under the lock: two publishers never send an older list after a newer one.
+            guard secondaries.published[station] != list else { return nil }
+            secondaries.published[station] = list
+            return list
         }
-        centralSystem.noteUpstream(.secondaries(list), station: station)
+        if let list { centralSystem.noteUpstream(.secondaries(list), station: station) }
     }
 
     /// The station's line to `backend`, made (from what the store kept) at its first connection.

@@ -144,7 +144,8 @@ class Watcher:
                         return json.loads(p)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(f"no matching list on {topic}")
+                    seen = [p for t, p, _ in self.messages if t == topic][-10:]
+                    raise TimeoutError(f"no matching list on {topic}; the last ones: {seen}")
                 self.condition.wait(remaining)
 
     def latest(self, topic):
