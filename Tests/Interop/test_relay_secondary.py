@@ -36,6 +36,7 @@ def gateway(tmp_path_factory, broker, primary, secondary):
     stations.write_text(json.dumps({
         "S-MAP": {"secondaries": [{"url": secondary.url("/sec"), "upstream_id": "SEC*1", "id_tags": {"UP-OK": "SEC-TAG"}}]},
         "S-RIGHTS": {"secondaries": [{"url": secondary.url("/sec"), "rights": {"RemoteStartTransaction": "forward"}}]},
+        "S-OVR": {"secondaries": [{"url": secondary.url("/sec"), "name": "energy", "rights": {"SetChargingProfile": "forward"}}]},
         "S-ARB": {"secondaries": [{"url": secondary.url("/sec"), "name": "energy",
                                    "rights": {"RemoteStartTransaction": "forward", "RemoteStopTransaction": "forward"}}]}}))
     gateway = Gateway(directory, {
@@ -142,6 +143,41 @@ def test_one_backend_controls_a_shared_charger_at_a_time(gateway, primary, secon
     # The history says who started the session: the secondary, by its name.
     with urllib.request.urlopen(f"http://127.0.0.1:{gateway.admin_port}/api/transactions?station=S-ARB", timeout=5) as response:
         assert [t["provider"] for t in json.load(response)] == ["energy"]
+
+
+def test_the_owners_override_refuses_a_secondarys_profile_while_the_local_limit_works(gateway, secondary, mqtt):
+    async def session():
+        async with connected(gateway.url("S-OVR"), "S-OVR") as cp:
+            await asyncio.to_thread(secondary.wait, lambda e: e[0] == "S-OVR" and e[1] == "Heartbeat")
+            mqtt.publish(f"{BASE}/S-OVR/relay/set/override", "ON", retain=True)
+            await asyncio.to_thread(mqtt.wait, f"{BASE}/S-OVR/relay/override", "ON")
+            refused = await asyncio.to_thread(secondary.call, "S-OVR", call.SetChargingProfile(connector_id=1, cs_charging_profiles={
+                "charging_profile_id": 3, "stack_level": 2, "charging_profile_purpose": "TxDefaultProfile",
+                "charging_profile_kind": "Relative",
+                "charging_schedule": {"charging_rate_unit": "A", "charging_schedule_period": [{"start_period": 0, "limit": 6}]}}))
+            mqtt.publish(f"{BASE}/S-OVR/set/max_current", "16")
+            await asyncio.to_thread(mqtt.wait, f"{BASE}/S-OVR/state/max_current", "16")
+            mqtt.publish(f"{BASE}/S-OVR/relay/set/override", "", retain=True)
+            return refused, cp.received
+
+    refused, received = run(session())
+    assert refused.status == "Rejected"
+    assert [fields["cs_charging_profiles"]["charging_profile_id"] for action, fields in received if action == "SetChargingProfile"] == [9101]
+
+
+def test_the_primary_away_does_not_stop_the_copies_to_a_secondary(gateway, primary, secondary):
+    async def session():
+        async with connected(gateway.url("S-PRIM"), "S-PRIM") as cp:
+            await asyncio.to_thread(primary.wait, lambda e: e[0] == "S-PRIM" and e[1] == "Heartbeat answered")
+            await asyncio.to_thread(primary.go_away)
+            try:
+                await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Preparing"))
+                await asyncio.to_thread(secondary.wait, lambda e: e[0] == "S-PRIM" and e[1] == "StatusNotification")
+            finally:
+                await asyncio.to_thread(primary.come_back)
+
+    run(session())
+    assert secondary.actions("S-PRIM") == ["Heartbeat", "StatusNotification"]
 
 
 def test_a_secondary_that_is_away_delays_nothing_and_gets_its_queue_in_order_when_back(gateway, primary, secondary, mqtt):
