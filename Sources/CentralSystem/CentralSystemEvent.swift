@@ -98,6 +98,8 @@ public enum UpstreamDetail: Sendable, Hashable {
     /// The station's secondary central systems: where each connection stands and what waits for it
     /// (`<S>/relay/secondaries`).
     case secondaries([SecondaryStatus])
+    /// Which backend holds control of the shared station now (`<S>/relay/control`; nil: none).
+    case control(holder: String?)
     /// A backend's call refused by the sharing rules (`<S>/relay/event`, not retained): who, what, why, and who held
     /// control.
     case refused(backend: String, action: String, reason: String, holder: String?)

@@ -28,6 +28,8 @@ struct DiscoveryModel {
         var checkedMeterParameters: [Int] = []
         /// Relay mode: the station's upstream connection has its entity.
         var relayed = false
+        /// Relay mode: how many secondary central systems have their entities (and the backend in control).
+        var secondaries = 0
     }
 
     /// The device facts from BootNotification.
@@ -79,6 +81,10 @@ struct DiscoveryModel {
                 serialNumber: (request.chargePointSerialNumber ?? request.chargeBoxSerialNumber)?.value,
                 firmware: request.firmwareVersion?.value)
             out += all(station)
+        case .upstreamDetail(_, .secondaries(let list)) where list.count > stations[station, default: Station()].secondaries:
+            let known = stations[station, default: Station()].secondaries
+            stations[station, default: Station()].secondaries = list.count
+            out += configs(station, secondaryEntities(station, from: known, to: list.count))
         case .upstream:
             if !stations[station, default: Station()].relayed {
                 stations[station, default: Station()].relayed = true
@@ -125,11 +131,36 @@ struct DiscoveryModel {
         entities += known.parameters.sorted().compactMap(Self.sensor(forOptional:))
         for connector in known.connectors.sorted() { entities += connectorEntities(station, connector) }
         if known.relayed { entities += upstreamEntities(station) }
+        entities += secondaryEntities(station, from: 0, to: known.secondaries)
         return entities
     }
 
     /// Relay mode: the upstream central system's connection, as a sensor (`connected`, `connecting`, `offline`), and
     /// the owner's override, as a switch (retained, so it holds across restarts).
+    /// The secondaries `from..<to` of a station (their state from `<S>/relay/secondaries`, the rest of their entry as
+    /// attributes), and with the first one the backend in control.
+    private func secondaryEntities(_ station: String, from: Int, to: Int) -> [Entity] {
+        guard from < to else { return [] }
+        var entities: [Entity] = []
+        if from == 0 {
+            entities.append(Entity(component: "sensor", object: "upstream_control", name: "Backend in control", fields: [
+                "state_topic": .string(topics.relay(station, "control")), "entity_category": .string("diagnostic"), "icon": .string("mdi:account-key"),
+            ]))
+        }
+        for index in from..<to {
+            entities.append(Entity(component: "sensor", object: "secondary_\(index + 1)", name: "Secondary central system \(index + 1)", fields: [
+                "state_topic": .string(topics.relay(station, "secondaries")),
+                "value_template": .string("{{ value_json[\(index)].state if value_json | length > \(index) else None }}"),
+                "json_attributes_topic": .string(topics.relay(station, "secondaries")),
+                "json_attributes_template": .string("{{ (value_json[\(index)] if value_json | length > \(index) else {}) | tojson }}"),
+                "device_class": .string("enum"),
+                "options": .array([.string("connected"), .string("connecting"), .string("offline"), .string("disabled")]),
+                "entity_category": .string("diagnostic"), "icon": .string("mdi:server-network"),
+            ]))
+        }
+        return entities
+    }
+
     private func upstreamEntities(_ station: String) -> [Entity] {
         [
             Entity(component: "sensor", object: "upstream", name: "Upstream central system", fields: [

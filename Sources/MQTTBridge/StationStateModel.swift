@@ -91,6 +91,8 @@ struct StationStateModel {
                          "last_error": $0.lastError.map(JSONValue.string) ?? .null])
             })
             out.update.publications.append(Publication(topic: topics.relay(station, "secondaries"), payload: list.text))
+        case .upstreamDetail(let station, .control(let holder)):
+            out.update.publications.append(Publication(topic: topics.relay(station, "control"), payload: holder ?? "none"))
         case .upstreamDetail(let station, .refused(let backend, let action, let reason, let holder)):
             let event = JSONValue.object(["event": .string("refused"), "backend": .string(backend), "action": .string(action),
                                           "reason": .string(reason), "holder": holder.map(JSONValue.string) ?? .null,

@@ -83,6 +83,11 @@ struct ControlArbiter: Sendable {
         release()
     }
 
+    /// Releases control held idle for `idle` (asked every second, so that who holds control is shown right).
+    mutating func expire(at now: ContinuousClock.Instant) {
+        if holder != nil, let lastUse, now - lastUse >= rules.idle { release() }
+    }
+
     private mutating func release() {
         holder = nil
         lastUse = nil
@@ -94,26 +99,42 @@ struct ControlArbiter: Sendable {
 /// A station's ``ControlArbiter``, shared by its backends' connections and fed by the charger's messages.
 final class StationControl: Sendable {
     private let arbiter: Mutex<ControlArbiter>
+    /// Called (outside the lock) with the new holder when it changed (nil: nobody).
+    private let changed: @Sendable (String?) -> Void
 
-    init(rules: ControlArbiter.Rules) {
+    init(rules: ControlArbiter.Rules, changed: @escaping @Sendable (String?) -> Void) {
         arbiter = Mutex(ControlArbiter(rules: rules))
+        self.changed = changed
+    }
+
+    /// Runs `body` on the arbiter and reports a change of holder.
+    private func update<T>(_ body: (inout ControlArbiter) -> T) -> T {
+        let (result, before, after) = arbiter.withLock { arbiter in
+            let before = arbiter.holder
+            let result = body(&arbiter)
+            return (result, before, arbiter.holder)
+        }
+        if before != after { changed(after) }
+        return result
     }
 
     func request(_ action: String, from backend: String) -> ControlArbiter.Verdict {
-        arbiter.withLock { $0.request(action, from: backend, at: .now) }
+        update { $0.request(action, from: backend, at: .now) }
     }
 
-    func remoteStartDeclined() { arbiter.withLock { $0.remoteStartDeclined() } }
+    func remoteStartDeclined() { update { $0.remoteStartDeclined() } }
+
+    func expire() { update { $0.expire(at: .now) } }
 
     /// A charger message the station's relay took: starts, stops and faults move control.
     func saw(_ call: Call, action: Action, answer: RawJSON?) {
         switch action {
         case .startTransaction:
-            if let id = answer?.integer(at: ["transactionId"]) { arbiter.withLock { $0.transactionStarted(id) } }
+            if let id = answer?.integer(at: ["transactionId"]) { update { $0.transactionStarted(id) } }
         case .stopTransaction:
-            if let id = call.payload.integer(at: ["transactionId"]) { arbiter.withLock { $0.transactionStopped(id) } }
+            if let id = call.payload.integer(at: ["transactionId"]) { update { $0.transactionStopped(id) } }
         case .statusNotification:
-            if call.payload.string(at: ["status"]) == "Faulted" { arbiter.withLock { $0.faulted() } }
+            if call.payload.string(at: ["status"]) == "Faulted" { update { $0.faulted() } }
         default:
             break
         }

@@ -61,6 +61,7 @@ public final class Relay: UpstreamRelay {
                         if let depth = line.queueReport() { self.centralSystem.noteUpstream(.queue(depth), station: station) }
                     }
                     for station in self.secondaryLines.withLock({ Array($0.keys) }) { self.publishSecondaries(of: station) }
+                    for control in self.controls.withLock({ Array($0.values) }) { control.expire() }
                     try? await Task.sleep(for: .seconds(1))
                 }
             }
@@ -148,8 +149,11 @@ public final class Relay: UpstreamRelay {
         let control = backends.isEmpty ? nil : controls.withLock { controls in
             if let control = controls[station] { return control }
             let rules = configuration.control
+            let centralSystem = self.centralSystem
             let control = StationControl(rules: ControlArbiter.Rules(idle: rules.idle, preferred: rules.preferred, blocked: rules.blocked,
-                                                                     minimumInterval: rules.minimumInterval))
+                                                                     minimumInterval: rules.minimumInterval)) { holder in
+                centralSystem.noteUpstream(.control(holder: holder), station: station)
+            }
             controls[station] = control
             return control
         }

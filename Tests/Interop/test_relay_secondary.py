@@ -125,11 +125,14 @@ def test_one_backend_controls_a_shared_charger_at_a_time(gateway, primary, secon
         async with connected(gateway.url("S-ARB"), "S-ARB") as cp:
             await asyncio.to_thread(secondary.wait, lambda e: e[0] == "S-ARB" and e[1] == "Heartbeat")
             claimed = await asyncio.to_thread(secondary.call, "S-ARB", call.RemoteStartTransaction(id_tag="UP-OK", connector_id=1))
+            await asyncio.to_thread(mqtt.wait, f"{BASE}/S-ARB/relay/control", "energy")
             started = await cp.call(call.StartTransaction(connector_id=1, id_tag="UP-OK", meter_start=0, timestamp=now()))
             refused = await asyncio.to_thread(primary.call, "S-ARB", call.RemoteStartTransaction(id_tag="UP-OK", connector_id=2))
             event = await asyncio.to_thread(mqtt.wait_json, f"{BASE}/S-ARB/relay/event", backend="primary")
             await cp.call(call.StopTransaction(meter_stop=10, timestamp=now(), transaction_id=started.transaction_id))
+            await asyncio.to_thread(mqtt.wait, f"{BASE}/S-ARB/relay/control", "none")  # the session it started ended
             released = await asyncio.to_thread(primary.call, "S-ARB", call.RemoteStartTransaction(id_tag="UP-OK", connector_id=2))
+            await asyncio.to_thread(mqtt.wait, f"{BASE}/S-ARB/relay/control", "primary")
             # The primary holds control now; a fault at the charger takes it away, and the secondary may claim it.
             await cp.call(call.StatusNotification(connector_id=0, error_code="GroundFailure", status="Faulted"))
             after_fault = await asyncio.to_thread(secondary.call, "S-ARB", call.RemoteStopTransaction(transaction_id=started.transaction_id))

@@ -101,6 +101,24 @@ import Testing
     /// again rather than keeping them.
     /// Relay mode: the first upstream status announces a sensor for the upstream connection and the owner's override
     /// switch, once, and they are part of the station's configs from then on; the state is on `<S>/relay/state`.
+    @Test func secondariesAnnounceTheirSensorsAndTheBackendInControlOnce() throws {
+        let topics = TopicLayout(basePath: "ocpp", useStationName: true)
+        var model = DiscoveryModel(configuration: DiscoveryConfiguration(), topics: topics, controls: ControlConfiguration(), version: "1.2.3")
+        var state = StationStateModel(topics: topics)
+        let two = CentralSystemEvent.upstreamDetail(station: "CP1", .secondaries([
+            SecondaryStatus(url: "ws://a:80/x", state: .connected, queued: 0), SecondaryStatus(url: "ws://b:80/y", state: .connecting, queued: 3),
+        ]))
+        let update = state.update(two, at: t0)
+        #expect(update.publications.map(\.topic) == ["ocpp/CP1/relay/secondaries"])
+        let first = model.apply(two, state: update)
+        #expect(first.map { $0.topic.split(separator: "/").suffix(2).joined(separator: "/") } == [
+            "upstream_control/config", "secondary_1/config", "secondary_2/config"])
+        let second = try #require(JSONValue.parse(Array(first[2].payload.utf8))?.objectValue)
+        #expect(second["value_template"] == "{{ value_json[1].state if value_json | length > 1 else None }}")
+        #expect(model.apply(two, state: state.update(two, at: t0)).isEmpty)
+        #expect(model.all("CP1").filter { $0.topic.contains("secondary_") }.count == 2)
+    }
+
     @Test func anUpstreamStatusAnnouncesTheUpstreamSensorOnce() throws {
         var model = DiscoveryModel(configuration: DiscoveryConfiguration(), topics: topics, controls: ControlConfiguration(), version: "1.2.3")
         var state = StationStateModel(topics: topics)

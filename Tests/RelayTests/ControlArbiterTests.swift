@@ -1,3 +1,6 @@
+import Foundation
+import OCPP
+import Synchronization
 import Testing
 
 @testable import Relay
@@ -46,5 +49,24 @@ import Testing
         #expect(arbiter.request(profile, from: "energy", at: t0) == .granted)
         #expect(arbiter.request(profile, from: "energy", at: t0 + .seconds(5)) != .granted)
         #expect(arbiter.request(profile, from: "energy", at: t0 + .seconds(10)) == .granted)
+    }
+
+    @Test func anIdleHolderIsReleasedByTheSecondlyCheckAndEveryChangeOfHolderIsReported() {
+        var arbiter = ControlArbiter(rules: .init(idle: .seconds(60), preferred: []))
+        _ = arbiter.request(profile, from: "energy", at: t0)
+        arbiter.expire(at: t0 + .seconds(59))
+        #expect(arbiter.holder == "energy")
+        arbiter.expire(at: t0 + .seconds(60))
+        #expect(arbiter.holder == nil)
+
+        let changes = Mutex<[String?]>([])
+        let control = StationControl(rules: .init(preferred: [])) { holder in changes.withLock { $0.append(holder) } }
+        _ = control.request(profile, from: "energy")
+        _ = control.request(profile, from: "energy")  // still energy: no change
+        _ = control.request(profile, from: "fleet")  // refused: no change
+        control.saw(Call(messageID: "1", action: "StatusNotification",
+                         payload: RawJSON(validatedBytes: Data(#"{"connectorId":0,"errorCode":"GroundFailure","status":"Faulted"}"#.utf8))),
+                    action: .statusNotification, answer: nil)
+        #expect(changes.withLock { $0 } == ["energy", nil])
     }
 }
