@@ -163,7 +163,7 @@ public enum Settings {
     public static let relaySecondaryURLs = Setting(name: "RELAY_SECONDARY_URLS", defaultValue: "",
         help: "Secondary central systems (ws:// or wss://, comma-separated) that get a copy of every charger message; of their calls only reads reach the charger")
     public static let relaySecondaryRights = Setting(name: "RELAY_SECONDARY_RIGHTS", defaultValue: "",
-        help: "What becomes of the secondaries' calls besides the reads they may make: Action=forward|reject, comma-separated")
+        help: "What becomes of the secondaries' calls besides the reads they may make: Action=forward|answer|reject, comma-separated")
     public static let relayControlIdle = Setting(name: "RELAY_CONTROL_IDLE", defaultValue: "600",
         help: "Seconds without a control action after which a backend's control of a shared charger is released")
     public static let relayControlPreferred = Setting(name: "RELAY_CONTROL_PREFERRED", defaultValue: "primary",

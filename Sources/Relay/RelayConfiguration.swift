@@ -85,9 +85,14 @@ public struct RelayConfiguration: Sendable {
             Action.triggerMessage, .getConfiguration, .getDiagnostics, .getCompositeSchedule, .getLocalListVersion,
         ].reduce(into: []) { $0.insert($1.rawValue) }
 
+        /// What becomes of its `action`.
+        public func right(for action: String) -> Right {
+            rights[action] ?? (Self.readActions.contains(action) ? .forward : .reject)
+        }
+
         /// Whether its `action` reaches the charger.
         public func forwards(_ action: String) -> Bool {
-            (rights[action] ?? (Self.readActions.contains(action) ? .forward : .reject)) == .forward
+            right(for: action) == .forward
         }
     }
 
@@ -97,7 +102,22 @@ public struct RelayConfiguration: Sendable {
         case forward
         /// The backend gets the action's own refusal, or the CallError `NotSupported`; the charger never sees it.
         case reject
+        /// The gateway answers the backend itself, with the action's acceptance; the charger never sees it. A
+        /// secondary's answered RemoteStartTransaction makes its tag the one that secondary gets in the station's next
+        /// StartTransaction. Only for actions whose answer can say yes without the charger (``answerable``).
+        case answer
     }
+
+    /// The actions the `answer` right can take, with the acceptance the gateway gives.
+    public static let answerable: [String: String] = [
+        Action.remoteStartTransaction.rawValue: #"{"status":"Accepted"}"#, Action.remoteStopTransaction.rawValue: #"{"status":"Accepted"}"#,
+        Action.triggerMessage.rawValue: #"{"status":"Accepted"}"#, Action.reset.rawValue: #"{"status":"Accepted"}"#,
+        Action.changeAvailability.rawValue: #"{"status":"Accepted"}"#, Action.changeConfiguration.rawValue: #"{"status":"Accepted"}"#,
+        Action.clearCache.rawValue: #"{"status":"Accepted"}"#, Action.unlockConnector.rawValue: #"{"status":"Unlocked"}"#,
+        Action.setChargingProfile.rawValue: #"{"status":"Accepted"}"#, Action.clearChargingProfile.rawValue: #"{"status":"Accepted"}"#,
+        Action.cancelReservation.rawValue: #"{"status":"Accepted"}"#, Action.reserveNow.rawValue: #"{"status":"Accepted"}"#,
+        Action.sendLocalList.rawValue: #"{"status":"Accepted"}"#,
+    ]
 
     /// Actions only one backend of a station may send to the charger: two that both could would undo each other.
     public static let exclusiveActions: Set<String> = [
@@ -288,7 +308,10 @@ public struct RelayConfiguration: Sendable {
                 throw UpstreamURL.Invalid(description: "OCPP 1.6 actions a central system sends in \(place) ('\(name)' is not one)")
             }
             guard let text = value as? String, let right = Right(rawValue: text.lowercased()) else {
-                throw UpstreamURL.Invalid(description: "forward or reject for '\(name)' in \(place)")
+                throw UpstreamURL.Invalid(description: "forward, answer or reject for '\(name)' in \(place)")
+            }
+            if right == .answer, answerable[action.rawValue] == nil {
+                throw UpstreamURL.Invalid(description: "forward or reject for '\(name)' in \(place) (the gateway cannot answer it without the charger)")
             }
             rights[action.rawValue] = right
         }
@@ -314,7 +337,7 @@ public struct RelayConfiguration: Sendable {
         var object: [String: Any] = [:]
         for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
             let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count == 2 else { throw UpstreamURL.Invalid(description: "Action=forward or Action=reject, comma-separated ('\(item)')") }
+            guard parts.count == 2 else { throw UpstreamURL.Invalid(description: "Action=forward, answer or reject, comma-separated ('\(item)')") }
             object[parts[0]] = parts[1]
         }
         return try parseRights(object, place: "RELAY_SECONDARY_RIGHTS")

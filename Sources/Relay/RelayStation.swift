@@ -279,6 +279,16 @@ actor RelayStation {
     /// An upstream call goes to the charger through its session (one outstanding call, the gateway's own message id,
     /// in turn with MQTT commands), and the charger's answer back upstream under the upstream's id.
     private func callCharger(_ call: Call) async {
+        // The `answer` right: the gateway says yes itself; the charger never sees the call.
+        if let secondary = backend.secondary, secondary.right(for: call.action) == .answer,
+            let accepted = RelayConfiguration.answerable[call.action] {
+            if call.action == Action.remoteStartTransaction.rawValue, let tag = call.payload.string(at: ["idTag"]) {
+                line.answeredRemoteStart(tag: tag)
+            }
+            logger.info("Answered a secondary's call in the charger's place (its rights)", metadata: ["ocpp.action": "\(call.action)"])
+            reply(.callResult(CallResult(messageID: call.messageID, payload: RawJSON(validatedBytes: Data(accepted.utf8)))))
+            return
+        }
         if let (refusal, why) = refusal(of: call) {
             logger.notice("Refused the upstream's call", metadata: ["ocpp.action": "\(call.action.prefix(64))", "relay.why": "\(why)"])
             centralSystem.noteUpstream(.refused(backend: backend.label, action: String(call.action.prefix(64)), reason: why, holder: nil), station: station)

@@ -59,6 +59,8 @@ final class StationLine: Sendable {
         var dropping = 0
         /// The depth last published on `<S>/relay/queue`.
         var reported: Int?
+        /// A secondary's RemoteStartTransaction the gateway answered: its tag goes in the next StartTransaction.
+        var answeredStartTag: String?
     }
 
     let station: String
@@ -106,6 +108,12 @@ final class StationLine: Sendable {
     /// Messages kept for the upstream (`<S>/relay/queue`).
     var queued: Int { state.withLock { $0.stored } }
 
+    /// A RemoteStartTransaction of this line's secondary the gateway answered itself (the `answer` right): `tag` goes
+    /// to it in the station's next StartTransaction.
+    func answeredRemoteStart(tag: String) {
+        state.withLock { $0.answeredStartTag = tag }
+    }
+
     /// The queue's depth when it changed since the last call (for `<S>/relay/queue`), else nil.
     func queueReport() -> Int? {
         state.withLock { state in
@@ -152,6 +160,11 @@ final class StationLine: Sendable {
     func mirror(_ call: Call, action: Action, localTransaction: Int? = nil) {
         let wake = state.withLock { state -> (@Sendable () -> Void)? in
             if state.closed || (action == .heartbeat && state.link == .away) { return nil }
+            var call = call
+            if action == .startTransaction, let tag = state.answeredStartTag {
+                state.answeredStartTag = nil
+                call.payload = call.payload.replacingString(at: ["idTag"], with: tag) ?? call.payload
+            }
             var entry = Entry(id: state.nextID, call: call, action: action, localTransaction: localTransaction)
             keep(&entry, &state)
             append(entry, &state)

@@ -36,6 +36,7 @@ def gateway(tmp_path_factory, broker, primary, secondary):
     stations.write_text(json.dumps({
         "S-MAP": {"secondaries": [{"url": secondary.url("/sec"), "upstream_id": "SEC*1", "id_tags": {"UP-OK": "SEC-TAG"}}]},
         "S-RIGHTS": {"secondaries": [{"url": secondary.url("/sec"), "rights": {"RemoteStartTransaction": "forward"}}]},
+        "S-ANS": {"secondaries": [{"url": secondary.url("/sec"), "rights": {"RemoteStartTransaction": "answer"}}]},
         "S-OVR": {"secondaries": [{"url": secondary.url("/sec"), "name": "energy", "rights": {"SetChargingProfile": "forward"}}]},
         "S-ARB": {"secondaries": [{"url": secondary.url("/sec"), "name": "energy",
                                    "rights": {"RemoteStartTransaction": "forward", "RemoteStopTransaction": "forward"}}]}}))
@@ -116,6 +117,23 @@ def test_a_secondarys_rights_let_a_control_call_through(gateway, secondary):
     start, reset, received = run(session())
     assert start.status == "Accepted" and reset.status == "Rejected"
     assert received == [("RemoteStartTransaction", {"id_tag": "SEC-TAG", "connector_id": 1})]
+
+
+def test_the_answer_right_says_yes_for_the_charger_and_the_tag_goes_in_that_secondarys_next_start(gateway, primary, secondary):
+    """`"RemoteStartTransaction": "answer"`: the gateway accepts the secondary's remote start itself (the charger never
+    sees it), and the secondary gets its own tag in the station's next StartTransaction; the primary gets the charger's."""
+    async def session():
+        async with connected(gateway.url("S-ANS"), "S-ANS") as cp:
+            await asyncio.to_thread(secondary.wait, lambda e: e[0] == "S-ANS" and e[1] == "Heartbeat")
+            answer = await asyncio.to_thread(secondary.call, "S-ANS", call.RemoteStartTransaction(id_tag="SEC-REMOTE"))
+            await cp.call(call.StartTransaction(connector_id=1, id_tag="UP-OK", meter_start=0, timestamp=now()))
+            await asyncio.to_thread(secondary.wait, lambda e: e[0] == "S-ANS" and e[1] == "StartTransaction")
+            return answer, cp.received
+
+    answer, received = run(session())
+    assert answer.status == "Accepted" and received == []
+    assert [f["id_tag"] for s, a, f in secondary.received if s == "S-ANS" and a == "StartTransaction"] == ["SEC-REMOTE"]
+    assert [f["id_tag"] for s, a, f in primary.received if s == "S-ANS" and a == "StartTransaction"] == ["UP-OK"]
 
 
 def test_one_backend_controls_a_shared_charger_at_a_time(gateway, primary, secondary, mqtt):

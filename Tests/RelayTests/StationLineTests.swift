@@ -233,6 +233,19 @@ final class MemoryRelayStore: RelayStore {
         #expect(line.link == .down)  // it was back: the next connection waits for it again
     }
 
+    @Test func anAnsweredRemoteStartsTagGoesInTheNextStartOnly() throws {
+        let line = line()
+        _ = line.open()
+        line.answeredRemoteStart(tag: "SEC-1")
+        line.mirror(call("s", .startTransaction, Self.start("CARD")), action: .startTransaction, localTransaction: 5)
+        line.mirror(call("s2", .startTransaction, Self.start("CARD")), action: .startTransaction, localTransaction: 6)
+        let tags = try store.relayBacklog(of: "CP1").messages.map { message -> String? in
+            guard case .call(let call)? = try? FrameCodec.decode(message.message.frame) else { return nil }
+            return call.payload.string(at: ["idTag"])
+        }
+        #expect(tags == ["SEC-1", "CARD"])
+    }
+
     @Test func aFullQueueDropsReadingsFirstThenOtherNotificationsAndNeverAStartOrStop() throws {
         let line = line(limit: 3)
         let generation = line.open()

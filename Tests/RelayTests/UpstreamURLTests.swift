@@ -109,7 +109,9 @@ import Testing
             {"garage": {"secondaries": [{"url": "ws://a/x", "rights": {"ChangeConfiguration": "forward"}}]}}
             """#.utf8))
         #expect(RelayConfiguration(url: url, stations: stations).exclusiveConflict()?.contains("station 'garage'") == true)
-        for bad in ["Reset", "Reset=maybe", "Heartbeat=forward", "NoSuchAction=reject"] {
+        #expect(try RelayConfiguration.parseRights("RemoteStartTransaction=answer")["RemoteStartTransaction"] == .answer)
+        #expect(RelayConfiguration.Secondary(url: url, rights: ["Reset": .answer]).forwards("Reset") == false)
+        for bad in ["Reset", "Reset=maybe", "Heartbeat=forward", "NoSuchAction=reject", "GetConfiguration=answer"] {
             #expect(throws: UpstreamURL.Invalid.self) { try RelayConfiguration.parseRights(bad) }
         }
     }
@@ -126,7 +128,7 @@ import Testing
         #"{"garage": {"id_tags": {"": "b"}}}"#, #"{"garage": {"id_tags": {"card": "b", "CARD": "c"}}}"#,
         #"{"garage": {"secondaries": {"url": "ws://s"}}}"#, #"{"garage": {"secondaries": [{"upstream_id": "x"}]}}"#,
         #"{"garage": {"secondaries": [{"url": "ws://s", "secondaries": []}]}}"#, #"{"garage": {"secondaries": ["ws://s"]}}"#,
-        #"{"garage": {"rights": {"Reset": "reject"}}}"#, #"{"garage": {"secondaries": [{"url": "ws://s", "rights": {"Reset": "answer"}}]}}"#,
+        #"{"garage": {"rights": {"Reset": "reject"}}}"#, #"{"garage": {"secondaries": [{"url": "ws://s", "rights": {"GetDiagnostics": "answer"}}]}}"#,
     ])
     func mistakesAreRefusedNamingWhatAndWhere(_ text: String) {
         #expect(throws: UpstreamURL.Invalid.self) { try RelayConfiguration.parseStations(Array(text.utf8)) }
