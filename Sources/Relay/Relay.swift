@@ -123,7 +123,7 @@ public final class Relay: UpstreamRelay {
                 logger.info("Messages kept for the upstream from before", metadata: ["relay.queued": "\(backlog.messages.count)"])
             }
             let centralSystem = self.centralSystem
-            return StationLine(station: key, backlog: backlog, store: store, limit: configuration.queueLimit, idTags: backend.idTags,
+            return StationLine(station: key, backlog: backlog, store: store, limit: backend.queueLimit, idTags: backend.idTags,
                                logger: logger) { centralSystem.localVerdict($0, station: station) }
         }
         if backend.isPrimary {

@@ -65,6 +65,8 @@ public struct RelayConfiguration: Sendable {
             explicitName ?? (url.port == (url.secure ? 443 : 80) ? url.host : "\(url.host):\(url.port)")
         }
         public var explicitName: String?
+        /// Its queue's bound (`queue_max` in the stations file); nil: `RELAY_QUEUE_MAX`.
+        public var queueLimit: Int?
         /// The key of `idTags` for every tag not named (the proxy's `id_tag`).
         public static let everyTag = "*"
         /// What becomes of each of its calls to the charger: ``Right/forward`` for the reads (``readActions``) unless
@@ -154,6 +156,7 @@ public struct RelayConfiguration: Sendable {
         var target: String
         var authorization: String?
         var idTags: [String: String]
+        var queueLimit: Int
         /// A secondary's settings (its rights); nil for the primary.
         var secondary: Secondary?
     }
@@ -162,7 +165,7 @@ public struct RelayConfiguration: Sendable {
     func primary(for station: String, charger: String?) -> Backend {
         let (url, target) = upstream(for: station)
         return Backend(name: "primary", label: "primary", isPrimary: true, url: url, target: target, authorization: authorization(for: station, charger: charger),
-                       idTags: stations[station]?.idTags ?? [:])
+                       idTags: stations[station]?.idTags ?? [:], queueLimit: queueLimit)
     }
 
     /// The secondaries of `station`: its own from the stations file, else `RELAY_SECONDARY_URLS`.
@@ -172,7 +175,8 @@ public struct RelayConfiguration: Sendable {
         return all.map { secondary in
             let id = secondary.upstreamID ?? station
             return Backend(name: "\(secondary.url)", label: secondary.name, isPrimary: false, url: secondary.url, target: secondary.url.target(for: id),
-                           authorization: secondary.password.map { Self.basic(id, $0) }, idTags: secondary.idTags, secondary: secondary)
+                           authorization: secondary.password.map { Self.basic(id, $0) }, idTags: secondary.idTags,
+                           queueLimit: secondary.queueLimit ?? queueLimit, secondary: secondary)
         }
     }
 
@@ -279,11 +283,12 @@ public struct RelayConfiguration: Sendable {
                 settings.secondaries = try entries.enumerated().map { (index, entry) throws(UpstreamURL.Invalid) -> Secondary in
                     let place = "secondary \(index + 1) of station '\(station)'"
                     guard let fields = entry as? [String: Any] else { throw UpstreamURL.Invalid(description: "an object for \(place)") }
-                    let endpoint = try Endpoint(fields, place: place, also: ", rights, name", rightsAllowed: true)
+                    let endpoint = try Endpoint(fields, place: place, also: ", rights, name, queue_max", rightsAllowed: true)
                     guard let url = endpoint.url else { throw UpstreamURL.Invalid(description: "a 'url' for \(place)") }
                     var secondary = Secondary(url: url, upstreamID: endpoint.upstreamID, password: endpoint.password, idTags: endpoint.idTags,
                                               rights: endpoint.rights)
                     secondary.explicitName = endpoint.name
+                    secondary.queueLimit = endpoint.queueLimit
                     return secondary
                 }
             }
@@ -357,9 +362,17 @@ public struct RelayConfiguration: Sendable {
         var idTags: [String: String] = [:]
         var rights: [String: Right] = [:]
         var name: String?
+        var queueLimit: Int?
 
         init(_ fields: [String: Any], place: String, also: String = "", rightsAllowed: Bool = false) throws(UpstreamURL.Invalid) {
             for (key, value) in fields {
+                if key == "queue_max", rightsAllowed {
+                    guard let number = value as? Int, (10...10_000_000).contains(number) else {
+                        throw UpstreamURL.Invalid(description: "a number of messages from 10 to 10000000 for 'queue_max' of \(place)")
+                    }
+                    queueLimit = number
+                    continue
+                }
                 if key == "name", rightsAllowed {
                     guard let text = value as? String, !text.isEmpty, text != "primary" else {
                         throw UpstreamURL.Invalid(description: "a name other than 'primary' for \(place)")

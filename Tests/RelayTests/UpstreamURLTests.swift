@@ -49,13 +49,14 @@ import Testing
 
     @Test func secondariesComeFromTheStationsFileOrRelaySecondaryURLs() throws {
         let stations = try RelayConfiguration.parseStations(Array(#"""
-            {"garage": {"secondaries": [{"url": "wss://sec/ocpp", "upstream_id": "S*1", "password": "p", "id_tags": {"a": "b"}}]},
+            {"garage": {"secondaries": [{"url": "wss://sec/ocpp", "upstream_id": "S*1", "password": "p", "id_tags": {"a": "b"}, "queue_max": 50}]},
              "alone": {"secondaries": []}}
             """#.utf8))
         let configuration = RelayConfiguration(url: try UpstreamURL("ws://main/ocpp"), stations: stations,
                                                secondaries: try RelayConfiguration.parseSecondaries(" ws://one/x , ws://two/{station}/y,"))
         let garage = configuration.secondaries(for: "garage")
         #expect(garage.count == 1 && garage[0].target == "/ocpp/S%2A1" && garage[0].authorization == "Basic UyoxOnA=" && garage[0].idTags == ["a": "b"])
+        #expect(garage[0].queueLimit == 50 && configuration.secondaries(for: "CP1").allSatisfy { $0.queueLimit == 5000 })
         #expect(!garage[0].isPrimary && configuration.primary(for: "garage", charger: "Basic c").authorization == "Basic c")
         #expect(configuration.secondaries(for: "alone").isEmpty)
         let other = configuration.secondaries(for: "CP1")
@@ -128,7 +129,7 @@ import Testing
         #"{"garage": {"id_tags": {"": "b"}}}"#, #"{"garage": {"id_tags": {"card": "b", "CARD": "c"}}}"#,
         #"{"garage": {"secondaries": {"url": "ws://s"}}}"#, #"{"garage": {"secondaries": [{"upstream_id": "x"}]}}"#,
         #"{"garage": {"secondaries": [{"url": "ws://s", "secondaries": []}]}}"#, #"{"garage": {"secondaries": ["ws://s"]}}"#,
-        #"{"garage": {"rights": {"Reset": "reject"}}}"#, #"{"garage": {"secondaries": [{"url": "ws://s", "rights": {"GetDiagnostics": "answer"}}]}}"#,
+        #"{"garage": {"rights": {"Reset": "reject"}}}"#, #"{"garage": {"secondaries": [{"url": "ws://s", "queue_max": 5}]}}"#, #"{"garage": {"secondaries": [{"url": "ws://s", "rights": {"GetDiagnostics": "answer"}}]}}"#,
     ])
     func mistakesAreRefusedNamingWhatAndWhere(_ text: String) {
         #expect(throws: UpstreamURL.Invalid.self) { try RelayConfiguration.parseStations(Array(text.utf8)) }
