@@ -40,7 +40,7 @@ final class StationLine: Sendable {
         var transactionsChanged = false
     }
 
-    private struct State {
+    struct State {
         var entries: [Entry] = []
         var nextID: UInt64 = 0
         var standIn: StandIn
@@ -64,12 +64,12 @@ final class StationLine: Sendable {
     }
 
     let station: String
-    private let state: Mutex<State>
-    private let store: any RelayStore
+    let state: Mutex<State>
+    let store: any RelayStore
     private let limit: Int
     /// The station's id tag rewrite (`id_tags` of `RELAY_STATIONS_FILE`): the charger's tag to the upstream's.
     let idTags: [String: String]
-    private let logger: Logger
+    let logger: Logger
     private let now: @Sendable () -> Date
     private let localVerdict: @Sendable (String) -> AuthorizationStatus
 
@@ -422,72 +422,6 @@ final class StationLine: Sendable {
             try store.removeRelayMessages([sequence])
         } catch {
             logger.error("Cannot remove a message the upstream has from the store", metadata: ["error": "\(error)"])
-        }
-    }
-
-    /// What the upstream's answer teaches: its heartbeat interval, its verdicts on id tags, the id it gave a start the
-    /// gateway answered. Returns whether a transaction's ids changed.
-    private func learn(_ entry: Entry, _ payload: RawJSON, _ state: inout State) -> Bool {
-        do throws(PayloadDecodingError) {
-            switch entry.action {
-            case .bootNotification:
-                let response = try PayloadCoding.decode(BootNotificationResponse.self, from: payload)
-                state.standIn.facts.boot = entry.call.payload.bytes
-                if response.status == .accepted {
-                    if response.interval > 0 { state.standIn.facts.interval = response.interval }
-                    state.standIn.facts.bootOwed = false  // the upstream has just had the charger's own
-                }
-                saveFacts(state)
-            case .authorize:
-                let request = try entry.call.decodePayload(as: AuthorizeRequest.self)
-                let response = try PayloadCoding.decode(AuthorizeResponse.self, from: payload)
-                learn(response.idTagInfo, request.idTag.value, &state)
-            case .startTransaction:
-                let request = try entry.call.decodePayload(as: StartTransactionRequest.self)
-                let response = try PayloadCoding.decode(StartTransactionResponse.self, from: payload)
-                learn(response.idTagInfo, request.idTag.value, &state)
-                if let local = entry.localTransaction {
-                    state.links[local] = response.transactionId
-                    save { try store.saveTransactionLink(local: local, upstream: response.transactionId, station: station) }
-                    logger.info("The upstream gave its id to a transaction the gateway started in its place", metadata: [
-                        "ocpp.transaction_id": "\(local)", "relay.upstream_transaction_id": "\(response.transactionId)",
-                    ])
-                    return true
-                }
-            case .stopTransaction:
-                let request = try entry.call.decodePayload(as: StopTransactionRequest.self)
-                if let tag = request.idTag?.value, let info = try PayloadCoding.decode(StopTransactionResponse.self, from: payload).idTagInfo {
-                    learn(info, tag, &state)
-                }
-                if state.links.removeValue(forKey: request.transactionId) != nil {
-                    save { try store.saveTransactionLink(local: request.transactionId, upstream: nil, station: station) }
-                }
-                return true
-            default:
-                break
-            }
-        } catch {
-            logger.warning("Cannot read the upstream's answer to a queued message", metadata: [
-                "ocpp.action": "\(entry.action)", "ocpp.error": "\(error.reason)",
-            ])
-        }
-        return false
-    }
-
-    private func learn(_ info: IdTagInfo, _ tag: String, _ state: inout State) {
-        guard let verdict = state.standIn.learn(info, tag: tag) else { return }
-        save { try store.saveTagVerdict(verdict, tag: tag.lowercased(), station: station) }
-    }
-
-    private func saveFacts(_ state: State) {
-        save { try store.saveRelayFacts(state.standIn.facts, station: station) }
-    }
-
-    private func save(_ body: () throws -> Void) {
-        do {
-            try body()
-        } catch {
-            logger.error("Cannot save relay state", metadata: ["error": "\(error)"])
         }
     }
 }
