@@ -49,10 +49,12 @@ extension RelayConfiguration {
         guard let object = value as? [String: Any] else { throw UpstreamURL.Invalid(description: "an object of actions for \(place)") }
         var rights: [String: Right] = [:]
         for (name, value) in object {
-            guard let action = Action.allCases.first(where: { $0.rawValue.caseInsensitiveCompare(name) == .orderedSame }),
-                action.initiator != .chargePoint
+            // `ChangeConfiguration:<key>`: the right for one configuration key.
+            let (actionName, key) = splitKey(name)
+            guard let action = Action.allCases.first(where: { $0.rawValue.caseInsensitiveCompare(actionName) == .orderedSame }),
+                action.initiator != .chargePoint, key == nil || (action == .changeConfiguration && (1...50).contains(key!.count))
             else {
-                throw UpstreamURL.Invalid(description: "OCPP 1.6 actions a central system sends in \(place) ('\(name)' is not one)")
+                throw UpstreamURL.Invalid(description: "OCPP 1.6 actions a central system sends in \(place), or ChangeConfiguration:<key> ('\(name)' is not one)")
             }
             guard let text = value as? String, let right = Right(rawValue: text.lowercased()) else {
                 throw UpstreamURL.Invalid(description: "forward, answer or reject for '\(name)' in \(place)")
@@ -60,9 +62,15 @@ extension RelayConfiguration {
             if right == .answer, answerable[action.rawValue] == nil {
                 throw UpstreamURL.Invalid(description: "forward or reject for '\(name)' in \(place) (the gateway cannot answer it without the charger)")
             }
-            rights[action.rawValue] = right
+            rights[key.map { "\(action.rawValue):\($0)" } ?? action.rawValue] = right
         }
         return rights
+    }
+
+    /// `ChangeConfiguration:HeartbeatInterval` → (`ChangeConfiguration`, `HeartbeatInterval`); no colon: no key.
+    public static func splitKey(_ name: String) -> (action: String, key: String?) {
+        guard let colon = name.firstIndex(of: ":") else { return (name, nil) }
+        return (String(name[..<colon]), String(name[name.index(after: colon)...]))
     }
 
     /// Every secondary (`RELAY_SECONDARY_URLS` and the stations file's) with `defaults` under its own rights.

@@ -87,14 +87,15 @@ public struct RelayConfiguration: Sendable {
             Action.triggerMessage, .getConfiguration, .getDiagnostics, .getCompositeSchedule, .getLocalListVersion,
         ].reduce(into: []) { $0.insert($1.rawValue) }
 
-        /// What becomes of its `action`.
-        public func right(for action: String) -> Right {
-            rights[action] ?? (Self.readActions.contains(action) ? .forward : .reject)
+        /// What becomes of its `action` (for ChangeConfiguration, of that configuration `key`: its own right first).
+        public func right(for action: String, key: String? = nil) -> Right {
+            if let key, let right = rights["\(action):\(key)"] { return right }
+            return rights[action] ?? (Self.readActions.contains(action) ? .forward : .reject)
         }
 
-        /// Whether its `action` reaches the charger.
-        public func forwards(_ action: String) -> Bool {
-            right(for: action) == .forward
+        /// Whether its `action` (on `key`) reaches the charger.
+        public func forwards(_ action: String, key: String? = nil) -> Bool {
+            right(for: action, key: key) == .forward
         }
     }
 
@@ -126,19 +127,34 @@ public struct RelayConfiguration: Sendable {
         Action.reset, .changeConfiguration, .updateFirmware, .signedUpdateFirmware, .sendLocalList, .clearCache,
     ].reduce(into: []) { $0.insert($1.rawValue) }
 
+    /// Whether the primary's `action` (on a configuration `key`) is denied (`RELAY_DENIED_ACTIONS`, where
+    /// `ChangeConfiguration:<key>` denies one key).
+    public func denies(_ action: String, key: String? = nil) -> Bool {
+        deniedActions.contains(action) || key.map { deniedActions.contains("\(action):\($0)") } ?? false
+    }
+
     /// The first exclusive action two of a station's backends could both send, described for the start-up's line; nil
-    /// when there is none.
+    /// when there is none. ChangeConfiguration counts per key: two backends may each change keys of their own.
     public func exclusiveConflict() -> String? {
         let stationsNamed = stations.keys.sorted()
+        let change = Action.changeConfiguration.rawValue
         for station in [nil] + stationsNamed.map(Optional.some) {
             let own = station.flatMap { stations[$0]?.secondaries }
             let add = station.flatMap { stations[$0]?.secondariesAddToEveryones } ?? false
             let all = own.map { add ? $0 + secondaries : $0 } ?? secondaries
+            // Every configuration key a right or a denial names, and "any key" (nil).
+            let keys: [String?] = [nil] + Set((all.flatMap { $0.rights.keys } + deniedActions).compactMap { name -> String? in
+                let (action, key) = Self.splitKey(name)
+                return action == change ? key : nil
+            }).sorted().map(Optional.some)
             for action in Self.exclusiveActions.sorted() {
-                var senders = deniedActions.contains(action) ? [] : ["the primary (\(stations[station ?? ""]?.url ?? url))"]
-                senders += all.filter { $0.forwards(action) }.map { "secondary \($0.url)" }
-                if senders.count > 1 {
-                    return "\(action) for \(station.map { "station '\($0)'" } ?? "every station"): \(senders[0]) and \(senders[1]) may both send it; reject it for one of them (RELAY_DENIED_ACTIONS, or the secondary's rights)"
+                for key in action == change ? keys : [nil] {
+                    var senders = denies(action, key: key) ? [] : ["the primary (\(stations[station ?? ""]?.url ?? url))"]
+                    senders += all.filter { $0.forwards(action, key: key) }.map { "secondary \($0.url)" }
+                    if senders.count > 1 {
+                        let what = key.map { "\(action) of \($0)" } ?? action
+                        return "\(what) for \(station.map { "station '\($0)'" } ?? "every station"): \(senders[0]) and \(senders[1]) may both send it; reject it for one of them (RELAY_DENIED_ACTIONS, or the secondary's rights)"
+                    }
                 }
             }
         }

@@ -252,15 +252,20 @@ actor RelayStation {
         socket.send(text)
     }
 
+    /// The configuration key a ChangeConfiguration changes (rights and denials may name one key).
+    private func configurationKey(of call: Call) -> String? {
+        call.action == Action.changeConfiguration.rawValue ? call.payload.string(at: ["key"]) : nil
+    }
+
     /// The answer to an upstream call the charger must not get, and why: an action `RELAY_DENIED_ACTIONS` names, a
     /// control call while the owner's override is on, or an Operative for a charger the gateway made Inoperative.
     private func refusal(of call: Call) -> (Frame, String)? {
-        if let secondary = backend.secondary, !secondary.forwards(call.action) {
+        if let secondary = backend.secondary, !secondary.forwards(call.action, key: configurationKey(of: call)) {
             let frame = UpstreamOverride.refusal(for: call) ?? .callError(CallError(
                 messageID: call.messageID, code: .notSupported, description: "\(call.action) from this central system does not reach the charger"))
             return (frame, "the secondary's rights")
         }
-        if configuration.deniedActions.contains(call.action) {
+        if backend.isPrimary, configuration.denies(call.action, key: configurationKey(of: call)) {
             let frame = UpstreamOverride.refusal(for: call) ?? .callError(CallError(
                 messageID: call.messageID, code: .notSupported, description: "\(call.action) is not relayed to this charger"))
             return (frame, "RELAY_DENIED_ACTIONS")
@@ -280,7 +285,7 @@ actor RelayStation {
     /// in turn with MQTT commands), and the charger's answer back upstream under the upstream's id.
     private func callCharger(_ call: Call) async {
         // The `answer` right: the gateway says yes itself; the charger never sees the call.
-        if let secondary = backend.secondary, secondary.right(for: call.action) == .answer,
+        if let secondary = backend.secondary, secondary.right(for: call.action, key: configurationKey(of: call)) == .answer,
             let accepted = RelayConfiguration.answerable[call.action] {
             if call.action == Action.remoteStartTransaction.rawValue, let tag = call.payload.string(at: ["idTag"]) {
                 line.answeredRemoteStart(tag: tag)

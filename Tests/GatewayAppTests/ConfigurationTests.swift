@@ -46,6 +46,14 @@ import Testing
         var one = both
         one["RELAY_DENIED_ACTIONS"] = "Reset"
         #expect(try load(one).relay?.secondaries.first?.forwards("Reset") == true)
+        // ChangeConfiguration counts per key.
+        let keys = ["RELAY_URL": "ws://main/ocpp", "RELAY_SECONDARY_URLS": "ws://sec/x",
+                    "RELAY_SECONDARY_RIGHTS": "ChangeConfiguration:MeterValueSampleInterval=forward",
+                    "RELAY_DENIED_ACTIONS": "ChangeConfiguration:MeterValueSampleInterval"]
+        #expect(try load(keys).relay?.denies("ChangeConfiguration", key: "MeterValueSampleInterval") == true)
+        var clash = keys
+        clash["RELAY_DENIED_ACTIONS"] = "ChangeConfiguration:HeartbeatInterval"
+        #expect(throws: ConfigurationError.self) { try load(clash) }
     }
 
     @Test func theMirroringProxysNamesWorkAndTheGatewaysOwnWin() throws {

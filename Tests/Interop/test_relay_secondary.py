@@ -36,6 +36,7 @@ def gateway(tmp_path_factory, broker, primary, secondary):
     stations.write_text(json.dumps({
         "S-MAP": {"secondaries": [{"url": secondary.url("/sec"), "upstream_id": "SEC*1", "id_tags": {"UP-OK": "SEC-TAG"}}]},
         "S-RIGHTS": {"secondaries": [{"url": secondary.url("/sec"), "rights": {"RemoteStartTransaction": "forward"}}]},
+        "S-KEY": {"secondaries": [{"url": secondary.url("/sec"), "rights": {"ChangeConfiguration:MeterValueSampleInterval": "forward"}}]},
         "S-ANS": {"secondaries": [{"url": secondary.url("/sec"), "rights": {"RemoteStartTransaction": "answer"}}]},
         "S-OVR": {"secondaries": [{"url": secondary.url("/sec"), "name": "energy", "rights": {"SetChargingProfile": "forward"}}]},
         "S-ARB": {"secondaries": [{"url": secondary.url("/sec"), "name": "energy",
@@ -44,6 +45,7 @@ def gateway(tmp_path_factory, broker, primary, secondary):
         "MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "MQTT_BASEPATH": BASE, "MQTT_USESTATIONNAME": "true",
         "RELAY_URL": primary.url("/ocpp"), "RELAY_SECONDARY_URLS": secondary.url("/sec"), "RELAY_STATIONS_FILE": str(stations),
         "RELAY_RECONNECT_MAX_DELAY": "0.5", "RELAY_CONTROL_PREFERRED": "nobody",
+        "RELAY_DENIED_ACTIONS": "ChangeConfiguration:MeterValueSampleInterval",
     })
     yield gateway
     gateway.stop()
@@ -117,6 +119,26 @@ def test_a_secondarys_rights_let_a_control_call_through(gateway, secondary):
     start, reset, received = run(session())
     assert start.status == "Accepted" and reset.status == "Rejected"
     assert received == [("RemoteStartTransaction", {"id_tag": "SEC-TAG", "connector_id": 1})]
+
+
+def test_two_backends_change_configuration_keys_of_their_own(gateway, primary, secondary):
+    """ChangeConfiguration per key: the secondary may change MeterValueSampleInterval (the primary may not:
+    RELAY_DENIED_ACTIONS), the primary every other key (the secondary may not)."""
+    def change(backend, key):
+        return backend.call("S-KEY", call.ChangeConfiguration(key=key, value="60")).status
+
+    async def session():
+        async with connected(gateway.url("S-KEY"), "S-KEY") as cp:
+            await asyncio.to_thread(secondary.wait, lambda e: e[0] == "S-KEY" and e[1] == "Heartbeat")
+            await asyncio.to_thread(primary.wait, lambda e: e[0] == "S-KEY" and e[1] == "Heartbeat")
+            answers = [await asyncio.to_thread(change, backend, key) for backend, key in [
+                (secondary, "MeterValueSampleInterval"), (secondary, "HeartbeatInterval"),
+                (primary, "MeterValueSampleInterval"), (primary, "HeartbeatInterval")]]
+            return answers, cp.received
+
+    answers, received = run(session())
+    assert answers == ["RebootRequired", "Rejected", "Rejected", "RebootRequired"]  # the charger's own answer where it was asked
+    assert [fields["key"] for action, fields in received if action == "ChangeConfiguration"] == ["MeterValueSampleInterval", "HeartbeatInterval"]
 
 
 def test_the_answer_right_says_yes_for_the_charger_and_the_tag_goes_in_that_secondarys_next_start(gateway, primary, secondary):

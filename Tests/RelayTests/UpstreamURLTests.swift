@@ -111,8 +111,19 @@ import Testing
             """#.utf8))
         #expect(RelayConfiguration(url: url, stations: stations).exclusiveConflict()?.contains("station 'garage'") == true)
         #expect(try RelayConfiguration.parseRights("RemoteStartTransaction=answer")["RemoteStartTransaction"] == .answer)
+        // ChangeConfiguration per key: the secondary may change its key while the primary keeps every other.
+        var keys = RelayConfiguration(url: url, deniedActions: ["ChangeConfiguration:MeterValueSampleInterval"], secondaries: [
+            RelayConfiguration.Secondary(url: try UpstreamURL("ws://energy/x"),
+                                         rights: try RelayConfiguration.parseRights("changeconfiguration:MeterValueSampleInterval=forward"))])
+        let energy = try #require(keys.secondaries.first)
+        #expect(energy.forwards("ChangeConfiguration", key: "MeterValueSampleInterval") && !energy.forwards("ChangeConfiguration", key: "Other"))
+        #expect(keys.denies("ChangeConfiguration", key: "MeterValueSampleInterval") && !keys.denies("ChangeConfiguration", key: "Other"))
+        #expect(keys.exclusiveConflict() == nil)
+        keys.deniedActions = []
+        #expect(keys.exclusiveConflict()?.hasPrefix("ChangeConfiguration of MeterValueSampleInterval for every station") == true)
         #expect(RelayConfiguration.Secondary(url: url, rights: ["Reset": .answer]).forwards("Reset") == false)
-        for bad in ["Reset", "Reset=maybe", "Heartbeat=forward", "NoSuchAction=reject", "GetConfiguration=answer"] {
+        for bad in ["Reset", "Reset=maybe", "Heartbeat=forward", "NoSuchAction=reject", "GetConfiguration=answer", "Reset:Key=forward",
+                    "ChangeConfiguration:=forward"] {
             #expect(throws: UpstreamURL.Invalid.self) { try RelayConfiguration.parseRights(bad) }
         }
     }
