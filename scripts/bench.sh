@@ -7,6 +7,7 @@
 #   commands    10 chargers, 500 MQTT commands one at a time  (command latency)
 #   c1 c100 c1000 c5000   N chargers, 1 MeterValues/s each    (c5000: the fleet target; c1000 and c5000 start
 #               metering 10 s after the last charger is ready, once the connects' discovery configs are out)
+#   c10000      10,000 chargers, 1 MeterValues/s each, settling 20 s (issue 25's target; not in the default ladder)
 #   idle10000   10,000 connected idle chargers                (memory per charger)
 #   saturation  200 chargers sending back to back, 30 s       (the ceiling)
 #   c5000-flat saturation-flat   the same with MQTT_CONNECTOR_1_TOPICS=false (9 publications per MeterValues, not 18)
@@ -117,6 +118,7 @@ for step in "${steps[@]}"; do
         c100) loadgen c100 --chargers 100 --rate 1 --duration 30 ;;
         c1000) loadgen c1000 --chargers 1000 --rate 1 --duration 30 --settle 10 ;;
         c5000) loadgen c5000 --chargers 5000 --rate 1 --duration 60 --settle 10 ;;
+        c10000) loadgen c10000 --chargers 10000 --rate 1 --duration 60 --settle 20 ;;
         c5000-flat)
             gateway_env=(MQTT_CONNECTOR_1_TOPICS=false)
             loadgen c5000-flat --chargers 5000 --rate 1 --duration 60 --settle 10
