@@ -215,8 +215,7 @@ actor RelayStation {
 
     /// A frame from the upstream, on its connection's event loop: an answer goes to the pump at once, a call to the
     /// charger through the actor.
-    private nonisolated func received(_ text: String) {
-        let bytes = Array(text.utf8)
+    private nonisolated func received(_ bytes: [UInt8]) {
         snoop?(bytes, false)
         let frame: Frame
         do {

@@ -34,7 +34,7 @@ public struct QueuedMessage: Sendable, Hashable {
 }
 
 /// What the gateway needs to stand in for the upstream, per station.
-public struct RelayFacts: Sendable, Hashable, Codable {
+public struct RelayFacts: Sendable, Hashable {
     /// The charger's last BootNotification payload: sent again first when the upstream is back.
     public var boot: Data?
     /// The heartbeat interval the upstream gave last (what a boot answered here gets).

@@ -198,8 +198,10 @@ final class StationLine: Sendable {
     /// the charger uses one the gateway gave, and the upstream's id tag where the station's rewrite names the charger's.
     func frame(for entry: Entry, messageID: String) -> [UInt8] {
         var payload = entry.call.payload
-        if entry.action == .meterValues || entry.action == .stopTransaction, let local = payload.integer(at: ["transactionId"]),
-            let upstream = state.withLock({ $0.links[local] }), let translated = payload.replacingInteger(at: ["transactionId"], with: upstream) {
+        // Most readings go up as they are: the payload is scanned only while a link exists.
+        if entry.action == .meterValues || entry.action == .stopTransaction, !state.withLock({ $0.links.isEmpty }),
+            let local = payload.integer(at: ["transactionId"]), let upstream = state.withLock({ $0.links[local] }),
+            let translated = payload.replacingInteger(at: ["transactionId"], with: upstream) {
             payload = translated
         }
         if !idTags.isEmpty, entry.action == .authorize || entry.action == .startTransaction || entry.action == .stopTransaction,

@@ -21,7 +21,7 @@ final class UpstreamSocket: Sendable {
     /// Connects and upgrades; throws when the upstream cannot be reached or refuses the upgrade (a 401, say).
     static func connect(
         to url: UpstreamURL, target: String, authorization: String?, tls: NIOSSLContext?, group: any EventLoopGroup,
-        timeout: Duration, onText: @escaping @Sendable (String) -> Void
+        timeout: Duration, onText: @escaping @Sendable ([UInt8]) -> Void
     ) async throws -> UpstreamSocket {
         let (channel, upgraded) = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(max(1, timeout.components.seconds)))
@@ -107,13 +107,13 @@ final class UpstreamFrames: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
-    private let onText: @Sendable (String) -> Void
+    private let onText: @Sendable ([UInt8]) -> Void
     private var lastHeard = NIODeadline.now()
     private var pinger: RepeatedTask?
     static let pingInterval: TimeAmount = .seconds(30)
     static let silenceLimit: TimeAmount = .seconds(60)
 
-    init(onText: @escaping @Sendable (String) -> Void) {
+    init(onText: @escaping @Sendable ([UInt8]) -> Void) {
         self.onText = onText
     }
 
@@ -141,7 +141,7 @@ final class UpstreamFrames: ChannelInboundHandler {
         lastHeard = .now()
         switch frame.opcode {
         case .text:
-            onText(String(decoding: frame.unmaskedData.readableBytesView, as: UTF8.self))
+            onText(Array(frame.unmaskedData.readableBytesView))  // decoded once, by the frame codec
         case .ping:
             let pong = WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData)
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
