@@ -309,6 +309,12 @@ class Gateway:
         return self.process.poll() is None
 
 
+def broker_gateway(directory, broker, base, env):
+    """A gateway on the test broker with a topic tree of its own (`base`, one subtree per station), and `env`."""
+    return Gateway(directory, {"MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "MQTT_BASEPATH": base,
+                               "MQTT_USESTATIONNAME": "true", **env})
+
+
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory):
     """One broker for the tests that do not stop it; each test has its own base path."""

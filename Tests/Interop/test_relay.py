@@ -10,7 +10,7 @@ import pytest
 import websockets
 
 from chargepoint import connected, now, run
-from conftest import Gateway, free_port
+from conftest import broker_gateway, free_port
 from ocpp.v16 import call
 from upstream import Upstream
 
@@ -30,8 +30,7 @@ def gateway(tmp_path_factory, broker, upstream):
     stations = directory / "relay-stations.json"
     stations.write_text('{"R-FILE": {"upstream_id": "UP*7", "password": "from-the-operator"},'
                         ' "R-TAGS": {"id_tags": {"Card-1": "UP-OK"}}}')
-    gateway = Gateway(directory, {
-        "MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "MQTT_BASEPATH": BASE, "MQTT_USESTATIONNAME": "true",
+    gateway = broker_gateway(directory, broker, BASE, {
         "RELAY_URL": upstream.url("/ocpp"), "RELAY_STATIONS_FILE": str(stations), "RELAY_DENIED_ACTIONS": "ClearCache, UpdateFirmware",
     })
     yield gateway
@@ -136,10 +135,8 @@ def test_with_offline_mode_close_an_upstream_that_stays_away_closes_the_charger(
     """RELAY_OFFLINE_MODE=close: RELAY_OFFLINE_GRACE passes without the upstream, the charger is closed with 1013 (try
     again later) and keeps its messages; nothing was acknowledged that the upstream has not seen."""
     nowhere = free_port()
-    gateway = Gateway(tmp_path, {
-        "MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "MQTT_BASEPATH": BASE,
-        "MQTT_USESTATIONNAME": "true", "RELAY_URL": f"ws://127.0.0.1:{nowhere}/ocpp", "RELAY_OFFLINE_GRACE": "1",
-        "RELAY_OFFLINE_MODE": "close",
+    gateway = broker_gateway(tmp_path, broker, BASE, {
+        "RELAY_URL": f"ws://127.0.0.1:{nowhere}/ocpp", "RELAY_OFFLINE_GRACE": "1", "RELAY_OFFLINE_MODE": "close",
     })
     try:
         async def session():

@@ -10,7 +10,7 @@ from websockets.http11 import Response
 from websockets.datastructures import Headers
 
 from chargepoint import run
-from conftest import Gateway
+from conftest import broker_gateway
 from upstream import ServerThread
 
 BASE = "faults"
@@ -72,8 +72,7 @@ def gateway(tmp_path_factory, broker, fake):
     stations = directory / "stations.json"
     stations.write_text(json.dumps({station: {"url": fake.url(fault)} for station, fault in
                                     [("F-401", "refuse"), ("F-SILENT", "silent"), ("F-TWICE", "twice")]}))
-    gateway = Gateway(directory, {
-        "MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "MQTT_BASEPATH": BASE, "MQTT_USESTATIONNAME": "true",
+    gateway = broker_gateway(directory, broker, BASE, {
         "RELAY_URL": fake.url("twice"), "RELAY_STATIONS_FILE": str(stations), "OCPP_CALL_TIMEOUT": "2",
         "RELAY_RECONNECT_MAX_DELAY": "1",
     })

@@ -9,12 +9,12 @@ import json
 import pytest
 
 from chargepoint import connected, now, run
-from conftest import Gateway
+from conftest import broker_gateway
 from ocpp.v16 import call
 from upstream import Upstream
 
 BASE = "outage"
-ENV = {"MQTT_BASEPATH": BASE, "MQTT_USESTATIONNAME": "true", "RELAY_OFFLINE_GRACE": "1", "RELAY_RECONNECT_MAX_DELAY": "0.5"}
+ENV = {"RELAY_OFFLINE_GRACE": "1", "RELAY_RECONNECT_MAX_DELAY": "0.5"}
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,7 @@ def upstream():
 
 
 def relaying_gateway(directory, broker, upstream, **extra):
-    return Gateway(directory, {"MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "RELAY_URL": upstream.url("/ocpp"),
-                               **ENV, **extra})
+    return broker_gateway(directory, broker, BASE, {"RELAY_URL": upstream.url("/ocpp"), **ENV, **extra})
 
 
 @pytest.fixture(scope="module")

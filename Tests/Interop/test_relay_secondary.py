@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 from chargepoint import connected, now, run
-from conftest import Gateway
+from conftest import broker_gateway
 from ocpp.v16 import call
 from upstream import Upstream
 
@@ -41,8 +41,7 @@ def gateway(tmp_path_factory, broker, primary, secondary):
         "S-OVR": {"secondaries": [{"url": secondary.url("/sec"), "name": "energy", "rights": {"SetChargingProfile": "forward"}}]},
         "S-ARB": {"secondaries": [{"url": secondary.url("/sec"), "name": "energy",
                                    "rights": {"RemoteStartTransaction": "forward", "RemoteStopTransaction": "forward"}}]}}))
-    gateway = Gateway(directory, {
-        "MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "MQTT_BASEPATH": BASE, "MQTT_USESTATIONNAME": "true",
+    gateway = broker_gateway(directory, broker, BASE, {
         "RELAY_URL": primary.url("/ocpp"), "RELAY_SECONDARY_URLS": secondary.url("/sec"), "RELAY_STATIONS_FILE": str(stations),
         "RELAY_RECONNECT_MAX_DELAY": "0.5", "RELAY_CONTROL_PREFERRED": "nobody",
         "RELAY_DENIED_ACTIONS": "ChangeConfiguration:MeterValueSampleInterval",
@@ -259,8 +258,7 @@ def test_the_mirroring_proxys_config_json_works_as_the_stations_file(tmp_path, b
         "primary_csms_url": primary.url("/ocpp"), "port": 9000,
         "secondary_csms": [{"url": secondary.url("/sec"), "charger_map": [
             {"charger_id": "P-1", "mapped_charger_id": "MAPPED-1", "password": "pw", "id_tag": "SEC-ALL"}]}]}))
-    gateway = Gateway(tmp_path, {"MQTT_HOSTNAME": "127.0.0.1", "MQTT_PORT": str(broker.port), "MQTT_BASEPATH": BASE,
-                                 "MQTT_USESTATIONNAME": "true", "RELAY_STATIONS_FILE": "config.json"})
+    gateway = broker_gateway(tmp_path, broker, BASE, {"RELAY_STATIONS_FILE": "config.json"})
     try:
         async def session():
             async with connected(gateway.url("P-1"), "P-1") as cp:
