@@ -8,7 +8,8 @@ import OCPP
 import OCPPServer
 import Prometheus
 
-/// The admin endpoints: `/healthz`, `/readyz`, `/metrics`, `/api/stations`.
+/// The admin endpoints: `/healthz`, `/readyz`, `/metrics`, the web console (`/`, `/login`, `/api/events`) and the
+/// REST API (`/api/status`, `/api/stations`, `/api/transactions`, commands, controls and the override).
 struct AdminAPI: Sendable {
     let centralSystem: CentralSystem
     let server: OCPPServer
@@ -22,11 +23,54 @@ struct AdminAPI: Sendable {
     let access: AdminAccess
     /// The price of a kWh by provider (`PROVIDER_PRICES`).
     var prices: [String: Double] = [:]
+    /// What `/api/status` says of the gateway: its version, mode and broker.
+    var about: About = About()
 
-    func respond(_ request: HTTPRequestHead) async -> AdminResponse {
-        let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
-        if let refusal = AdminAccess.refusal(access.verdict(path: path, headers: request.headers)) { return refusal }
+    struct About: Sendable {
+        var version = ""
+        var broker = ""
+        var relayMode = false
+        var startedAt = Date()
+    }
+
+    func respond(_ request: AdminRequest) async -> AdminResponse {
+        let path = request.path
+        let verdict = access.verdict(path: path, headers: request.head.headers, peer: request.peer)
+        if verdict != .allowed(.open), path == "/" || path == "/index.html" {
+            // A browser: to the login form rather than a bare 401.
+            if verdict == .unauthorized { return .redirect("login") }
+        }
+        if let refusal = AdminAccess.refusal(verdict) { return refusal }
+        if request.method == .POST, verdict == .allowed(.session), request.head.headers[AdminAccess.csrfHeader].isEmpty {
+            return .text("a POST from the console must carry the \(AdminAccess.csrfHeader) header\n", status: .forbidden)
+        }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map {
+            String($0).removingPercentEncoding ?? String($0)
+        }
+        switch (request.method, segments.first ?? "") {
+        case (.POST, "login"):
+            return logIn(request)
+        case (.POST, "logout"):
+            access.logOut(request.head.headers)
+            return .redirect("login", headers: [("Set-Cookie", Self.sessionCookie("", maxAge: 0))])
+        case (.POST, "api") where segments.count >= 4 && segments[1] == "stations":
+            return await stationRequest(station: segments[2], segments.dropFirst(3).map { $0 }, body: request.body)
+        case (.GET, _), (.HEAD, _):
+            break
+        default:
+            return .text("\(request.method) is not served here\n", status: .methodNotAllowed)
+        }
         switch path {
+        case "/", "/index.html":
+            return ConsolePage.page(showLogOut: verdict == .allowed(.session))
+        case "/login":
+            return ConsolePage.login(tokenSet: access.token != nil, failed: false)
+        case "/console.css":
+            return AdminResponse(status: .ok, contentType: "text/css; charset=utf-8", body: ConsolePage.css,
+                                 headers: [("Cache-Control", "no-cache")])
+        case "/console.js":
+            return AdminResponse(status: .ok, contentType: "text/javascript; charset=utf-8", body: ConsolePage.script,
+                                 headers: [("Cache-Control", "no-cache")])
         case "/healthz":
             return await eventLoopsAnswer() ? .text("ok\n") : .text("event loops do not answer\n", status: .serviceUnavailable)
         case "/readyz":
@@ -36,12 +80,20 @@ struct AdminAPI: Sendable {
             registry.emit(into: &buffer)
             return AdminResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
                                  body: String(decoding: buffer, as: UTF8.self))
+        case "/api/status":
+            return .json(status().text + "\n")
+        case "/api/events":
+            return events()
         case "/api/stations":
             return .json(bridge.stationsDocument())
         case "/api/transactions", "/api/transactions.csv":
-            return transactions(query: Self.query(request.uri), csv: path.hasSuffix(".csv"))
+            return transactions(query: Self.query(request.head.uri), csv: path.hasSuffix(".csv"))
         default:
-            return .text("not found; try /healthz, /readyz, /metrics, /api/stations, /api/transactions or /api/transactions.csv\n", status: .notFound)
+            return .text("""
+                not found; try /, /healthz, /readyz, /metrics, /api/status, /api/events, /api/stations, /api/transactions \
+                or /api/transactions.csv
+
+                """, status: .notFound)
         }
     }
 

@@ -4,13 +4,27 @@ import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 
-/// A response of the admin API.
+/// A request to the admin API, whole.
+struct AdminRequest: Sendable {
+    var head: HTTPRequestHead
+    var body: [UInt8] = []
+    /// The peer's IP address.
+    var peer: String?
+
+    /// The path without the query, as sent (percent-encoded).
+    var path: String { head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/" }
+    var method: HTTPMethod { head.method }
+}
+
+/// A response of the admin API: a body, or a stream of server-sent events.
 struct AdminResponse: Sendable {
     var status: HTTPResponseStatus
     var contentType: String
     var body: String
     /// Headers besides Content-Type, Content-Length and Connection.
     var headers: [(String, String)] = []
+    /// Writes the body piece by piece until it returns (server-sent events); `body` is not sent then.
+    var stream: (@Sendable (_ write: @Sendable (String) async throws -> Void) async throws -> Void)?
 
     static func json(_ body: String, status: HTTPResponseStatus = .ok) -> AdminResponse {
         AdminResponse(status: status, contentType: "application/json", body: body)
@@ -18,6 +32,12 @@ struct AdminResponse: Sendable {
 
     static func text(_ body: String, status: HTTPResponseStatus = .ok) -> AdminResponse {
         AdminResponse(status: status, contentType: "text/plain; charset=utf-8", body: body)
+    }
+
+    /// A redirect to `location` (relative to the request's path, so it works behind a proxy's prefix).
+    static func redirect(_ location: String, headers: [(String, String)] = []) -> AdminResponse {
+        AdminResponse(status: .seeOther, contentType: "text/plain; charset=utf-8", body: "see \(location)\n",
+                      headers: [("Location", location)] + headers)
     }
 }
 
@@ -29,11 +49,11 @@ final class AdminServer: Service {
     private let port: Int
     private let group: any EventLoopGroup
     private let logger: Logger
-    private let handler: @Sendable (HTTPRequestHead) async -> AdminResponse
+    private let handler: @Sendable (AdminRequest) async -> AdminResponse
     private let connections: AdminConnections
 
     init(host: String, port: Int, group: any EventLoopGroup, logger: Logger, limits: AdminLimits = AdminLimits(),
-         handler: @escaping @Sendable (HTTPRequestHead) async -> AdminResponse) {
+         handler: @escaping @Sendable (AdminRequest) async -> AdminResponse) {
         self.host = host
         self.port = port
         self.group = group
@@ -73,32 +93,56 @@ final class AdminServer: Service {
         }
     }
 
+    /// The largest request body taken (a command's JSON); a larger one gets 413 and the connection is closed.
+    static let maxBody = 64 * 1024
+
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+        let peer = connection.channel.remoteAddress?.ipAddress
         try? await connection.executeThenClose { inbound, outbound in
-            var head: HTTPRequestHead?
+            var request: AdminRequest?
+            var tooLarge = false
             for try await part in inbound {
                 switch part {
-                case .head(let request): head = request
-                case .body: break
-                case .end:
-                    guard let request = head else { continue }
-                    let response = request.method == .GET || request.method == .HEAD
-                        ? await handler(request) : .text("only GET\n", status: .methodNotAllowed)
-                    var headers = HTTPHeaders()
-                    headers.add(name: "Content-Type", value: response.contentType)
-                    headers.add(name: "Content-Length", value: "\(response.body.utf8.count)")
-                    headers.add(name: "Connection", value: request.isKeepAlive ? "keep-alive" : "close")
-                    for (name, value) in response.headers { headers.add(name: name, value: value) }
-                    try await outbound.write(.head(HTTPResponseHead(version: request.version, status: response.status, headers: headers)))
-                    if request.method != .HEAD {
-                        try await outbound.write(.body(.byteBuffer(ByteBuffer(string: response.body))))
+                case .head(let head):
+                    request = AdminRequest(head: head, peer: peer)
+                    tooLarge = false
+                case .body(var buffer):
+                    guard request != nil, !tooLarge else { continue }
+                    if request!.body.count + buffer.readableBytes > Self.maxBody {
+                        tooLarge = true
+                        request!.body = []
+                    } else {
+                        request!.body += buffer.readBytes(length: buffer.readableBytes) ?? []
                     }
-                    try await outbound.write(.end(nil))
-                    if !request.isKeepAlive { return }
-                    head = nil
+                case .end:
+                    guard let current = request else { continue }
+                    request = nil
+                    let response = tooLarge
+                        ? .text("the request body is larger than \(Self.maxBody) bytes\n", status: .payloadTooLarge)
+                        : await handler(current)
+                    let keepAlive = current.head.isKeepAlive && !tooLarge && response.stream == nil
+                    try await write(response, to: current.head, keepAlive: keepAlive, outbound)
+                    if !keepAlive { return }
                 }
             }
         }
+    }
+
+    private func write(_ response: AdminResponse, to request: HTTPRequestHead, keepAlive: Bool,
+                       _ outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async throws {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: response.contentType)
+        if response.stream == nil { headers.add(name: "Content-Length", value: "\(response.body.utf8.count)") }
+        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        for (name, value) in response.headers { headers.add(name: name, value: value) }
+        try await outbound.write(.head(HTTPResponseHead(version: request.version, status: response.status, headers: headers)))
+        if let stream = response.stream, request.method != .HEAD {
+            // Ends when the stream returns, the client goes away (a write fails) or the gateway stops.
+            try? await stream { text in try await outbound.write(.body(.byteBuffer(ByteBuffer(string: text)))) }
+        } else if request.method != .HEAD {
+            try await outbound.write(.body(.byteBuffer(ByteBuffer(string: response.body))))
+        }
+        try await outbound.write(.end(nil))
     }
 }
 

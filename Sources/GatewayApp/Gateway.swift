@@ -114,11 +114,20 @@ public enum Gateway {
         let api = AdminAPI(
             centralSystem: centralSystem, server: server, bridge: bridge, registry: registry,
             dataDirectory: configuration.dataDirectory, readyRequiresMQTT: configuration.admin.readyRequiresMQTT,
-            eventLoops: eventLoops, access: AdminAccess(token: configuration.admin.token, host: configuration.admin.host),
-            prices: configuration.admin.prices)
+            eventLoops: eventLoops,
+            access: AdminAccess(token: configuration.admin.token, host: configuration.admin.host,
+                                trustedAddresses: configuration.admin.trustedAddresses),
+            prices: configuration.admin.prices,
+            about: .init(version: gatewayVersion, broker: mqttConfiguration.brokerDescription, relayMode: configuration.relay != nil))
         if configuration.admin.token == nil, !api.access.isLoopbackOnly {
-            logger.warning("The admin API has no ADMIN_TOKEN: /api/* answers 403 on this listener; set ADMIN_TOKEN (or ADMIN_TOKEN_FILE), or ADMIN_ADDR=127.0.0.1", metadata: [
+            logger.warning("The admin listener has no ADMIN_TOKEN: it serves only /healthz, /readyz and /metrics (the console and /api/* answer 403); set ADMIN_TOKEN (or ADMIN_TOKEN_FILE), or ADMIN_ADDR=127.0.0.1", metadata: [
                 "admin.address": "\(configuration.admin.host)",
+                "admin.trusted_addresses": "\(configuration.admin.trustedAddresses.sorted().joined(separator: ","))",
+            ])
+        } else {
+            logger.info("Web console", metadata: [
+                "admin.console": "http://\(configuration.admin.host == "0.0.0.0" ? "<this host>" : configuration.admin.host):\(configuration.admin.port)/",
+                "admin.token_required": "\(configuration.admin.token != nil)",
             ])
         }
         let admin = AdminServer(host: configuration.admin.host, port: configuration.admin.port, group: eventLoops,

@@ -35,6 +35,8 @@ public struct GatewayConfiguration: Sendable {
         public var token: String?
         /// The price of a kWh by who started the transaction (`PROVIDER_PRICES`), for the history's amounts.
         public var prices: [String: Double] = [:]
+        /// Peers let in without the token (`ADMIN_TRUSTED_ADDRESSES`): Home Assistant's Ingress proxy.
+        public var trustedAddresses: Set<String> = []
     }
 
     /// Where and how logs are written.
@@ -86,7 +88,8 @@ public struct GatewayConfiguration: Sendable {
                 host: try reader.string(Settings.adminAddr),
                 port: try reader.integer(Settings.adminPort, in: 0...65_535, expected: "a port number from 0 to 65535"),
                 readyRequiresMQTT: try reader.boolean(Settings.readyRequiresMQTT),
-                token: try adminToken(reader, workingDirectory: workingDirectory), prices: try providerPrices(reader)),
+                token: try adminToken(reader, workingDirectory: workingDirectory), prices: try providerPrices(reader),
+                trustedAddresses: try trustedAddresses(reader)),
             logging: try loggingConfiguration(reader),
             shutdownTimeout: try reader.seconds(Settings.shutdownTimeout)!,
             eventLoopThreads: try eventLoopThreads(reader, coreCount: System.coreCount),
@@ -268,6 +271,21 @@ public struct GatewayConfiguration: Sendable {
                 "max_current": .double(bridge.controls.maxCurrent),
             ]),
         ]
+    }
+
+    /// `ADMIN_TRUSTED_ADDRESSES`: IPv4 or IPv6 addresses, comma-separated (no networks: a peer is trusted by its
+    /// exact address).
+    static func trustedAddresses(_ reader: SettingsReader) throws(ConfigurationError) -> Set<String> {
+        let value = reader.raw(Settings.adminTrustedAddresses)
+        var addresses: Set<String> = []
+        for item in value.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+            guard (try? SocketAddress(ipAddress: item, port: 0)) != nil else {
+                throw ConfigurationError(variable: Settings.adminTrustedAddresses.name, value: value,
+                                         expected: "IP addresses separated by commas, such as 172.30.32.2")
+            }
+            addresses.insert(item)
+        }
+        return addresses
     }
 
     /// `ADMIN_TOKEN`, or the first line of `ADMIN_TOKEN_FILE` (trimmed); nil when neither is set.

@@ -94,6 +94,8 @@ public enum Settings {
         help: "Bearer token the admin API asks for, except on /healthz, /readyz and /metrics")
     public static let adminTokenFile = Setting(name: "ADMIN_TOKEN_FILE", defaultValue: "",
         help: "File holding ADMIN_TOKEN (a Kubernetes or Docker secret)")
+    public static let adminTrustedAddresses = Setting(name: "ADMIN_TRUSTED_ADDRESSES", defaultValue: "",
+        help: "Peer IP addresses let into the console and API without the token (Home Assistant's Ingress proxy, 172.30.32.2)")
     public static let readyRequiresMQTT = Setting(name: "READY_REQUIRES_MQTT", defaultValue: "false",
         help: "Make /readyz fail while the MQTT broker is not connected")
     public static let logFormat = Setting(name: "LOG_FORMAT", defaultValue: "text",
@@ -190,7 +192,7 @@ public enum Settings {
         mqttReconnectBaseDelay, mqttReconnectMaxDelay, mqttTimeout, mqttWebsocketPath, mqttWebsocketHeaders,
         mqttBasePath, mqttUseStationName, mqttConnectorOneTopics, mqttQoS, expectedChargePoints, commandRetryAttempts, commandRetryBaseDelay, commandQueueMax,
         haDiscovery, haDiscoveryPrefix, haStatusTopic, maxCurrent, currentStep, remoteIDTag,
-        adminAddr, adminPort, adminToken, adminTokenFile, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout, eventLoopThreads,
+        adminAddr, adminPort, adminToken, adminTokenFile, adminTrustedAddresses, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout, eventLoopThreads,
         stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout, maxConnectors, maxKnownStations,
         mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA, outboxMaxMessages, outboxMaxBytes,
         relayURL, relayAuth, relayPasswordFile, relayTLSCA, relayStationsFile, relayDeniedActions, relayOfflineGrace,

@@ -49,7 +49,20 @@ struct CommandIntake: Sendable {
         }
     }
 
-    private func acceptControl(
+    /// A command for `station` from the admin API: `<S>/cmd`'s JSON, checked as from MQTT; the station is the
+    /// request's, whatever the payload names.
+    func accept(command payload: [UInt8], station: String) -> Outcome {
+        switch CommandParser.parse(payload) {
+        case .failure(let rejection):
+            return .refused(RefusedCommand(station: station, name: rejection.name, requestID: rejection.requestID,
+                                           code: rejection.code, description: rejection.message))
+        case .success(var command):
+            command.station = station
+            return .job(CommandJob(command: command, station: station))
+        }
+    }
+
+    func acceptControl(
         station topicStation: String?, name: String, payload: [UInt8], retained: Bool, lastConnected: String?,
         transactions: (String) -> [Transaction]
     ) -> Outcome {

@@ -9,6 +9,8 @@ struct CommandJob: Sendable {
     var storedID: Int64?
     /// When the runner took it: its retry window runs from here.
     var accepted: ContinuousClock.Instant?
+    /// Who waits for its result besides MQTT (a request to the admin API).
+    var reply: CommandReplySlot?
 }
 
 /// A command refused before it was queued, with what its error result names.

@@ -129,7 +129,7 @@ final class CommandRunner: Sendable {
         ])
         publishResult(station: station, name: job.command.name, requestID: job.command.requestID, .error(
             code: .queueFull,
-            description: "the station already has \(settings.queueLimit) commands waiting (OCPP_COMMAND_QUEUE_MAX)"))
+            description: "the station already has \(settings.queueLimit) commands waiting (OCPP_COMMAND_QUEUE_MAX)"), reply: job.reply)
     }
 
     /// Keeps an OCPP command in the store until its result is out, so a restart does not lose it.
@@ -208,7 +208,7 @@ final class CommandRunner: Sendable {
             publish([Publication(topic: settings.topics.state(station, parameter), payload: value)])
             if parameter == StateParameter.maxCurrent, let amperes = Double(value) { target.noteCurrentLimit(amperes, station: station) }
         }
-        publishResult(station: station ?? "", name: command.name, requestID: command.requestID, outcome)
+        publishResult(station: station ?? "", name: command.name, requestID: command.requestID, outcome, reply: job.reply)
     }
 
     /// Sends the call, trying again while the station is not connected, until the command's retry window (from
@@ -277,11 +277,13 @@ final class CommandRunner: Sendable {
         }
     }
 
-    private func publishResult(station: String, name: String?, requestID: String?, _ outcome: CommandOutcome) {
+    private func publishResult(station: String, name: String?, requestID: String?, _ outcome: CommandOutcome,
+                               reply: CommandReplySlot? = nil) {
         switch outcome {
         case .ok: Counter(label: "mqtt_command_results_total", dimensions: [("status", "ok"), ("code", "")]).increment()
         case .error(let code, _): Counter(label: "mqtt_command_results_total", dimensions: [("status", "error"), ("code", "\(code)")]).increment()
         }
         publish(CommandResult.publications(topics: settings.topics, station: station, name: name, requestID: requestID, outcome: outcome))
+        reply?.resolve(station: station, name: name, requestID: requestID, outcome)
     }
 }

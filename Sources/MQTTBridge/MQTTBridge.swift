@@ -12,7 +12,7 @@ import Synchronization
 /// (commands: store, per-station queues, retries, results) with ``CommandIntake`` (topics and payloads to jobs),
 /// and the bridge requests (`MQTTBridge+Requests.swift`). ``StatePublisher`` puts everything on the broker.
 public final class MQTTBridge: Service, DurableEventSink {
-    private let configuration: MQTTBridgeConfiguration
+    let configuration: MQTTBridgeConfiguration
     let centralSystem: CentralSystem
     private let transportEvents: AsyncStream<MQTTTransportEvent>
     private let transport: any MQTTTransport
@@ -20,10 +20,12 @@ public final class MQTTBridge: Service, DurableEventSink {
     let logger: Logger
     let events: EventSink
     let directory: StationDirectory
-    private let intake: CommandIntake
-    private let runner: CommandRunner
+    let intake: CommandIntake
+    let runner: CommandRunner
+    /// The retained state for watchers off MQTT (the web console).
+    let feed: StateFeed
     /// The runner's queue of jobs, while ``run()`` runs (for the jobs the bridge makes itself).
-    private let ownJobs = Mutex<AsyncStream<CommandJob>.Continuation?>(nil)
+    let ownJobs = Mutex<AsyncStream<CommandJob>.Continuation?>(nil)
     /// Ends ``run()``'s wait when graceful shutdown begins.
     private let shutdown = AsyncStream<Void>.makeStream()
 
@@ -45,9 +47,11 @@ public final class MQTTBridge: Service, DurableEventSink {
         self.transport = transport
         self.transportEvents = transportEvents
         self.logger = logger
+        let feed = StateFeed(topics: configuration.topics)
+        self.feed = feed
         let publisher = StatePublisher(
             transport: transport, qos: configuration.qos, store: outbox, limits: configuration.outboxLimits,
-            gate: centralSystem.durability, intake: centralSystem.intake, logger: logger)
+            gate: centralSystem.durability, intake: centralSystem.intake, feed: feed, logger: logger)
         self.publisher = publisher
         let directory = StationDirectory(topics: configuration.topics, now: now) { publisher.publish($0) }
         self.directory = directory
@@ -148,7 +152,7 @@ public final class MQTTBridge: Service, DurableEventSink {
 
     /// Relay mode's owner's override (`<S>/relay/set/override`, `ON`/`OFF`): retained on purpose, so it holds across
     /// restarts. Its state goes to `<S>/relay/override`. An empty payload (a retained switch cleared) turns it off.
-    private func relaySwitch(station: String?, name: String, payload: [UInt8]) {
+    func relaySwitch(station: String?, name: String, payload: [UInt8]) {
         let text = String(decoding: payload, as: UTF8.self).trimmingCharacters(in: .whitespaces)
         guard let station, name == "override" else {
             logger.warning("Unknown relay switch", metadata: ["mqtt.switch": "\(name.prefix(64))"])

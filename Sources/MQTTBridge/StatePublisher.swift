@@ -37,6 +37,8 @@ final class StatePublisher: Sendable {
     let intake: IntakeGate?
     let now: @Sendable () -> ContinuousClock.Instant
     let state: Mutex<State>
+    /// Watchers of the retained state (the web console), if any.
+    let feed: StateFeed?
     /// Held while writing to the store, so writes are in order and a rewrite never drops what a commit wrote.
     let writer = Mutex(())
     /// Something is queued for the MQTT client: ``handOverQueued()`` takes no lock while nothing is.
@@ -125,9 +127,10 @@ final class StatePublisher: Sendable {
     static let storeFailingGauge = Gauge(label: "mqtt_outbox_store_failing")
 
     init(transport: any MQTTTransport, qos: Int, store: any OutboxStore, limits: OutboxLimits = OutboxLimits(),
-         gate: DurabilityGate? = nil, intake: IntakeGate? = nil, logger: Logger,
+         gate: DurabilityGate? = nil, intake: IntakeGate? = nil, feed: StateFeed? = nil, logger: Logger,
          now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.transport = transport
+        self.feed = feed
         self.gate = gate
         self.intake = intake
         self.now = now
@@ -167,12 +170,17 @@ final class StatePublisher: Sendable {
     /// ``commit(through:)`` or ``handOverQueued()``.
     func stage(_ publications: [Publication]) -> UInt64? {
         guard !publications.isEmpty else { return nil }
+        // The console's feed gets the retained state it shows, only while somebody watches.
+        let watching = feed?.isWatched == true
+        var watched: [(topic: String, payload: String)] = []
+        defer { if !watched.isEmpty { feed?.note(watched) } }
         return state.withLock { state -> UInt64? in
             var mark: UInt64?
             // Each publication read where it is: copying one out (its strings retained and released) cost 2.5 % of
             // the CPU at saturation.
             for index in publications.indices {
                 if publications[index].retain {
+                    if watching, publications[index].cached { watched.append((publications[index].topic, publications[index].payload)) }
                     state.retained.remember(publications[index].topic, publications[index].payload, cached: publications[index].cached,
                                             slot: publications[index].slot)
                 }
@@ -267,6 +275,9 @@ final class StatePublisher: Sendable {
     }
 
     var isConnected: Bool { state.withLock { $0.connected } }
+
+    /// Every retained topic and its latest payload (for a new watcher of the feed).
+    var retainedTopics: [(topic: String, payload: String)] { state.withLock { $0.retained.inOrder } }
 
     /// How many messages wait for the broker.
     var waiting: Int { state.withLock { $0.outbox.count + $0.unstored.count } }

@@ -35,6 +35,9 @@ final class StationDirectory: Sendable {
     /// The station that connected last.
     var lastConnected: String? { state.withLock { $0.lastConnected } }
 
+    /// Whether the station is listed.
+    func contains(_ station: String) -> Bool { state.withLock { $0.entries[station] != nil } }
+
     /// How many stations are listed.
     var count: Int { state.withLock { $0.entries.count } }
 

@@ -88,6 +88,18 @@ public struct TopicLayout: Sendable, Hashable {
         return Array(levels.dropFirst(base.count))
     }
 
+    /// Where a state topic belongs: its station (nil without station names) and its levels below the station's
+    /// root (`state/status`, `connector/1/state/power_active_import`, `relay/queue`); nil for topics not below the
+    /// base path and for the bridge's own (`<base>/bridge/...`).
+    public func stationPath(of topic: String) -> (station: String?, path: String)? {
+        guard let levels = levelsBelowBase(topic), levels.first != "bridge" else { return nil }
+        if useStationName {
+            guard levels.count >= 2, !levels[0].isEmpty else { return nil }
+            return (levels[0], levels.dropFirst().joined(separator: "/"))
+        }
+        return (nil, levels.joined(separator: "/"))
+    }
+
     /// `<base>/bridge/state`: `online` / `offline`, retained, and the last will.
     public var bridgeState: String { join(basePath, "bridge", "state") }
 

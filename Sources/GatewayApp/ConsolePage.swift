@@ -1,0 +1,459 @@
+/// The web console: one page, its style sheet and its script, written here and served from the binary (no CDN, no
+/// framework). Every URL in them is relative, so the console works below a proxy's prefix (Home Assistant's Ingress
+/// serves it at `/api/hassio_ingress/<token>/`). The script reads `/api/events` (server-sent events) and draws
+/// with SVG; values from chargers are set as text, never as markup.
+enum ConsolePage {
+    /// Scripts and styles from this origin only; no inline code, no framing restrictions (Ingress frames the page).
+    static let securityHeaders: [(String, String)] = [
+        ("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'"),
+        ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-cache"),
+    ]
+
+    static func page(showLogOut: Bool) -> AdminResponse {
+        let logOut = showLogOut
+            ? #"<form method="post" action="logout" class="logout"><button type="submit">Log out</button></form>"# : ""
+        let body = """
+            <!doctype html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>ocpp-gateway</title>
+            <link rel="stylesheet" href="console.css">
+            <script src="console.js" defer></script>
+            </head>
+            <body>
+            <header class="top">
+              <h1>ocpp-gateway</h1>
+              <div class="pills">
+                <span id="stream" class="pill warn">connecting…</span>
+                <span id="mqtt" class="pill">MQTT …</span>
+                <span id="outbox" class="pill">outbox …</span>
+                <span id="about" class="pill muted"></span>
+              </div>
+              \(logOut)
+            </header>
+            <main>
+              <p id="empty" class="muted">No charger has connected yet. Point one at <code>ws://&lt;this host&gt;:3000/&lt;station id&gt;</code>.</p>
+              <div id="stations" class="stations"></div>
+              <section class="history">
+                <h2>Energy per day</h2>
+                <svg id="energy" class="energy" viewBox="0 0 600 180" role="img" aria-label="Energy per day and station, last 14 days"></svg>
+                <div id="energy-legend" class="legend"></div>
+                <p><a href="api/transactions.csv" download="transactions.csv">Download the transactions (CSV)</a> ·
+                   <a href="api/transactions">JSON</a> · <a href="api/status">status</a> · <a href="metrics">metrics</a></p>
+              </section>
+            </main>
+            </body>
+            </html>
+
+            """
+        return AdminResponse(status: .ok, contentType: "text/html; charset=utf-8", body: body, headers: securityHeaders)
+    }
+
+    static func login(tokenSet: Bool, failed: Bool) -> AdminResponse {
+        let message = !tokenSet
+            ? #"<p class="error">No ADMIN_TOKEN is set: the console answers on a loopback listener only (ADMIN_ADDR=127.0.0.1), or set ADMIN_TOKEN.</p>"#
+            : failed ? #"<p class="error" id="failed">That is not the admin token.</p>"# : ""
+        let body = """
+            <!doctype html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>ocpp-gateway: log in</title>
+            <link rel="stylesheet" href="console.css">
+            </head>
+            <body class="login">
+            <form method="post" action="login" class="card">
+              <h1>ocpp-gateway</h1>
+              \(message)
+              <label for="token">Admin token</label>
+              <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+              <button type="submit">Log in</button>
+            </form>
+            </body>
+            </html>
+
+            """
+        return AdminResponse(status: .ok, contentType: "text/html; charset=utf-8", body: body, headers: securityHeaders)
+    }
+
+    static let css = #"""
+        :root { --bg: #f4f5f7; --card: #fff; --ink: #1d232b; --muted: #6b7480; --line: #e2e5ea; --ok: #1f8f4e; --warn: #b7791f;
+                --bad: #c0392b; --accent: #2563eb; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+        @media (prefers-color-scheme: dark) {
+          :root { --bg: #14171c; --card: #1d2229; --ink: #e6e9ee; --muted: #98a2ae; --line: #2d343d; --accent: #60a5fa; }
+        }
+        * { box-sizing: border-box; }
+        body { margin: 0; background: var(--bg); color: var(--ink); font-size: 15px; }
+        header.top { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem 1rem; padding: .75rem 1rem;
+                     background: var(--card); border-bottom: 1px solid var(--line); }
+        header.top h1 { font-size: 1.15rem; margin: 0; }
+        .pills { display: flex; flex-wrap: wrap; gap: .4rem; flex: 1; }
+        .pill { display: inline-block; padding: .15rem .55rem; border-radius: 999px; border: 1px solid var(--line);
+                font-size: .8rem; white-space: nowrap; }
+        .pill.ok { background: var(--ok); border-color: var(--ok); color: #fff; }
+        .pill.warn { background: var(--warn); border-color: var(--warn); color: #fff; }
+        .pill.bad { background: var(--bad); border-color: var(--bad); color: #fff; }
+        .muted { color: var(--muted); }
+        main { padding: 1rem; max-width: 1400px; margin: 0 auto; }
+        .stations { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 420px), 1fr)); gap: 1rem; }
+        .station, .history, .card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: .9rem; }
+        .station header { display: flex; align-items: center; gap: .5rem; justify-content: space-between; }
+        .station h2, .history h2 { font-size: 1.05rem; margin: 0; overflow-wrap: anywhere; }
+        .meta { margin: .3rem 0 .6rem; color: var(--muted); font-size: .85rem; }
+        .relay { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; margin-bottom: .5rem; font-size: .85rem; }
+        .chart { width: 100%; height: 90px; display: block; background: var(--bg); border-radius: 6px; }
+        .chart .line { fill: none; stroke: var(--accent); stroke-width: 1.5; vector-effect: non-scaling-stroke; }
+        .chart .area { fill: var(--accent); opacity: .12; }
+        .chart text { font-size: 10px; fill: var(--muted); }
+        .scroll { overflow-x: auto; }
+        table { border-collapse: collapse; width: 100%; margin: .6rem 0; font-size: .85rem; }
+        th, td { text-align: left; padding: .3rem .35rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
+        th { color: var(--muted); font-weight: 500; }
+        .controls { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; }
+        .controls label { display: inline-flex; gap: .3rem; align-items: center; }
+        button { font: inherit; font-size: .85rem; padding: .3rem .6rem; border-radius: 6px; border: 1px solid var(--line);
+                 background: var(--bg); color: var(--ink); cursor: pointer; }
+        button:hover { border-color: var(--accent); }
+        button.danger { color: var(--bad); }
+        input[type=number] { width: 4.5rem; font: inherit; padding: .25rem; border-radius: 6px; border: 1px solid var(--line);
+                             background: var(--bg); color: var(--ink); }
+        .result { min-height: 1.2em; margin: .5rem 0 0; font-size: .85rem; overflow-wrap: anywhere; }
+        .result.ok { color: var(--ok); }
+        .result.bad { color: var(--bad); }
+        .history { margin-top: 1rem; }
+        .energy { width: 100%; height: auto; display: block; }
+        .energy text { font-size: 10px; fill: var(--muted); }
+        .legend { display: flex; flex-wrap: wrap; gap: .8rem; font-size: .85rem; margin: .3rem 0; }
+        .legend i { display: inline-block; width: .8rem; height: .8rem; border-radius: 2px; margin-right: .3rem; vertical-align: -1px; }
+        .logout button { font-size: .8rem; }
+        body.login { display: grid; place-items: center; min-height: 100vh; }
+        body.login form { display: grid; gap: .6rem; width: min(92vw, 340px); }
+        body.login input { font: inherit; padding: .45rem; border-radius: 6px; border: 1px solid var(--line); }
+        .error { color: var(--bad); }
+        @media (max-width: 520px) { main { padding: .5rem; } th, td { padding: .25rem; } }
+        """#
+
+    static let script = #"""
+        "use strict";
+        // The console's live model: each station's retained topics below its root, as on MQTT.
+        const model = {};
+        const cards = {};
+        const power = {};          // station -> [[time ms, watts]], the last WINDOW
+        const WINDOW = 10 * 60 * 1000;
+        const COLORS = ["#2563eb", "#16a34a", "#d97706", "#db2777", "#7c3aed", "#0891b2", "#65a30d", "#dc2626"];
+
+        const $ = (selector, root = document) => root.querySelector(selector);
+        function el(tag, attrs = {}, text) {
+          const node = document.createElement(tag);
+          for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+          if (text !== undefined) node.textContent = text;
+          return node;
+        }
+        function svg(tag, attrs = {}, text) {
+          const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+          for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+          if (text !== undefined) node.textContent = text;
+          return node;
+        }
+        function pill(node, text, kind) { node.textContent = text; node.className = "pill" + (kind ? " " + kind : ""); }
+        function num(value) { const n = parseFloat(value); return Number.isFinite(n) ? n : null; }
+        function fmt(value, digits = 0) { return value === null ? "–" : value.toLocaleString(undefined, { maximumFractionDigits: digits }); }
+        function watts(w) { return w === null ? "–" : Math.abs(w) >= 1000 ? fmt(w / 1000, 2) + " kW" : fmt(w) + " W"; }
+        function ago(text) {
+          const t = Date.parse(text);
+          if (!Number.isFinite(t)) return text || "never";
+          const s = Math.max(0, Math.round((Date.now() - t) / 1000));
+          return s < 60 ? s + " s ago" : s < 3600 ? Math.round(s / 60) + " min ago" : new Date(t).toLocaleString();
+        }
+
+        // Connector numbers: from connector/<n>/state topics; the flat state topics mirror connector 1.
+        function connectorsOf(s) {
+          const ids = new Set();
+          for (const path in s) {
+            const m = /^connector\/(\d+)\/state\//.exec(path);
+            if (m && m[1] !== "0") ids.add(Number(m[1]));
+          }
+          if (!ids.has(1) && "state/status" in s) ids.add(1);
+          return [...ids].sort((a, b) => a - b);
+        }
+        function cv(s, n, parameter) { return s[`connector/${n}/state/${parameter}`] ?? (n === 1 ? s[`state/${parameter}`] : undefined); }
+        function stationPower(s) {
+          let total = null;
+          for (const n of connectorsOf(s)) {
+            const w = num(cv(s, n, "power_active_import"));
+            if (w !== null) total = (total ?? 0) + w;
+          }
+          return total;
+        }
+
+        async function send(station, path, body, label) {
+          const card = cards[station];
+          const result = $(".result", card.node);
+          result.className = "result";
+          result.textContent = label + "…";
+          try {
+            const response = await fetch(`api/stations/${encodeURIComponent(station)}/${path}`, {
+              method: "POST", headers: { "X-OCPP-Gateway": "console", "Content-Type": "text/plain" }, body, credentials: "same-origin",
+            });
+            const text = await response.text();
+            let doc = null;
+            try { doc = JSON.parse(text); } catch (e) { /* a plain-text error */ }
+            let summary = text.trim();
+            if (doc && doc.status === "ok") {
+              summary = Object.entries(doc.response || {}).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ") || "ok";
+            } else if (doc && doc.error) {
+              summary = `${doc.error.code}: ${doc.error.description}`;
+            } else if (doc && doc.override) {
+              summary = "override " + doc.override;
+            }
+            result.className = "result " + (response.ok ? "ok" : "bad");
+            result.textContent = `${label}: ${summary}`;
+          } catch (error) {
+            result.className = "result bad";
+            result.textContent = `${label}: ${error}`;
+          }
+        }
+        const control = (station, name, value, label) => send(station, "controls/" + name, String(value), label);
+
+        function card(station) {
+          if (cards[station]) return cards[station];
+          const node = el("section", { class: "station", "data-station": station });
+          const head = el("header");
+          head.append(el("h2", {}, station), el("span", { class: "pill conn" }));
+          const relay = el("div", { class: "relay" });
+          relay.hidden = true;
+          const chart = svg("svg", { class: "chart", viewBox: "0 0 300 90", preserveAspectRatio: "none", role: "img",
+                                     "aria-label": "Power, last 10 minutes" });
+          const table = el("table", { class: "connectors" });
+          const headRow = el("tr");
+          for (const title of ["#", "Status", "Power", "Current L1/L2/L3", "Session", "Transaction", ""]) headRow.append(el("th", {}, title));
+          table.append(el("thead"), el("tbody"));
+          table.tHead.append(headRow);
+          const scroll = el("div", { class: "scroll" });
+          scroll.append(table);
+
+          const controls = el("div", { class: "controls" });
+          const switchLabel = el("label");
+          const charging = el("input", { type: "checkbox", class: "charging" });
+          switchLabel.append(charging, document.createTextNode("Charging allowed"));
+          charging.addEventListener("change", () => control(station, "charging_enabled", charging.checked ? "ON" : "OFF", "Charging switch"));
+          const amps = el("input", { type: "number", min: "0", step: "1", class: "amps", "aria-label": "Current limit in amperes" });
+          const limit = el("button", { type: "button", class: "limit" }, "Set limit (A)");
+          limit.addEventListener("click", () => control(station, "max_current", amps.value, "Current limit"));
+          const soft = el("button", { type: "button", class: "reset-soft" }, "Soft reset");
+          soft.addEventListener("click", () => control(station, "reset", "Soft", "Soft reset"));
+          const hard = el("button", { type: "button", class: "reset-hard danger" }, "Hard reset");
+          hard.addEventListener("click", () => { if (confirm(`Hard reset ${station}?`)) control(station, "reset", "Hard", "Hard reset"); });
+          const availability = el("button", { type: "button", class: "availability" }, "Make unavailable");
+          availability.addEventListener("click", () => {
+            const operative = (model[station]["state/availability"] || "Operative") !== "Operative";
+            control(station, "availability", operative ? "Operative" : "Inoperative", "Availability");
+          });
+          controls.append(switchLabel, amps, limit, availability, soft, hard);
+
+          node.append(head, el("p", { class: "meta" }), relay, chart, scroll, controls, el("p", { class: "result", "aria-live": "polite" }));
+          const placed = Object.keys(cards).concat(station).sort();
+          const container = $("#stations");
+          const next = placed[placed.indexOf(station) + 1];
+          container.insertBefore(node, next ? cards[next].node : null);
+          cards[station] = { node, relay, chart, tbody: table.tBodies[0], charging, amps, availability, ampsTouched: false };
+          amps.addEventListener("input", () => { cards[station].ampsTouched = true; });
+          return cards[station];
+        }
+
+        function renderStation(station) {
+          const s = model[station];
+          const c = card(station);
+          const connected = s["state/connection_state"] === "CONNECTED";
+          pill($(".conn", c.node), connected ? "connected" : "disconnected", connected ? "ok" : "");
+          const facts = [s["state/charge_point_vendor"], s["state/charge_point_model"], s["state/firmware_version"] && "firmware " + s["state/firmware_version"]]
+            .filter(Boolean).join(" · ");
+          $(".meta", c.node).textContent = (facts ? facts + " · " : "") + "last seen " + ago(s["state/last_seen"]);
+
+          c.charging.checked = s["state/charging_enabled"] !== "OFF";
+          if (!c.ampsTouched && document.activeElement !== c.amps && s["state/max_current"] !== undefined) c.amps.value = s["state/max_current"];
+          c.availability.textContent = (s["state/availability"] || "Operative") === "Operative" ? "Make unavailable" : "Make available";
+
+          renderRelay(station, s, c);
+
+          const rows = [];
+          for (const n of connectorsOf(s)) {
+            const row = el("tr", { "data-connector": String(n) });
+            const phases = ["l1", "l2", "l3"].map(p => num(cv(s, n, "current_import_" + p)));
+            const current = phases.some(v => v !== null) ? phases.map(v => fmt(v, 1)).join(" / ") + " A"
+              : (num(cv(s, n, "current_import")) !== null ? fmt(num(cv(s, n, "current_import")), 1) + " A" : "–");
+            const energy = num(cv(s, n, "session_energy"));
+            const transaction = cv(s, n, "transaction_id");
+            const tag = cv(s, n, "id_tag");
+            row.append(el("td", {}, String(n)), el("td", { class: "status" }, cv(s, n, "status") || "–"),
+                       el("td", { class: "power" }, watts(num(cv(s, n, "power_active_import")))), el("td", {}, current),
+                       el("td", { class: "energy" }, energy === null ? "–" : fmt(energy / 1000, 2) + " kWh"),
+                       el("td", { class: "transaction" }, transaction ? transaction + (tag ? " (" + tag + ")" : "") : "–"));
+            const actions = el("td");
+            const start = el("button", { type: "button", class: "start" }, transaction ? "Stop" : "Start");
+            start.addEventListener("click", () => transaction
+              ? control(station, "remote_stop", n, `Stop on ${n}`) : control(station, "remote_start", n, `Start on ${n}`));
+            const unlock = el("button", { type: "button", class: "unlock" }, "Unlock");
+            unlock.addEventListener("click", () => control(station, "unlock_connector", n, `Unlock ${n}`));
+            actions.append(start, document.createTextNode(" "), unlock);
+            row.append(actions);
+            rows.push(row);
+          }
+          c.tbody.replaceChildren(...rows);
+        }
+
+        function renderRelay(station, s, c) {
+          if (!("relay/state" in s)) { c.relay.hidden = true; return; }
+          c.relay.hidden = false;
+          const state = s["relay/state"];
+          const parts = [el("span", {}, "Upstream:"), el("span", { class: "pill upstream " + (state === "connected" ? "ok" : state === "offline" ? "bad" : "warn") }, state)];
+          if (s["relay/queue"] !== undefined) parts.push(el("span", { class: "pill" }, "queue " + s["relay/queue"]));
+          let secondaries = [];
+          try { secondaries = JSON.parse(s["relay/secondaries"] || "[]"); } catch (e) { secondaries = []; }
+          for (const second of secondaries) {
+            const name = second.name || second.url;
+            parts.push(el("span", { class: "pill " + (second.state === "connected" ? "ok" : "warn") }, `${name}: ${second.state}, queue ${second.queue ?? 0}`));
+          }
+          if (s["relay/control"]) parts.push(el("span", { class: "pill" }, "control: " + s["relay/control"]));
+          const on = s["relay/override"] === "ON";
+          const override = el("button", { type: "button", class: "override" }, on ? "Override ON: release" : "Override the upstream");
+          override.addEventListener("click", () => send(station, "override", on ? "OFF" : "ON", "Override"));
+          parts.push(override);
+          c.relay.replaceChildren(...parts);
+        }
+
+        function samplePower(station, at) {
+          const w = stationPower(model[station]);
+          const list = power[station] ||= [];
+          if (w === null) return;
+          const last = list[list.length - 1];
+          if (!last || last[1] !== w || at - last[0] > 5000) list.push([at, w]);
+          while (list.length && list[0][0] < at - WINDOW - 60000) list.shift();
+        }
+
+        function drawPower(station) {
+          const c = cards[station];
+          const points = power[station] || [];
+          const now = Date.now();
+          const visible = points.filter(p => p[0] >= now - WINDOW);
+          const before = points.filter(p => p[0] < now - WINDOW).pop();
+          if (before) visible.unshift([now - WINDOW, before[1]]);
+          const max = Math.max(1000, ...visible.map(p => p[1]));
+          const x = t => ((t - (now - WINDOW)) / WINDOW) * 300;
+          const y = w => 86 - (w / max) * 72;
+          const nodes = [svg("text", { x: 4, y: 11 }, "max " + watts(max)), svg("text", { x: 4, y: 86 }, "10 min")];
+          if (visible.length) {
+            let d = `M${x(visible[0][0]).toFixed(1)},${y(visible[0][1]).toFixed(1)}`;
+            for (let i = 1; i < visible.length; i++) d += `H${x(visible[i][0]).toFixed(1)}V${y(visible[i][1]).toFixed(1)}`;
+            d += `H300`;
+            nodes.unshift(svg("path", { class: "area", d: d + `V86H${x(visible[0][0]).toFixed(1)}Z` }), svg("path", { class: "line", d }));
+            nodes.push(svg("text", { x: 296, y: 11, "text-anchor": "end", class: "now" }, watts(visible[visible.length - 1][1])));
+          } else {
+            nodes.push(svg("text", { x: 150, y: 50, "text-anchor": "middle" }, "no power readings yet"));
+          }
+          c.chart.replaceChildren(...nodes);
+        }
+
+        let energyDue = false;
+        function apply(event) {
+          if (event.reset) {
+            for (const key in model) delete model[key];
+          }
+          const at = Date.parse(event.at) || Date.now();
+          for (const [station, paths] of Object.entries(event.stations || {})) {
+            const s = model[station] ||= {};
+            for (const [path, value] of Object.entries(paths)) {
+              if (value === "") delete s[path]; else s[path] = value;
+              if (!event.reset && path.endsWith("meter_stop")) energyDue = true;
+            }
+            samplePower(station, at);
+          }
+          const g = event.gateway || {};
+          pill($("#mqtt"), g.mqtt_connected ? "MQTT connected" : "MQTT disconnected", g.mqtt_connected ? "ok" : "bad");
+          pill($("#outbox"), "outbox " + (g.outbox ?? "?"), g.outbox > 1000 ? "warn" : "");
+          const stations = Object.keys(model).filter(st => Object.keys(model[st]).some(p => p.startsWith("state/") || p.startsWith("connector/")));
+          for (const station of Object.keys(cards)) {
+            if (!stations.includes(station)) { cards[station].node.remove(); delete cards[station]; }
+          }
+          for (const station of stations.sort()) renderStation(station);
+          $("#empty").hidden = stations.length > 0;
+          document.body.dataset.updated = String(Date.now());
+          if (energyDue) { energyDue = false; loadEnergy(); }
+        }
+
+        function connect() {
+          const source = new EventSource("api/events");
+          source.addEventListener("open", () => pill($("#stream"), "live", "ok"));
+          source.addEventListener("error", () => pill($("#stream"), "reconnecting…", "warn"));
+          source.addEventListener("state", message => apply(JSON.parse(message.data)));
+        }
+
+        async function loadStatus() {
+          try {
+            const status = await (await fetch("api/status", { credentials: "same-origin" })).json();
+            pill($("#about"), `${status.mode} · v${status.version}`, "muted");
+          } catch (e) { /* shown again at the next try */ }
+        }
+
+        // Energy per day and station from the transaction history: stacked bars for the last 14 days.
+        async function loadEnergy() {
+          const days = 14;
+          const since = new Date(Date.now() - days * 86400000);
+          since.setHours(0, 0, 0, 0);
+          let history = [];
+          try {
+            const response = await fetch("api/transactions?since=" + encodeURIComponent(since.toISOString()), { credentials: "same-origin" });
+            if (!response.ok) return;
+            history = await response.json();
+          } catch (e) { return; }
+          const dayKey = date => `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, "0")}-${String(date.getDate()).padStart(2, "0")}`;
+          const keys = [];
+          for (let i = days - 1; i >= 0; i--) keys.push(dayKey(new Date(Date.now() - i * 86400000)));
+          const stations = [...new Set(history.map(t => t.station))].sort();
+          const totals = {};
+          for (const t of history) {
+            if (t.energy_wh === null || !t.stopped_at) continue;
+            const key = dayKey(new Date(t.stopped_at));
+            (totals[key] ||= {})[t.station] = ((totals[key] || {})[t.station] || 0) + t.energy_wh / 1000;
+          }
+          const max = Math.max(1, ...keys.map(k => Object.values(totals[k] || {}).reduce((a, b) => a + b, 0)));
+          const chart = $("#energy");
+          const nodes = [svg("text", { x: 4, y: 12 }, fmt(max, 1) + " kWh")];
+          const width = 600 / days;
+          keys.forEach((key, i) => {
+            let top = 160;
+            stations.forEach((station, j) => {
+              const kwh = (totals[key] || {})[station] || 0;
+              if (!kwh) return;
+              const h = (kwh / max) * 140;
+              top -= h;
+              const bar = svg("rect", { x: (i * width + 4).toFixed(1), y: top.toFixed(1), width: (width - 8).toFixed(1), height: h.toFixed(1),
+                                        fill: COLORS[j % COLORS.length], "data-station": station, "data-day": key });
+              bar.append(svg("title", {}, `${station}, ${key}: ${fmt(kwh, 2)} kWh`));
+              nodes.push(bar);
+            });
+            nodes.push(svg("text", { x: (i * width + width / 2).toFixed(1), y: 174, "text-anchor": "middle" }, key.slice(5)));
+          });
+          chart.replaceChildren(...nodes);
+          $("#energy-legend").replaceChildren(...stations.map((station, j) => {
+            const item = el("span");
+            const swatch = el("i");
+            swatch.style.background = COLORS[j % COLORS.length];
+            item.append(swatch, document.createTextNode(station));
+            return item;
+          }));
+        }
+
+        document.addEventListener("DOMContentLoaded", () => {
+          connect();
+          loadStatus();
+          loadEnergy();
+          setInterval(() => { for (const station in cards) drawPower(station); }, 1000);
+          setInterval(loadEnergy, 60000);
+          setInterval(() => { for (const station in cards) $(".meta", cards[station].node) && renderStation(station); }, 10000);
+        });
+        """#
+}

@@ -1,0 +1,103 @@
+import CentralSystem
+import OCPP
+
+/// What the admin API (and its web console) asks of the bridge: commands and controls that take the MQTT path
+/// (the same checks, per-station queue, retries, stored across restarts, results published on `<S>/cmd_result`), the
+/// owner's override, and the retained state as the console shows it.
+extension MQTTBridge {
+    /// A command from the admin API.
+    public enum LocalRequest: Sendable {
+        /// The JSON `<S>/cmd` takes.
+        case command([UInt8])
+        /// A control by name and the plain value `<S>/set/<name>` takes.
+        case control(name: String, value: [UInt8])
+    }
+
+    /// Runs a command for `station` as if it had come from MQTT, and returns its result document once it has one
+    /// (after the station's earlier commands, and after the retries while the station is away).
+    public func run(_ request: LocalRequest, station: String) async -> CommandReply {
+        let outcome: CommandIntake.Outcome
+        switch request {
+        case .command(let payload):
+            outcome = intake.accept(command: payload, station: station)
+        case .control(let name, let value):
+            let centralSystem = centralSystem
+            outcome = intake.acceptControl(station: station, name: name, payload: value, retained: false, lastConnected: station) { station in
+                centralSystem.activeTransactions.filter { $0.station == station }
+            }
+        }
+        switch outcome {
+        case .refused(let refusal):
+            runner.refuse(refusal, topic: "admin API")
+            let result = CommandOutcome.error(code: refusal.code, description: refusal.description)
+            return CommandReply(document: CommandResult.document(station: station, name: refusal.name, requestID: refusal.requestID,
+                                                                 outcome: result), code: refusal.code)
+        case .ignored:
+            // Only an empty control value is ignored on MQTT (a retained control cleared); here it is a mistake.
+            let result = CommandOutcome.error(code: .invalidCommand, description: "the value is empty")
+            return CommandReply(document: CommandResult.document(station: station, name: nil, requestID: nil, outcome: result),
+                                code: .invalidCommand)
+        case .job(var job):
+            job.station = station
+            let name = job.command.name
+            return await withCheckedContinuation { continuation in
+                job.reply = CommandReplySlot(continuation, station: station, name: name)
+                // No queue (the bridge has not started, or is stopping): the slot, dropped here, answers GatewayStopping.
+                ownJobs.withLock { $0 }?.yield(job)
+            }
+        }
+    }
+
+    /// Turns the owner's override on or off, as `<S>/relay/set/override` does. Returns false outside relay mode.
+    public func setOverride(_ on: Bool, station: String) -> Bool {
+        guard configuration.controls.relayMode else { return false }
+        relaySwitch(station: station, name: "override", payload: Array((on ? "ON" : "OFF").utf8))
+        return true
+    }
+
+    /// Whether a station is one the bridge lists (it connected once, or is expected).
+    public func knows(_ station: String) -> Bool {
+        directory.contains(station)
+    }
+
+    /// How many messages wait for the broker.
+    public var outboxDepth: Int { publisher.waiting }
+
+    /// Starts watching the retained state: nil when too many watch already. Its first changes are every retained
+    /// topic.
+    public func watchState() -> Int? {
+        guard let id = feed.watch() else { return nil }
+        // Watching first, then the snapshot: a value published in between comes twice, never not at all.
+        let snapshot = feed.snapshot(publisher.retainedTopics)
+        feed.seed(id, snapshot)
+        return id
+    }
+
+    /// The state that changed since the watcher last took it, by station (see ``StateFeed``).
+    public func takeStateChanges(_ watcher: Int) -> StateFeed.Changes {
+        var changes = feed.take(watcher)
+        // Topics without station names belong to the station that connected last.
+        if let sole = changes.removeValue(forKey: "") {
+            changes[directory.lastConnected ?? configuration.expectedStations.first ?? "station"] = sole
+        }
+        return changes
+    }
+
+    public func stopWatchingState(_ watcher: Int) {
+        feed.stopWatching(watcher)
+    }
+}
+
+extension MQTTBridge {
+    /// Every retained topic now, by station, tags masked (for `/api/status`).
+    public func stateSnapshot() -> StateFeed.Changes {
+        var snapshot = feed.snapshot(publisher.retainedTopics)
+        if let sole = snapshot.removeValue(forKey: "") {
+            snapshot[directory.lastConnected ?? configuration.expectedStations.first ?? "station"] = sole
+        }
+        return snapshot
+    }
+
+    /// How many stations are listed (connected once, or expected).
+    public var knownStations: Int { directory.count }
+}
