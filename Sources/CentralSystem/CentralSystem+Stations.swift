@@ -13,11 +13,11 @@ extension CentralSystem {
     /// A new station's first message: the station is remembered (saved) and its connection announced, in order
     /// before the message's own event. False when `maxKnownStations` are remembered already: the message is refused.
     func announce(_ link: Link, batch: DurableBatch?) -> Bool {
-        let outcome = state.withLock { state -> (save: StateSave?, full: Bool, upstream: UpstreamStatus?) in
-            if state.persisted.stations[link.station] != nil { return (nil, false, nil) }
-            guard state.persisted.stations.count < configuration.maxKnownStations else { return (nil, true, nil) }
+        let outcome = state.withLock { state -> (save: StateSave?, full: Bool) in
+            if state.persisted.stations[link.station] != nil { return (nil, false) }
+            guard state.persisted.stations.count < configuration.maxKnownStations else { return (nil, true) }
             state.persisted.stations[link.station] = StationRecord()
-            return (state.save(stations: [link.station]), false, state.upstream[link.station])
+            return (state.save(stations: [link.station]), false)
         }
         guard !outcome.full else {
             if knownStationsFullLogged.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
@@ -31,7 +31,11 @@ extension CentralSystem {
         if let save = outcome.save { saveLogged(save, station: link.station) }
         link.announced.set()
         emit(.connected(station: link.station, info: link.info), into: batch)
-        if let upstream = outcome.upstream { emit(.upstream(station: link.station, upstream), into: batch) }
+        // The status noted last, read again now: one the upstream's loop noted since the station became known was
+        // emitted by it already, and emitting an older one after it would leave MQTT showing the older.
+        upstreamEmission.withLock { _ in
+            if let upstream = state.withLock({ $0.upstream[link.station] }) { emit(.upstream(station: link.station, upstream), into: batch) }
+        }
         return true
     }
 }

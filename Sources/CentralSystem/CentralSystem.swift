@@ -32,6 +32,10 @@ public final class CentralSystem: Sendable {
     let knownStationsFullLogged = Atomic(false)
     /// Relay mode: what runs when the upstream cleared a charger's profiles (``setProfilesClearedHandler(_:)``).
     let profilesCleared = Mutex<(@Sendable (String) -> Void)?>(nil)
+    /// Held while a station's upstream status is read and emitted, so two threads' statuses (the upstream's loop
+    /// noting a change, the charger's announcing the station) reach the sink in the order they were noted: the last
+    /// one published is the current one. Taken before `state`, never under it.
+    let upstreamEmission = Mutex(())
     /// Relay mode's upstream (``setRelay(_:)``), and whether there is one: read without the lock on every message.
     let relayHolder = Mutex<(any UpstreamRelay)?>(nil)
     let relaying = Atomic(false)

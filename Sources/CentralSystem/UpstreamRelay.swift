@@ -116,13 +116,15 @@ extension CentralSystem {
     /// Publishes where a station's upstream connection stands, for a station the gateway knows (a connection that never
     /// sent a message is not announced, its upstream connection neither).
     public func noteUpstream(_ status: UpstreamStatus, station: String) {
-        let known = state.withLock { state in
-            let known = state.persisted.stations[station] != nil
-            // Kept for the announcement of a station not known yet (its first message comes after the connection).
-            if known || status.state != .disabled { state.upstream[station] = status } else { state.upstream[station] = nil }
-            return known
+        upstreamEmission.withLock { _ in
+            let known = state.withLock { state in
+                let known = state.persisted.stations[station] != nil
+                // Kept for the announcement of a station not known yet (its first message comes after the connection).
+                if known || status.state != .disabled { state.upstream[station] = status } else { state.upstream[station] = nil }
+                return known
+            }
+            if known { emit(.upstream(station: station, status)) }
         }
-        if known { emit(.upstream(station: station, status)) }
     }
 
     /// Publishes the depth of a station's upstream queue or its transactions' two ids (for a station the gateway knows).

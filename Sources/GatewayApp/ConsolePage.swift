@@ -20,6 +20,7 @@ enum ConsolePage {
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <title>ocpp-gateway</title>
             <link rel="stylesheet" href="console.css">
+            <link rel="icon" href="data:,">
             <script src="console.js" defer></script>
             </head>
             <body>
@@ -63,6 +64,7 @@ enum ConsolePage {
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <title>ocpp-gateway: log in</title>
             <link rel="stylesheet" href="console.css">
+            <link rel="icon" href="data:,">
             </head>
             <body class="login">
             <form method="post" action="login" class="card">
@@ -222,7 +224,8 @@ enum ConsolePage {
           if (cards[station]) return cards[station];
           const node = el("section", { class: "station", "data-station": station });
           const head = el("header");
-          head.append(el("h2", {}, station), el("span", { class: "pill conn" }));
+          const conn = el("span", { class: "pill" });
+          head.append(el("h2", {}, station), conn);
           const relay = el("div", { class: "relay" });
           relay.hidden = true;
           const chart = svg("svg", { class: "chart", viewBox: "0 0 300 90", preserveAspectRatio: "none", role: "img",
@@ -259,7 +262,7 @@ enum ConsolePage {
           const container = $("#stations");
           const next = placed[placed.indexOf(station) + 1];
           container.insertBefore(node, next ? cards[next].node : null);
-          cards[station] = { node, relay, chart, tbody: table.tBodies[0], charging, amps, availability, ampsTouched: false };
+          cards[station] = { node, conn, relay, chart, tbody: table.tBodies[0], charging, amps, availability, ampsTouched: false };
           amps.addEventListener("input", () => { cards[station].ampsTouched = true; });
           return cards[station];
         }
@@ -268,7 +271,7 @@ enum ConsolePage {
           const s = model[station];
           const c = card(station);
           const connected = s["state/connection_state"] === "CONNECTED";
-          pill($(".conn", c.node), connected ? "connected" : "disconnected", connected ? "ok" : "");
+          pill(c.conn, connected ? "connected" : "disconnected", connected ? "ok" : "");
           const facts = [s["state/charge_point_vendor"], s["state/charge_point_model"], s["state/firmware_version"] && "firmware " + s["state/firmware_version"]]
             .filter(Boolean).join(" · ");
           $(".meta", c.node).textContent = (facts ? facts + " · " : "") + "last seen " + ago(s["state/last_seen"]);
@@ -303,6 +306,7 @@ enum ConsolePage {
             rows.push(row);
           }
           c.tbody.replaceChildren(...rows);
+          drawPower(station);
         }
 
         function renderRelay(station, s, c) {

@@ -171,10 +171,14 @@ final class StatePublisher: Sendable {
     func stage(_ publications: [Publication]) -> UInt64? {
         guard !publications.isEmpty else { return nil }
         // The console's feed gets the retained state it shows, only while somebody watches.
-        let watching = feed?.isWatched == true
-        var watched: [(topic: String, payload: String)] = []
-        defer { if !watched.isEmpty { feed?.note(watched) } }
         return state.withLock { state -> UInt64? in
+            // Under the lock that a new watcher's snapshot of the cache takes, and handed over under it too: a
+            // publication is in the snapshot or given to the watcher, never neither, and two threads' values of one
+            // topic reach the watcher in the cache's order (the feed's lock is taken under this one, never the
+            // other way round).
+            let watching = feed?.isWatched == true
+            var watched: [(topic: String, payload: String)] = []
+            defer { if !watched.isEmpty { feed?.note(watched) } }
             var mark: UInt64?
             // Each publication read where it is: copying one out (its strings retained and released) cost 2.5 % of
             // the CPU at saturation.
