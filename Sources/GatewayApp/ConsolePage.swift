@@ -126,7 +126,7 @@ enum ConsolePage {
         .result.ok { color: var(--ok); }
         .result.bad { color: var(--bad); }
         .history { margin-top: 1rem; }
-        .energy { width: 100%; height: auto; display: block; }
+        .energy { width: 100%; height: 180px; display: block; }
         .energy text { font-size: 10px; fill: var(--muted); }
         .legend { display: flex; flex-wrap: wrap; gap: .8rem; font-size: .85rem; margin: .3rem 0; }
         .legend i { display: inline-block; width: .8rem; height: .8rem; border-radius: 2px; margin-right: .3rem; vertical-align: -1px; }
@@ -228,8 +228,7 @@ enum ConsolePage {
           head.append(el("h2", {}, station), conn);
           const relay = el("div", { class: "relay" });
           relay.hidden = true;
-          const chart = svg("svg", { class: "chart", viewBox: "0 0 300 90", preserveAspectRatio: "none", role: "img",
-                                     "aria-label": "Power, last 10 minutes" });
+          const chart = svg("svg", { class: "chart", viewBox: "0 0 300 90", role: "img", "aria-label": "Power, last 10 minutes" });
           const table = el("table", { class: "connectors" });
           const headRow = el("tr");
           for (const title of ["#", "Status", "Power", "Current L1/L2/L3", "Session", "Transaction", ""]) headRow.append(el("th", {}, title));
@@ -293,7 +292,7 @@ enum ConsolePage {
             const tag = cv(s, n, "id_tag");
             row.append(el("td", {}, String(n)), el("td", { class: "status" }, cv(s, n, "status") || "–"),
                        el("td", { class: "power" }, watts(num(cv(s, n, "power_active_import")))), el("td", {}, current),
-                       el("td", { class: "energy" }, energy === null ? "–" : fmt(energy / 1000, 2) + " kWh"),
+                       el("td", { class: "session" }, energy === null ? "–" : fmt(energy / 1000, 2) + " kWh"),
                        el("td", { class: "transaction" }, transaction ? transaction + (tag ? " (" + tag + ")" : "") : "–"));
             const actions = el("td");
             const start = el("button", { type: "button", class: "start" }, transaction ? "Stop" : "Start");
@@ -346,17 +345,20 @@ enum ConsolePage {
           const before = points.filter(p => p[0] < now - WINDOW).pop();
           if (before) visible.unshift([now - WINDOW, before[1]]);
           const max = Math.max(1000, ...visible.map(p => p[1]));
-          const x = t => ((t - (now - WINDOW)) / WINDOW) * 300;
+          // Drawn at the chart's own width, so text is not stretched.
+          const W = Math.max(200, Math.round(c.chart.clientWidth || 300));
+          c.chart.setAttribute("viewBox", `0 0 ${W} 90`);
+          const x = t => ((t - (now - WINDOW)) / WINDOW) * W;
           const y = w => 86 - (w / max) * 72;
           const nodes = [svg("text", { x: 4, y: 11 }, "max " + watts(max)), svg("text", { x: 4, y: 86 }, "10 min")];
           if (visible.length) {
             let d = `M${x(visible[0][0]).toFixed(1)},${y(visible[0][1]).toFixed(1)}`;
             for (let i = 1; i < visible.length; i++) d += `H${x(visible[i][0]).toFixed(1)}V${y(visible[i][1]).toFixed(1)}`;
-            d += `H300`;
+            d += `H${W}`;
             nodes.unshift(svg("path", { class: "area", d: d + `V86H${x(visible[0][0]).toFixed(1)}Z` }), svg("path", { class: "line", d }));
-            nodes.push(svg("text", { x: 296, y: 11, "text-anchor": "end", class: "now" }, watts(visible[visible.length - 1][1])));
+            nodes.push(svg("text", { x: W - 4, y: 11, "text-anchor": "end", class: "now" }, watts(visible[visible.length - 1][1])));
           } else {
-            nodes.push(svg("text", { x: 150, y: 50, "text-anchor": "middle" }, "no power readings yet"));
+            nodes.push(svg("text", { x: W / 2, y: 50, "text-anchor": "middle" }, "no power readings yet"));
           }
           c.chart.replaceChildren(...nodes);
         }
@@ -407,12 +409,16 @@ enum ConsolePage {
           const days = 14;
           const since = new Date(Date.now() - days * 86400000);
           since.setHours(0, 0, 0, 0);
-          let history = [];
           try {
             const response = await fetch("api/transactions?since=" + encodeURIComponent(since.toISOString()), { credentials: "same-origin" });
             if (!response.ok) return;
-            history = await response.json();
+            lastHistory = await response.json();
           } catch (e) { return; }
+          drawEnergy(lastHistory, days);
+        }
+        let lastHistory = [];
+
+        function drawEnergy(history, days = 14) {
           const dayKey = date => `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, "0")}-${String(date.getDate()).padStart(2, "0")}`;
           const keys = [];
           for (let i = days - 1; i >= 0; i--) keys.push(dayKey(new Date(Date.now() - i * 86400000)));
@@ -425,8 +431,10 @@ enum ConsolePage {
           }
           const max = Math.max(1, ...keys.map(k => Object.values(totals[k] || {}).reduce((a, b) => a + b, 0)));
           const chart = $("#energy");
+          const W = Math.max(300, Math.round(chart.clientWidth || 600));
+          chart.setAttribute("viewBox", `0 0 ${W} 180`);
           const nodes = [svg("text", { x: 4, y: 12 }, fmt(max, 1) + " kWh")];
-          const width = 600 / days;
+          const width = W / days;
           keys.forEach((key, i) => {
             let top = 160;
             stations.forEach((station, j) => {
@@ -434,12 +442,14 @@ enum ConsolePage {
               if (!kwh) return;
               const h = (kwh / max) * 140;
               top -= h;
-              const bar = svg("rect", { x: (i * width + 4).toFixed(1), y: top.toFixed(1), width: (width - 8).toFixed(1), height: h.toFixed(1),
+              const bar = svg("rect", { x: (i * width + width * 0.15).toFixed(1), y: top.toFixed(1), width: (width * 0.7).toFixed(1), height: h.toFixed(1),
                                         fill: COLORS[j % COLORS.length], "data-station": station, "data-day": key });
               bar.append(svg("title", {}, `${station}, ${key}: ${fmt(kwh, 2)} kWh`));
               nodes.push(bar);
             });
-            nodes.push(svg("text", { x: (i * width + width / 2).toFixed(1), y: 174, "text-anchor": "middle" }, key.slice(5)));
+            if (width >= 34 || i % 2 === days % 2) {
+              nodes.push(svg("text", { x: (i * width + width / 2).toFixed(1), y: 174, "text-anchor": "middle" }, key.slice(5)));
+            }
           });
           chart.replaceChildren(...nodes);
           $("#energy-legend").replaceChildren(...stations.map((station, j) => {
@@ -457,6 +467,10 @@ enum ConsolePage {
           loadEnergy();
           setInterval(() => { for (const station in cards) drawPower(station); }, 1000);
           setInterval(loadEnergy, 60000);
+          window.addEventListener("resize", () => {
+            drawEnergy(lastHistory);
+            for (const station in cards) drawPower(station);
+          });
           setInterval(() => { for (const station in cards) $(".meta", cards[station].node) && renderStation(station); }, 10000);
         });
         """#

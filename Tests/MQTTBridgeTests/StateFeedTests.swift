@@ -1,0 +1,89 @@
+import Logging
+import TestSupport
+import Testing
+
+@testable import MQTTBridge
+
+@Suite struct StateFeedTests {
+    let topics = TopicLayout(basePath: "ocpp", useStationName: true)
+
+    @Test func topicsAreGroupedByStationBelowTheirRoot() {
+        #expect(topics.stationPath(of: "ocpp/CP1/state/status")! == ("CP1", "state/status"))
+        #expect(topics.stationPath(of: "ocpp/CP1/connector/2/state/power_active_import")! == ("CP1", "connector/2/state/power_active_import"))
+        #expect(topics.stationPath(of: "ocpp/CP1/relay/queue")! == ("CP1", "relay/queue"))
+        #expect(topics.stationPath(of: "ocpp/bridge/state") == nil)
+        #expect(topics.stationPath(of: "ocpp/CP1") == nil)
+        #expect(topics.stationPath(of: "homeassistant/sensor/x/config") == nil)
+        let flat = TopicLayout(basePath: "ocpp", useStationName: false)
+        #expect(flat.stationPath(of: "ocpp/state/status")! == (nil, "state/status"))
+        #expect(flat.stationPath(of: "ocpp/bridge/stations") == nil)
+    }
+
+    @Test func nothingIsCollectedWhileNobodyWatches() {
+        let feed = StateFeed(topics: topics)
+        #expect(!feed.isWatched)
+        let id = feed.watch()!
+        #expect(feed.isWatched)
+        feed.stopWatching(id)
+        #expect(!feed.isWatched)
+        #expect(feed.take(id).isEmpty)
+    }
+
+    @Test func aWatcherGetsTheLatestValueOfEachTopicOnce() {
+        let feed = StateFeed(topics: topics)
+        let id = feed.watch()!
+        feed.note([("ocpp/CP1/state/power_active_import", "100"), ("ocpp/CP2/state/status", "Charging")])
+        feed.note([("ocpp/CP1/state/power_active_import", "200"), ("ocpp/CP1/state/voltage", "")])
+        let changes = feed.take(id)
+        #expect(changes == ["CP1": ["state/power_active_import": "200", "state/voltage": ""], "CP2": ["state/status": "Charging"]])
+        #expect(feed.take(id).isEmpty)
+    }
+
+    @Test func theSnapshotComesFirstAndChangesSinceWatchingWin() {
+        let feed = StateFeed(topics: topics)
+        let id = feed.watch()!
+        feed.note([("ocpp/CP1/relay/state", "connected")])
+        feed.seed(id, feed.snapshot([("ocpp/CP1/relay/state", "connecting"), ("ocpp/CP1/state/status", "Available")]))
+        #expect(feed.take(id) == ["CP1": ["relay/state": "connected", "state/status": "Available"]])
+    }
+
+    @Test func tagsAreMasked() {
+        let feed = StateFeed(topics: topics)
+        let id = feed.watch()!
+        feed.note([("ocpp/CP1/connector/1/state/id_tag", "04A1B2C3"), ("ocpp/CP1/state/authorize", "TAG"),
+                   ("ocpp/CP1/state/status", "04A1B2C3")])
+        #expect(feed.take(id) == ["CP1": ["connector/1/state/id_tag": "••••••C3", "state/authorize": "•••",
+                                          "state/status": "04A1B2C3"]])
+        #expect(StateFeed.mask("") == "")
+        #expect(StateFeed.mask("ABCDEF") == "••••EF")
+    }
+
+    @Test func watchersAreBounded() {
+        let feed = StateFeed(topics: topics)
+        let ids = (0..<StateFeed.maxWatchers).compactMap { _ in feed.watch() }
+        #expect(ids.count == StateFeed.maxWatchers && Set(ids).count == ids.count)
+        #expect(feed.watch() == nil)
+        feed.stopWatching(ids[0])
+        #expect(feed.watch() != nil)
+    }
+
+    @Test func withoutStationNamesTopicsBelongToTheStationWithoutAName() {
+        let feed = StateFeed(topics: TopicLayout(basePath: "ocpp", useStationName: false))
+        let id = feed.watch()!
+        feed.note([("ocpp/state/status", "Charging"), ("ocpp/bridge/state", "online")])
+        #expect(feed.take(id) == ["": ["state/status": "Charging"]])
+    }
+
+    @Test func thePublisherHandsOverRetainedStateOnlyWhileWatched() throws {
+        let feed = StateFeed(topics: topics)
+        let publisher = StatePublisher(transport: RecordingTransport(), qos: 1, store: MemoryOutbox(), feed: feed,
+                                       logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
+        publisher.publish([Publication(topic: "ocpp/CP1/state/status", payload: "Available")])
+        let id = try #require(feed.watch())
+        publisher.publish([Publication(topic: "ocpp/CP1/state/status", payload: "Charging"),
+                           Publication(topic: "ocpp/CP1/cmd_result", payload: "{}", retain: false),
+                           Publication(topic: "homeassistant/sensor/x/config", payload: "{}", cached: false)])
+        #expect(feed.take(id) == ["CP1": ["state/status": "Charging"]])
+        #expect(feed.snapshot(publisher.retainedTopics) == ["CP1": ["state/status": "Charging"]])
+    }
+}
