@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
 require_swift
-apt_install libsqlite3-dev pkg-config mosquitto mosquitto-clients
+apt_install libsqlite3-dev pkg-config mosquitto mosquitto-clients jq chromium chromium-driver
 python_venv Tests/Interop/requirements.txt
 
 echo "== Building"

@@ -19,6 +19,20 @@ public enum Gateway {
     ///
     /// - Parameter additionalServices: services to run beside the gateway's own, given its central system
     ///   (the interop test harness adds its command console this way).
+    /// `ocpp-gateway check-config`: loads the configuration as ``run(environment:additionalServices:)`` does, and
+    /// prints the error that would stop the start, or that it is good (exit code 2 or 0).
+    public static func checkConfiguration(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int32 {
+        do {
+            let configuration = try GatewayConfiguration.load(environment: environment,
+                                                              workingDirectory: FileManager.default.currentDirectoryPath)
+            print("ocpp-gateway \(gatewayVersion): the configuration is good (\(configuration.relay == nil ? "standalone" : "relay mode"))")
+            return 0
+        } catch {
+            FileHandle.standardError.write(Data("ocpp-gateway: configuration error: \(error)\n".utf8))
+            return 2
+        }
+    }
+
     public static func run(
         environment: [String: String] = ProcessInfo.processInfo.environment,
         additionalServices: @Sendable (CentralSystem) -> [any Service] = { _ in [] }

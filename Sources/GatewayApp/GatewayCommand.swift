@@ -5,6 +5,8 @@ public enum GatewayCommand: Equatable, Sendable {
     case run
     /// `healthcheck`: probe a running gateway's admin API (for container health checks).
     case healthcheck
+    /// `check-config`: read the configuration as a start would, say what is wrong or that it is good, and exit.
+    case checkConfig
     /// `--help`, `-h`, `help`.
     case help
     /// `--version`, `-V`, `version`.
@@ -18,6 +20,7 @@ public enum GatewayCommand: Equatable, Sendable {
         let command: GatewayCommand
         switch first {
         case "healthcheck": command = .healthcheck
+        case "check-config": command = .checkConfig
         case "--help", "-h", "help": command = .help
         case "--version", "-V", "version": command = .version
         default:
@@ -35,6 +38,7 @@ public enum GatewayCommand: Equatable, Sendable {
         Usage:
           ocpp-gateway               run the gateway (stop it with Ctrl-C or SIGTERM)
           ocpp-gateway healthcheck   exit 0 if the gateway on this host answers /healthz (ADMIN_PORT)
+          ocpp-gateway check-config  read the configuration as a start would, and say whether it is good
           ocpp-gateway --version     print the version
           ocpp-gateway --help        print this
 

@@ -7,6 +7,8 @@ case .run:
     exit(await Gateway.run())
 case .healthcheck:
     exit(HealthCheck.run())
+case .checkConfig:
+    exit(Gateway.checkConfiguration())
 case .help:
     print(GatewayCommand.usage)
     exit(0)

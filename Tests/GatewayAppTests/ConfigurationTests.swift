@@ -117,6 +117,13 @@ import Testing
         #expect(throws: ConfigurationError(variable: "LOG_FORMAT", value: "xml", expected: "text or json")) { try load(["LOG_FORMAT": "xml"]) }
     }
 
+    @Test func trustedAddressesAreExactIPAddresses() throws {
+        #expect(try load([:]).admin.trustedAddresses.isEmpty)
+        #expect(try load(["ADMIN_TRUSTED_ADDRESSES": " 172.30.32.2, ::1 "]).admin.trustedAddresses == ["172.30.32.2", "::1"])
+        #expect(throws: ConfigurationError.self) { try load(["ADMIN_TRUSTED_ADDRESSES": "172.30.32.0/23"]) }
+        #expect(throws: ConfigurationError.self) { try load(["ADMIN_TRUSTED_ADDRESSES": "supervisor"]) }
+    }
+
     @Test func connectorOneTopicsAreOnUnlessTurnedOff() throws {
         #expect(try load([:]).bridge.topics.connectorOneTopics)
         #expect(try load(["MQTT_CONNECTOR_1_TOPICS": "false"]).bridge.topics.connectorOneTopics == false)

@@ -6,6 +6,7 @@ import Testing
     @Test func theArgumentsChooseWhatToDo() {
         #expect(GatewayCommand.parse([]) == .run)
         #expect(GatewayCommand.parse(["healthcheck"]) == .healthcheck)
+        #expect(GatewayCommand.parse(["check-config"]) == .checkConfig)
         for help in ["--help", "-h", "help"] { #expect(GatewayCommand.parse([help]) == .help) }
         for version in ["--version", "-V", "version"] { #expect(GatewayCommand.parse([version]) == .version) }
         #expect(GatewayCommand.parse(["--port=3000"]) == .invalid("unknown option '--port=3000'"))
@@ -14,7 +15,7 @@ import Testing
     }
 
     @Test func theUsageNamesTheFirstSettingsAndWhereTheRestAre() {
-        for text in ["LISTEN_PORT", "MQTT_HOSTNAME", "MQTT_BASEPATH", "healthcheck", "docs/configuration.md", gatewayVersion] {
+        for text in ["LISTEN_PORT", "MQTT_HOSTNAME", "MQTT_BASEPATH", "healthcheck", "check-config", "docs/configuration.md", gatewayVersion] {
             #expect(GatewayCommand.usage.contains(text))
         }
     }
