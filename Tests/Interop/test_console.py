@@ -389,3 +389,15 @@ def test_relay_mode_shows_the_upstream_and_the_override_works_from_the_console(r
     assert admin(gateway, "/api/stations/Shared/override", b"OFF")[0] == 200
     assert override.wait(f"{BASE}-relay/Shared/relay/override", "OFF") == "OFF"
     print("relay console screenshot:", screenshot(browser, "console-relay.png"))
+
+
+def test_an_open_console_does_not_hold_up_a_stop(start_gateway):
+    """The event stream ends when the gateway stops: a browser left open must not delay a restart."""
+    # A stream that did not end would hold the stop until SHUTDOWN_TIMEOUT cancels it; stop() allows 15 s.
+    gateway = start_gateway({"ADMIN_TOKEN": TOKEN, "SHUTDOWN_TIMEOUT": "60"})
+    request = urllib.request.Request(f"http://127.0.0.1:{gateway.admin_port}/api/events",
+                                     headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=15) as stream:
+        assert stream.readline().startswith(b"retry:")
+        assert gateway.stop() == 0
+        assert stream.read() is not None  # the stream ended (read returns at its end instead of waiting)
