@@ -99,6 +99,7 @@ enum ConsolePage {
         .pill.warn { background: var(--warn); border-color: var(--warn); color: #fff; }
         .pill.bad { background: var(--bad); border-color: var(--bad); color: #fff; }
         .muted { color: var(--muted); }
+        a { color: var(--accent); }
         main { padding: 1rem; max-width: 1400px; margin: 0 auto; }
         .stations { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 420px), 1fr)); gap: 1rem; }
         .station, .history, .card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: .9rem; }
@@ -114,6 +115,9 @@ enum ConsolePage {
         table { border-collapse: collapse; width: 100%; margin: .6rem 0; font-size: .85rem; }
         th, td { text-align: left; padding: .3rem .35rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
         th { color: var(--muted); font-weight: 500; }
+        td.actions { white-space: normal; text-align: right; }
+        td .tag { display: block; color: var(--muted); font-size: .8em; }
+        td.actions button { padding: .15rem .45rem; margin: .1rem 0; }
         .controls { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; }
         .controls label { display: inline-flex; gap: .3rem; align-items: center; }
         button { font: inherit; font-size: .85rem; padding: .3rem .6rem; border-radius: 6px; border: 1px solid var(--line);
@@ -231,7 +235,7 @@ enum ConsolePage {
           const chart = svg("svg", { class: "chart", viewBox: "0 0 300 90", role: "img", "aria-label": "Power, last 10 minutes" });
           const table = el("table", { class: "connectors" });
           const headRow = el("tr");
-          for (const title of ["#", "Status", "Power", "Current L1/L2/L3", "Session", "Transaction", ""]) headRow.append(el("th", {}, title));
+          for (const title of ["#", "Status", "Power", "Current", "Session", "Transaction", ""]) headRow.append(el("th", {}, title));
           table.append(el("thead"), el("tbody"));
           table.tHead.append(headRow);
           const scroll = el("div", { class: "scroll" });
@@ -293,8 +297,8 @@ enum ConsolePage {
             row.append(el("td", {}, String(n)), el("td", { class: "status" }, cv(s, n, "status") || "–"),
                        el("td", { class: "power" }, watts(num(cv(s, n, "power_active_import")))), el("td", {}, current),
                        el("td", { class: "session" }, energy === null ? "–" : fmt(energy / 1000, 2) + " kWh"),
-                       el("td", { class: "transaction" }, transaction ? transaction + (tag ? " (" + tag + ")" : "") : "–"));
-            const actions = el("td");
+                       transactionCell(transaction, tag));
+            const actions = el("td", { class: "actions" });
             const start = el("button", { type: "button", class: "start" }, transaction ? "Stop" : "Start");
             start.addEventListener("click", () => transaction
               ? control(station, "remote_stop", n, `Stop on ${n}`) : control(station, "remote_start", n, `Start on ${n}`));
@@ -306,6 +310,12 @@ enum ConsolePage {
           }
           c.tbody.replaceChildren(...rows);
           drawPower(station);
+        }
+
+        function transactionCell(transaction, tag) {
+          const cell = el("td", { class: "transaction" }, transaction || "–");
+          if (transaction && tag) cell.append(el("span", { class: "tag" }, tag));
+          return cell;
         }
 
         function renderRelay(station, s, c) {

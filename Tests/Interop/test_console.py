@@ -5,6 +5,9 @@ import asyncio
 import contextlib
 import json
 import os
+import re
+import shlex
+import subprocess
 import shutil
 import threading
 import time
@@ -401,3 +404,25 @@ def test_an_open_console_does_not_hold_up_a_stop(start_gateway):
         assert stream.readline().startswith(b"retry:")
         assert gateway.stop() == 0
         assert stream.read() is not None  # the stream ended (read returns at its end instead of waiting)
+
+
+def test_the_curl_examples_in_console_md_do_what_it_says(gateway, chargers):
+    """docs/console.md's examples, run as written (its station `garage`, its port 8080 made the test's)."""
+    chargers.connect("garage")
+    text = (ROOT / "docs" / "console.md").read_text().replace("\\\n", " ")
+    examples = re.findall(r"^curl .*$", text, re.M)
+    assert len(examples) == 3
+    outputs = []
+    for example in examples:
+        command = example.replace("$ADMIN_TOKEN", TOKEN).replace("localhost:8080", f"127.0.0.1:{gateway.admin_port}")
+        arguments = shlex.split(command)
+        if "-sN" in arguments:  # the event stream: read it for a moment
+            arguments[1:1] = ["--max-time", "3"]
+        result = subprocess.run(arguments, capture_output=True, text=True, timeout=30)
+        outputs.append(result.stdout)
+    configuration = json.loads(outputs[0])
+    assert configuration["status"] == "ok" and configuration["action"] == "get_configuration"
+    limit = json.loads(outputs[1])
+    assert limit["status"] == "ok" and limit["action"] == "set_charging_profile"
+    received(chargers.points["garage"], "SetChargingProfile")
+    assert outputs[2].startswith("retry: 2000") and "event: state" in outputs[2] and '"garage"' in outputs[2]

@@ -90,3 +90,29 @@ def test_every_documented_example_works(start_gateway, watch):
     # Every state topic the openHAB Thing reads exists.
     missing = [t for t in state_topics if live.latest(t) is None]
     assert missing == []
+
+
+def github_anchor(heading):
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_relative_link_in_the_docs_reaches_its_file_and_heading():
+    root = DOCS.parent
+    broken, checked = [], 0
+    for page in [root / "README.md", root / "home-assistant-addon" / "DOCS.md", *sorted(DOCS.glob("*.md"))]:
+        text = page.read_text()
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"^[a-z]+:", target):
+                continue  # a URL
+            checked += 1
+            path, _, anchor = target.partition("#")
+            file = (page.parent / path).resolve() if path else page
+            if not file.exists():
+                broken.append(f"{page.name}: {target}")
+                continue
+            if anchor and file.suffix == ".md":
+                headings = {github_anchor(h) for h in re.findall(r"^#+ (.*)$", file.read_text(), re.M)}
+                if anchor not in headings:
+                    broken.append(f"{page.name}: {target}")
+    assert broken == [] and checked > 50, (broken, checked)
