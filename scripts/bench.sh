@@ -14,6 +14,7 @@
 #   relay1000   c1000 with every charger relayed (RELAY_URL) to a local upstream central system that answers at once
 #               (ocpp-loadgen --serve-upstream): compare its CPU per MeterValues with c1000's
 #   relay1000-2sec   relay1000 with two secondary central systems as well (RELAY_SECONDARY_URLS)
+#   c1000-console    c1000 with the web console open: one event stream (/api/events) reading the live state
 # Results go to bench-results/<time>/ (one JSON per step, results.md with the table). Not part of the test suite.
 # GATEWAY_BIN=path runs another gateway binary (an older build, to compare) with the same load generator.
 # BROKER_TCP_NODELAY=true starts mosquitto with set_tcp_nodelay true (Nagle off on its side; its default is false,
@@ -34,7 +35,7 @@ steps=("$@")
 out="bench-results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 work=$(mktemp -d)
-broker_pid="" gateway_pid="" upstream_pids=()
+broker_pid="" gateway_pid="" upstream_pids=() after_start=""
 gateway_env=()  # extra settings for the gateway of one step
 cleanup() {  # stops the gateway and the broker; reports a gateway that did not stop cleanly
     if [ -n "$gateway_pid" ] && kill -TERM "$gateway_pid" 2>/dev/null; then
@@ -88,6 +89,13 @@ start() {  # a fresh broker and gateway
         env "${gateway_env[@]}" "$gateway_bin" > "$work/gateway.log" 2>&1 &
     gateway_pid=$!
     wait_for_port "$ocpp_port" "$gateway_pid" ocpp-gateway
+    if [ -n "${after_start:-}" ]; then $after_start; fi
+}
+
+watch_console() {  # ADMIN_PORT: reads the console's event stream, as an open browser tab does, until the step ends
+    wait_for_port "$1" "$gateway_pid" "the admin listener"
+    curl -sN "http://127.0.0.1:$1/api/events" > "$work/events.log" &
+    upstream_pids+=($!)  # stopped with the step's other helpers
 }
 
 start_upstream() {  # starts an upstream central system that answers at once; sets upstream_url
@@ -141,6 +149,12 @@ for step in "${steps[@]}"; do
             gateway_env=(RELAY_URL="$primary_url/ocpp" RELAY_AUTH=none RELAY_SECONDARY_URLS="$first_secondary/a,$upstream_url/b")
             loadgen relay1000-2sec --chargers 1000 --rate 1 --duration 30 --settle 10
             gateway_env=() ;;
+        c1000-console)
+            admin_port=$(free_port)
+            gateway_env=(ADMIN_PORT="$admin_port")
+            after_start="watch_console $admin_port"
+            loadgen c1000-console --chargers 1000 --rate 1 --duration 30 --settle 10
+            after_start="" gateway_env=() ;;
         *) echo "error: unknown step $step" >&2; exit 2 ;;
     esac
 done

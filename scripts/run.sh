@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the gateway (release) and runs it with the settings from the environment and ./.env (or $ENV_FILE).
 # When no broker is configured (MQTT_HOSTNAME unset in both), it first starts a local mosquitto on 127.0.0.1,
-# on MQTT_PORT (1883) or, if that is taken, a free port, and stops it again when the gateway stops.
+# on MQTT_PORT (1883) or, if that is taken, a free port, and stops it again when the gateway stops. Without ADMIN_ADDR
+# and an admin token, the admin listener (and its web console) is put on 127.0.0.1.
 # Usage: ./scripts/run.sh [ARGS]   (stop it with Ctrl-C: the gateway closes its chargers, says offline, and only then
 # does the local broker stop). GATEWAY_BIN=path runs that binary instead of building the release one.
 set -euo pipefail
@@ -45,6 +46,12 @@ if ! configured MQTT_HOSTNAME; then
     export MQTT_HOSTNAME=127.0.0.1 MQTT_PORT="$port"
     echo "Started a local MQTT broker on 127.0.0.1:$port. Watch it with:"
     echo "  mosquitto_sub -h 127.0.0.1 -p $port -t '#' -v"
+fi
+
+# The web console: without a token it is served on a loopback listener only, so a try-out on this machine gets it there.
+if ! configured ADMIN_ADDR && ! configured ADMIN_TOKEN && ! configured ADMIN_TOKEN_FILE; then
+    export ADMIN_ADDR=127.0.0.1
+    echo "The web console: http://127.0.0.1:${ADMIN_PORT:-8080}/ (this machine only; set ADMIN_TOKEN to open it to others)"
 fi
 
 setsid "$gateway_bin" "$@" &

@@ -42,10 +42,10 @@ extension AdminAPI {
         case "override" where rest.count == 1:
             let text = String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).uppercased()
             let on: Bool
-            switch text {
-            case "ON", "TRUE", "1", #"{"OVERRIDE":TRUE}"#: on = true
-            case "OFF", "FALSE", "0", #"{"OVERRIDE":FALSE}"#: on = false
-            default: return .text("the override takes ON or OFF\n", status: .badRequest)
+            switch (text, JSONValue.parse(body)?.objectValue?["override"]) {
+            case ("ON", _), ("TRUE", _), ("1", _), (_, .bool(true)?): on = true
+            case ("OFF", _), ("FALSE", _), ("0", _), (_, .bool(false)?): on = false
+            default: return .text(#"the override takes ON or OFF (or {"override": true})"# + "\n", status: .badRequest)
             }
             guard bridge.setOverride(on, station: station) else {
                 return .text("the owner's override exists in relay mode only (RELAY_URL)\n", status: .conflict)
@@ -110,14 +110,19 @@ extension AdminAPI {
     /// `/api/events`: server-sent events. The first `state` event holds every station's retained topics (`"reset":
     /// true`), each later one what changed in the last second, and each one the gateway's MQTT connection and outbox.
     /// A comment every 15 s keeps proxies from closing the stream and tells a client that left.
-    func events() -> AdminResponse {
-        guard let watcher = bridge.watchState() else {
-            return .text("too many consoles are watching (\(StateFeed.maxWatchers)); close one\n", status: .serviceUnavailable)
-        }
+    func events(head: Bool) -> AdminResponse {
+        let full = "too many consoles are watching (\(StateFeed.maxWatchers)); close one"
+        guard bridge.stateWatchers < StateFeed.maxWatchers else { return .text(full + "\n", status: .serviceUnavailable) }
         var response = AdminResponse(status: .ok, contentType: "text/event-stream", body: "",
                                      headers: [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")])
+        guard !head else { return response }
         let bridge = bridge
+        // Watching starts in the stream, which the server always ends: a client gone before it starts leaves nothing.
         response.stream = { write in
+            guard let watcher = bridge.watchState() else {
+                try await write("event: error\ndata: \(full)\n\n")
+                return
+            }
             defer { bridge.stopWatchingState(watcher) }
             try await write("retry: 2000\n\n")
             var first = true

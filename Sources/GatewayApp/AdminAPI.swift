@@ -25,6 +25,8 @@ struct AdminAPI: Sendable {
     var prices: [String: Double] = [:]
     /// What `/api/status` says of the gateway: its version, mode and broker.
     var about: About = About()
+    /// Refused requests and failed logins, a line a minute per kind at most.
+    var refusals: ThrottledLog?
 
     struct About: Sendable {
         var version = ""
@@ -34,12 +36,22 @@ struct AdminAPI: Sendable {
     }
 
     func respond(_ request: AdminRequest) async -> AdminResponse {
+        let response = await answer(request)
+        if response.status.code >= 400, response.status != .notFound || request.method == .POST {
+            // Not the path itself: it may carry what a scanner sent.
+            refusals?.warning("\(response.status.code)", "Admin request refused", metadata: [
+                "admin.method": "\(request.method)", "admin.status": "\(response.status.code)",
+                "admin.peer": "\(request.peer ?? "unknown")",
+            ])
+        }
+        return response
+    }
+
+    private func answer(_ request: AdminRequest) async -> AdminResponse {
         let path = request.path
         let verdict = access.verdict(path: path, headers: request.head.headers, peer: request.peer)
-        if verdict != .allowed(.open), path == "/" || path == "/index.html" {
-            // A browser: to the login form rather than a bare 401.
-            if verdict == .unauthorized { return .redirect("login") }
-        }
+        // A browser without a session: to the login form rather than a bare 401.
+        if verdict == .unauthorized, path == "/" || path == "/index.html" { return .redirect("login") }
         if let refusal = AdminAccess.refusal(verdict) { return refusal }
         if request.method == .POST, verdict == .allowed(.session), request.head.headers[AdminAccess.csrfHeader].isEmpty {
             return .text("a POST from the console must carry the \(AdminAccess.csrfHeader) header\n", status: .forbidden)
@@ -83,7 +95,7 @@ struct AdminAPI: Sendable {
         case "/api/status":
             return .json(status().text + "\n")
         case "/api/events":
-            return events()
+            return events(head: request.method == .HEAD)
         case "/api/stations":
             return .json(bridge.stationsDocument())
         case "/api/transactions", "/api/transactions.csv":

@@ -19,14 +19,12 @@ struct AdminLimits: Sendable {
 /// Tracks the admin listener's open connections, oldest first, and rate-limits the log lines of its closings.
 final class AdminConnections: Sendable {
     let limits: AdminLimits
-    private let logger: Logger
     private let open = Mutex<[(id: ObjectIdentifier, channel: any Channel)]>([])
-    /// When each kind of closing was last logged (seconds of the uptime clock), and how many since.
-    private let logged = Mutex<[String: (at: ContinuousClock.Instant, since: Int)]>([:])
+    private let log: ThrottledLog
 
     init(limits: AdminLimits, logger: Logger) {
         self.limits = limits
-        self.logger = logger
+        self.log = ThrottledLog(logger: logger)
     }
 
     /// Takes a new connection; when every place is taken, the oldest connection is closed to make room.
@@ -49,17 +47,37 @@ final class AdminConnections: Sendable {
     /// Counts a closing and logs it, at most once a minute per reason (with how many there were since).
     func closed(because reason: String, _ message: Logger.Message) {
         Counter(label: "admin_connections_closed_total", dimensions: [("reason", reason)]).increment()
+        log.warning(reason, message, countKey: "admin.closed_since_last_line")
+    }
+}
+
+/// Logs a line per kind at most once a minute, with how many there were since the last line: a flood of refused
+/// requests or closed connections costs a line a minute, not a line each.
+final class ThrottledLog: Sendable {
+    private let logger: Logger
+    /// When each kind was last logged, and how many since.
+    private let logged = Mutex<[String: (at: ContinuousClock.Instant, since: Int)]>([:])
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+
+    func warning(_ kind: String, _ message: @autoclosure () -> Logger.Message, metadata: Logger.Metadata = [:],
+                 countKey: String = "admin.since_last_line") {
         let now = ContinuousClock.now
         let since = logged.withLock { logged -> Int? in
-            let last = logged[reason]
+            let last = logged[kind]
             if let last, now - last.at < .seconds(60) {
-                logged[reason]?.since += 1
+                logged[kind]?.since += 1
                 return nil
             }
-            logged[reason] = (now, 0)
+            logged[kind] = (now, 0)
             return (last?.since ?? 0) + 1
         }
-        if let since { logger.warning(message, metadata: ["admin.closed_since_last_line": "\(since)"]) }
+        guard let since else { return }
+        var metadata = metadata
+        metadata[countKey] = "\(since)"
+        logger.warning(message(), metadata: metadata)
     }
 }
 

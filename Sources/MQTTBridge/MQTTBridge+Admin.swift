@@ -83,6 +83,9 @@ extension MQTTBridge {
         return changes
     }
 
+    /// How many watch the state now.
+    public var stateWatchers: Int { feed.watcherCount }
+
     public func stopWatchingState(_ watcher: Int) {
         feed.stopWatching(watcher)
     }

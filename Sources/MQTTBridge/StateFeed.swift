@@ -30,6 +30,9 @@ public final class StateFeed: Sendable {
     /// Whether anybody watches: the publisher hands publications over only then.
     var isWatched: Bool { watched.load(ordering: .relaxed) }
 
+    /// How many watch now.
+    var watcherCount: Int { watchers.withLock { $0.count } }
+
     /// Starts a watcher; nil when ``maxWatchers`` watch already. Take its changes with ``take(_:)``, end it with
     /// ``stopWatching(_:)``.
     public func watch() -> Int? {

@@ -323,6 +323,12 @@ def test_rest_commands_take_the_mqtt_path_and_answer_with_the_result_document(ga
     assert admin(gateway, "/api/stations/Garage/commands", b"x" * 70_000)[0] == 413
     assert admin(gateway, "/api/status", method="DELETE")[0] == 405
 
+    # HEAD on the event stream, many times over, holds no watcher (at most 32 may watch at once).
+    for _ in range(40):
+        assert admin(gateway, "/api/events", method="HEAD")[0] == 200
+    status, headers, _ = admin(gateway, "/api/events", method="HEAD")
+    assert headers["Content-Type"] == "text/event-stream"
+
     status, _, body = admin(gateway, "/api/status")
     about = json.loads(body)
     assert status == 200 and about["mode"] == "standalone" and about["mqtt"]["connected"] is True
@@ -389,7 +395,7 @@ def test_relay_mode_shows_the_upstream_and_the_override_works_from_the_console(r
     assert about["mode"] == "relay"
     (backend,) = [b for b in about["backends"] if b["station"] == "Shared"]
     assert backend["state"] == "connected" and backend.get("queue", 0) == 0 and backend["override"] == "ON"
-    assert admin(gateway, "/api/stations/Shared/override", b"OFF")[0] == 200
+    assert admin(gateway, "/api/stations/Shared/override", b'{"override": false}')[0] == 200
     assert override.wait(f"{BASE}-relay/Shared/relay/override", "OFF") == "OFF"
     print("relay console screenshot:", screenshot(browser, "console-relay.png"))
 
