@@ -129,11 +129,11 @@ extension AdminAPI {
             var quiet = 0
             var lastGateway: JSONValue?
             while !Task.isCancelled, !Task.isShuttingDownGracefully {
-                let changes = bridge.takeStateChanges(watcher)
+                let (changes, reset) = bridge.takeStateChanges(watcher)
                 let gateway = JSONValue.object(["mqtt_connected": .bool(bridge.isMQTTConnected), "outbox": .int(bridge.outboxDepth)])
-                if first || !changes.isEmpty || gateway != lastGateway {
+                if first || reset || !changes.isEmpty || gateway != lastGateway {
                     var event: [String: JSONValue] = ["gateway": gateway, "at": .string(OCPPDateTime.format(Date()))]
-                    if first { event["reset"] = .bool(true) }
+                    if first || reset { event["reset"] = .bool(true) }
                     event["stations"] = .object(changes.mapValues { .object($0.mapValues { .string($0) }) })
                     try await write("event: state\ndata: \(JSONValue.object(event).text)\n\n")
                     first = false

@@ -73,10 +73,18 @@ extension MQTTBridge {
         return id
     }
 
-    /// The state that changed since the watcher last took it, by station (see ``StateFeed``).
-    public func takeStateChanges(_ watcher: Int) -> StateFeed.Changes {
-        var changes = feed.take(watcher)
-        // Topics without station names belong to the station that connected last.
+    /// The state that changed since the watcher last took it, by station (see ``StateFeed``); `reset` when the
+    /// watcher fell behind and this is the whole state instead.
+    public func takeStateChanges(_ watcher: Int) -> (changes: StateFeed.Changes, reset: Bool) {
+        switch feed.take(watcher) {
+        case .changes(let changes): (named(changes), false)
+        case .behind: (stateSnapshot(), true)
+        }
+    }
+
+    /// Topics without station names belong to the station that connected last.
+    private func named(_ changes: StateFeed.Changes) -> StateFeed.Changes {
+        var changes = changes
         if let sole = changes.removeValue(forKey: "") {
             changes[directory.lastConnected ?? configuration.expectedStations.first ?? "station"] = sole
         }
@@ -94,11 +102,7 @@ extension MQTTBridge {
 extension MQTTBridge {
     /// Every retained topic now, by station, tags masked (for `/api/status`).
     public func stateSnapshot() -> StateFeed.Changes {
-        var snapshot = feed.snapshot(publisher.retainedTopics)
-        if let sole = snapshot.removeValue(forKey: "") {
-            snapshot[directory.lastConnected ?? configuration.expectedStations.first ?? "station"] = sole
-        }
-        return snapshot
+        named(feed.snapshot(publisher.retainedTopics))
     }
 
     /// How many stations are listed (connected once, or expected).
