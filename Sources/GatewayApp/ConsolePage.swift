@@ -12,17 +12,7 @@ enum ConsolePage {
     static func page(showLogOut: Bool) -> AdminResponse {
         let logOut = showLogOut
             ? #"<form method="post" action="logout" class="logout"><button type="submit">Log out</button></form>"# : ""
-        let body = """
-            <!doctype html>
-            <html lang="en">
-            <head>
-            <meta charset="utf-8">
-            <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>ocpp-gateway</title>
-            <link rel="stylesheet" href="console.css">
-            <link rel="icon" href="data:,">
-            <script src="console.js" defer></script>
-            </head>
+        return html(title: "ocpp-gateway", script: true, body: """
             <body>
             <header class="top">
               <h1>ocpp-gateway</h1>
@@ -46,26 +36,33 @@ enum ConsolePage {
               </section>
             </main>
             </body>
+            """)
+    }
+
+    /// A page of the console: the shared head (style sheet, no favicon request, the script when asked), then `body`.
+    private static func html(title: String, script: Bool, body: String) -> AdminResponse {
+        let text = """
+            <!doctype html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>\(title)</title>
+            <link rel="stylesheet" href="console.css">
+            <link rel="icon" href="data:,">\(script ? "\n<script src=\"console.js\" defer></script>" : "")
+            </head>
+            \(body)
             </html>
 
             """
-        return AdminResponse(status: .ok, contentType: "text/html; charset=utf-8", body: body, headers: securityHeaders)
+        return AdminResponse(status: .ok, contentType: "text/html; charset=utf-8", body: text, headers: securityHeaders)
     }
 
     static func login(tokenSet: Bool, failed: Bool) -> AdminResponse {
         let message = !tokenSet
             ? #"<p class="error">No ADMIN_TOKEN is set: the console answers on a loopback listener only (ADMIN_ADDR=127.0.0.1), or set ADMIN_TOKEN.</p>"#
             : failed ? #"<p class="error" id="failed">That is not the admin token.</p>"# : ""
-        let body = """
-            <!doctype html>
-            <html lang="en">
-            <head>
-            <meta charset="utf-8">
-            <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>ocpp-gateway: log in</title>
-            <link rel="stylesheet" href="console.css">
-            <link rel="icon" href="data:,">
-            </head>
+        return html(title: "ocpp-gateway: log in", script: false, body: """
             <body class="login">
             <form method="post" action="login" class="card">
               <h1>ocpp-gateway</h1>
@@ -75,10 +72,7 @@ enum ConsolePage {
               <button type="submit">Log in</button>
             </form>
             </body>
-            </html>
-
-            """
-        return AdminResponse(status: .ok, contentType: "text/html; charset=utf-8", body: body, headers: securityHeaders)
+            """)
     }
 
     static let css = #"""

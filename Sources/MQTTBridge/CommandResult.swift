@@ -77,7 +77,10 @@ final class CommandReplySlot: Sendable {
     }
 
     deinit {
-        let outcome = CommandOutcome.error(code: .gatewayStopping, description: "the gateway stopped before the command had a result")
+        let outcome = CommandOutcome.error(code: .gatewayStopping, description: """
+            the gateway stopped before the command had a result; a command waiting for its station is kept and runs \
+            after the restart, with its result on <S>/cmd_result
+            """)
         if let waiting = continuation.withLock({ $0.take() }) {
             waiting.resume(returning: CommandReply(
                 document: CommandResult.document(station: station, name: name, requestID: nil, outcome: outcome), code: .gatewayStopping))
