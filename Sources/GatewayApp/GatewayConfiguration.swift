@@ -1,9 +1,10 @@
 import CentralSystem
 import Foundation
 import Logging
-import MQTTBridge
 import MQTT
+import MQTTBridge
 import NIOCore
+import OCPP
 import OCPPServer
 import Relay
 

@@ -1,4 +1,5 @@
 import CentralSystem
+import OCPP
 
 /// The bridge requests: `<base>/bridge/request/<name>`, answered on `<base>/bridge/response/<name>` with
 /// `{status, data, error, transaction}` (docs/mqtt-api.md).

@@ -75,3 +75,5 @@ public struct ControlConfiguration: Sendable, Hashable {
         self.relayMode = relayMode
     }
 }
+
+import OCPP

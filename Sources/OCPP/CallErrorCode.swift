@@ -31,6 +31,23 @@ public struct CallErrorCode: RawRepresentable, Hashable, Sendable, CustomStringC
     /// `GenericError`: any other error.
     public static let genericError = CallErrorCode(rawValue: "GenericError")
 
+    /// OCPP-J 2.0.1 (section 4.3) renamed two codes and added two; on a 2.0.1 connection these are the names.
+    /// `FormatViolation`: the payload is not syntactically correct or does not conform to the PDU structure.
+    public static let formatViolation = CallErrorCode(rawValue: "FormatViolation")
+    /// `OccurrenceConstraintViolation` (2.0.1's spelling): a required field is missing, or occurs too often.
+    public static let occurrenceConstraintViolation = CallErrorCode(rawValue: "OccurrenceConstraintViolation")
+    /// `RpcFrameworkError`: the content of the call is not a valid RPC request (the message type id is unreadable).
+    public static let rpcFrameworkError = CallErrorCode(rawValue: "RpcFrameworkError")
+    /// `MessageTypeNotSupported`: a message type number the receiver does not know.
+    public static let messageTypeNotSupported = CallErrorCode(rawValue: "MessageTypeNotSupported")
+
+    /// Every code of OCPP-J 2.0.1's table, in the spec's order.
+    public static let allSpecified201: [CallErrorCode] = [
+        .formatViolation, .genericError, .internalError, .messageTypeNotSupported, .notImplemented, .notSupported,
+        .occurrenceConstraintViolation, .propertyConstraintViolation, .protocolError, .rpcFrameworkError, .securityError,
+        .typeConstraintViolation,
+    ]
+
     /// Every code of table 7, in the spec's order.
     public static let allSpecified: [CallErrorCode] = [
         .notImplemented, .notSupported, .internalError, .protocolError, .securityError, .formationViolation,

@@ -1,5 +1,4 @@
 import Foundation
-import OCPP
 
 /// Any JSON value, with booleans, integers and other numbers kept apart.
 public enum JSONValue: Codable, Hashable, Sendable {

@@ -1,8 +1,9 @@
 import CentralSystem
 import Foundation
 import Logging
-import TestSupport
+import OCPP
 import Testing
+import TestSupport
 
 @testable import MQTTBridge
 

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import MQTTBridge
+@testable import OCPP
 
 /// `JSONValue.text` is written by hand for speed; it must be exactly what Foundation's encoder writes.
 @Suite struct JSONValueTextTests {
