@@ -53,7 +53,8 @@ struct AdminAPI: Sendable {
         // A browser without a session: to the login form rather than a bare 401.
         if verdict == .unauthorized, path == "/" || path == "/index.html" { return .redirect("login") }
         if let refusal = AdminAccess.refusal(verdict) { return refusal }
-        if request.method == .POST, verdict == .allowed(.session), request.head.headers[AdminAccess.csrfHeader].isEmpty {
+        // Logging out from another site harms nothing: the console's plain form may do it without the header.
+        if request.method == .POST, verdict == .allowed(.session), path != "/logout", request.head.headers[AdminAccess.csrfHeader].isEmpty {
             return .text("a POST from the console must carry the \(AdminAccess.csrfHeader) header\n", status: .forbidden)
         }
         let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map {
@@ -70,7 +71,9 @@ struct AdminAPI: Sendable {
         case (.GET, _), (.HEAD, _):
             break
         default:
-            return .text("\(request.method) is not served here\n", status: .methodNotAllowed)
+            var refusal = AdminResponse.text("\(request.method) is not served here\n", status: .methodNotAllowed)
+            refusal.headers = [("Allow", path.hasPrefix("/api/stations/") ? "POST" : path == "/login" ? "GET, HEAD, POST" : "GET, HEAD")]
+            return refusal
         }
         switch path {
         case "/", "/index.html":

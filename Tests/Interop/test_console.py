@@ -287,12 +287,15 @@ def test_the_token_is_enforced(gateway, chargers, browser):
     status, _, body = admin(gateway, "/api/stations/Carport/controls/trigger", b"Heartbeat", token=None,
                             headers={**session, "X-OCPP-Gateway": "console"})
     assert status == 200, body
-    # Logged out: the cookie no longer works.
-    admin(gateway, "/logout", b"", token=None, headers={**session, "X-OCPP-Gateway": "console"}, method="POST")
+    # Logged out (the console's plain form, without the header): the cookie no longer works.
+    status, headers, _ = admin(gateway, "/logout", b"", token=None, headers=session, method="POST")
+    assert status == 303 and headers["Location"] == "login" and "Max-Age=0" in headers["Set-Cookie"]
     assert admin(gateway, "/api/status", token=None, headers=session)[0] == 401
 
-    # And in the browser: a fresh browser session lands on the form.
-    browser.delete_all_cookies()
+    # And in the browser: the Log out button ends the session, and the page then asks for the token again.
+    logged_in(browser, gateway)
+    browser.find_element(By.CSS_SELECTOR, "form.logout button").click()
+    WebDriverWait(browser, 10).until(lambda b: b.current_url.endswith("/login"))
     browser.get(f"http://127.0.0.1:{gateway.admin_port}/")
     WebDriverWait(browser, 10).until(lambda b: b.current_url.endswith("/login"))
 
@@ -321,7 +324,8 @@ def test_rest_commands_take_the_mqtt_path_and_answer_with_the_result_document(ga
     assert status == 409 and "relay mode" in body
     assert admin(gateway, "/api/stations/Garage/controls/max_current", b"999")[0] == 400
     assert admin(gateway, "/api/stations/Garage/commands", b"x" * 70_000)[0] == 413
-    assert admin(gateway, "/api/status", method="DELETE")[0] == 405
+    status, headers, _ = admin(gateway, "/api/status", method="DELETE")
+    assert status == 405 and headers["Allow"] == "GET, HEAD"
 
     # HEAD on the event stream, many times over, holds no watcher (at most 32 may watch at once).
     for _ in range(40):
