@@ -436,3 +436,80 @@ def test_the_curl_examples_in_console_md_do_what_it_says(gateway, chargers):
     assert limit["status"] == "ok" and limit["action"] == "set_charging_profile"
     received(chargers.points["garage"], "SetChargingProfile")
     assert outputs[2].startswith("retry: 2000") and "event: state" in outputs[2] and '"garage"' in outputs[2]
+
+
+class PrefixProxy:
+    """A reverse proxy on loopback that serves the admin listener below a prefix, as Home Assistant's Ingress does
+    (`/api/hassio_ingress/<token>/...` to `/...`), streaming the answers (the event stream passes as it comes)."""
+
+    def __init__(self, target_port, prefix="/api/hassio_ingress/abc123"):
+        import http.client
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        self.prefix = prefix
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def forward(self):
+                if not self.path.startswith(outer.prefix + "/"):
+                    self.send_error(404)
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                upstream = http.client.HTTPConnection("127.0.0.1", target_port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                upstream.request(self.command, self.path[len(outer.prefix):], body=body, headers=headers)
+                answer = upstream.getresponse()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("connection", "transfer-encoding", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    while chunk := answer.read1(65536):
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError, OSError):
+                    pass
+                upstream.close()
+                self.close_connection = True
+
+            do_GET = do_POST = do_HEAD = forward
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}{prefix}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+
+
+def test_the_console_works_below_an_ingress_prefix_from_a_trusted_address_without_a_login(tmp_path, broker, browser):
+    """The Home Assistant add-on's way in: Ingress serves the console below a prefix and, as a trusted proxy
+    (ADMIN_TRUSTED_ADDRESSES; here loopback stands in for 172.30.32.2), needs no token even though one is set."""
+    gateway = broker_gateway(tmp_path, broker, BASE + "-ingress", {"ADMIN_TOKEN": TOKEN, "ADMIN_TRUSTED_ADDRESSES": "127.0.0.1"})
+    proxy = PrefixProxy(gateway.admin_port)
+    chargers = Chargers(gateway)
+    try:
+        chargers.connect("Sidebar", vendor="Acme", model="Ingress")
+        browser.delete_all_cookies()
+        browser.get(proxy.url)
+        WebDriverWait(browser, 10).until(lambda b: b.find_element(By.ID, "stream").text == "live")
+        assert browser.current_url == proxy.url  # no detour through the login form
+        wait_text(browser, lambda b: card(b, "Sidebar"), "Acme · Ingress")
+        chargers.power("Sidebar", 4200)
+        wait_text(browser, lambda b: card(b, "Sidebar").find_element(By.CSS_SELECTOR, 'tr[data-connector="1"] td.power'), "4.2 kW")
+        card(browser, "Sidebar").find_element(By.CSS_SELECTOR, "button.unlock").click()
+        received(chargers.points["Sidebar"], "UnlockConnector", connector_id=1)
+        assert not browser.find_elements(By.CSS_SELECTOR, "form.logout")  # nothing to log out of
+        # That other peers still need the token is AdminAccessTests' (every peer here is loopback).
+    finally:
+        chargers.close()
+        proxy.stop()
+        gateway.stop()
