@@ -19,8 +19,10 @@ struct AdminLimits: Sendable {
 /// Tracks the admin listener's open connections, oldest first, and rate-limits the log lines of its closings.
 final class AdminConnections: Sendable {
     let limits: AdminLimits
-    private let open = Mutex<[(id: ObjectIdentifier, channel: any Channel)]>([])
+    private let open = Mutex<[(id: ObjectIdentifier, channel: any Channel, idle: Bool)]>([])
     private let log: ThrottledLog
+    /// The gateway is stopping: connections close once their response is out, idle ones at once.
+    private let stopping = Atomic<Bool>(false)
 
     init(limits: AdminLimits, logger: Logger) {
         self.limits = limits
@@ -30,7 +32,7 @@ final class AdminConnections: Sendable {
     /// Takes a new connection; when every place is taken, the oldest connection is closed to make room.
     func admit(_ channel: any Channel) {
         let evicted = open.withLock { open -> (any Channel)? in
-            open.append((ObjectIdentifier(channel), channel))
+            open.append((ObjectIdentifier(channel), channel, true))  // idle until its first request arrives
             return open.count > limits.connections ? open.removeFirst().channel : nil
         }
         channel.closeFuture.whenComplete { _ in
@@ -43,6 +45,22 @@ final class AdminConnections: Sendable {
 
     /// How many connections are open.
     var count: Int { open.withLock { $0.count } }
+
+    /// Whether a connection waits for its next request (kept alive after a response) or not.
+    func setIdle(_ channel: any Channel, _ idle: Bool) {
+        open.withLock { open in
+            if let index = open.firstIndex(where: { $0.id == ObjectIdentifier(channel) }) { open[index].idle = idle }
+        }
+    }
+
+    var isStopping: Bool { stopping.load(ordering: .relaxed) }
+
+    /// The gateway stops: idle connections close now (a browser keeps them open for minutes, which held the stop up
+    /// to the idle timeout), busy ones after their response.
+    func stop() {
+        stopping.store(true, ordering: .relaxed)
+        for channel in open.withLock({ $0.filter(\.idle).map(\.channel) }) { channel.close(promise: nil) }
+    }
 
     /// Counts a closing and logs it, at most once a minute per reason (with how many there were since).
     func closed(because reason: String, _ message: Logger.Message) {
@@ -111,7 +129,7 @@ final class AdminTimeoutHandler: ChannelDuplexHandler {
         case .head:
             // The rest of the request is due within the request timeout of the connection or the last response; the
             // deadline armed then still runs.
-            break
+            connections.setIdle(context.channel, false)
         case .end:
             deadline?.cancel()  // answering now
             deadline = nil
@@ -124,6 +142,7 @@ final class AdminTimeoutHandler: ChannelDuplexHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) {
             arm(context, connections.limits.idleTimeout, reason: "idle_timeout", "Admin connection closed: idle")
+            connections.setIdle(context.channel, true)
         }
         context.write(data, promise: promise)
     }

@@ -90,6 +90,7 @@ final class AdminServer: Service {
             }
         } onGracefulShutdown: {
             channel.channel.close(promise: nil)
+            self.connections.stop()
         }
     }
 
@@ -120,7 +121,7 @@ final class AdminServer: Service {
                     let response = tooLarge
                         ? .text("the request body is larger than \(Self.maxBody) bytes\n", status: .payloadTooLarge)
                         : await handler(current)
-                    let keepAlive = current.head.isKeepAlive && !tooLarge && response.stream == nil
+                    let keepAlive = current.head.isKeepAlive && !tooLarge && response.stream == nil && !connections.isStopping
                     try await write(response, to: current.head, keepAlive: keepAlive, outbound)
                     if !keepAlive { return }
                 }

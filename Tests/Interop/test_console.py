@@ -3,12 +3,14 @@ with two simulated chargers (the Python `ocpp` package), and the REST API beside
 browser for the module; the screenshots go to test-artifacts/ (kept by the test run, not committed)."""
 import asyncio
 import contextlib
+import http.client
 import json
 import os
 import re
 import shlex
 import subprocess
 import shutil
+import socket
 import threading
 import time
 import urllib.error
@@ -405,15 +407,24 @@ def test_relay_mode_shows_the_upstream_and_the_override_works_from_the_console(r
 
 
 def test_an_open_console_does_not_hold_up_a_stop(start_gateway):
-    """The event stream ends when the gateway stops: a browser left open must not delay a restart."""
-    # A stream that did not end would hold the stop until SHUTDOWN_TIMEOUT cancels it; stop() allows 15 s.
+    """The event stream ends when the gateway stops, and the connections a browser keeps open between requests (and
+    the ones it opens ahead of time) are closed: a browser left open must not delay a restart. Before, an idle
+    kept-alive connection held the stop for the admin listener's idle timeout."""
+    # What did not end would hold the stop until SHUTDOWN_TIMEOUT cancels it; stop() allows 15 s.
     gateway = start_gateway({"ADMIN_TOKEN": TOKEN, "SHUTDOWN_TIMEOUT": "60"})
+    kept = http.client.HTTPConnection("127.0.0.1", gateway.admin_port, timeout=15)
+    kept.request("GET", "/healthz")
+    assert kept.getresponse().read() == b"ok\n"  # and the connection stays open, idle
+    ahead = socket.create_connection(("127.0.0.1", gateway.admin_port), timeout=15)  # opened, nothing sent yet
     request = urllib.request.Request(f"http://127.0.0.1:{gateway.admin_port}/api/events",
                                      headers={"Authorization": f"Bearer {TOKEN}"})
     with urllib.request.urlopen(request, timeout=15) as stream:
         assert stream.readline().startswith(b"retry:")
         assert gateway.stop() == 0
         assert stream.read() is not None  # the stream ended (read returns at its end instead of waiting)
+    assert ahead.recv(1) == b""  # closed by the gateway
+    ahead.close()
+    kept.close()
 
 
 def test_the_curl_examples_in_console_md_do_what_it_says(gateway, chargers):
