@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -524,3 +525,15 @@ def test_the_console_works_below_an_ingress_prefix_from_a_trusted_address_withou
         chargers.close()
         proxy.stop()
         gateway.stop()
+
+
+def test_markup_from_a_charger_is_shown_as_text_never_run(gateway, chargers, browser):
+    """A station id and boot fields are the charger's to choose: the console shows them as text, and no script runs."""
+    station = "<img src=x onerror=window.pwned=1>"
+    vendor = "<svg onload=pwned=2>"  # 20 characters, what a 1.6 vendor may have
+    chargers.connect(urllib.parse.quote(station, safe=""), vendor=vendor, model="<b>bold</b>")
+    logged_in(browser, gateway)
+    shown = wait_text(browser, lambda b: b.find_element(By.ID, "stations"), vendor)
+    assert station in shown and "<b>bold</b>" in shown
+    assert browser.execute_script("return typeof window.pwned === 'undefined'")
+    assert not browser.find_elements(By.CSS_SELECTOR, "#stations section img, #stations section b, #stations section > svg:not(.chart)")
