@@ -228,7 +228,7 @@ public struct GatewayConfiguration: Sendable {
         guard remoteTag.unicodeScalars.count <= 20 else {
             throw ConfigurationError(variable: Settings.remoteIDTag.name, value: remoteTag, expected: "an id tag of at most 20 characters")
         }
-        return MQTTBridgeConfiguration(
+        var configuration = MQTTBridgeConfiguration(
             topics: topics,
             qos: try reader.integer(Settings.mqttQoS, in: 0...2, expected: "0, 1 or 2"),
             expectedStations: try reader.tagList(Settings.expectedChargePoints),
@@ -242,6 +242,8 @@ public struct GatewayConfiguration: Sendable {
                 messages: try reader.integer(Settings.outboxMaxMessages, in: 100...100_000_000, expected: "a number of messages from 100 to 100000000"),
                 bytes: try reader.integer(Settings.outboxMaxBytes, in: 65536...(1 << 40), expected: "a size in bytes from 65536 to 1099511627776")),
             commandQueueLimit: try reader.integer(Settings.commandQueueMax, in: 1...100_000, expected: "a number of commands from 1 to 100000"))
+        configuration.skipUnchanged = try reader.boolean(Settings.mqttSkipUnchanged)
+        return configuration
     }
 
     /// What `<base>/bridge/info` publishes: the version and the settings, without secrets (no password, no tags).
@@ -261,7 +263,7 @@ public struct GatewayConfiguration: Sendable {
             "mqtt": .object([
                 "broker": .string(mqtt.brokerDescription), "client_id": .string(clientID),
                 "base_path": .string(bridge.topics.basePath), "use_station_name": .bool(bridge.topics.useStationName),
-                "connector_1_topics": .bool(bridge.topics.connectorOneTopics),
+                "connector_1_topics": .bool(bridge.topics.connectorOneTopics), "skip_unchanged": .bool(bridge.skipUnchanged),
                 "qos": .int(bridge.qos), "authenticated": .bool(mqtt.username != nil), "tls": .bool(mqtt.tls != nil),
             ]),
             "home_assistant": .object([

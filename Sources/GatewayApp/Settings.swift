@@ -63,6 +63,8 @@ public enum Settings {
         help: "Put each station under MQTT_BASEPATH/<station>; off, every station shares MQTT_BASEPATH (ocpp2mqtt's layout)")
     public static let mqttConnectorOneTopics = Setting(name: "MQTT_CONNECTOR_1_TOPICS", defaultValue: "true",
         help: "Also publish connector 1's state under <S>/connector/1/state/; false: only on the flat <S>/state/ topics (half the publications of a one-connector charger)")
+    public static let mqttSkipUnchanged = Setting(name: "MQTT_SKIP_UNCHANGED", defaultValue: "false",
+        help: "Do not publish a meter reading's value (voltage, current, ...) again when it equals the last one published; the last value still goes out after every reconnect")
     public static let mqttQoS = Setting(name: "MQTT_QOS", defaultValue: "1", help: "QoS of everything published: 0, 1 or 2")
     public static let expectedChargePoints = Setting(name: "EXPECTED_CHARGE_POINTS", defaultValue: "[]",
         help: "Stations published as DISCONNECTED at start, as a JSON list or comma-separated")
@@ -190,7 +192,7 @@ public enum Settings {
         remoteStartWindow, authorizedTags, dataDir, logLevel,
         mqttHostname, mqttPort, mqttTransport, mqttUsername, mqttPassword, mqttClientID, mqttKeepalive,
         mqttReconnectBaseDelay, mqttReconnectMaxDelay, mqttTimeout, mqttWebsocketPath, mqttWebsocketHeaders,
-        mqttBasePath, mqttUseStationName, mqttConnectorOneTopics, mqttQoS, expectedChargePoints, commandRetryAttempts, commandRetryBaseDelay, commandQueueMax,
+        mqttBasePath, mqttUseStationName, mqttConnectorOneTopics, mqttSkipUnchanged, mqttQoS, expectedChargePoints, commandRetryAttempts, commandRetryBaseDelay, commandQueueMax,
         haDiscovery, haDiscoveryPrefix, haStatusTopic, maxCurrent, currentStep, remoteIDTag,
         adminAddr, adminPort, adminToken, adminTokenFile, adminTrustedAddresses, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout, eventLoopThreads,
         stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout, maxConnectors, maxKnownStations,

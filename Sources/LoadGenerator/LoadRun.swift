@@ -41,6 +41,9 @@ public struct LoadOptions: Sendable {
     /// (Home Assistant discovery: about 30 configs per charger) has reached the broker: metering then measures a
     /// fleet that is connected, not one that is connecting.
     public var settle = 0.0
+    /// Current and voltage hold still in every reading (`--steady`), as at a charger limited by its current on a stiff
+    /// grid; power and energy still move.
+    public var steady = false
 
     public init() {}
 
@@ -98,7 +101,8 @@ public enum LoadRun {
         report.gatewayRSSBeforeKiB = before?.residentKiB
 
         // Ramp up, at most `connectRate` new connections a second and at most 500 handshakes in flight.
-        let plan = ChargerPlan(mode: options.mode == .meter ? .meter : .idle, idTag: options.idTag)
+        var plan = ChargerPlan(mode: options.mode == .meter ? .meter : .idle, idTag: options.idTag)
+        plan.steady = options.steady
         let connector = ChargerConnector(host: options.host, port: options.port, group: group, plan: plan, run: run)
         let rampStart = monotonicNanoseconds()
         let rampLimit = Double(options.chargers) / Double(options.connectRate) + 60

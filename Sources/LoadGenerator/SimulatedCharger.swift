@@ -17,6 +17,8 @@ public struct ChargerPlan: Sendable {
     public var idTag: String
     /// The starting energy register of charger 0; each charger starts elsewhere so values never collide.
     public var energyBase: Int64 = 1_000_000
+    /// Current and voltage hold still (a charger at its limit on a stiff grid); only power and energy move.
+    public var steady = false
 
     public init(mode: Mode, idTag: String) {
         self.mode = mode
@@ -294,8 +296,10 @@ public final class SimulatedCharger: ChannelInboundHandler {
         let noise = Int.random(in: -50...50, using: &generator)
         reading.powerW = 11_000 + noise * 4
         reading.energyWh += Int64(max(1, reading.powerW / 3600))
-        reading.currentDeciA = (160 + noise / 10, 159 + noise / 12, 161 + noise / 15)
-        reading.voltageDeciV = (2300 + noise / 5, 2297 + noise / 6, 2303 + noise / 7)
+        if !plan.steady {
+            reading.currentDeciA = (160 + noise / 10, 159 + noise / 12, 161 + noise / 15)
+            reading.voltageDeciV = (2300 + noise / 5, 2297 + noise / 6, 2303 + noise / 7)
+        }
         let id = newMessageID()
         let frame = MeterValuesFrame.make(
             messageID: id, connectorID: 1, transactionID: transactionID,

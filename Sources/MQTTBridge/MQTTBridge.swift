@@ -51,7 +51,8 @@ public final class MQTTBridge: Service, DurableEventSink {
         self.feed = feed
         let publisher = StatePublisher(
             transport: transport, qos: configuration.qos, store: outbox, limits: configuration.outboxLimits,
-            gate: centralSystem.durability, intake: centralSystem.intake, feed: feed, logger: logger)
+            gate: centralSystem.durability, intake: centralSystem.intake, feed: feed, skipUnchanged: configuration.skipUnchanged,
+            logger: logger)
         self.publisher = publisher
         let directory = StationDirectory(topics: configuration.topics, now: now) { publisher.publish($0) }
         self.directory = directory

@@ -22,6 +22,9 @@ public struct MQTTBridgeConfiguration: Sendable {
     public var version: String
     /// How much the outbox holds before transaction messages go unanswered (`OUTBOX_MAX_MESSAGES`, `OUTBOX_MAX_BYTES`).
     public var outboxLimits: OutboxLimits
+    /// A meter reading's retained value equal to the one published last is not published again
+    /// (`MQTT_SKIP_UNCHANGED`); the last value still goes out after every reconnect.
+    public var skipUnchanged = false
 
     public init(
         topics: TopicLayout, qos: Int = 1, expectedStations: [String] = [], retryAttempts: Int = 5,

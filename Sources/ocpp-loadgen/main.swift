@@ -22,6 +22,7 @@ let usage = """
       --broker-pid PID            read the broker's CPU time from /proc
       --drain S                   seconds to wait for the last answers and publishes (default 20)
       --settle S                  seconds between the last charger ready and metering (default 0)
+      --steady                    current and voltage hold still in every reading (only power and energy move)
       --json FILE                 also write the results as one JSON object
       --serve-upstream HOST:PORT  instead of a run: be the upstream central system of a relaying gateway (the bench's
                                   relay step), answering every message at once, until killed (at most an hour)
@@ -48,6 +49,10 @@ while let option = arguments.popFirst() {
     if option == "--help" || option == "-h" {
         print(usage)
         exit(0)
+    }
+    if option == "--steady" {
+        options.steady = true
+        continue
     }
     guard let value = arguments.popFirst() else { fail("\(option) needs a value") }
     func number<T: LosslessStringConvertible>(_: T.Type) -> T {

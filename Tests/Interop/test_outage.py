@@ -141,3 +141,35 @@ def test_a_hung_broker_never_stops_the_charger_and_a_full_outbox_drops_nothing(o
         seen = [p for t, p, _ in readings.messages if t == topic]
     distinct = [value for i, value in enumerate(seen) if i == 0 or seen[i - 1] != value]
     assert distinct == expected
+
+
+def test_with_skip_unchanged_an_equal_reading_is_not_published_and_the_last_comes_back_after_a_broker_restart(
+        own_broker, start_gateway, base_path, watch):
+    """MQTT_SKIP_UNCHANGED=true: two readings with the same voltage and different energy give one voltage message and
+    two energy messages; after the broker restarts (without persistence, so it lost every retained message) the last
+    voltage is on it again."""
+    gateway = start_gateway({"MQTT_SKIP_UNCHANGED": "true"}, on=own_broker)
+    watcher = watch(f"{base_path}/#", on=own_broker)
+    voltage, energy = f"{base_path}/CP/state/voltage", f"{base_path}/CP/state/energy_active_import_register"
+
+    def reading(wh):
+        return call.MeterValues(connector_id=1, meter_value=[{"timestamp": now(), "sampledValue": [
+            {"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+            {"value": "230.0", "measurand": "Voltage", "unit": "V"}]}])
+
+    async def session():
+        async with connected(gateway.url("CP"), "CP") as cp:
+            for wh in (1000, 1001):
+                await cp.call(reading(wh))
+                await asyncio.to_thread(watcher.wait, energy, str(wh))
+            with watcher.condition:
+                counts = {topic: sum(1 for t, _, _ in watcher.messages if t == topic) for topic in (voltage, energy)}
+            assert counts == {voltage: 1, energy: 2}, counts
+            own_broker.restart()
+            again = Watcher(own_broker, voltage)
+            try:
+                assert await asyncio.to_thread(again.wait, voltage, "230", 20) == "230"
+            finally:
+                again.close()
+
+    run(session(), timeout=60)

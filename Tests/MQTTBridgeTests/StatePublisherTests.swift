@@ -53,6 +53,33 @@ extension StatePublisher {
         #expect(transport.log == ["a=2", "c=1"])
     }
 
+    @Test func withSkipUnchangedAnEqualReadingIsNotPublishedButTheLastOneIsAfterAReconnect() {
+        for skip in [false, true] {
+            let transport = RecordingTransport()
+            let publisher = StatePublisher(transport: transport, qos: 1, store: MemoryOutbox(), skipUnchanged: skip, logger: quiet)
+            publisher.connected()
+            let voltage = RetainedSlot(topic: "voltage"), energy = RetainedSlot(topic: "energy")
+            func reading(_ volts: String, _ wh: String) -> [Publication] {
+                [Publication(slot: voltage, payload: volts, kept: true), Publication(slot: energy, payload: wh, kept: true)]
+            }
+            publisher.publish(reading("230", "100"))
+            publisher.publish(reading("230", "101"))
+            publisher.publish(reading("231", "102"))
+            publisher.publish([Publication(topic: "status", payload: "Charging"), Publication(topic: "status", payload: "Charging")])
+            publisher.acknowledged(Array(1...Int32(transport.log.count)))
+            let expected = skip
+                ? ["voltage=230", "energy=100", "energy=101", "voltage=231", "energy=102"]
+                : ["voltage=230", "energy=100", "voltage=230", "energy=101", "voltage=231", "energy=102"]
+            // Other state is never skipped (it is coalesced while it waits instead).
+            #expect(transport.log == expected + ["status=Charging", "status=Charging"], "skip: \(skip)")
+
+            publisher.disconnected()
+            transport.clear()
+            publisher.connected()
+            #expect(transport.log.sorted() == ["energy=102", "status=Charging", "voltage=231"], "skip: \(skip)")
+        }
+    }
+
     @Test func aSlotAndItsTopicShareOneCacheEntry() {
         let transport = RecordingTransport()
         let publisher = StatePublisher(transport: transport, qos: 1, store: MemoryOutbox(), logger: quiet)
