@@ -40,17 +40,14 @@ extension AdminAPI {
             let value = Array(String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
             return Self.answer(await bridge.run(.control(name: rest[1], value: value), station: station))
         case "override" where rest.count == 1:
-            let text = String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).uppercased()
-            let on: Bool
-            switch (text, JSONValue.parse(body)?.objectValue?["override"]) {
-            case ("ON", _), ("TRUE", _), ("1", _), (_, .bool(true)?): on = true
-            case ("OFF", _), ("FALSE", _), ("0", _), (_, .bool(false)?): on = false
-            default: return .text(#"the override takes ON or OFF (or {"override": true})"# + "\n", status: .badRequest)
-            }
-            guard bridge.setOverride(on, station: station) else {
+            switch bridge.setOverride(body, station: station) {
+            case .set(let on):
+                return .json(JSONValue.object(["station": .string(station), "override": .string(on ? "ON" : "OFF")]).text + "\n")
+            case .invalid:
+                return .text(#"the override takes ON or OFF (or {"override": true})"# + "\n", status: .badRequest)
+            case .notRelayMode:
                 return .text("the owner's override exists in relay mode only (RELAY_URL)\n", status: .conflict)
             }
-            return .json(JSONValue.object(["station": .string(station), "override": .string(on ? "ON" : "OFF")]).text + "\n")
         default:
             return .text("try POST /api/stations/{id}/commands, /api/stations/{id}/controls/{name} or /api/stations/{id}/override\n",
                          status: .notFound)
@@ -82,7 +79,7 @@ extension AdminAPI {
     func status() -> JSONValue {
         let connected = centralSystem.connectedStations.count
         var backends: [JSONValue] = []
-        if about.relayMode {
+        if bridge.relayMode {
             for (station, paths) in bridge.stateSnapshot().sorted(by: { $0.key < $1.key }) {
                 guard let state = paths["relay/state"] else { continue }
                 var entry: [String: JSONValue] = ["station": .string(station), "state": .string(state)]
@@ -98,7 +95,7 @@ extension AdminAPI {
         }
         return .object([
             "version": .string(about.version),
-            "mode": .string(about.relayMode ? "relay" : "standalone"),
+            "mode": .string(bridge.relayMode ? "relay" : "standalone"),
             "started_at": .string(OCPPDateTime.format(about.startedAt)),
             "mqtt": .object(["connected": .bool(bridge.isMQTTConnected), "broker": .string(about.broker),
                              "outbox": .int(bridge.outboxDepth)]),

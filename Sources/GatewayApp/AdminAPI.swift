@@ -31,7 +31,6 @@ struct AdminAPI: Sendable {
     struct About: Sendable {
         var version = ""
         var broker = ""
-        var relayMode = false
         var startedAt = Date()
     }
 

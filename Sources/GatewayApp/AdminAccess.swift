@@ -100,8 +100,7 @@ final class AdminAccess: Sendable {
     private func isSession(_ candidate: String) -> Bool {
         let moment = now()
         return sessions.withLock { sessions in
-            // Looked up by hash, then compared in constant time: the lookup's timing says nothing of a near miss
-            // that a comparison would not.
+            // Every session compared in constant time, not looked up by hash: no timing tells how close a guess came.
             guard let (value, expiry) = sessions.first(where: { Self.constantTimeEqual(Array($0.key.utf8), Array(candidate.utf8)) }) else {
                 return false
             }

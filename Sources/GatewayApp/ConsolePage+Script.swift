@@ -340,7 +340,8 @@ extension ConsolePage {
             drawEnergy(lastHistory);
             for (const station in cards) drawPower(station);
           });
-          setInterval(() => { for (const station in cards) $(".meta", cards[station].node) && renderStation(station); }, 10000);
+          // "last seen … ago" moves on without news.
+          setInterval(() => { for (const station in cards) renderStation(station); }, 10000);
         });
         """#
 }

@@ -132,7 +132,7 @@ public enum Gateway {
             access: AdminAccess(token: configuration.admin.token, host: configuration.admin.host,
                                 trustedAddresses: configuration.admin.trustedAddresses),
             prices: configuration.admin.prices,
-            about: .init(version: gatewayVersion, broker: mqttConfiguration.brokerDescription, relayMode: configuration.relay != nil),
+            about: .init(version: gatewayVersion, broker: mqttConfiguration.brokerDescription),
             refusals: ThrottledLog(logger: logger))
         if configuration.admin.token == nil, !api.access.isLoopbackOnly {
             logger.warning("The admin listener has no ADMIN_TOKEN: it serves only /healthz, /readyz and /metrics (the console and /api/* answer 403); set ADMIN_TOKEN (or ADMIN_TOKEN_FILE), or ADMIN_ADDR=127.0.0.1", metadata: [

@@ -48,12 +48,29 @@ extension MQTTBridge {
         }
     }
 
-    /// Turns the owner's override on or off, as `<S>/relay/set/override` does. Returns false outside relay mode.
-    public func setOverride(_ on: Bool, station: String) -> Bool {
-        guard configuration.controls.relayMode else { return false }
-        relaySwitch(station: station, name: "override", payload: Array((on ? "ON" : "OFF").utf8))
-        return true
+    /// What setting the owner's override from the admin API came to.
+    public enum OverrideOutcome: Equatable, Sendable {
+        case set(Bool)
+        /// The body is not `ON`/`OFF` (or `true`/`false`, `{"override": true}`).
+        case invalid
+        /// Relay mode is off: there is no override.
+        case notRelayMode
     }
+
+    /// Turns the owner's override on or off, as `<S>/relay/set/override` does, from the body of a request: a switch
+    /// value as the controls take it (`ON`, `off`, `true`, `1`), or `{"override": <that>}`. Unlike a retained MQTT
+    /// switch being cleared, an empty body is a mistake, not `OFF`.
+    public func setOverride(_ body: [UInt8], station: String) -> OverrideOutcome {
+        guard relayMode else { return .notRelayMode }
+        let text = String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let value = JSONValue.parse(body).map { $0.objectValue?["override"] ?? $0 } ?? .string(text)
+        guard !text.isEmpty, let on = CommandParser.switchValue(value) else { return .invalid }
+        applyOverride(on, station: station)
+        return .set(on)
+    }
+
+    /// Whether the gateway relays to an upstream central system (`RELAY_URL`).
+    public var relayMode: Bool { configuration.controls.relayMode }
 
     /// Whether a station is one the bridge lists (it connected once, or is expected).
     public func knows(_ station: String) -> Bool {

@@ -159,14 +159,15 @@ public final class MQTTBridge: Service, DurableEventSink {
             logger.warning("Unknown relay switch", metadata: ["mqtt.switch": "\(name.prefix(64))"])
             return
         }
-        let on: Bool
-        switch text.uppercased() {
-        case "ON", "TRUE", "1": on = true
-        case "OFF", "FALSE", "0", "": on = false
-        default:
+        guard let on = text.isEmpty ? false : CommandParser.switchValue(.string(text)) else {
             logger.warning("The relay override takes ON or OFF", metadata: ["ocpp.station_id": "\(station)", "mqtt.payload": "\(text.prefix(32))"])
             return
         }
+        applyOverride(on, station: station)
+    }
+
+    /// Sets the owner's override and publishes its state (from MQTT or the admin API).
+    func applyOverride(_ on: Bool, station: String) {
         centralSystem.setUpstreamOverride(on, station: station)
         publisher.publish([Publication(topic: topics.relay(station, "override"), payload: StateValue.onOff(on))])
     }

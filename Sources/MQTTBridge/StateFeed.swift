@@ -61,6 +61,9 @@ public final class StateFeed: Sendable {
     /// How many watch now.
     var watcherCount: Int { log.withLock { $0.positions.count } }
 
+    /// How many publications the log holds (for the slowest watcher).
+    var loggedEntries: Int { log.withLock { $0.entries.count } }
+
     /// Starts a watcher; nil when ``maxWatchers`` watch already. Take its changes with ``take(_:)``, end it with
     /// ``stopWatching(_:)``.
     public func watch() -> Int? {

@@ -402,6 +402,8 @@ def test_relay_mode_shows_the_upstream_and_the_override_works_from_the_console(r
     assert about["mode"] == "relay"
     (backend,) = [b for b in about["backends"] if b["station"] == "Shared"]
     assert backend["state"] == "connected" and backend.get("queue", 0) == 0 and backend["override"] == "ON"
+    assert admin(gateway, "/api/stations/Shared/override", b"")[0] == 400  # not OFF, as a cleared MQTT switch is
+    assert admin(gateway, "/api/stations/Shared/override", b"sideways")[0] == 400
     assert admin(gateway, "/api/stations/Shared/override", b'{"override": false}')[0] == 200
     assert override.wait(f"{BASE}-relay/Shared/relay/override", "OFF") == "OFF"
     print("relay console screenshot:", screenshot(browser, "console-relay.png"))

@@ -66,8 +66,14 @@ import Testing
         #expect(feed.take(fast) == .changes(["CP1": ["state/status": "Preparing"]]))
         feed.note([("ocpp/CP1/state/status", "Charging")])
         #expect(feed.take(fast) == .changes(["CP1": ["state/status": "Charging"]]))
+        #expect(feed.loggedEntries == 2)  // the slow one has taken nothing yet
         #expect(feed.take(slow) == .changes(["CP1": ["state/status": "Charging"]]))
+        #expect(feed.loggedEntries == 0)  // both have everything: the log is trimmed
         #expect(feed.take(slow) == .changes([:]))
+        feed.stopWatching(fast)
+        feed.stopWatching(slow)
+        feed.note([("ocpp/CP1/state/status", "Finishing")])
+        #expect(feed.loggedEntries == 0)  // nobody watches: nothing is kept
     }
 
     @Test func aWatcherThatStopsTakingFallsBehindInsteadOfHoldingMemory() {
