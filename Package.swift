@@ -27,6 +27,7 @@ let package = Package(
             name: "CentralSystem",
             dependencies: [
                 "OCPP",
+                "OCPP201",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -68,6 +69,7 @@ let package = Package(
             name: "MQTTBridge",
             dependencies: [
                 "OCPP",
+                "OCPP201",
                 "CentralSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -39,6 +39,9 @@ public final class CentralSystem: Sendable {
     /// Relay mode's upstream (``setRelay(_:)``), and whether there is one: read without the lock on every message.
     let relayHolder = Mutex<(any UpstreamRelay)?>(nil)
     let relaying = Atomic(false)
+    /// OCPP 2.0.1: the next `remoteStartId` and report `requestId`; started from the clock, so ids stay unique across
+    /// restarts in practice.
+    let nextRequestID201 = Atomic<Int>((Int(Date().timeIntervalSince1970) % 1_000_000) * 1_000)
 
     /// The counters of answered charger messages, by action, made once: making one per message went through the
     /// metrics factory's lock and its dictionary every time.
@@ -62,6 +65,10 @@ public final class CentralSystem: Sendable {
         var upstreamOverrides: Set<String> = []
         /// Relay mode: the stations the gateway itself made Inoperative (the upstream's Operative is refused).
         var localInoperative: Set<String> = []
+        /// OCPP 2.0.1 stations' transactions, for the order of their events.
+        var transactions201: [String: Transactions201] = [:]
+        /// OCPP 2.0.1: reports asked for (GetBaseReport, for get_configuration), by station and request id.
+        var reports201: [String: [Int: ReportAssembly201]] = [:]
 
         /// A save of the records named, as they are now, with the next revision. Made under the lock, written to
         /// the store after it (the store is never called with the lock held).
@@ -128,6 +135,8 @@ public final class CentralSystem: Sendable {
         let session: StationSession
         let connection: any OCPPConnection
         let info: ConnectionInfo
+        /// The OCPP version the connection speaks.
+        public let version: OCPPVersion
         /// Set once the station is remembered and its connection announced (``announce(_:batch:)``).
         let announced: Announced
         /// A logger with the station's metadata.
@@ -177,7 +186,8 @@ public final class CentralSystem: Sendable {
         for waiter in state.withLock({ $0.connectionWaiters.removeValue(forKey: station) ?? [:] }).values {
             waiter.resume()
         }
-        return Link(station: station, session: session, connection: connection, info: info, announced: Announced(known), logger: logger)
+        return Link(station: station, session: session, connection: connection, info: info, version: info.version,
+                    announced: Announced(known), logger: logger)
     }
 
 
@@ -270,6 +280,7 @@ public final class CentralSystem: Sendable {
     /// Without a batch, the message's event is durable when this returns. With one, it may only be staged: then
     /// `batch.staged` has moved, and the answer must wait for `batch.commit()`.
     public func receiveSynchronously(_ text: some Collection<UInt8>, on link: Link, batch: DurableBatch? = nil) -> Receipt {
+        if link.version == .v201 { return receive201(text, on: link, batch: batch) }
         let frame: Frame
         do {
             frame = try FrameCodec.decode(text)
@@ -357,6 +368,9 @@ public final class CentralSystem: Sendable {
                         provider: String? = nil) async -> Result<RawJSON, CommandError> {
         guard let session = state.withLock({ $0.sessions[station] }) else {
             return .failure(.notConnected(station))
+        }
+        if !fromUpstream, version(of: station) == .v201 {
+            return await sendTranslated201(action: action, payload: payload, to: station, session: session)
         }
         let started = ContinuousClock.now
         let result = await session.call(action: action, payload: payload)

@@ -44,8 +44,31 @@ public enum ChargePointMessage: Sendable {
     case securityEventNotification(SecurityEventNotificationRequest)
     case signedFirmwareStatusNotification(SignedFirmwareStatusNotificationRequest)
     case logStatusNotification(LogStatusNotificationRequest)
+    /// A message on an OCPP 2.0.1 connection.
+    case v201(Message201)
 
-    public var action: Action {
+    /// The action's spec name.
+    public var actionName: String {
+        if case .v201(let message) = self { return message.action }
+        return action!.rawValue
+    }
+
+    /// The device facts of a BootNotification, of either version.
+    public var bootFacts: BootFacts? {
+        switch self {
+        case .bootNotification(let request, _):
+            BootFacts(vendor: request.chargePointVendor.value, model: request.chargePointModel.value,
+                      serialNumber: (request.chargePointSerialNumber ?? request.chargeBoxSerialNumber)?.value,
+                      firmwareVersion: request.firmwareVersion?.value)
+        case .v201(.bootNotification(let boot)):
+            BootFacts(vendor: boot.vendor, model: boot.model, serialNumber: boot.serialNumber, firmwareVersion: boot.firmwareVersion)
+        default:
+            nil
+        }
+    }
+
+    /// The 1.6 action; nil for a 2.0.1 message.
+    public var action: Action? {
         switch self {
         case .authorize: .authorize
         case .bootNotification: .bootNotification
@@ -60,6 +83,7 @@ public enum ChargePointMessage: Sendable {
         case .securityEventNotification: .securityEventNotification
         case .signedFirmwareStatusNotification: .signedFirmwareStatusNotification
         case .logStatusNotification: .logStatusNotification
+        case .v201: nil
         }
     }
 }

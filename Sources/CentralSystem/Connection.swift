@@ -53,6 +53,15 @@ public enum DisconnectReason: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// An OCPP version a charger speaks, named by its WebSocket subprotocol.
+public enum OCPPVersion: String, Sendable, Hashable, CaseIterable {
+    case v16 = "ocpp1.6"
+    case v201 = "ocpp2.0.1"
+
+    /// How MQTT, `bridge/stations` and `/api/stations` name it (`1.6`, `2.0.1`).
+    public var number: String { self == .v16 ? "1.6" : "2.0.1" }
+}
+
 /// Facts about a charger's connection.
 public struct ConnectionInfo: Sendable, Hashable {
     /// The remote address, for logs (`203.0.113.5:51234`).
@@ -62,6 +71,9 @@ public struct ConnectionInfo: Sendable, Hashable {
     /// The charger's `Authorization` header, for relay mode's `RELAY_AUTH=forward` (it goes to the upstream central
     /// system and nowhere else). Never logged.
     public var authorization: String?
+
+    /// The version the connection speaks: 1.6 unless 2.0.1 was negotiated.
+    public var version: OCPPVersion { subprotocol == OCPPVersion.v201.rawValue ? .v201 : .v16 }
 
     public init(remoteAddress: String, subprotocol: String?, authorization: String? = nil) {
         self.remoteAddress = remoteAddress

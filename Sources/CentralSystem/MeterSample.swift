@@ -67,7 +67,7 @@ public struct MeterSample: Sendable, Hashable {
         }
     }
 
-    private static func baseUnit(_ unit: UnitOfMeasure?) -> (UnitOfMeasure, Double)? {
+    static func baseUnit(_ unit: UnitOfMeasure?) -> (UnitOfMeasure, Double)? {
         switch unit {
         case .kWh: (.wh, 1000)
         case .kW: (.w, 1000)

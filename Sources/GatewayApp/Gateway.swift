@@ -163,7 +163,15 @@ public enum Gateway {
             "mqtt.connector_1_topics": "\(configuration.bridge.topics.connectorOneTopics)",
             "gateway.event_loop_threads": "\(configuration.eventLoopThreads)",
             "gateway.file_descriptors": "\(descriptors.map(String.init) ?? "unknown")",
+            "ocpp.versions": "\(configuration.server.versions.map(\.rawValue).joined(separator: ","))",
         ])
+        if configuration.server.versions.contains(.v201), configuration.server.access.passwords == nil,
+           configuration.server.tls?.settings.clientCAFile == nil {
+            // OCPP 2.0.1 has no security profile 0: a 2.0.1 charger expects at least a password (profile 1).
+            logger.warning("OCPP 2.0.1 chargers may connect without a password, which 2.0.1's security profiles do not allow: set OCPP_STATION_PASSWORDS (profile 1 or 2) or a client CA (profile 3), or leave ocpp2.0.1 out of OCPP_VERSIONS", metadata: [
+                "ocpp.versions": "\(configuration.server.versions.map(\.rawValue).joined(separator: ","))",
+            ])
+        }
         // Started in this order, stopped in reverse: chargers first (closed with 1001), then the bridge publishes
         // their last state, then the MQTT client says offline and disconnects; the admin API answers to the end
         // (/readyz says 503 as soon as the charger listener closes).

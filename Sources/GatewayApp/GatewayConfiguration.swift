@@ -72,7 +72,7 @@ public struct GatewayConfiguration: Sendable {
                                       allowedStations: try allowedStations(reader)),
                 maxStations: try reader.integer(Settings.maxStations, in: 1...1_000_000, expected: "a number of stations from 1 to 1000000"),
                 handshakeTimeout: try reader.seconds(Settings.handshakeTimeout)!,
-                tls: try chargerTLS(reader)),
+                tls: try chargerTLS(reader), versions: try ocppVersions(reader)),
             centralSystem: CentralSystemConfiguration(
                 heartbeatInterval: .seconds(try reader.integer(Settings.heartbeatInterval, in: 1...86_400,
                                                                 expected: "whole seconds from 1 to 86400")),
@@ -193,6 +193,23 @@ public struct GatewayConfiguration: Sendable {
         }
     }
 
+    private static func ocppVersions(_ reader: SettingsReader) throws(ConfigurationError) -> [OCPPVersion] {
+        let names = try reader.tagList(Settings.ocppVersions)
+        var versions: [OCPPVersion] = []
+        for name in names {
+            guard let version = OCPPVersion(rawValue: name.lowercased()) else {
+                throw ConfigurationError(variable: Settings.ocppVersions.name, value: reader.raw(Settings.ocppVersions),
+                                         expected: "ocpp1.6 and/or ocpp2.0.1, comma-separated, preferred first")
+            }
+            if !versions.contains(version) { versions.append(version) }
+        }
+        guard !versions.isEmpty else {
+            throw ConfigurationError(variable: Settings.ocppVersions.name, value: reader.raw(Settings.ocppVersions),
+                                     expected: "at least one of ocpp1.6 and ocpp2.0.1")
+        }
+        return versions
+    }
+
     private static func allowedStations(_ reader: SettingsReader) throws(ConfigurationError) -> Set<String>? {
         let stations = try reader.tagList(Settings.allowedStations)
         return stations.isEmpty ? nil : Set(stations)
@@ -253,6 +270,7 @@ public struct GatewayConfiguration: Sendable {
             "event_loop_threads": .int(eventLoopThreads),
             "ocpp": .object([
                 "listen_address": .string(server.host), "listen_port": .int(server.port),
+                "versions": .array(server.versions.map { .string($0.rawValue) }),
                 "heartbeat_interval": .int(Int(centralSystem.heartbeatInterval.seconds)),
                 "call_timeout": .double(centralSystem.callTimeout.seconds),
                 "authorized_tags": .int(centralSystem.authorizedTags.count),

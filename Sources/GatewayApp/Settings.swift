@@ -125,6 +125,8 @@ public enum Settings {
         help: "Most stations connected at once; more are refused with 503")
     public static let handshakeTimeout = Setting(name: "OCPP_HANDSHAKE_TIMEOUT", defaultValue: "10",
         help: "Seconds a new connection may take to complete its WebSocket handshake before it is closed")
+    public static let ocppVersions = Setting(name: "OCPP_VERSIONS", defaultValue: "ocpp1.6,ocpp2.0.1",
+        help: "OCPP versions chargers may speak, preferred first: a charger offering several gets the first it offers")
     public static let maxConnectors = Setting(name: "OCPP_MAX_CONNECTORS", defaultValue: "8",
         help: "Highest connector id a station may use; messages naming a higher one get a CallError and create no state")
     public static let maxKnownStations = Setting(name: "OCPP_MAX_KNOWN_STATIONS", defaultValue: "25000",
@@ -195,7 +197,7 @@ public enum Settings {
         mqttBasePath, mqttUseStationName, mqttConnectorOneTopics, mqttSkipUnchanged, mqttQoS, expectedChargePoints, commandRetryAttempts, commandRetryBaseDelay, commandQueueMax,
         haDiscovery, haDiscoveryPrefix, haStatusTopic, maxCurrent, currentStep, remoteIDTag,
         adminAddr, adminPort, adminToken, adminTokenFile, adminTrustedAddresses, readyRequiresMQTT, logFormat, logDateFormat, logFile, logMaxSize, logBackupCount, shutdownTimeout, eventLoopThreads,
-        stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout, maxConnectors, maxKnownStations,
+        stationPasswords, stationPasswordsFile, allowedStations, maxStations, handshakeTimeout, ocppVersions, maxConnectors, maxKnownStations,
         mqttTLSCA, mqttTLSCert, mqttTLSKey, mqttTLSInsecure, tlsCert, tlsKey, tlsClientCA, outboxMaxMessages, outboxMaxBytes,
         relayURL, relayAuth, relayPasswordFile, relayTLSCA, relayStationsFile, relayDeniedActions, relayOfflineGrace,
         relayOfflineMode, relayQueueMax, relaySnoop, relayReconnectMaxDelay, relaySecondaryURLs, relaySecondaryRights,

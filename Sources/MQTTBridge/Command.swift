@@ -1,11 +1,16 @@
 import Foundation
 import OCPP
+import OCPP201
 
 /// A command from MQTT, checked and ready to run.
 public struct Command: Sendable {
     public enum Operation: Sendable, Equatable {
-        /// An OCPP call; the payload is valid against the action's request schema.
+        /// An OCPP 1.6 call; the payload is valid against the action's request schema. A 2.0.1 station gets its
+        /// translation (docs/ocpp201.md).
         case ocpp(Action, payload: RawJSON)
+        /// An OCPP 2.0.1 call by its spec name, the payload valid against the action's request schema: for 2.0.1
+        /// stations only.
+        case ocpp201(String, payload: RawJSON)
         /// The gateway's own `charging_enabled` switch.
         case chargingEnabled(Bool)
     }
@@ -59,6 +64,31 @@ public enum CommandParser {
 
     public static let chargingEnabled = "charging_enabled"
 
+    /// The 2.0.1 actions a central system sends, by their snake_case names.
+    static let actions201: [String: String] = Dictionary(
+        MessageSchemas201.centralSystemInitiated.map { (snakeCase($0), $0) }, uniquingKeysWith: { first, _ in first })
+
+    /// 1.6 commands whose arguments may be 2.0.1's: remote_stop_transaction with the charger's string transaction id.
+    static let aliases201: [Action: String] = [.remoteStopTransaction: "RequestStopTransaction", .remoteStartTransaction: "RequestStartTransaction"]
+
+    /// `id_token` -> `idToken`, at any depth; camelCase keys stay as they are.
+    static func camelCased201(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .object(let object):
+            var out: [String: JSONValue] = [:]
+            for (key, inner) in object {
+                let parts = key.split(separator: "_")
+                let name = parts.count < 2 ? key : String(parts[0]) + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+                out[name] = camelCased201(inner)
+            }
+            return .object(out)
+        case .array(let array):
+            return .array(array.map(camelCased201))
+        default:
+            return value
+        }
+    }
+
     /// `RemoteStartTransaction` -> `remote_start_transaction`, `connectorId` -> `connector_id`.
     public static func snakeCase(_ name: String) -> String {
         var out = ""
@@ -111,23 +141,43 @@ public enum CommandParser {
             }
             return .success(Command(name: chargingEnabled, operation: .chargingEnabled(enabled), requestID: requestID, station: station))
         }
-        guard let action = actions[name] ?? Action(rawValue: name).flatMap({ actions[snakeCase($0.rawValue)] }) else {
+        let action = actions[name] ?? Action(rawValue: name).flatMap({ actions[snakeCase($0.rawValue)] })
+        let action201 = actions201[name] ?? (MessageSchemas201.centralSystemInitiated.contains(name) ? name : nil)
+        guard action != nil || action201 != nil else {
             let known = (actions.keys.filter { $0 != "get_local_version" } + [chargingEnabled]).sorted().joined(separator: ", ")
-            return reject(.unknownAction, "unknown action '\(name)'; expected one of: \(known)", name: name, requestID: requestID)
+            return reject(.unknownAction, "unknown action '\(name)'; expected one of: \(known) (or an OCPP 2.0.1 action, for 2.0.1 stations)",
+                          name: name, requestID: requestID)
         }
-        let snakeName = snakeCase(action.rawValue)
+        let snakeName = snakeCase(action?.rawValue ?? action201!)
         let fields: [String: JSONValue]
         switch args {
         case .null: fields = [:]
         case .object(let value): fields = value
         default: return reject(.invalidArguments, "args must be a JSON object", name: snakeName, requestID: requestID)
         }
-        switch arguments(for: action, fields) {
-        case .success(let payload):
-            return .success(Command(name: snakeName, operation: .ocpp(action, payload: payload), requestID: requestID, station: station))
-        case .failure(let failure):
-            return reject(.invalidArguments, failure.message, name: snakeName, requestID: requestID)
+        // The 1.6 command first (a 2.0.1 station gets its translation); else the same name's 2.0.1 call.
+        var failure: String?
+        if let action {
+            switch arguments(for: action, fields) {
+            case .success(let payload):
+                return .success(Command(name: snakeName, operation: .ocpp(action, payload: payload), requestID: requestID, station: station))
+            case .failure(let problem):
+                failure = problem.message
+            }
         }
+        if let target = action201 ?? action.flatMap({ aliases201[$0] }) {
+            let payload = camelCased201(.object(fields))
+            switch MessageSchemas201.shared.check(target, .request, payload) {
+            case .fits:
+                return .success(Command(name: snakeName, operation: .ocpp201(target, payload: RawJSON(validatedBytes: Data(payload.text.utf8))),
+                                        requestID: requestID, station: station))
+            case .violates(let violation):
+                failure = failure ?? "\(violation.kind.callErrorCode201): \(violation.description) (OCPP 2.0.1 \(target))"
+            case .unknownAction:
+                break
+            }
+        }
+        return reject(.invalidArguments, failure ?? "invalid arguments", name: snakeName, requestID: requestID)
     }
 
     struct ArgumentFailure: Error {

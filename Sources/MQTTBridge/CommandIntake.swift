@@ -15,6 +15,8 @@ struct CommandIntake: Sendable {
     var controls: ControlConfiguration
     /// The target of controls when no station has connected yet and topics carry no station names.
     var expectedStations: [String]
+    /// OCPP 2.0.1 stations' open transactions by EVSE (remote_stop needs the charger's id).
+    var transactions201: @Sendable (_ station: String) -> [(evse: Int, id: String)] = { _ in [] }
 
     static let retainedRefusal = "retained commands are ignored; publish commands without the retain flag"
 
@@ -76,7 +78,9 @@ struct CommandIntake: Sendable {
                                            description: Self.retainedRefusal))
         }
         let open = station.map(transactions) ?? []
+        let open201 = station.map(transactions201) ?? []
         switch Controls.convert(name: name, payload: payload, settings: controls,
+                                transaction201: { evse in open201.last { $0.evse == evse }?.id },
                                 transaction: { connector in open.last { $0.connectorId == connector }?.id }) {
         case .failure(let rejection):
             return .refused(RefusedCommand(station: station ?? "", name: name, requestID: nil, code: rejection.code,

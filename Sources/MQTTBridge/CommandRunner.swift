@@ -134,11 +134,17 @@ final class CommandRunner: Sendable {
 
     /// Keeps an OCPP command in the store until its result is out, so a restart does not lose it.
     private func stored(_ job: CommandJob) -> CommandJob {
-        guard case .ocpp(let action, let payload) = job.command.operation else { return job }
+        let action: String
+        let payload: RawJSON
+        switch job.command.operation {
+        case .ocpp(let call, let body): (action, payload) = (call.rawValue, body)
+        case .ocpp201(let call, let body): (action, payload) = (Self.stored201Prefix + call, body)
+        case .chargingEnabled: return job
+        }
         var job = job
         do {
             job.storedID = try store.add(StoredCommand(
-                station: job.station, name: job.command.name, action: action.rawValue, payload: payload.description,
+                station: job.station, name: job.command.name, action: action, payload: payload.description,
                 requestID: job.command.requestID, stateParameter: job.stateOnSuccess?.parameter, stateValue: job.stateOnSuccess?.value))
         } catch {
             logger.error("Cannot store the command; it will not survive a restart", metadata: ["error": "\(error)"])
@@ -157,7 +163,12 @@ final class CommandRunner: Sendable {
         }
         var jobs: [CommandJob] = []
         for command in commands {
-            guard !command.sent, let action = Action(rawValue: command.action) else {
+            let operation: Command.Operation? = if command.action.hasPrefix(Self.stored201Prefix) {
+                .ocpp201(String(command.action.dropFirst(Self.stored201Prefix.count)), payload: RawJSON(validatedBytes: Data(command.payload.utf8)))
+            } else {
+                Action(rawValue: command.action).map { .ocpp($0, payload: RawJSON(validatedBytes: Data(command.payload.utf8))) }
+            }
+            guard !command.sent, let operation else {
                 // Handed to the charger before the restart: whether it acted is unknown, and sending it again could
                 // act twice (a second reset, a second start).
                 publishResult(station: command.station ?? "", name: command.name, requestID: command.requestID,
@@ -167,7 +178,7 @@ final class CommandRunner: Sendable {
             }
             let state = command.stateParameter.flatMap { parameter in command.stateValue.map { (parameter, $0) } }
             jobs.append(CommandJob(
-                command: Command(name: command.name, operation: .ocpp(action, payload: RawJSON(validatedBytes: Data(command.payload.utf8))),
+                command: Command(name: command.name, operation: operation,
                                  requestID: command.requestID, station: command.station),
                 station: command.station, stateOnSuccess: state, storedID: command.id))
         }
@@ -191,8 +202,13 @@ final class CommandRunner: Sendable {
             } catch {
                 outcome = .error(code: .internalError, description: "\(error)")
             }
-        case .ocpp(let action, let payload):
-            let attempts = await call(action, payload, station: station, explicit: job.station != nil, storedID: job.storedID,
+        case .ocpp, .ocpp201:
+            let (action, v201, payload): (String, Bool, RawJSON) = switch command.operation {
+            case .ocpp(let action, let payload): (action.rawValue, false, payload)
+            case .ocpp201(let action, let payload): (action, true, payload)
+            case .chargingEnabled: ("", false, .emptyObject)
+            }
+            let attempts = await call(action, v201: v201, payload, station: station, explicit: job.station != nil, storedID: job.storedID,
                                       accepted: job.accepted ?? now())
             station = attempts.station
             if let finished = attempts.outcome {
@@ -215,7 +231,7 @@ final class CommandRunner: Sendable {
     /// `accepted`) has passed.
     /// - Returns: the station tried last, and the outcome; `nil` when the gateway stopped before there was one.
     private func call(
-        _ action: Action, _ payload: RawJSON, station initial: String?, explicit: Bool, storedID: Int64?,
+        _ action: String, v201: Bool, _ payload: RawJSON, station initial: String?, explicit: Bool, storedID: Int64?,
         accepted: ContinuousClock.Instant
     ) async -> (station: String?, outcome: CommandOutcome?) {
         var station = initial
@@ -226,7 +242,8 @@ final class CommandRunner: Sendable {
             if let station {
                 // Marked sent before the attempt: if the process dies during it, the command is not sent twice.
                 if let storedID { try? store.markSent(storedID, true) }
-                let result = await target.sendRaw(action: action.rawValue, payload: payload, to: station)
+                let result = v201 ? await target.send201(action: action, payload: payload, to: station)
+                    : await target.sendRaw(action: action, payload: payload, to: station)
                 if let storedID, case .failure(let error) = result, error.kind == .notConnected {
                     try? store.markSent(storedID, false)
                 }
@@ -262,6 +279,9 @@ final class CommandRunner: Sendable {
             ?? "no station is connected (waited \(waited) s)"
         return (station, .error(code: .stationOffline, description: description))
     }
+
+    /// How the store marks a 2.0.1 call's action (1.6 actions are stored by their names).
+    static let stored201Prefix = "ocpp2.0.1:"
 
     /// The delay between tries doubles up to this (a large `OCPP_COMMAND_RETRY_ATTEMPTS` would otherwise overflow it).
     static let longestRetryDelay: Duration = .seconds(3600)

@@ -19,9 +19,12 @@ enum Controls {
     static let relayMaxCurrentProfileID = 9_101
     static let relayMaxCurrentStackLevel = 9
 
-    /// - Parameter transaction: the open transaction of a connector of the target station, for remote_stop.
+    /// - Parameters:
+    ///   - transaction: the open transaction of a connector of the target station, for remote_stop.
+    ///   - transaction201: the same for an OCPP 2.0.1 station, by EVSE.
     static func convert(
-        name: String, payload: [UInt8], settings: ControlConfiguration, transaction: (_ connector: Int) -> Int?
+        name: String, payload: [UInt8], settings: ControlConfiguration, transaction201: (_ evse: Int) -> String? = { _ in nil },
+        transaction: (_ connector: Int) -> Int?
     ) -> Result<Converted, CommandRejection> {
         let text = String(decoding: payload, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         func reject(_ message: String) -> Result<Converted, CommandRejection> {
@@ -84,6 +87,12 @@ enum Controls {
             return ocpp(.remoteStartTransaction, ["idTag": .string(settings.remoteIDTag), "connectorId": .int(connector)])
         case ControlName.remoteStop:
             guard let connector = connector(), connector >= 1 else { return reject("remote_stop takes a connector number (1 or more), or nothing for 1") }
+            if let id = transaction201(connector) {
+                // OCPP 2.0.1: the charger's own (string) transaction id, on the EVSE the control names.
+                let payload = RawJSON(validatedBytes: Data(JSONValue.object(["transactionId": .string(id)]).text.utf8))
+                return .success(Converted(command: Command(name: name, operation: .ocpp201("RequestStopTransaction", payload: payload),
+                                                           requestID: nil, station: nil)))
+            }
             guard let id = transaction(connector) else {
                 return .failure(CommandRejection(code: .noTransaction, message: "no transaction is open on connector \(connector)", name: name))
             }

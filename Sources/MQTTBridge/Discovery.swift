@@ -75,11 +75,10 @@ struct DiscoveryModel {
         case .connected:
             if stations[station] == nil { stations[station] = Station() }
             out += all(station)
-        case .message(_, .bootNotification(let request, _)):
+        case .message(_, let message) where message.bootFacts != nil:
+            let boot = message.bootFacts!
             stations[station, default: Station()].device = Device(
-                manufacturer: request.chargePointVendor.value, model: request.chargePointModel.value,
-                serialNumber: (request.chargePointSerialNumber ?? request.chargeBoxSerialNumber)?.value,
-                firmware: request.firmwareVersion?.value)
+                manufacturer: boot.vendor, model: boot.model, serialNumber: boot.serialNumber, firmware: boot.firmwareVersion)
             out += all(station)
         case .upstreamDetail(_, .secondaries(let list)) where list.count > stations[station, default: Station()].secondaries:
             let known = stations[station, default: Station()].secondaries

@@ -57,7 +57,8 @@ public final class MQTTBridge: Service, DurableEventSink {
         let directory = StationDirectory(topics: configuration.topics, now: now) { publisher.publish($0) }
         self.directory = directory
         self.events = EventSink(configuration: configuration, centralSystem: centralSystem, publisher: publisher, directory: directory, now: now)
-        self.intake = CommandIntake(topics: configuration.topics, controls: configuration.controls, expectedStations: configuration.expectedStations)
+        self.intake = CommandIntake(topics: configuration.topics, controls: configuration.controls, expectedStations: configuration.expectedStations,
+                                    transactions201: { [centralSystem] station in centralSystem.openTransactions201(of: station) })
         self.runner = CommandRunner(
             settings: .init(topics: configuration.topics, retryAttempts: configuration.retryAttempts, retryBaseDelay: configuration.retryBaseDelay,
                             expectedStations: configuration.expectedStations, queueLimit: configuration.commandQueueLimit),

@@ -37,6 +37,10 @@ public enum StateParameter {
     /// the charger's StatusNotification for connector 0 (`Unavailable`: `Inoperative`, any other: `Operative`).
     public static let availability = "availability"
     public static let maxCurrent = "max_current"
+    /// The OCPP version of the station's connection (`1.6`, `2.0.1`).
+    public static let ocppVersion = "ocpp_version"
+    /// OCPP 2.0.1: the last NotifyEvent's event data, as JSON.
+    public static let notifyEvent = "notify_event"
 
     // Per connector: `<S>/connector/<n>/state/<parameter>`, and `<S>/state/<parameter>` for connector 1.
     public static let status = "status"
@@ -55,6 +59,13 @@ public enum StateParameter {
     public static let meterStopReason = "meter_stop_reason"
     public static let sessionEnergy = "session_energy"
     public static let evConnected = "ev_connected"
+    /// OCPP 2.0.1: the EVSE (the topic's number) and the connector's own status and the transaction's charging state,
+    /// as sent; `status` is their 1.6 equivalent.
+    public static let evseId = "evse_id"
+    public static let connectorStatus = "connector_status"
+    public static let chargingState = "charging_state"
+    /// OCPP 2.0.1: the type of the transaction's token (`ISO14443`, `Central`, ...).
+    public static let idTokenType = "id_token_type"
 
     /// Every station-wide parameter.
     public static let stationWide: [String] = [
@@ -87,6 +98,8 @@ public enum StateParameter {
         serviceStarted,
         availability,
         maxCurrent,
+        ocppVersion,
+        notifyEvent,
     ]
 
     /// Every connector parameter but the meter values (``meter(_:phase:location:)``).
@@ -107,6 +120,10 @@ public enum StateParameter {
         meterStopReason,
         sessionEnergy,
         evConnected,
+        evseId,
+        connectorStatus,
+        chargingState,
+        idTokenType,
     ]
 
     /// A meter value's parameter: the measurand lowercased with `.` as `_`, then the phase and the location where
@@ -144,6 +161,10 @@ public enum ControlName {
     public static let chargingEnabled = "charging_enabled"
     public static let availability = "availability"
     public static let maxCurrent = "max_current"
+    /// The OCPP version of the station's connection (`1.6`, `2.0.1`).
+    public static let ocppVersion = "ocpp_version"
+    /// OCPP 2.0.1: the last NotifyEvent's event data, as JSON.
+    public static let notifyEvent = "notify_event"
     public static let reset = "reset"
     public static let unlockConnector = "unlock_connector"
     public static let remoteStart = "remote_start"

@@ -63,7 +63,7 @@ final class StationDirectory: Sendable {
     func note(_ event: CentralSystemEvent) {
         // Most events (MeterValues, StatusNotification, ...) change nothing here: no clock, no lock for them.
         switch event {
-        case .connected, .disconnected, .message(_, .bootNotification): break
+        case .connected, .disconnected, .message(_, .bootNotification), .message(_, .v201(.bootNotification)): break
         default: return
         }
         let moment: JSONValue = .string(OCPPDateTime.format(now()))
@@ -71,8 +71,9 @@ final class StationDirectory: Sendable {
         let decision = state.withLock { state -> PublishThrottle.Decision in
             var entry = state.entries[event.station] ?? ["id": .string(event.station)]
             switch event {
-            case .connected(let station, _):
+            case .connected(let station, let info):
                 state.lastConnected = station
+                entry[StateParameter.ocppVersion] = .string(info.version.number)
                 entry[StateParameter.connectionState] = .string("CONNECTED")
                 entry[StateParameter.lastConnected] = moment
                 entry[StateParameter.lastSeen] = moment
@@ -80,10 +81,11 @@ final class StationDirectory: Sendable {
                 entry[StateParameter.connectionState] = .string("DISCONNECTED")
                 entry[StateParameter.disconnectReason] = .string(StateValue.disconnectReason(reason))
                 entry[StateParameter.lastDisconnected] = moment
-            case .message(_, .bootNotification(let request, _)):
-                entry["vendor"] = .string(request.chargePointVendor.value)
-                entry["model"] = .string(request.chargePointModel.value)
-                entry[StateParameter.firmwareVersion] = request.firmwareVersion.map { .string($0.value) } ?? .null
+            case .message(_, let message) where message.bootFacts != nil:
+                let boot = message.bootFacts!
+                entry["vendor"] = .string(boot.vendor)
+                entry["model"] = .string(boot.model)
+                entry[StateParameter.firmwareVersion] = boot.firmwareVersion.map { .string($0) } ?? .null
                 entry[StateParameter.lastSeen] = moment
             default:
                 break

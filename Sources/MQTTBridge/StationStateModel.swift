@@ -10,7 +10,7 @@ struct StationStateModel {
     let topics: TopicLayout
     /// How often `last_seen` is refreshed by messages other than Heartbeat and BootNotification.
     var lastSeenInterval: TimeInterval = 60
-    private(set) var stations: [String: Station] = [:]
+    var stations: [String: Station] = [:]
 
     struct Station {
         var connectors: [Int: Connector] = [:]
@@ -27,6 +27,21 @@ struct StationStateModel {
         /// with their places in the publisher's retained cache: made at the first MeterValues that carries the
         /// parameter, then carried by every publication of it. Only metering connectors have them.
         var meterTopics: [Int: (topic: RetainedSlot, flat: RetainedSlot?)] = [:]
+        /// OCPP 2.0.1 (``StationStateModel/apply201(_:_:_:)``): the EVSE's transaction and what its status derives from.
+        var v201: V201?
+    }
+
+    struct V201 {
+        var transactionID: String?
+        var meterStart: Double?
+        var connectorStatus: String?
+        var chargingState: String?
+        /// The time of the newest reading published: an older one (an offline backlog) is not published again.
+        var newestReading: Date?
+        /// A transaction ended and the connector has not been Available since (Occupied then means Finishing).
+        var finished = false
+        /// The last energy register reading published (for meter_stop when Ended carries none).
+        var lastEnergy: Double?
     }
 
     init(topics: TopicLayout) {
@@ -42,7 +57,7 @@ struct StationStateModel {
     }
 
     /// Changes one connector's record, creating the station and connector on first use.
-    private mutating func update(_ station: String, _ connector: Int, _ change: (inout Connector) -> Void) {
+    mutating func update(_ station: String, _ connector: Int, _ change: (inout Connector) -> Void) {
         change(&stations[station, default: Station()].connectors[connector, default: Connector()])
     }
 
@@ -65,8 +80,9 @@ struct StationStateModel {
     mutating func update(_ event: CentralSystemEvent, at now: Date) -> Update {
         var out = Output(topics: topics, station: event.station)
         switch event {
-        case .connected:
+        case .connected(_, let info):
             out.station(StateParameter.connectionState, "CONNECTED")
+            out.station(StateParameter.ocppVersion, info.version.number)
             out.station(StateParameter.lastConnected, OCPPDateTime.format(now))
             seen(&out, now, force: true)
         case .disconnected(_, let reason):
@@ -208,18 +224,35 @@ struct StationStateModel {
             out.station(StateParameter.securityEvent, request.type.value)
             out.station(StateParameter.securityEventTimestamp, OCPPDateTime.format(request.timestamp))
             seen(&out, now)
+        case .v201(let message):
+            apply201(message, &out, now)
         }
     }
 
-    private static let pluggedStatuses: Set<ChargePointStatus> = [.preparing, .charging, .suspendedEV, .suspendedEVSE, .finishing]
+    static let pluggedStatuses: Set<ChargePointStatus> = [.preparing, .charging, .suspendedEV, .suspendedEVSE, .finishing]
 
     private mutating func applyMeterValues(_ request: MeterValuesRequest, _ samples: [MeterSample], _ out: inout Output) {
         let connector = request.connectorId
         out.update.connector = connector
+        let (readings, energy) = Self.readings(samples, &out)
+        // The connector's state changed in place: one lookup per level, no copy of it to write back.
+        let stationID = out.stationID
+        Self.updateMeter(&stations[stationID, default: Station()].connectors[connector, default: Connector()],
+                         connector, readings, energy, &out) { state in
+            let transactionID = request.transactionId ?? state.transactionID
+            return transactionID != nil && transactionID == state.transactionID ? state.meterStart.map(Double.init) : nil
+        }
+    }
+
+    typealias Reading = (parameter: Parameter, value: String, number: Double?)
+
+    /// One publication per parameter (the last sample of each), the whole charger's value of what came only per
+    /// phase, and the energy register's reading.
+    static func readings(_ samples: [MeterSample], _ out: inout Output) -> (readings: [Reading], energy: Double?) {
         // Later samples of the same parameter supersede earlier ones: one publish per parameter. A list, not a
         // table: a MeterValues has a dozen parameters at most, and their names are the shared strings of
         // `parameters`, so comparing them is mostly comparing pointers.
-        var readings: [(parameter: Parameter, value: String, number: Double?)] = []
+        var readings: [Reading] = []
         readings.reserveCapacity(samples.count)
         out.update.meterParameters.reserveCapacity(samples.count)
         var energy: Double?
@@ -244,15 +277,14 @@ struct StationStateModel {
             out.update.meterParameters.append(parameter.id)
             if measurand == .energyActiveImportRegister, energy == nil { energy = total }
         }
-        // The connector's state changed in place: one lookup per level, no copy of it to write back.
-        let stationID = out.stationID
-        Self.updateMeter(&stations[stationID, default: Station()].connectors[connector, default: Connector()],
-                         connector, request.transactionId, readings, energy, &out)
+        return (readings, energy)
     }
 
-    private static func updateMeter(
-        _ state: inout Connector, _ connector: Int, _ transactionId: Int?,
-        _ readings: [(parameter: Parameter, value: String, number: Double?)], _ energy: Double?, _ out: inout Output
+    /// Publishes the readings on the connector's meter topics, and the session energy when `sessionStart` gives the
+    /// open transaction's meter start (the readings are that transaction's).
+    static func updateMeter(
+        _ state: inout Connector, _ connector: Int, _ readings: [Reading], _ energy: Double?, _ out: inout Output,
+        sessionStart: (Connector) -> Double?
     ) {
         for (parameter, value, number) in readings {
             out.publish(meterTopics(parameter.id, parameter.name), value, kept: true)
@@ -261,9 +293,8 @@ struct StationStateModel {
                 if number == 0 { state.flowing.remove(parameter.name) } else { state.flowing.insert(parameter.name) }
             }
         }
-        let transactionID = transactionId ?? state.transactionID
-        if let energy, let meterStart = state.meterStart, transactionID != nil, transactionID == state.transactionID {
-            out.publish(meterTopics(-1, StateParameter.sessionEnergy), StateValue.number(energy - Double(meterStart)), kept: true)
+        if let energy, let meterStart = sessionStart(state) {
+            out.publish(meterTopics(-1, StateParameter.sessionEnergy), StateValue.number(energy - meterStart), kept: true)
         }
 
         func meterTopics(_ id: Int, _ name: String) -> (topic: RetainedSlot, flat: RetainedSlot?) {
@@ -318,7 +349,7 @@ struct StationStateModel {
     /// The name of the parameter with this ``Parameter/id``.
     static func parameterName(_ id: Int) -> String { names[id] }
 
-    private mutating func stopFlows(_ out: inout Output, connector: Int) {
+    mutating func stopFlows(_ out: inout Output, connector: Int) {
         guard let flowing = stations[out.stationID]?.connectors[connector]?.flowing, !flowing.isEmpty else { return }
         for parameter in flowing.sorted() {
             out.connector(connector, parameter, "0")
@@ -330,7 +361,7 @@ struct StationStateModel {
         stations[station]?.connectors.first { $0.value.transactionID == id }?.key
     }
 
-    private mutating func seen(_ out: inout Output, _ now: Date, force: Bool = false) {
+    mutating func seen(_ out: inout Output, _ now: Date, force: Bool = false) {
         let last = stations[out.stationID]?.lastSeenPublished
         guard force || last == nil || now.timeIntervalSince(last!) >= lastSeenInterval else { return }
         stations[out.stationID, default: Station()].lastSeenPublished = now
@@ -339,7 +370,7 @@ struct StationStateModel {
 }
 
 /// Collects one event's publications.
-private struct Output {
+struct Output {
     var topics: StationStateTopics
     var update = StationStateModel.Update()
 

@@ -28,6 +28,21 @@ public final class MessageSchemas201: Sendable {
 
     private let compiled = Mutex<[String: JSONSchema]>([:])
 
+    /// The actions a charging station sends (DataTransfer goes both ways).
+    public static let chargerInitiated: Set<String> = [
+        "Authorize", "BootNotification", "ClearedChargingLimit", "DataTransfer", "FirmwareStatusNotification",
+        "Get15118EVCertificate", "GetCertificateStatus", "Heartbeat", "LogStatusNotification", "MeterValues",
+        "NotifyChargingLimit", "NotifyCustomerInformation", "NotifyDisplayMessages", "NotifyEVChargingNeeds",
+        "NotifyEVChargingSchedule", "NotifyEvent", "NotifyMonitoringReport", "NotifyReport",
+        "PublishFirmwareStatusNotification", "ReportChargingProfiles", "ReservationStatusUpdate",
+        "SecurityEventNotification", "SignCertificate", "StatusNotification", "TransactionEvent",
+    ]
+
+    /// The actions a central system sends (DataTransfer included), by spec name.
+    public static var centralSystemInitiated: [String] {
+        actions.filter { !chargerInitiated.contains($0) || $0 == "DataTransfer" }
+    }
+
     /// Every 2.0.1 action, by its spec name.
     public static var actions: [String] { OCPP201Schemas.requests.keys.sorted() }
 

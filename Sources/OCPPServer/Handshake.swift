@@ -1,3 +1,4 @@
+import CentralSystem
 import NIOHTTP1
 
 /// The decision on a charger's WebSocket upgrade request, made before the upgrade.
@@ -7,8 +8,8 @@ enum HandshakeVerdict: Sendable, Hashable {
     /// Answer with an HTTP error instead of upgrading; `metric` names the refusal in metrics.
     case refuse(HTTPResponseStatus, reason: String, metric: String)
 
-    /// The OCPP version this gateway speaks.
-    static let subprotocol = "ocpp1.6"
+    /// The versions the gateway speaks unless told otherwise (`OCPP_VERSIONS`), in its order of preference.
+    static let defaultVersions: [OCPPVersion] = [.v16, .v201]
 
     /// - Parameters:
     ///   - access: passwords and the allowlist.
@@ -16,8 +17,11 @@ enum HandshakeVerdict: Sendable, Hashable {
     ///     always reconnect, replacing its old connection).
     ///   - remembers: whether the central system takes this station: a new one is refused once it remembers
     ///     `OCPP_MAX_KNOWN_STATIONS`.
+    ///   - versions: the versions offered, preferred first (`OCPP_VERSIONS`). A charger offering several gets the
+    ///     first of these it offers; one offering none gets 1.6 (if 1.6 is among them), as many 1.6 chargers offer none.
     static func evaluate(
-        _ head: HTTPRequestHead, access: StationAccess = StationAccess(), atCapacity: (String) -> Bool = { _ in false },
+        _ head: HTTPRequestHead, access: StationAccess = StationAccess(), versions: [OCPPVersion] = defaultVersions,
+        atCapacity: (String) -> Bool = { _ in false },
         remembers: (String) -> Bool = { _ in true }
     ) -> HandshakeVerdict {
         // RFC 6455 section 4.1: an upgrade is an HTTP/1.1 (or later) GET with a key of 16 bytes in base64.
@@ -41,8 +45,12 @@ enum HandshakeVerdict: Sendable, Hashable {
         // canonicalForm splits comma-separated values and trims them.
         let offered = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map { $0.lowercased() }.filter { !$0.isEmpty }
         // Several real chargers offer no subprotocol at all; they speak 1.6.
-        guard offered.isEmpty || offered.contains(subprotocol) else {
-            return .refuse(.badRequest, reason: "unsupported subprotocol \(offered.joined(separator: ", ")); this central system speaks \(subprotocol)",
+        let chosen = offered.isEmpty ? versions.first { $0 == .v16 } : versions.first { offered.contains($0.rawValue) }
+        guard let chosen else {
+            let spoken = versions.map(\.rawValue).joined(separator: ", ")
+            return .refuse(.badRequest, reason: offered.isEmpty
+                               ? "no subprotocol offered, which means OCPP 1.6, and OCPP_VERSIONS leaves it out; this central system speaks \(spoken)"
+                               : "unsupported subprotocol \(offered.joined(separator: ", ")); this central system speaks \(spoken)",
                            metric: "bad_subprotocol")
         }
         if atCapacity(station) {
@@ -52,7 +60,7 @@ enum HandshakeVerdict: Sendable, Hashable {
             return .refuse(.serviceUnavailable, reason: "the central system remembers as many stations as it may (OCPP_MAX_KNOWN_STATIONS)",
                            metric: "too_many_known_stations")
         }
-        return .accept(station: station, subprotocol: offered.isEmpty ? nil : subprotocol)
+        return .accept(station: station, subprotocol: offered.isEmpty ? nil : chosen.rawValue)
     }
 
     /// 16 bytes in base64: 22 characters of the alphabet and `==`.

@@ -175,7 +175,7 @@ public final class OCPPServer: Service {
                                       metric: "login_throttled")
                 } else {
                     verdict = HandshakeVerdict.evaluate(
-                        head, access: configuration.access, atCapacity: atCapacity, remembers: centralSystem.acceptsConnection(of:))
+                        head, access: configuration.access, versions: configuration.versions, atCapacity: atCapacity, remembers: centralSystem.acceptsConnection(of:))
                     if case .refuse(.unauthorized, _, _) = verdict, failedLogins.failed(address) {
                         logger.warning("Too many failed logins from one address: its handshakes are refused (429) for a minute", metadata: [
                             "http.remote_address": "\(address)", "ocpp.failed_logins": "\(failedLogins.limit)",

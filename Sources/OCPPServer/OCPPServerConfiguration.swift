@@ -1,3 +1,5 @@
+import CentralSystem
+
 /// Where and how the server listens for chargers.
 public struct OCPPServerConfiguration: Sendable {
     /// The address to listen on (`LISTEN_ADDR`).
@@ -20,13 +22,16 @@ public struct OCPPServerConfiguration: Sendable {
     public var handshakeTimeout: Duration
     /// TLS for chargers (`wss://`); nil for plain WebSocket.
     public var tls: TLSContextProvider?
+    /// The OCPP versions chargers may speak, preferred first (`OCPP_VERSIONS`).
+    public var versions: [OCPPVersion]
 
     public init(
         host: String = "0.0.0.0", port: Int = 3000, maxFrameSize: Int = 1 << 20,
         pingInterval: Duration? = .seconds(30), pingTimeout: Duration = .seconds(20),
         access: StationAccess = StationAccess(), maxStations: Int = 25_000, handshakeTimeout: Duration = .seconds(10),
-        tls: TLSContextProvider? = nil
+        tls: TLSContextProvider? = nil, versions: [OCPPVersion] = [.v16, .v201]
     ) {
+        self.versions = versions
         self.host = host
         self.port = port
         self.maxFrameSize = maxFrameSize

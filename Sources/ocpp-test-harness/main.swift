@@ -101,7 +101,7 @@ struct Console: Service {
         case .upstreamDetail(let station, let detail):
             return ["event": "upstream_detail", "station": station, "detail": "\(detail)"]
         case .message(let station, let message):
-            var out: [String: Any] = ["event": "message", "station": station, "action": message.action.rawValue]
+            var out: [String: Any] = ["event": "message", "station": station, "action": message.actionName]
             if case .meterValues(_, let samples) = message {
                 out["samples"] = samples.map { sample -> [String: Any] in
                     ["measurand": sample.measurand.rawValue, "phase": sample.phase?.rawValue ?? "",

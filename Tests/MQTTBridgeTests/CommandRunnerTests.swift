@@ -47,6 +47,11 @@ import Testing
             return answer ?? .success(RawJSON(validatedBytes: Data(#"{"status":"Accepted"}"#.utf8)))
         }
 
+        /// 2.0.1 calls are recorded with a `2.0.1 ` prefix on the action.
+        func send201(action: String, payload: RawJSON, to station: String) async -> Result<RawJSON, CommandError> {
+            await sendRaw(action: "2.0.1 " + action, payload: payload, to: station)
+        }
+
         func waitForConnection(of station: String, upTo timeout: Duration) async -> Bool {
             clock.advance(by: timeout)
             let count = waits.withLock { waits in

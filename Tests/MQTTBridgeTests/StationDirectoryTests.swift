@@ -38,7 +38,7 @@ import Testing
         let list = JSONValue.parse(Array(directory.document().utf8))
         #expect(list == [
             ["id": "CP1", "connection_state": "DISCONNECTED", "disconnect_reason": "going_away", "last_connected": "2026-11-21T13:51:30Z",
-             "last_disconnected": "2026-11-21T13:51:30Z", "last_seen": "2026-11-21T13:51:30Z"],
+             "last_disconnected": "2026-11-21T13:51:30Z", "last_seen": "2026-11-21T13:51:30Z", "ocpp_version": "1.6"],
             ["id": "OLD", "connection_state": "DISCONNECTED"],
         ])
         // The connect published the list at once; the disconnect within the interval is held back.

@@ -19,6 +19,7 @@ import Testing
     @Test mutating func connectBootHeartbeat() {
         #expect(table(model.apply(.connected(station: "CP1", info: ConnectionInfo(remoteAddress: "x", subprotocol: nil)), at: t0)) == [
             "ocpp/CP1/state/connection_state CONNECTED",
+            "ocpp/CP1/state/ocpp_version 1.6",
             "ocpp/CP1/state/last_connected 2026-11-21T13:51:30Z",
             "ocpp/CP1/state/last_seen 2026-11-21T13:51:30Z",
         ])

@@ -1,3 +1,4 @@
+import CentralSystem
 import NIOHTTP1
 import Testing
 
@@ -72,11 +73,17 @@ import Testing
         #expect(HandshakeVerdict.evaluate(head("/CP1", protocols: ["ocpp1.6"])) == .accept(station: "CP1", subprotocol: "ocpp1.6"))
         #expect(HandshakeVerdict.evaluate(head("/CP1", protocols: ["ocpp2.0.1, ocpp1.6"])) == .accept(station: "CP1", subprotocol: "ocpp1.6"))
         #expect(HandshakeVerdict.evaluate(head("/CP1", protocols: [])) == .accept(station: "CP1", subprotocol: nil))
-        guard case .refuse(let status, _, _) = HandshakeVerdict.evaluate(head("/CP1", protocols: ["ocpp2.0.1", "ocpp1.5"])) else {
-            Issue.record("a charger offering only other versions must be refused")
-            return
+        // Issue 24: 2.0.1 too; a charger offering both gets the gateway's preferred one (OCPP_VERSIONS' order).
+        #expect(HandshakeVerdict.evaluate(head("/CP1", protocols: ["ocpp2.0.1", "ocpp1.5"])) == .accept(station: "CP1", subprotocol: "ocpp2.0.1"))
+        #expect(HandshakeVerdict.evaluate(head("/CP1", protocols: ["ocpp2.0.1, ocpp1.6"]), versions: [.v201, .v16])
+                == .accept(station: "CP1", subprotocol: "ocpp2.0.1"))
+        for (offered, versions) in [(["ocpp1.5", "ocpp2.1"], [OCPPVersion.v16, .v201]), (["ocpp1.6"], [.v201]), ([], [.v201])] {
+            guard case .refuse(let status, _, "bad_subprotocol") = HandshakeVerdict.evaluate(head("/CP1", protocols: offered), versions: versions) else {
+                Issue.record("offered \(offered) with \(versions) must be refused")
+                continue
+            }
+            #expect(status == .badRequest)
         }
-        #expect(status == .badRequest)
     }
 
     @Test func refusesBadIDsWith400AndMissingOnesWith404() {
