@@ -108,7 +108,10 @@ extension StationStateModel {
             update(out.stationID, evse) { $0.v201?.meterStart = first }
             out.connector(evse, StateParameter.meterStart, StateValue.number(first), kept: true)
         }
-        publishReadings(event.samples, evse: evse, transaction: transactionIsCurrent || current.transactionID == nil ? event.transactionId : nil, &out)
+        // An event that does not apply is left out whole, its readings too (they would be older, or after the end).
+        if event.applies {
+            publishReadings(event.samples, evse: evse, transaction: transactionIsCurrent || current.transactionID == nil ? event.transactionId : nil, &out)
+        }
         if event.applies, event.eventType == .ended, transactionIsCurrent || current.transactionID == nil {
             let last = stations[out.stationID]?.connectors[evse]?.v201
             let stop = Self.energy(event.samples, context: .transactionEnd) ?? Self.energy(event.samples, context: nil) ?? last?.lastEnergy
