@@ -151,7 +151,7 @@ let package = Package(
         ),
         .testTarget(name: "OCPPTests", dependencies: ["OCPP", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "OCPP201Tests", dependencies: ["OCPP201", "OCPP"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CentralSystemTests", dependencies: ["CentralSystem", "OCPP", "TestSupport"]),
+        .testTarget(name: "CentralSystemTests", dependencies: ["CentralSystem", "OCPP", "OCPP201", "TestSupport"]),
         .testTarget(name: "RelayTests", dependencies: ["Relay", "CentralSystem", "OCPP", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "OCPPServerTests",
