@@ -15,6 +15,7 @@
 #               (ocpp-loadgen --serve-upstream): compare its CPU per MeterValues with c1000's
 #   relay1000-2sec   relay1000 with two secondary central systems as well (RELAY_SECONDARY_URLS)
 #   c1000-console    c1000 with the web console open: one event stream (/api/events) reading the live state
+#   c1000-v201  c1000 with OCPP 2.0.1 chargers (readings in TransactionEvent; issue 24): compare with c1000
 #   c1000-steady, c1000-steady-skip   c1000 with current and voltage holding still (--steady), without and with
 #               MQTT_SKIP_UNCHANGED=true: what skipping unchanged readings saves the gateway and the broker
 # Results go to bench-results/<time>/ (one JSON per step, results.md with the table). Not part of the test suite.
@@ -151,6 +152,7 @@ for step in "${steps[@]}"; do
             gateway_env=(RELAY_URL="$primary_url/ocpp" RELAY_AUTH=none RELAY_SECONDARY_URLS="$first_secondary/a,$upstream_url/b")
             loadgen relay1000-2sec --chargers 1000 --rate 1 --duration 30 --settle 10
             gateway_env=() ;;
+        c1000-v201) loadgen c1000-v201 --chargers 1000 --rate 1 --duration 30 --settle 10 --ocpp 2.0.1 ;;
         c1000-steady) loadgen c1000-steady --chargers 1000 --rate 1 --duration 30 --settle 10 --steady ;;
         c1000-steady-skip)
             gateway_env=(MQTT_SKIP_UNCHANGED=true)

@@ -3,7 +3,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
 
-/// Opens simulated chargers' WebSocket connections (`ws://host:port/<station>`, subprotocol ocpp1.6).
+/// Opens simulated chargers' WebSocket connections (`ws://host:port/<station>`, subprotocol ocpp1.6, or ocpp2.0.1 for 2.0.1 chargers).
 struct ChargerConnector: Sendable {
     var host: String
     var port: Int
@@ -28,7 +28,8 @@ struct ChargerConnector: Sendable {
                     }
                 }
                 return channel.eventLoop.makeCompletedFuture {
-                    let request = UpgradeRequest(host: host, port: port, path: "/" + stationID, run: run)
+                    let request = UpgradeRequest(host: host, port: port, path: "/" + stationID, run: run,
+                                                 subprotocol: plan.v201 ? "ocpp2.0.1" : "ocpp1.6")
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(
                         withClientUpgrade: (upgraders: [upgrader], completionHandler: { context in
                             context.pipeline.removeHandler(name: UpgradeRequest.name, promise: nil)
@@ -51,9 +52,11 @@ private final class UpgradeRequest: ChannelInboundHandler, RemovableChannelHandl
     let port: Int
     let path: String
     let run: RunState
+    let subprotocol: String
     private var failed = false
 
-    init(host: String, port: Int, path: String, run: RunState) {
+    init(host: String, port: Int, path: String, run: RunState, subprotocol: String) {
+        self.subprotocol = subprotocol
         self.host = host
         self.port = port
         self.path = path
@@ -63,7 +66,7 @@ private final class UpgradeRequest: ChannelInboundHandler, RemovableChannelHandl
     func channelActive(context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: "\(host):\(port)")
-        headers.add(name: "Sec-WebSocket-Protocol", value: "ocpp1.6")
+        headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol)
         headers.add(name: "Content-Length", value: "0")
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)

@@ -44,6 +44,8 @@ public struct LoadOptions: Sendable {
     /// Current and voltage hold still in every reading (`--steady`), as at a charger limited by its current on a stiff
     /// grid; power and energy still move.
     public var steady = false
+    /// The chargers speak OCPP 2.0.1 (`--ocpp 2.0.1`).
+    public var v201 = false
 
     public init() {}
 
@@ -103,6 +105,7 @@ public enum LoadRun {
         // Ramp up, at most `connectRate` new connections a second and at most 500 handshakes in flight.
         var plan = ChargerPlan(mode: options.mode == .meter ? .meter : .idle, idTag: options.idTag)
         plan.steady = options.steady
+        plan.v201 = options.v201
         let connector = ChargerConnector(host: options.host, port: options.port, group: group, plan: plan, run: run)
         let rampStart = monotonicNanoseconds()
         let rampLimit = Double(options.chargers) / Double(options.connectRate) + 60

@@ -59,6 +59,55 @@ public enum MeterValuesFrame {
         return out
     }
 
+    /// The same reading as an OCPP 2.0.1 TransactionEvent (Updated, MeterValuePeriodic): the message a 2.0.1 station
+    /// sends its readings in during a transaction. Values are JSON numbers, units in `unitOfMeasure`.
+    public static func make201(
+        messageID: String, transactionID: String, seqNo: Int, timestamp: String, reading: MeterReading
+    ) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(1100)
+        out += #"[2,""#.utf8
+        out += messageID.utf8
+        out += #"","TransactionEvent",{"eventType":"Updated","timestamp":""#.utf8
+        out += timestamp.utf8
+        out += #"","triggerReason":"MeterValuePeriodic","seqNo":"#.utf8
+        out += String(seqNo).utf8
+        out += #","transactionInfo":{"transactionId":""#.utf8
+        out += transactionID.utf8
+        out += #"","chargingState":"Charging"},"meterValue":[{"timestamp":""#.utf8
+        out += timestamp.utf8
+        out += #"","sampledValue":["#.utf8
+        sample201(&out, String(reading.energyWh), measurand: "Energy.Active.Import.Register", phase: nil, unit: "Wh")
+        out.append(UInt8(ascii: ","))
+        sample201(&out, String(reading.powerW), measurand: "Power.Active.Import", phase: nil, unit: "W")
+        let currents = [reading.currentDeciA.0, reading.currentDeciA.1, reading.currentDeciA.2]
+        for (phase, value) in zip(["L1", "L2", "L3"], currents) {
+            out.append(UInt8(ascii: ","))
+            sample201(&out, tenths(value), measurand: "Current.Import", phase: phase, unit: "A")
+        }
+        let voltages = [reading.voltageDeciV.0, reading.voltageDeciV.1, reading.voltageDeciV.2]
+        for (phase, value) in zip(["L1-N", "L2-N", "L3-N"], voltages) {
+            out.append(UInt8(ascii: ","))
+            sample201(&out, tenths(value), measurand: "Voltage", phase: phase, unit: "V")
+        }
+        out += "]}]}]".utf8
+        return out
+    }
+
+    private static func sample201(_ out: inout [UInt8], _ value: String, measurand: String, phase: String?, unit: String) {
+        out += #"{"value":"#.utf8
+        out += value.utf8
+        out += #","context":"Sample.Periodic","measurand":""#.utf8
+        out += measurand.utf8
+        if let phase {
+            out += #"","phase":""#.utf8
+            out += phase.utf8
+        }
+        out += #"","location":"Outlet","unitOfMeasure":{"unit":""#.utf8
+        out += unit.utf8
+        out += #""}}"#.utf8
+    }
+
     private static func sample(_ out: inout [UInt8], _ value: String, measurand: String, phase: String?, unit: String) {
         out += #"{"value":""#.utf8
         out += value.utf8

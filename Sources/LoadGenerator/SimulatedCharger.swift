@@ -19,6 +19,9 @@ public struct ChargerPlan: Sendable {
     public var energyBase: Int64 = 1_000_000
     /// Current and voltage hold still (a charger at its limit on a stiff grid); only power and energy move.
     public var steady = false
+    /// Speak OCPP 2.0.1: boot, status, authorize, a TransactionEvent Started, then readings in TransactionEvent Updated
+    /// (as a 2.0.1 station sends them during a transaction), Ended at the finish.
+    public var v201 = false
 
     public init(mode: Mode, idTag: String) {
         self.mode = mode
@@ -45,9 +48,19 @@ public final class SimulatedCharger: ChannelInboundHandler {
     private let run: RunState
     private var context: ChannelHandlerContext?
     private var stage = Stage.booting
-    private var outstanding: (id: String, action: Action, sentAt: UInt64)?
+    /// The CALL waiting for its answer: its id, its action's name, and whether it carried a measured reading.
+    private var outstanding: Sent?
+    private struct Sent {
+        var id: String
+        var action: String
+        var sentAt: UInt64
+        var reading = false
+    }
     private var nextMessageNumber = 0
     private var transactionID = 0
+    /// OCPP 2.0.1: the station's own transaction id and the next event's seqNo.
+    private var transactionID201 = ""
+    private var seqNo = 0
     private var reading: MeterReading
     private var meterStart: Int64
     private var generator: SystemRandomNumberGenerator
@@ -71,6 +84,12 @@ public final class SimulatedCharger: ChannelInboundHandler {
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         run.connected.add(1, ordering: .relaxed)
+        if plan.v201 {
+            send201("BootNotification", ["chargingStation": ["vendorName": "ocpp-gateway", "model": "loadgen",
+                                                             "serialNumber": .string(String(stationID.suffix(25))), "firmwareVersion": "1.0"],
+                                         "reason": "PowerUp"])
+            return
+        }
         let request = BootNotificationRequest(
             chargePointVendor: "ocpp-gateway", chargePointModel: "loadgen",
             chargePointSerialNumber: try? CiString25(stationID.count <= 25 ? stationID : String(stationID.suffix(25))),
@@ -177,15 +196,15 @@ public final class SimulatedCharger: ChannelInboundHandler {
         }
     }
 
-    private func answered(_ sent: (id: String, action: Action, sentAt: UInt64), payload: RawJSON?) {
+    private func answered(_ sent: Sent, payload: RawJSON?) {
         let elapsed = monotonicNanoseconds() &- sent.sentAt
-        if sent.action == .meterValues && stage != .warmingUp {
+        if sent.reading && stage != .warmingUp {
             run.meterValuesAnswered.add(1, ordering: .relaxed)
             run.meterValuesRoundTrip.record(nanoseconds: elapsed)
         } else {
             run.otherRoundTrip.record(nanoseconds: elapsed)
         }
-        if sent.action == .startTransaction, let payload,
+        if sent.action == Action.startTransaction.rawValue, let payload,
            let response = try? PayloadCoding.decode(StartTransactionResponse.self, from: payload) {
             transactionID = response.transactionId
         }
@@ -194,6 +213,10 @@ public final class SimulatedCharger: ChannelInboundHandler {
 
     /// Moves the session on once no CALL is outstanding.
     private func advanceAfterAnswer() {
+        if plan.v201 {
+            advance201()
+            return
+        }
         switch stage {
         case .booting:
             stage = .announcing
@@ -241,6 +264,75 @@ public final class SimulatedCharger: ChannelInboundHandler {
         }
     }
 
+    /// The same session in OCPP 2.0.1's messages.
+    private func advance201() {
+        let token: JSONValue = ["idToken": .string(plan.idTag), "type": "ISO14443"]
+        func status(_ value: String) -> JSONValue {
+            ["timestamp": .string(now201()), "connectorStatus": .string(value), "evseId": 1, "connectorId": 1]
+        }
+        func event(_ type: String, _ trigger: String, _ info: JSONValue, extra: [String: JSONValue] = [:]) -> JSONValue {
+            var body: [String: JSONValue] = ["eventType": .string(type), "timestamp": .string(now201()), "triggerReason": .string(trigger),
+                                             "seqNo": .int(seqNo), "transactionInfo": info]
+            body.merge(extra) { _, new in new }
+            seqNo += 1
+            return .object(body)
+        }
+        func energy(_ context: String) -> JSONValue {
+            [["timestamp": .string(now201()), "sampledValue": [["value": .int(Int(reading.energyWh)), "context": .string(context)]]]]
+        }
+        switch stage {
+        case .booting:
+            stage = .announcing
+            send201("StatusNotification", status("Available"))
+        case .announcing:
+            if plan.mode == .meter {
+                stage = .authorizing
+                send201("Authorize", ["idToken": token])
+            } else {
+                becomeReady()
+            }
+        case .authorizing:
+            stage = .starting
+            transactionID201 = "\(stationID)-\(Int(Date().timeIntervalSince1970))"
+            seqNo = 0
+            send201("TransactionEvent", event("Started", "Authorized", ["transactionId": .string(transactionID201)], extra: [
+                "idToken": token, "evse": ["id": 1, "connectorId": 1], "meterValue": energy("Transaction.Begin"),
+            ]))
+        case .starting:
+            stage = .charging
+            send201("TransactionEvent", event("Updated", "ChargingStateChanged",
+                                              ["transactionId": .string(transactionID201), "chargingState": "Charging"]))
+        case .charging:
+            stage = .warmingUp
+            sendMeterValues(measured: false)
+        case .warmingUp:
+            becomeReady()
+        case .ready:
+            if finishing {
+                if plan.mode == .meter {
+                    stage = .stopping
+                    send201("TransactionEvent", event("Ended", "StopAuthorized",
+                                                      ["transactionId": .string(transactionID201), "stoppedReason": "Local"],
+                                                      extra: ["meterValue": energy("Transaction.End")]))
+                } else {
+                    close()
+                }
+            } else if saturating || ticksWaiting > 0 {
+                ticksWaiting = max(0, ticksWaiting - 1)
+                sendMeterValues()
+            }
+        case .stopping:
+            stage = .releasing
+            send201("StatusNotification", status("Available"))
+        case .releasing:
+            close()
+        case .done:
+            break
+        }
+    }
+
+    private func now201() -> String { MeterValuesFrame.timestamp(unixSeconds: Int(Date().timeIntervalSince1970)) }
+
     private func becomeReady() {
         stage = .ready
         run.ready.add(1, ordering: .relaxed)
@@ -283,11 +375,18 @@ public final class SimulatedCharger: ChannelInboundHandler {
         do {
             let payload = try PayloadCoding.encode(request)
             let id = newMessageID()
-            outstanding = (id, Request.action, monotonicNanoseconds())
+            outstanding = Sent(id: id, action: Request.action.rawValue, sentAt: monotonicNanoseconds())
             writeText(FrameCodec.encode(.call(Call(messageID: id, action: Request.action.rawValue, payload: payload))))
         } catch {
             run.fail("\(stationID): cannot encode \(Request.action): \(error)")
         }
+    }
+
+    /// An OCPP 2.0.1 CALL.
+    private func send201(_ action: String, _ payload: JSONValue) {
+        let id = newMessageID()
+        outstanding = Sent(id: id, action: action, sentAt: monotonicNanoseconds())
+        writeText(FrameCodec.encode(.call(Call(messageID: id, action: action, payload: RawJSON(validatedBytes: Data(payload.text.utf8))))))
     }
 
     /// - Parameter measured: counted and matched on MQTT (false for the warm-up).
@@ -301,12 +400,16 @@ public final class SimulatedCharger: ChannelInboundHandler {
             reading.voltageDeciV = (2300 + noise / 5, 2297 + noise / 6, 2303 + noise / 7)
         }
         let id = newMessageID()
-        let frame = MeterValuesFrame.make(
-            messageID: id, connectorID: 1, transactionID: transactionID,
-            timestamp: MeterValuesFrame.timestamp(unixSeconds: Int(Date().timeIntervalSince1970)), reading: reading
-        )
+        let timestamp = MeterValuesFrame.timestamp(unixSeconds: Int(Date().timeIntervalSince1970))
+        let frame: [UInt8]
+        if plan.v201 {
+            frame = MeterValuesFrame.make201(messageID: id, transactionID: transactionID201, seqNo: seqNo, timestamp: timestamp, reading: reading)
+            seqNo += 1
+        } else {
+            frame = MeterValuesFrame.make(messageID: id, connectorID: 1, transactionID: transactionID, timestamp: timestamp, reading: reading)
+        }
         let now = monotonicNanoseconds()
-        outstanding = (id, .meterValues, now)
+        outstanding = Sent(id: id, action: plan.v201 ? "TransactionEvent" : Action.meterValues.rawValue, sentAt: now, reading: true)
         if measured {
             run.expect(charger: index, energy: reading.energyWh, sentAt: now)
             run.meterValuesSent.add(1, ordering: .relaxed)

@@ -23,6 +23,7 @@ let usage = """
       --drain S                   seconds to wait for the last answers and publishes (default 20)
       --settle S                  seconds between the last charger ready and metering (default 0)
       --steady                    current and voltage hold still in every reading (only power and energy move)
+      --ocpp 1.6|2.0.1            the chargers' OCPP version (default 1.6); 2.0.1 sends readings in TransactionEvent
       --json FILE                 also write the results as one JSON object
       --serve-upstream HOST:PORT  instead of a run: be the upstream central system of a relaying gateway (the bench's
                                   relay step), answering every message at once, until killed (at most an hour)
@@ -63,6 +64,9 @@ while let option = arguments.popFirst() {
     case "--mode":
         guard let mode = LoadOptions.Mode(rawValue: value) else { fail("--mode is meter, idle or command") }
         options.mode = mode
+    case "--ocpp":
+        guard value == "1.6" || value == "2.0.1" else { fail("--ocpp is 1.6 or 2.0.1") }
+        options.v201 = value == "2.0.1"
     case "--chargers": options.chargers = number(Int.self)
     case "--rate": options.rate = number(Double.self)
     case "--duration": options.duration = number(Double.self)

@@ -76,3 +76,17 @@ def test_only_loopback_targets_are_accepted():
     result = subprocess.run([str(LOADGEN), "--gateway", "192.0.2.1:3000"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "not a loopback address" in result.stderr
+
+
+def test_chargers_speaking_2_0_1_send_their_readings_in_transaction_events(start_gateway, broker, base_path, tmp_path):
+    gateway = start_gateway(env={"AUTHORIZED_TAG_ID_LIST": '["LOADGEN"]'})
+    result, report = run_loadgen(gateway, broker, base_path, tmp_path,
+                                 "--ocpp", "2.0.1", "--chargers", "3", "--rate", "2", "--duration", "3")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert report["clean"] and report["ready"] == 3
+    assert report["meter_values_sent"] >= 3 * 5
+    assert report["meter_values_answered"] == report["meter_values_sent"]
+    assert report["matched"] == report["meter_values_sent"] and report["lost"] == 0
+    # Boot, status, authorize, Started, Updated (Charging) and the warm-up before; Ended and status after.
+    assert report["other_rtt"]["count"] == 3 * 8
+    gateway.wait_for_log("ocpp.event_type=Ended")
