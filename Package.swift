@@ -81,6 +81,7 @@ let package = Package(
             name: "Relay",
             dependencies: [
                 "OCPP",
+                "OCPP201",
                 "CentralSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

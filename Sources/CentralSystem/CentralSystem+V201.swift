@@ -9,6 +9,44 @@ extension CentralSystem {
     /// The charger-initiated actions of OCPP 2.0.1 (DataTransfer goes both ways).
     static var chargerActions201: Set<String> { MessageSchemas201.chargerInitiated }
 
+    /// Relay mode: the 2.0.1 messages the upstream answers (it is authoritative for identity, authorization and
+    /// billing); the gateway answers the others and passes them on.
+    public static let relayedActions201: Set<String> = ["BootNotification", "Authorize", "TransactionEvent", "DataTransfer"]
+
+    /// Relay mode: the answer to a 2.0.1 message handed to the upstream, checked against the action's response schema
+    /// (one that does not fit gets the charger `InternalError` and a log line).
+    func relay201(_ call: Call, ticket: RelayTicket, on link: Link) async -> Data? {
+        guard let answer = await ticket.answer() else {
+            OCPPMetrics.received(action: call.action, outcome: "unanswered")
+            return nil
+        }
+        switch answer {
+        case .callResult(let result):
+            if case .violates(let violation) = MessageSchemas201.shared.check(call.action, .response, json: result.payload.bytes) {
+                link.logger.error("The upstream central system's answer does not fit the schema", metadata: [
+                    "ocpp.action": "\(call.action)", "ocpp.error": "\(violation)",
+                ])
+                OCPPMetrics.received(action: call.action, outcome: "error")
+                return FrameCodec.encode(.callError(CallError(messageID: call.messageID, code: .internalError,
+                                                              description: "the upstream central system's answer is not valid: \(violation)")))
+            }
+            if call.action == "Authorize", let token = call.payload.string(at: ["idToken", "idToken"]),
+               let status = result.payload.string(at: ["idTokenInfo", "status"]) {
+                emit(.message(station: link.station, .v201(.authorize(idToken: token, type: call.payload.string(at: ["idToken", "type"]) ?? "",
+                                                                      status: status))))
+            }
+            upstreamRelay?.answered201(call, answer: result.payload, station: link.station)
+            OCPPMetrics.received(action: call.action, outcome: "ok")
+            return FrameCodec.encode(.callResult(CallResult(messageID: call.messageID, payload: result.payload)))
+        case .callError(let error):
+            OCPPMetrics.received(action: call.action, outcome: "error")
+            return FrameCodec.encode(.callError(CallError(messageID: call.messageID, code: error.code, description: error.description,
+                                                          details: error.details)))
+        case .call:
+            return nil
+        }
+    }
+
     /// The answers to the charger messages the gateway takes note of and has nothing to decide about: valid against
     /// their response schemas (a test checks each), never NotImplemented, which chargers retry.
     static let plainAnswers201: [String: JSONValue] = [
@@ -46,9 +84,23 @@ extension CentralSystem {
                 messageID: call.messageID, code: .genericError,
                 description: "the central system remembers \(configuration.maxKnownStations) stations already and takes no new one"))))
         }
-        guard let answer = handle201(call, link: link, batch: batch) else {
+        let relay = upstreamRelay
+        let relayed = relay != nil && Self.relayedActions201.contains(call.action)
+        // In relay mode an Authorize is published with the upstream's verdict, when it comes.
+        guard let answer = handle201(call, link: link, batch: batch, emitting: !(relayed && call.action == "Authorize")) else {
             OCPPMetrics.received(action: call.action.prefix(64).description, outcome: "unanswered")
             return .handled(reply: nil)
+        }
+        if let relay, case .callResult = answer {
+            if relayed {
+                // The upstream answers it; the gateway's own answer stands in while the upstream is away.
+                guard let ticket = relay.submit201(call, standIn: answer, station: link.station) else {
+                    OCPPMetrics.received(action: call.action, outcome: "unanswered")
+                    return .handled(reply: nil)
+                }
+                return .relayed(call, ticket: ticket)
+            }
+            relay.mirror201(call, station: link.station)  // durable before the charger's answer
         }
         if case .callError(let error) = answer {
             OCPPMetrics.received(action: Self.chargerActions201.contains(call.action) ? call.action : "unknown", outcome: "error")
@@ -83,7 +135,8 @@ extension CentralSystem {
 
     /// Answers one CALL of a 2.0.1 charger; nil leaves a transaction-related message unanswered while the
     /// ``DurabilityGate`` is closed (as on 1.6).
-    func handle201(_ call: Call, link: Link, batch: DurableBatch?) -> Frame? {
+    /// - Parameter emitting: emit the message's event (relay mode leaves an Authorize's to the upstream's answer).
+    func handle201(_ call: Call, link: Link, batch: DurableBatch?, emitting: Bool = true) -> Frame? {
         let station = link.station
         var logger = link.logger
         logger[metadataKey: "ocpp.action"] = "\(call.action.prefix(64))"
@@ -119,7 +172,7 @@ extension CentralSystem {
             logger.error("Could not answer", metadata: ["ocpp.error": "\(error)"])
             return .callError(CallError(messageID: call.messageID, code: .internalError, description: "The central system could not process the request"))
         }
-        emit(.message(station: station, .v201(message)), into: batch)
+        if emitting { emit(.message(station: station, .v201(message)), into: batch) }
         return .callResult(CallResult(messageID: call.messageID, payload: RawJSON(validatedBytes: Data(answer.text.utf8))))
     }
 

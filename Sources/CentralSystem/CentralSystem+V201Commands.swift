@@ -27,7 +27,19 @@ extension CentralSystem {
                 "\(CommandNames.snakeCase(action)) with these arguments is an OCPP 2.0.1 call, and station '\(station)' speaks OCPP 1.6"))
         }
         guard let json = JSONValue.parse(payload.bytes) else { return .failure(CommandError(.invalidRequest, "payload is not JSON")) }
-        return await call201(action, json, session: session).map { RawJSON(validatedBytes: Data($0.text.utf8)) }
+        let result = await call201(action, json, session: session).map { RawJSON(validatedBytes: Data($0.text.utf8)) }
+        if action == "RequestStartTransaction", case .success(let answer) = result {
+            noteRemoteStart201(request: payload, answer: answer, station: station, provider: "mqtt")
+        }
+        return result
+    }
+
+    /// An accepted RequestStartTransaction's token is accepted by the station's Authorize and TransactionEvent within
+    /// the remote start window (as a 1.6 remote start's tag).
+    func noteRemoteStart201(request: RawJSON, answer: RawJSON, station: String, provider: String) {
+        guard answer.string(at: ["status"]) == "Accepted", let tag = request.string(at: ["idToken", "idToken"]) else { return }
+        let until = now().addingTimeInterval(configuration.remoteStartAuthorizationWindow.seconds)
+        state.withLock { $0.remoteStartTags[station, default: [:]][tag.lowercased()] = RemoteStart(until: until, provider: provider) }
     }
 
     /// A 1.6 command for a 2.0.1 station.
@@ -43,10 +55,12 @@ extension CentralSystem {
         switch plan {
         case .call(let name, let body):
             answer = await call201(name, body, session: session).map { Translation201.answer($0, to: action) }
-            if name == "RequestStartTransaction", case .success(let result) = answer, result["status"]?.stringValue == "Accepted",
-               let tag = body["idToken"]?["idToken"]?.stringValue {
-                let until = now().addingTimeInterval(configuration.remoteStartAuthorizationWindow.seconds)
-                state.withLock { $0.remoteStartTags[station, default: [:]][tag.lowercased()] = RemoteStart(until: until, provider: "mqtt") }
+            if name == "RequestStartTransaction", case .success(let result) = answer {
+                noteRemoteStart201(request: RawJSON(validatedBytes: Data(body.text.utf8)), answer: RawJSON(validatedBytes: Data(result.text.utf8)),
+                                   station: station, provider: "mqtt")
+            }
+            if action == Action.changeAvailability.rawValue, case .success(let result) = answer {
+                noteLocalAvailability(request: payload, answer: RawJSON(validatedBytes: Data(result.text.utf8)), station: station)
             }
         case .report(let body, let requestId):
             answer = await report201(body, requestId: requestId, station: station, session: session)

@@ -378,6 +378,10 @@ public final class CentralSystem: Sendable {
         if action == Action.remoteStartTransaction.rawValue, case .success(let answer) = result {
             noteRemoteStart(request: payload, answer: answer, station: station, provider: provider ?? (fromUpstream ? "primary" : "mqtt"))
         }
+        if action == "RequestStartTransaction", case .success(let answer) = result {
+            // An upstream's 2.0.1 remote start: its token is accepted here too (while the upstream is away).
+            noteRemoteStart201(request: payload, answer: answer, station: station, provider: provider ?? "primary")
+        }
         if !fromUpstream, action == Action.changeAvailability.rawValue, case .success(let answer) = result {
             noteLocalAvailability(request: payload, answer: answer, station: station)
         }

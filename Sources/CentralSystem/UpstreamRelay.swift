@@ -27,6 +27,15 @@ public protocol UpstreamRelay: Sendable {
     func answered(_ call: Call, action: Action, answer: RawJSON, station: String)
     /// The station's open transactions changed (a start or stop the relay answered was taken in).
     func transactionsChanged(station: String)
+
+    /// OCPP 2.0.1: a charger's CALL the upstream answers (``CentralSystem/relayedActions201``), in order with the
+    /// station's others; `standIn` is the gateway's own answer, which the charger gets while the upstream is away past
+    /// the grace period.
+    func submit201(_ call: Call, standIn: Frame, station: String) -> RelayTicket?
+    /// OCPP 2.0.1: a message the gateway answered itself, passed on to the upstream in order and durably.
+    func mirror201(_ call: Call, station: String)
+    /// OCPP 2.0.1: a message the relay answered was answered with `answer` (for the secondaries).
+    func answered201(_ call: Call, answer: RawJSON, station: String)
 }
 
 /// The answer to a message handed to the upstream (``UpstreamRelay/submit(_:action:station:)``): given once,
@@ -167,6 +176,7 @@ extension CentralSystem {
     /// transaction ids, the history). An answer that does not fit the action's schema gets the charger
     /// `InternalError` and a log line.
     public func relay(_ call: Call, ticket: RelayTicket, on link: Link) async -> Data? {
+        if link.version == .v201 { return await relay201(call, ticket: ticket, on: link) }
         guard let action = Action(rawValue: call.action) else { return nil }
         guard let answer = await ticket.answer() else {
             OCPPMetrics.received(action: action.rawValue, outcome: "unanswered")
@@ -280,7 +290,8 @@ extension CentralSystem {
 /// valid against its schema, or a CallError for an action whose answer cannot say no (UpdateFirmware).
 public enum UpstreamOverride {
     /// The refusal for `action`; nil when the action is not refused (telemetry, RemoteStop, unlocking, triggers).
-    public static func refusal(for call: Call) -> Frame? {
+    public static func refusal(for call: Call, version: OCPPVersion = .v16) -> Frame? {
+        if version == .v201 { return refusal201(for: call) }
         let payload: String
         switch Action(rawValue: call.action) {
         case .remoteStartTransaction, .setChargingProfile, .changeAvailability, .reset, .changeConfiguration, .reserveNow,
@@ -295,5 +306,26 @@ public enum UpstreamOverride {
             return nil
         }
         return .callResult(CallResult(messageID: call.messageID, payload: RawJSON(validatedBytes: Data(payload.utf8))))
+    }
+
+    /// OCPP 2.0.1's control and exclusive calls, each refused in its own answer's words (SetVariables: each
+    /// variable `Rejected`).
+    static func refusal201(for call: Call) -> Frame? {
+        let payload: JSONValue
+        switch call.action {
+        case "RequestStartTransaction", "SetChargingProfile", "ChangeAvailability", "Reset", "ReserveNow", "CancelReservation",
+            "UpdateFirmware", "SetNetworkProfile", "InstallCertificate", "DeleteCertificate", "CertificateSigned":
+            payload = ["status": "Rejected"]
+        case "ClearChargingProfile": payload = ["status": "Unknown"]
+        case "SendLocalList": payload = ["status": "Failed"]
+        case "SetVariables":
+            let data = JSONValue.parse(call.payload.bytes)?["setVariableData"]?.arrayValue ?? []
+            payload = ["setVariableResult": .array(data.map {
+                ["attributeStatus": "Rejected", "component": $0["component"] ?? [:], "variable": $0["variable"] ?? [:]]
+            })]
+        default:
+            return nil
+        }
+        return .callResult(CallResult(messageID: call.messageID, payload: RawJSON(validatedBytes: Data(payload.text.utf8))))
     }
 }

@@ -26,7 +26,7 @@ struct ControlArbiter: Sendable {
     static let controlActions: Set<String> = [
         Action.remoteStartTransaction, .remoteStopTransaction, .setChargingProfile, .clearChargingProfile, .changeAvailability,
         .unlockConnector,
-    ].reduce(into: []) { $0.insert($1.rawValue) }
+    ].reduce(into: ["RequestStartTransaction", "RequestStopTransaction"]) { $0.insert($1.rawValue) }  // and 2.0.1's names
 
     let rules: Rules
     private(set) var holder: String?
@@ -57,7 +57,7 @@ struct ControlArbiter: Sendable {
         holder = backend
         lastUse = now
         lastAction[backend] = now
-        if action == Action.remoteStartTransaction.rawValue { startPending = true }
+        if action == Action.remoteStartTransaction.rawValue || action == "RequestStartTransaction" { startPending = true }
         return .granted
     }
 

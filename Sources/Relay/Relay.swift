@@ -105,7 +105,9 @@ public final class Relay: UpstreamRelay {
     }
 
     /// The station's line to `backend`, made (from what the store kept) at its first connection.
-    private func line(of station: String, to backend: RelayConfiguration.Backend) -> StationLine {
+    /// A line is made for one OCPP version: a charger that comes back speaking the other gets a new one, made from the
+    /// store like the first.
+    private func line(of station: String, to backend: RelayConfiguration.Backend, version: OCPPVersion) -> StationLine {
         func make() -> StationLine {
             var logger = self.logger
             logger[metadataKey: "ocpp.station_id"] = "\(station)"
@@ -124,18 +126,18 @@ public final class Relay: UpstreamRelay {
             }
             let centralSystem = self.centralSystem
             return StationLine(station: key, backlog: backlog, store: store, limit: backend.queueLimit, idTags: backend.idTags,
-                               logger: logger) { centralSystem.localVerdict($0, station: station) }
+                               logger: logger, version: version) { centralSystem.localVerdict($0, station: station) }
         }
         if backend.isPrimary {
             return lines.withLock { lines in
-                if let line = lines[station] { return line }
+                if let line = lines[station], line.version == version { return line }
                 let line = make()
                 lines[station] = line
                 return line
             }
         }
         return secondaryLines.withLock { lines in
-            if let line = lines[station]?[backend.name] { return line }
+            if let line = lines[station]?[backend.name], line.version == version { return line }
             let line = make()
             lines[station, default: [:]][backend.name] = line
             return line
@@ -158,7 +160,7 @@ public final class Relay: UpstreamRelay {
             return control
         }
         func connection(to backend: RelayConfiguration.Backend) -> RelayStation {
-            RelayStation(station: station, line: line(of: station, to: backend), configuration: configuration, centralSystem: centralSystem,
+            RelayStation(station: station, line: line(of: station, to: backend, version: info.version), configuration: configuration, centralSystem: centralSystem,
                          group: group, tls: tls, logger: logger, backend: backend, snoop: backend.isPrimary ? snoop : nil,
                          secondaryStatus: backend.isPrimary ? nil : self.secondaryStatusHandler(station: station, name: backend.name),
                          control: control, closeCharger: close)
@@ -191,14 +193,14 @@ public final class Relay: UpstreamRelay {
     }
 
     public func submit(_ call: Call, action: Action, station: String) -> RelayTicket? {
-        stations.withLock { $0[station] }?.primary.line.submit(call, action: action)
+        stations.withLock { $0[station] }?.primary.line.submit(call, action: .v16(action))
     }
 
     public func mirror(_ call: Call, action: Action, station: String) {
         guard let relayStations = stations.withLock({ $0[station] }) else { return }
         if action == .statusNotification { controls.withLock { $0[station] }?.saw(call, action: action, answer: nil) }
-        relayStations.primary.line.mirror(call, action: action)  // in order, on the caller's thread
-        for secondary in relayStations.secondaries { secondary.line.mirror(call, action: action) }
+        relayStations.primary.line.mirror(call, action: .v16(action))  // in order, on the caller's thread
+        for secondary in relayStations.secondaries { secondary.line.mirror(call, action: .v16(action)) }
     }
 
     public func answered(_ call: Call, action: Action, answer: RawJSON, station: String) {
@@ -207,7 +209,21 @@ public final class Relay: UpstreamRelay {
         guard !secondaries.isEmpty else { return }
         // A start goes to each secondary with the id the charger got, which its own answer will be linked to.
         let transaction = action == .startTransaction ? answer.integer(at: ["transactionId"]) : nil
-        for secondary in secondaries { secondary.line.mirror(call, action: action, localTransaction: transaction) }
+        for secondary in secondaries { secondary.line.mirror(call, action: .v16(action), localTransaction: transaction) }
+    }
+
+    public func submit201(_ call: Call, standIn: Frame, station: String) -> RelayTicket? {
+        stations.withLock { $0[station] }?.primary.line.submit(call, action: .v201(call.action), standIn: standIn)
+    }
+
+    public func mirror201(_ call: Call, station: String) {
+        guard let relayStations = stations.withLock({ $0[station] }) else { return }
+        relayStations.primary.line.mirror(call, action: .v201(call.action))
+        for secondary in relayStations.secondaries { secondary.line.mirror(call, action: .v201(call.action)) }
+    }
+
+    public func answered201(_ call: Call, answer: RawJSON, station: String) {
+        for secondary in stations.withLock({ $0[station]?.secondaries }) ?? [] { secondary.line.mirror(call, action: .v201(call.action)) }
     }
 
     public func transactionsChanged(station: String) {

@@ -1,5 +1,6 @@
 import Foundation
 import OCPP
+import OCPP201
 
 /// Reading relay mode's files and lists: `RELAY_STATIONS_FILE` in the gateway's own form, rights, secondaries.
 extension RelayConfiguration {
@@ -51,18 +52,20 @@ extension RelayConfiguration {
         for (name, value) in object {
             // `ChangeConfiguration:<key>`: the right for one configuration key.
             let (actionName, key) = splitKey(name)
-            guard let action = Action.allCases.first(where: { $0.rawValue.caseInsensitiveCompare(actionName) == .orderedSame }),
-                action.initiator != .chargePoint, key == nil || (action == .changeConfiguration && (1...50).contains(key!.count))
+            // 1.6's actions, and 2.0.1's (for 2.0.1 chargers) by their spec names.
+            let known = Action.allCases.filter { $0.initiator != .chargePoint }.map(\.rawValue) + MessageSchemas201.centralSystemInitiated
+            guard let action = known.first(where: { $0.caseInsensitiveCompare(actionName) == .orderedSame }),
+                key == nil || (action == Action.changeConfiguration.rawValue && (1...50).contains(key!.count))
             else {
-                throw UpstreamURL.Invalid(description: "OCPP 1.6 actions a central system sends in \(place), or ChangeConfiguration:<key> ('\(name)' is not one)")
+                throw UpstreamURL.Invalid(description: "OCPP 1.6 or 2.0.1 actions a central system sends in \(place), or ChangeConfiguration:<key> ('\(name)' is not one)")
             }
             guard let text = value as? String, let right = Right(rawValue: text.lowercased()) else {
                 throw UpstreamURL.Invalid(description: "forward, answer or reject for '\(name)' in \(place)")
             }
-            if right == .answer, answerable[action.rawValue] == nil {
+            if right == .answer, answerable[action] == nil {
                 throw UpstreamURL.Invalid(description: "forward or reject for '\(name)' in \(place) (the gateway cannot answer it without the charger)")
             }
-            rights[key.map { "\(action.rawValue):\($0)" } ?? action.rawValue] = right
+            rights[key.map { "\(action):\($0)" } ?? action] = right
         }
         return rights
     }

@@ -85,7 +85,11 @@ public struct RelayConfiguration: Sendable {
         /// The calls a secondary may make unless its rights say otherwise: they read, and change nothing at the charger.
         public static let readActions: Set<String> = [
             Action.triggerMessage, .getConfiguration, .getDiagnostics, .getCompositeSchedule, .getLocalListVersion,
-        ].reduce(into: []) { $0.insert($1.rawValue) }
+        ].reduce(into: [
+            // OCPP 2.0.1's reads (TriggerMessage, GetCompositeSchedule and GetLocalListVersion have the same names).
+            "GetVariables", "GetBaseReport", "GetReport", "GetTransactionStatus", "GetChargingProfiles", "GetDisplayMessages",
+            "GetLog", "GetMonitoringReport", "GetInstalledCertificateIds",
+        ]) { $0.insert($1.rawValue) }
 
         /// What becomes of its `action` (for ChangeConfiguration, of that configuration `key`: its own right first).
         public func right(for action: String, key: String? = nil) -> Right {
@@ -120,6 +124,8 @@ public struct RelayConfiguration: Sendable {
         Action.setChargingProfile.rawValue: #"{"status":"Accepted"}"#, Action.clearChargingProfile.rawValue: #"{"status":"Accepted"}"#,
         Action.cancelReservation.rawValue: #"{"status":"Accepted"}"#, Action.reserveNow.rawValue: #"{"status":"Accepted"}"#,
         Action.sendLocalList.rawValue: #"{"status":"Accepted"}"#,
+        // OCPP 2.0.1's remote start and stop.
+        "RequestStartTransaction": #"{"status":"Accepted"}"#, "RequestStopTransaction": #"{"status":"Accepted"}"#,
     ]
 
     /// Actions only one backend of a station may send to the charger: two that both could would undo each other.

@@ -101,7 +101,7 @@ actor RelayStation {
             do {
                 let socket = try await UpstreamSocket.connect(
                     to: backend.url, target: backend.target, authorization: backend.authorization, tls: backend.url.secure ? tls : nil, group: group,
-                    timeout: .seconds(10)) { [weak self] text in self?.received(text) }
+                    timeout: .seconds(10), subprotocol: line.version.rawValue) { [weak self] text in self?.received(text) }
                 guard attached else {
                     socket.close()
                     return
@@ -260,20 +260,21 @@ actor RelayStation {
     /// control call while the owner's override is on, or an Operative for a charger the gateway made Inoperative.
     private func refusal(of call: Call) -> (Frame, String)? {
         if let secondary = backend.secondary, !secondary.forwards(call.action, key: configurationKey(of: call)) {
-            let frame = UpstreamOverride.refusal(for: call) ?? .callError(CallError(
+            let frame = UpstreamOverride.refusal(for: call, version: line.version) ?? .callError(CallError(
                 messageID: call.messageID, code: .notSupported, description: "\(call.action) from this central system does not reach the charger"))
             return (frame, "the secondary's rights")
         }
         if backend.isPrimary, configuration.denies(call.action, key: configurationKey(of: call)) {
-            let frame = UpstreamOverride.refusal(for: call) ?? .callError(CallError(
+            let frame = UpstreamOverride.refusal(for: call, version: line.version) ?? .callError(CallError(
                 messageID: call.messageID, code: .notSupported, description: "\(call.action) is not relayed to this charger"))
             return (frame, "RELAY_DENIED_ACTIONS")
         }
-        if centralSystem.upstreamOverride(station), let frame = UpstreamOverride.refusal(for: call) {
+        if centralSystem.upstreamOverride(station), let frame = UpstreamOverride.refusal(for: call, version: line.version) {
             return (frame, "the owner's override is on")
         }
         if call.action == Action.changeAvailability.rawValue, centralSystem.isLocallyInoperative(station),
-            let request = try? call.decodePayload(as: ChangeAvailabilityRequest.self), request.type == .operative {
+            line.version == .v201 ? call.payload.string(at: ["operationalStatus"]) == "Operative" && call.payload.integer(at: ["evse", "id"]) == nil
+                : (try? call.decodePayload(as: ChangeAvailabilityRequest.self))?.type == .operative {
             return (.callResult(CallResult(messageID: call.messageID, payload: RawJSON(validatedBytes: Data(#"{"status":"Rejected"}"#.utf8)))),
                     "the charger was made Inoperative locally")
         }
@@ -303,20 +304,17 @@ actor RelayStation {
             case .refused(let reason, let holder) = control.request(call.action, from: backend.label) {
             logger.notice("Refused a backend's control call", metadata: ["ocpp.action": "\(call.action)", "relay.why": "\(reason)"])
             centralSystem.noteUpstream(.refused(backend: backend.label, action: call.action, reason: reason, holder: holder), station: station)
-            reply(UpstreamOverride.refusal(for: call) ?? .callError(CallError(messageID: call.messageID, code: .notSupported, description: reason)))
+            reply(UpstreamOverride.refusal(for: call, version: line.version) ?? .callError(CallError(messageID: call.messageID, code: .notSupported, description: reason)))
             return
         }
         let result = await centralSystem.sendRaw(action: call.action, payload: translatedDown(call), to: station, fromUpstream: true,
                                                  provider: backend.label)
-        if call.action == Action.remoteStartTransaction.rawValue {
+        if call.action == Action.remoteStartTransaction.rawValue || call.action == "RequestStartTransaction" {
             var accepted = false
-            if case .success(let answer) = result {
-                accepted = (try? PayloadCoding.decode(RemoteStartTransactionResponse.self, from: answer))?.status == .accepted
-            }
+            if case .success(let answer) = result { accepted = answer.string(at: ["status"]) == "Accepted" }
             if !accepted { control?.remoteStartDeclined() }
         }
-        if call.action == Action.clearChargingProfile.rawValue, case .success(let answer) = result,
-            (try? PayloadCoding.decode(ClearChargingProfileResponse.self, from: answer))?.status == .accepted {
+        if call.action == Action.clearChargingProfile.rawValue, case .success(let answer) = result, answer.string(at: ["status"]) == "Accepted" {
             centralSystem.upstreamClearedProfiles(station: station)
         }
         let reply: Frame? = switch result {
@@ -327,7 +325,8 @@ actor RelayStation {
                                  description: error.callError?.description ?? error.message,
                                  details: error.callError?.details ?? .emptyObject))
         case .failure(let error) where error.kind == .invalidRequest:
-            .callError(CallError(messageID: call.messageID, code: .formationViolation, description: error.message))
+            .callError(CallError(messageID: call.messageID, code: line.version == .v201 ? .formatViolation : .formationViolation,
+                                 description: error.message))
         case .failure:
             nil  // no answer from the charger (gone, or silent): the upstream's own timeout says so
         }

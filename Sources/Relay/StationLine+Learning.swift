@@ -8,7 +8,9 @@ extension StationLine {
     func learn(_ entry: Entry, _ payload: RawJSON, _ state: inout State) -> Bool {
         do throws(PayloadDecodingError) {
             switch entry.action {
-            case .bootNotification:
+            case .v201(let name):
+                learn201(name, entry.call, payload, &state)
+            case .v16(.bootNotification):
                 let response = try PayloadCoding.decode(BootNotificationResponse.self, from: payload)
                 state.standIn.facts.boot = entry.call.payload.bytes
                 if response.status == .accepted {
@@ -16,11 +18,11 @@ extension StationLine {
                     state.standIn.facts.bootOwed = false  // the upstream has just had the charger's own
                 }
                 saveFacts(state)
-            case .authorize:
+            case .v16(.authorize):
                 let request = try entry.call.decodePayload(as: AuthorizeRequest.self)
                 let response = try PayloadCoding.decode(AuthorizeResponse.self, from: payload)
                 learn(response.idTagInfo, request.idTag.value, &state)
-            case .startTransaction:
+            case .v16(.startTransaction):
                 let request = try entry.call.decodePayload(as: StartTransactionRequest.self)
                 let response = try PayloadCoding.decode(StartTransactionResponse.self, from: payload)
                 learn(response.idTagInfo, request.idTag.value, &state)
@@ -32,7 +34,7 @@ extension StationLine {
                     ])
                     return true
                 }
-            case .stopTransaction:
+            case .v16(.stopTransaction):
                 let request = try entry.call.decodePayload(as: StopTransactionRequest.self)
                 if let tag = request.idTag?.value, let info = try PayloadCoding.decode(StopTransactionResponse.self, from: payload).idTagInfo {
                     learn(info, tag, &state)
@@ -50,6 +52,26 @@ extension StationLine {
             ])
         }
         return false
+    }
+
+    /// OCPP 2.0.1: the upstream's heartbeat interval from its boot answer, its verdicts on tokens from Authorize and
+    /// TransactionEvent (a verdict 1.6 has no name for is kept as Invalid).
+    private func learn201(_ name: String, _ call: Call, _ payload: RawJSON, _ state: inout State) {
+        switch name {
+        case "BootNotification":
+            state.standIn.facts.boot = call.payload.bytes
+            if payload.string(at: ["status"]) == "Accepted" {
+                if let interval = payload.integer(at: ["interval"]), interval > 0 { state.standIn.facts.interval = interval }
+                state.standIn.facts.bootOwed = false
+            }
+            saveFacts(state)
+        case "Authorize", "TransactionEvent":
+            guard let token = call.payload.string(at: ["idToken", "idToken"]), let status = payload.string(at: ["idTokenInfo", "status"]) else { return }
+            let expiry = payload.string(at: ["idTokenInfo", "cacheExpiryDateTime"]).flatMap(OCPPDateTime.parse)
+            learn(IdTagInfo(status: AuthorizationStatus(rawValue: status) ?? .invalid, expiryDate: expiry), token, &state)
+        default:
+            break
+        }
     }
 
     func learn(_ info: IdTagInfo, _ tag: String, _ state: inout State) {

@@ -19,8 +19,10 @@ final class StationLine: Sendable {
         /// Its row in the store; nil while a charger waits for the upstream's answer.
         var sequence: Int64?
         var call: Call
-        var action: Action
+        var action: RelayAction
         var ticket: RelayTicket?
+        /// OCPP 2.0.1: the gateway's own answer, given in the upstream's place once it is away past the grace period.
+        var standIn: Frame?
         var localTransaction: Int?
         var attempts = 0
     }
@@ -72,12 +74,15 @@ final class StationLine: Sendable {
     let logger: Logger
     private let now: @Sendable () -> Date
     private let localVerdict: @Sendable (String) -> AuthorizationStatus
+    /// The OCPP version of the station's charger, which its messages (and the upstream connection) speak.
+    let version: OCPPVersion
 
     /// Takes up the station's backlog as the store kept it (a message that cannot be read any more is dropped, with a
     /// log line).
     init(station: String, backlog: RelayBacklog, store: any RelayStore, limit: Int, idTags: [String: String] = [:], logger: Logger,
-         now: @escaping @Sendable () -> Date = Date.init,
+         now: @escaping @Sendable () -> Date = Date.init, version: OCPPVersion = .v16,
          localVerdict: @escaping @Sendable (String) -> AuthorizationStatus) {
+        self.version = version
         self.station = station
         self.idTags = idTags
         self.store = store
@@ -88,7 +93,7 @@ final class StationLine: Sendable {
         var state = State(standIn: StandIn(facts: backlog.facts, verdicts: backlog.verdicts), links: backlog.links)
         var unreadable: [Int64] = []
         for (sequence, message) in backlog.messages {
-            guard case .call(let call)? = try? FrameCodec.decode(message.frame), let action = Action(rawValue: call.action) else {
+            guard case .call(let call)? = try? FrameCodec.decode(message.frame), let action = RelayAction(call.action, version: version) else {
                 unreadable.append(sequence)
                 continue
             }
@@ -138,14 +143,16 @@ final class StationLine: Sendable {
 
     /// A message the upstream answers: it waits in line for the upstream, or is answered at once in its place when it
     /// has been away past the grace period.
-    func submit(_ call: Call, action: Action) -> RelayTicket {
+    /// - Parameter standIn: OCPP 2.0.1: the gateway's own answer, for when the upstream is away (1.6's comes from
+    ///   ``StandIn``).
+    func submit(_ call: Call, action: RelayAction, standIn: Frame? = nil) -> RelayTicket {
         let ticket = RelayTicket()
         let (answer, wake) = state.withLock { state -> (Frame?, (@Sendable () -> Void)?) in
             if state.closed { return (nil, nil) }
             if state.link == .away {
-                return (standIn(call, action, &state), nil)
+                return (self.standIn(call, action, standIn, &state), nil)
             }
-            append(Entry(id: state.nextID, call: call, action: action, ticket: ticket), &state)
+            append(Entry(id: state.nextID, call: call, action: action, ticket: ticket, standIn: standIn), &state)
             return (nil, waker(state))
         }
         wake?()
@@ -157,11 +164,11 @@ final class StationLine: Sendable {
     /// upstream, in order, before the charger's answer goes out. Heartbeats are not kept while the upstream is away
     /// (the boot sent when it is back says more). A secondary's start carries the transaction id the charger got, to
     /// be linked to the secondary's own.
-    func mirror(_ call: Call, action: Action, localTransaction: Int? = nil) {
+    func mirror(_ call: Call, action: RelayAction, localTransaction: Int? = nil) {
         let wake = state.withLock { state -> (@Sendable () -> Void)? in
-            if state.closed || (action == .heartbeat && state.link == .away) { return nil }
+            if state.closed || (action.isHeartbeat && state.link == .away) { return nil }
             var call = call
-            if action == .startTransaction, let tag = state.answeredStartTag {
+            if action == .v16(.startTransaction), let tag = state.answeredStartTag {
                 state.answeredStartTag = nil
                 call.payload = call.payload.replacingString(at: ["idTag"], with: tag) ?? call.payload
             }
@@ -171,6 +178,16 @@ final class StationLine: Sendable {
             return waker(state)
         }
         wake?()
+    }
+
+    /// A 1.6 message the upstream answers (``submit(_:action:standIn:)``).
+    func submit(_ call: Call, action: Action) -> RelayTicket {
+        submit(call, action: .v16(action))
+    }
+
+    /// A 1.6 message the gateway answered itself (``mirror(_:action:localTransaction:)``).
+    func mirror(_ call: Call, action: Action, localTransaction: Int? = nil) {
+        mirror(call, action: .v16(action), localTransaction: localTransaction)
     }
 
     // MARK: From the station's pump
@@ -199,12 +216,12 @@ final class StationLine: Sendable {
     func frame(for entry: Entry, messageID: String) -> [UInt8] {
         var payload = entry.call.payload
         // Most readings go up as they are: the payload is scanned only while a link exists.
-        if entry.action == .meterValues || entry.action == .stopTransaction, !state.withLock({ $0.links.isEmpty }),
+        if entry.action == .v16(.meterValues) || entry.action == .v16(.stopTransaction), !state.withLock({ $0.links.isEmpty }),
             let local = payload.integer(at: ["transactionId"]), let upstream = state.withLock({ $0.links[local] }),
             let translated = payload.replacingInteger(at: ["transactionId"], with: upstream) {
             payload = translated
         }
-        if !idTags.isEmpty, entry.action == .authorize || entry.action == .startTransaction || entry.action == .stopTransaction,
+        if !idTags.isEmpty, entry.action == .v16(.authorize) || entry.action == .v16(.startTransaction) || entry.action == .v16(.stopTransaction),
             let tag = payload.string(at: ["idTag"]),
             let upstream = idTags.first(where: { $0.key.caseInsensitiveCompare(tag) == .orderedSame })?.value ?? idTags[RelayConfiguration.Secondary.everyTag],
             let rewritten = payload.replacingString(at: ["idTag"], with: upstream) {
@@ -261,12 +278,14 @@ final class StationLine: Sendable {
     /// The upstream answered the owed boot: nil when it accepted it (the queue goes next), else how long to wait
     /// before the next boot (its interval, at least 10 s and at most 5 minutes).
     func bootAnswered(_ answer: Frame?) -> Duration? {
-        guard case .callResult(let result)? = answer, let response = try? PayloadCoding.decode(BootNotificationResponse.self, from: result.payload)
+        // Read by name: 1.6's and 2.0.1's answers both have `status` and `interval`.
+        guard case .callResult(let result)? = answer, let status = result.payload.string(at: ["status"]),
+              let interval = result.payload.integer(at: ["interval"])
         else { return .seconds(10) }
-        guard response.status == .accepted else { return .seconds(min(max(response.interval, 10), 300)) }
+        guard status == "Accepted" else { return .seconds(min(max(interval, 10), 300)) }
         state.withLock { state in
             state.standIn.facts.bootOwed = false
-            if response.interval > 0 { state.standIn.facts.interval = response.interval }
+            if interval > 0 { state.standIn.facts.interval = interval }
             saveFacts(state)
         }
         return nil
@@ -322,7 +341,7 @@ final class StationLine: Sendable {
                     continue
                 }
                 let entry = state.entries[index]
-                let answer = state.standIn.answer(entry.call, action: entry.action, now: now(), localVerdict: localVerdict)
+                let answer = standInAnswer(entry.call, entry.action, entry.standIn, &state)
                 answered.append((ticket, answer.frame))
                 if answer.queued {
                     var kept = entry
@@ -372,9 +391,33 @@ final class StationLine: Sendable {
         state.link == .up && state.inFlight == nil ? state.waker : nil
     }
 
+    /// The answer in the upstream's place: 1.6's from ``StandIn``; 2.0.1's the gateway's own (`given`), with what the
+    /// upstream said of the token before, and a TransactionEvent kept for the upstream.
+    private func standInAnswer(_ call: Call, _ action: RelayAction, _ given: Frame?, _ state: inout State) -> StandIn.Answer {
+        switch action {
+        case .v16(let action):
+            return state.standIn.answer(call, action: action, now: now(), localVerdict: localVerdict)
+        case .v201(let name):
+            if name == "BootNotification" {
+                state.standIn.facts.boot = call.payload.bytes
+                state.standIn.facts.bootOwed = true
+            }
+            if name == "TransactionEvent" { state.standIn.facts.bootOwed = true }
+            var frame = given ?? .callError(CallError(messageID: call.messageID, code: .internalError, description: "no answer"))
+            if case .callResult(var result) = frame, let token = call.payload.string(at: ["idToken", "idToken"]),
+               result.payload.string(at: ["idTokenInfo", "status"]) == "Accepted" || result.payload.string(at: ["idTokenInfo", "status"]) == "Invalid",
+               let verdict = state.standIn.verdicts[token.lowercased()], verdict.expiry.map({ $0 > now() }) ?? true,
+               let learned = result.payload.replacingString(at: ["idTokenInfo", "status"], with: verdict.status.rawValue) {
+                result.payload = learned
+                frame = .callResult(result)
+            }
+            return StandIn.Answer(frame: frame, queued: name == "TransactionEvent")
+        }
+    }
+
     /// Answers a message in the upstream's place; a start or stop is kept for it.
-    private func standIn(_ call: Call, _ action: Action, _ state: inout State) -> Frame {
-        let answer = state.standIn.answer(call, action: action, now: now(), localVerdict: localVerdict)
+    private func standIn(_ call: Call, _ action: RelayAction, _ given: Frame?, _ state: inout State) -> Frame {
+        let answer = standInAnswer(call, action, given, &state)
         if answer.queued {
             var entry = Entry(id: state.nextID, call: call, action: action, localTransaction: answer.localTransaction)
             keep(&entry, &state)
@@ -388,9 +431,9 @@ final class StationLine: Sendable {
     /// the oldest message that is not a transaction's start or stop; those never go.
     private func keep(_ entry: inout Entry, _ state: inout State) {
         if state.stored >= limit {
-            let droppable = state.entries.firstIndex { $0.sequence != nil && $0.id != state.inFlight && $0.action == .meterValues }
+            let droppable = state.entries.firstIndex { $0.sequence != nil && $0.id != state.inFlight && $0.action.isReading }
                 ?? state.entries.firstIndex {
-                    $0.sequence != nil && $0.id != state.inFlight && $0.action != .startTransaction && $0.action != .stopTransaction
+                    $0.sequence != nil && $0.id != state.inFlight && !$0.action.isTransactionBoundary($0.call)
                 }
             if let droppable {
                 if state.dropping == 0 {
@@ -399,7 +442,7 @@ final class StationLine: Sendable {
                     ])
                 }
                 state.dropping += 1
-                RelayMetrics.dropped(state.entries[droppable].action)
+                RelayMetrics.dropped(state.entries[droppable].action.name)
                 remove(at: droppable, &state)
             }
         } else if state.dropping > 0, state.stored < limit * 9 / 10 {

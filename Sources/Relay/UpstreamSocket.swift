@@ -1,3 +1,4 @@
+import CentralSystem
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -5,7 +6,7 @@ import NIOSSL
 import NIOWebSocket
 
 /// One station's WebSocket connection to the upstream central system, with the gateway in the charge point's role:
-/// subprotocol `ocpp1.6`, masked text frames, a ping every 30 s, and a dead link (nothing at all for 60 s, not even a
+/// subprotocol `ocpp1.6` (`ocpp2.0.1` for a 2.0.1 charger: the upstream speaks the charger's version), masked text frames, a ping every 30 s, and a dead link (nothing at all for 60 s, not even a
 /// pong) closed, so it is found within 90 s. Text messages go to `onText`; the close future says when it ended.
 final class UpstreamSocket: Sendable {
     let channel: any Channel
@@ -21,7 +22,7 @@ final class UpstreamSocket: Sendable {
     /// Connects and upgrades; throws when the upstream cannot be reached or refuses the upgrade (a 401, say).
     static func connect(
         to url: UpstreamURL, target: String, authorization: String?, tls: NIOSSLContext?, group: any EventLoopGroup,
-        timeout: Duration, onText: @escaping @Sendable ([UInt8]) -> Void
+        timeout: Duration, subprotocol: String = OCPPVersion.v16.rawValue, onText: @escaping @Sendable ([UInt8]) -> Void
     ) async throws -> UpstreamSocket {
         let (channel, upgraded) = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(max(1, timeout.components.seconds)))
@@ -46,7 +47,7 @@ final class UpstreamSocket: Sendable {
                         })
                     var headers = HTTPHeaders()
                     headers.add(name: "Host", value: url.port == (url.secure ? 443 : 80) ? url.host : "\(url.host):\(url.port)")
-                    headers.add(name: "Sec-WebSocket-Protocol", value: "ocpp1.6")
+                    headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol)
                     if let authorization { headers.add(name: "Authorization", value: authorization) }
                     let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target, headers: headers)
                     let configuration = NIOTypedHTTPClientUpgradeConfiguration<Bool>(

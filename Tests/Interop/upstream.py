@@ -69,8 +69,10 @@ class UpstreamCentralSystem(ChargePoint):
 
 
 class ServerThread:
-    """A websockets server (subprotocol ocpp1.6) on 127.0.0.1 and a free port, in a thread with its own event loop,
-    which outlives the server so that it can go away and come back on the same port (an outage)."""
+    """A websockets server (subprotocol ocpp1.6, or `subprotocol`) on 127.0.0.1 and a free port, in a thread with its
+    own event loop, which outlives the server so that it can go away and come back on the same port (an outage)."""
+
+    subprotocol = "ocpp1.6"
 
     def __init__(self):
         self.changed = threading.Condition()
@@ -87,7 +89,7 @@ class ServerThread:
 
         async def main():
             self.stopped = asyncio.Event()
-            self.server = await serve(self._serve, "127.0.0.1", 0, subprotocols=["ocpp1.6"], **self.serve_options())
+            self.server = await serve(self._serve, "127.0.0.1", 0, subprotocols=[self.subprotocol], **self.serve_options())
             self.port = self.server.sockets[0].getsockname()[1]
             started.set()
             await self.stopped.wait()
@@ -106,7 +108,7 @@ class ServerThread:
 
     def come_back(self):
         async def listen():
-            self.server = await serve(self._serve, "127.0.0.1", self.port, subprotocols=["ocpp1.6"], **self.serve_options())
+            self.server = await serve(self._serve, "127.0.0.1", self.port, subprotocols=[self.subprotocol], **self.serve_options())
         asyncio.run_coroutine_threadsafe(listen(), self.loop).result(10)
 
     def stop(self):
@@ -120,6 +122,8 @@ class ServerThread:
 class Upstream(ServerThread):
     """The central system: the ocpp package's ChargePoint per station."""
 
+    central_class = UpstreamCentralSystem
+
     def __init__(self, first_transaction=4242):
         self.received = []  # (station, action, fields), in order
         self.connections = []  # (path, Authorization header)
@@ -132,7 +136,7 @@ class Upstream(ServerThread):
         with self.changed:
             self.connections.append((connection.request.path, connection.request.headers.get("Authorization")))
             self.changed.notify_all()
-        central = UpstreamCentralSystem(station, connection, self)
+        central = self.central_class(station, connection, self)
         self.stations[station] = central
         try:
             await central.start()

@@ -169,7 +169,7 @@ final class MemoryRelayStore: RelayStore {
         #expect(try line.owedBoot() == nil && store.relayBacklog(of: "CP1").facts.interval == 900)
 
         let start = try #require(line.take(generation))
-        #expect(start.action == .startTransaction)
+        #expect(start.action == .v16(.startTransaction))
         #expect(line.complete(start.id, answer: result(#"{"transactionId":77,"idTagInfo":{"status":"Accepted"}}"#)).transactionsChanged)
         #expect(line.upstreamTransaction(for: 2_100_000_000) == 77 && line.localTransaction(for: 77) == 2_100_000_000)
         #expect(try store.relayBacklog(of: "CP1").links == [2_100_000_000: 77])
@@ -296,13 +296,13 @@ final class MemoryRelayStore: RelayStore {
         let waiting = restarted.submit(call("a", .authorize, #"{"idTag":"TAG"}"#), action: .authorize)
         restarted.linkUp(generation)
         let head = try #require(restarted.take(generation))
-        #expect(head.action == .startTransaction && head.localTransaction == 2_100_000_000)
+        #expect(head.action == .v16(.startTransaction) && head.localTransaction == 2_100_000_000)
 
         let next = restarted.open()  // the charger connected again: the earlier connection's charger gets nothing
         #expect(await waiting.answer() == nil)
         #expect(restarted.take(generation) == nil)  // the earlier connection's pump stops
         restarted.linkUp(next)
-        #expect(try #require(restarted.take(next)).action == .startTransaction)
+        #expect(try #require(restarted.take(next)).action == .v16(.startTransaction))
     }
 }
 
