@@ -144,7 +144,11 @@ extension CentralSystem {
             logger.warning("Refused", metadata: ["ocpp.error_code": "\(code)", "ocpp.error": "\(description)"])
             return .callError(CallError(messageID: call.messageID, code: code, description: description))
         }
-        switch MessageSchemas201.shared.check(call.action, .request, json: call.payload.bytes) {
+        // Parsed once: the schema checks the document, and the handler reads it.
+        guard let payload = JSONValue.parse(call.payload.bytes) else {
+            return refuse(.formatViolation, "the payload is not JSON")
+        }
+        switch MessageSchemas201.shared.check(call.action, .request, payload) {
         case .unknownAction:
             return refuse(.notImplemented, "Unknown action '\(call.action.prefix(64))'")
         case .violates(let violation):
@@ -158,9 +162,6 @@ extension CentralSystem {
         if call.action == "TransactionEvent" || call.action == "MeterValues", !durability.isOpen {
             logger.debug("Not answered: the outbox cannot keep its events now", metadata: ["ocpp.message_id": "\(call.messageID)"])
             return nil
-        }
-        guard let payload = JSONValue.parse(call.payload.bytes) else {
-            return refuse(.formatViolation, "payload is not valid JSON")
         }
         let answer: JSONValue
         let message: Message201
@@ -293,9 +294,8 @@ extension CentralSystem {
     /// Places the event in its transaction (events apply in seqNo order, nothing after Ended moves the transaction's
     /// state); an accepted token of a remote start is used up by the transaction it started.
     private func place(_ event: inout TransactionEvent201, station: String, accepted: Bool) {
-        let moment = now()
         state.withLock { state in
-            let placed = state.transactions201[station, default: Transactions201()].place(event, at: moment)
+            let placed = state.transactions201[station, default: Transactions201()].place(event)
             event.applies = placed.applies
             event.transactionEVSE = placed.evse
             if accepted, placed.applies, let token = event.idToken?.lowercased(), state.remoteStartTags[station]?[token] != nil {
@@ -323,7 +323,7 @@ struct Transactions201: Sendable {
     static let openKept = 64
 
     /// Whether the event applies, and the transaction's EVSE.
-    mutating func place(_ event: TransactionEvent201, at moment: Date) -> (applies: Bool, evse: Int?) {
+    mutating func place(_ event: TransactionEvent201) -> (applies: Bool, evse: Int?) {
         let id = event.transactionId
         if ended.contains(id) { return (false, event.evse) }
         var transaction = open[id] ?? Open(highestSeqNo: -1, evse: event.evse, idToken: event.idToken)

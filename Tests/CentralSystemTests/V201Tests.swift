@@ -68,19 +68,19 @@ import Testing
         func event(_ type: TransactionEvent201.EventType, _ id: String, _ seqNo: Int, evse: Int? = 1) -> TransactionEvent201 {
             TransactionEvent201(eventType: type, transactionId: id, seqNo: seqNo, timestamp: someDate, triggerReason: "x", evse: evse)
         }
-        #expect(transactions.place(event(.started, "t", 0), at: someDate) == (true, 1))
-        #expect(transactions.place(event(.updated, "t", 2, evse: nil), at: someDate) == (true, 1))  // the EVSE carried on
-        #expect(transactions.place(event(.updated, "t", 1), at: someDate).applies == false)  // older than one applied
-        #expect(transactions.place(event(.updated, "t", 2), at: someDate).applies == false)  // a duplicate
-        #expect(transactions.place(event(.ended, "t", 3), at: someDate).applies)
-        #expect(transactions.place(event(.updated, "t", 4), at: someDate).applies == false)
-        #expect(transactions.place(event(.ended, "t", 3), at: someDate).applies == false)
+        #expect(transactions.place(event(.started, "t", 0)) == (true, 1))
+        #expect(transactions.place(event(.updated, "t", 2, evse: nil)) == (true, 1))  // the EVSE carried on
+        #expect(transactions.place(event(.updated, "t", 1)).applies == false)  // older than one applied
+        #expect(transactions.place(event(.updated, "t", 2)).applies == false)  // a duplicate
+        #expect(transactions.place(event(.ended, "t", 3)).applies)
+        #expect(transactions.place(event(.updated, "t", 4)).applies == false)
+        #expect(transactions.place(event(.ended, "t", 3)).applies == false)
         // Another transaction starts at 0 again.
-        #expect(transactions.place(event(.started, "u", 0), at: someDate).applies)
+        #expect(transactions.place(event(.started, "u", 0)).applies)
         // Bounded: a charger that never ends its transactions does not grow the table without limit.
-        for index in 0..<200 { _ = transactions.place(event(.started, "x\(index)", 0), at: someDate) }
+        for index in 0..<200 { _ = transactions.place(event(.started, "x\(index)", 0)) }
         #expect(transactions.open.count == Transactions201.openKept)
-        for index in 0..<100 { _ = transactions.place(event(.ended, "y\(index)", 0), at: someDate) }
+        for index in 0..<100 { _ = transactions.place(event(.ended, "y\(index)", 0)) }
         #expect(transactions.ended.count == Transactions201.endedKept)
     }
 
