@@ -217,7 +217,9 @@ extension CentralSystem {
             // Authorized before the event is placed: the token that started a transaction is its own from then on.
             let status = event.idToken.map { authorize201($0, type: event.idTokenType ?? "", station: station, transaction: event.transactionId) }
             place(&event, station: station, accepted: status == "Accepted")
-            logger.info("Transaction event", metadata: [
+            // Started and Ended at info, as 1.6's StartTransaction and StopTransaction; the Updated events (the readings of
+            // a transaction, one a minute or more) at debug, as MeterValues.
+            logger.log(level: event.eventType == .updated && event.applies ? .debug : .info, "Transaction event", metadata: [
                 "ocpp.transaction_id": "\(event.transactionId)", "ocpp.event_type": "\(event.eventType.rawValue)",
                 "ocpp.seq_no": "\(event.seqNo)", "ocpp.trigger_reason": "\(event.triggerReason)", "ocpp.applied": "\(event.applies)",
             ])

@@ -98,7 +98,12 @@ public struct JSONSchema: Sendable {
 
     /// The first way `payload` breaks the schema, or nil when it fits.
     public func check(_ payload: JSONValue) -> SchemaViolation? {
-        check(payload, against: root, at: "")
+        // Members in any order first (no sorting, no path strings: the common case is a payload that fits); a
+        // payload that does not is checked again with members in name order, so the violation named is always the same.
+        var path: [PathComponent] = []
+        guard check(payload, against: root, at: &path, sorted: false) != nil else { return nil }
+        path.removeAll()
+        return check(payload, against: root, at: &path, sorted: true)
     }
 
     /// Checks the JSON text of a payload; text that is not JSON is a format violation.
@@ -109,67 +114,101 @@ public struct JSONSchema: Sendable {
         return check(payload)
     }
 
-    private func check(_ value: JSONValue, against node: Node, at path: String) -> SchemaViolation? {
+    /// A step of the path to a value, made into text only for a violation.
+    private enum PathComponent {
+        case member(String)
+        case element(Int)
+    }
+
+    private static func render(_ path: [PathComponent]) -> String {
+        var text = ""
+        for component in path {
+            switch component {
+            case .member(let name): text += text.isEmpty ? name : ".\(name)"
+            case .element(let index): text += "[\(index)]"
+            }
+        }
+        return text
+    }
+
+    private func check(_ value: JSONValue, against node: Node, at path: inout [PathComponent], sorted: Bool) -> SchemaViolation? {
+        func violation(_ kind: SchemaViolation.Kind, _ message: String) -> SchemaViolation {
+            SchemaViolation(kind: kind, path: Self.render(path), message: message)
+        }
         if let reference = node.reference, let definition = definitions[reference] {
-            if let violation = check(value, against: definition, at: path) { return violation }
+            if let violation = check(value, against: definition, at: &path, sorted: sorted) { return violation }
         }
         if let types = node.types, !types.contains(where: { Self.isOfType(value, $0) }) {
-            return SchemaViolation(kind: .type, path: path, message: "must be \(types.sorted().joined(separator: " or ")), not \(Self.typeName(value))")
+            return violation(.type, "must be \(types.sorted().joined(separator: " or ")), not \(Self.typeName(value))")
         }
         if let allowed = node.allowed, !allowed.contains(value) {
-            return SchemaViolation(kind: .property, path: path, message: "\(value.text) is not one of the values allowed")
+            return violation(.property, "\(value.text) is not one of the values allowed")
         }
         switch value {
         case .object(let members):
             for name in node.required where members[name] == nil {
-                return SchemaViolation(kind: .occurrence, path: Self.join(path, name), message: "is required")
+                path.append(.member(name))
+                return violation(.occurrence, "is required")
             }
-            for name in members.keys.sorted() {
-                let member = members[name]!
+            func member(_ name: String, _ member: JSONValue) -> SchemaViolation? {
+                path.append(.member(name))
+                defer { path.removeLast() }
                 if let property = node.properties[name] {
-                    if let violation = check(member, against: property, at: Self.join(path, name)) { return violation }
+                    return check(member, against: property, at: &path, sorted: sorted)
                 } else if node.closed {
-                    return SchemaViolation(kind: .format, path: Self.join(path, name), message: "is not a field of this message")
+                    return violation(.format, "is not a field of this message")
+                }
+                return nil
+            }
+            if sorted {
+                for name in members.keys.sorted() {
+                    if let violation = member(name, members[name]!) { return violation }
+                }
+            } else {
+                for (name, value) in members {
+                    if let violation = member(name, value) { return violation }
                 }
             }
         case .array(let elements):
             if let minItems = node.minItems, elements.count < minItems {
-                return SchemaViolation(kind: .occurrence, path: path, message: "needs at least \(minItems) elements, not \(elements.count)")
+                return violation(.occurrence, "needs at least \(minItems) elements, not \(elements.count)")
             }
             if let maxItems = node.maxItems, elements.count > maxItems {
-                return SchemaViolation(kind: .occurrence, path: path, message: "takes at most \(maxItems) elements, not \(elements.count)")
+                return violation(.occurrence, "takes at most \(maxItems) elements, not \(elements.count)")
             }
             if let items = node.items.first {
                 for (index, element) in elements.enumerated() {
-                    if let violation = check(element, against: items, at: "\(path)[\(index)]") { return violation }
+                    path.append(.element(index))
+                    defer { path.removeLast() }
+                    if let violation = check(element, against: items, at: &path, sorted: sorted) { return violation }
                 }
             }
         case .string(let text):
-            let length = text.unicodeScalars.count
-            if let maxLength = node.maxLength, length > maxLength {
-                return SchemaViolation(kind: .property, path: path, message: "is \(length) characters long, at most \(maxLength) allowed")
-            }
-            if let minLength = node.minLength, length < minLength {
-                return SchemaViolation(kind: .property, path: path, message: "is \(length) characters long, at least \(minLength) needed")
+            if node.maxLength != nil || node.minLength != nil {
+                let length = text.unicodeScalars.count
+                if let maxLength = node.maxLength, length > maxLength {
+                    return violation(.property, "is \(length) characters long, at most \(maxLength) allowed")
+                }
+                if let minLength = node.minLength, length < minLength {
+                    return violation(.property, "is \(length) characters long, at least \(minLength) needed")
+                }
             }
             if node.dateTime, OCPPDateTime.parse(text) == nil {
-                return SchemaViolation(kind: .format, path: path, message: "is not a date-time (RFC 3339)")
+                return violation(.format, "is not a date-time (RFC 3339)")
             }
         case .int, .double:
             let number: Double = if case .int(let n) = value { Double(n) } else if case .double(let n) = value { n } else { 0 }
             if let minimum = node.minimum, number < minimum {
-                return SchemaViolation(kind: .property, path: path, message: "is below the minimum \(minimum)")
+                return violation(.property, "is below the minimum \(minimum)")
             }
             if let maximum = node.maximum, number > maximum {
-                return SchemaViolation(kind: .property, path: path, message: "is above the maximum \(maximum)")
+                return violation(.property, "is above the maximum \(maximum)")
             }
         case .bool, .null:
             break
         }
         return nil
     }
-
-    private static func join(_ path: String, _ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
 
     private static func isOfType(_ value: JSONValue, _ type: String) -> Bool {
         switch (type, value) {

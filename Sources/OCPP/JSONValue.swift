@@ -42,9 +42,64 @@ public enum JSONValue: Codable, Hashable, Sendable {
         }
     }
 
-    /// Parses JSON text (any value at the top level).
+    /// Parses JSON text (any value at the top level; white space around it). Integers without a fraction or exponent
+    /// that fit an `Int` are `.int`, other numbers `.double`; a key given twice keeps its last value. In one pass of the
+    /// project's scanner: Foundation's decoder, through `Codable` and a `try?` per type it tried, cost most of a 2.0.1
+    /// message's handling (docs/performance.md).
     public static func parse(_ bytes: some Sequence<UInt8>) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        if let parsed = bytes.withContiguousStorageIfAvailable({ parse(buffer: $0) }) { return parsed }
+        return Array(bytes).withUnsafeBufferPointer { parse(buffer: $0) }
+    }
+
+    private static func parse(buffer: UnsafeBufferPointer<UInt8>) -> JSONValue? {
+        var scanner = JSONScanner(buffer)
+        guard let value = try? read(&scanner, depth: 0), scanner.peekSignificant() == nil else { return nil }
+        return value
+    }
+
+    private static func read(_ scanner: inout JSONScanner, depth: Int) throws(JSONScanner.Failure) -> JSONValue {
+        guard let first = scanner.peekSignificant() else { throw JSONScanner.Failure(reason: "unexpected end of JSON") }
+        switch first {
+        case UInt8(ascii: "{"):
+            guard depth < JSONScanner.maximumDepth else { throw JSONScanner.Failure(reason: "nested too deep") }
+            scanner.advance(to: scanner.index + 1)
+            var object: [String: JSONValue] = [:]
+            if scanner.consume(UInt8(ascii: "}")) { return .object(object) }
+            while true {
+                guard scanner.peekSignificant() == UInt8(ascii: "\""), let key = try scanner.scanString(decode: true) else {
+                    throw JSONScanner.Failure(reason: "expected an object key")
+                }
+                guard scanner.consume(UInt8(ascii: ":")) else { throw JSONScanner.Failure(reason: "expected ':'") }
+                object[key] = try read(&scanner, depth: depth + 1)
+                if scanner.consume(UInt8(ascii: ",")) { continue }
+                if scanner.consume(UInt8(ascii: "}")) { return .object(object) }
+                throw JSONScanner.Failure(reason: "expected ',' or '}'")
+            }
+        case UInt8(ascii: "["):
+            guard depth < JSONScanner.maximumDepth else { throw JSONScanner.Failure(reason: "nested too deep") }
+            scanner.advance(to: scanner.index + 1)
+            var array: [JSONValue] = []
+            if scanner.consume(UInt8(ascii: "]")) { return .array(array) }
+            while true {
+                array.append(try read(&scanner, depth: depth + 1))
+                if scanner.consume(UInt8(ascii: ",")) { continue }
+                if scanner.consume(UInt8(ascii: "]")) { return .array(array) }
+                throw JSONScanner.Failure(reason: "expected ',' or ']'")
+            }
+        case UInt8(ascii: "\""):
+            return .string(try scanner.scanString(decode: true) ?? "")
+        case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
+            _ = try scanner.skipValue(depth: depth)
+            return first == UInt8(ascii: "n") ? .null : .bool(first == UInt8(ascii: "t"))
+        default:
+            let range = try scanner.skipValue(depth: depth)
+            let digits = UnsafeBufferPointer(rebasing: scanner.bytes[range])
+            let text = String(decoding: digits, as: UTF8.self)
+            let integral = !digits.contains { $0 == UInt8(ascii: ".") || $0 | 0x20 == UInt8(ascii: "e") }
+            if integral, let number = Int(text) { return .int(number) }
+            guard let number = Double(text), number.isFinite else { throw JSONScanner.Failure(reason: "number out of range") }
+            return .double(number)
+        }
     }
 
     /// Compact JSON text with sorted keys.

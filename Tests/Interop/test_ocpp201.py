@@ -86,7 +86,15 @@ def test_a_remote_start_charges_and_stops_like_a_1_6_charger(start_gateway, watc
                                  meter=energy(12.5, multiplier=3))  # 12.5 × 10³ Wh
             await in_thread(live.wait, f"{c1}/status", "Charging")
             await in_thread(live.wait, f"{c1}/session_energy", "2500")
-            await cs.transaction("Ended", "tx-1", 2, trigger="EVCommunicationLost", stopped_reason="EVDisconnected",
+            # Stopped from MQTT: Home Assistant's stop button, on EVSE 1's open transaction.
+            live.publish(f"{s}/set/remote_stop", "1")
+            for _ in range(100):
+                if any(action == "RequestStopTransaction" for action, _ in cs.received):
+                    break
+                await asyncio.sleep(0.05)
+            (_, stop), = [r for r in cs.received if r[0] == "RequestStopTransaction"]
+            assert stop == {"transaction_id": "tx-1"}
+            await cs.transaction("Ended", "tx-1", 2, trigger="RemoteStop", stopped_reason="Remote",
                                  meter=energy(13000, context="Transaction.End"))
             await in_thread(live.wait, f"{c1}/transaction_id", "")
             await cs.status("Available")
@@ -106,7 +114,7 @@ def test_a_remote_start_charges_and_stops_like_a_1_6_charger(start_gateway, watc
     assert "Finishing" in history[history.index("Charging"):]  # Occupied after the end: Finishing
     assert live.wait(f"{c1}/meter_start", "10000") and live.wait(f"{c1}/meter_stop", "13000")
     assert live.wait(f"{c1}/session_energy", "3000")
-    assert live.wait(f"{c1}/meter_stop_reason", "EVDisconnected")
+    assert live.wait(f"{c1}/meter_stop_reason", "Remote")
     assert live.wait(f"{c1}/transaction_id", "tx-1")
     assert live.wait(f"{c1}/id_tag", "guest-7") and live.wait(f"{c1}/id_token_type", "Central")
     assert live.wait(f"{c1}/charging_state", "Charging") and live.wait(f"{c1}/connector_status", "Occupied")

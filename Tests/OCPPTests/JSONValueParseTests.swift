@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+
+@testable import OCPP
+
+/// `JSONValue.parse` reads with the project's scanner (issue 24: Foundation's decoder was most of a 2.0.1 message's
+/// cost); it must read back what `text` writes and refuse what is not JSON.
+@Suite struct JSONValueParseTests {
+    @Test func readsBackWhatItWrites() {
+        var generator = SystemRandomNumberGenerator()
+        let characters = Array("aZ09 _-./:\"\\é€😀\n\r\t\u{01}\u{08}\u{0C}\u{1F}\u{7F}")
+        func string() -> String { String((0..<Int.random(in: 0...6, using: &generator)).map { _ in characters.randomElement(using: &generator)! }) }
+        func value(_ depth: Int) -> JSONValue {
+            switch Int.random(in: 0...(depth > 2 ? 5 : 7), using: &generator) {
+            case 0: return .null
+            case 1: return .bool(Bool.random(using: &generator))
+            case 2: return .int(Int.random(in: Int.min...Int.max, using: &generator))
+            case 3: return .double([0.5, -2.25, 1e-7, 3.5e20, 0.1, 230.4, -0.001].randomElement(using: &generator)!)
+            case 4, 5: return .string(string())
+            case 6: return .array((0..<Int.random(in: 0...3, using: &generator)).map { _ in value(depth + 1) })
+            default:
+                var members: [String: JSONValue] = [:]
+                for _ in 0..<Int.random(in: 0...4, using: &generator) { members[string()] = value(depth + 1) }
+                return .object(members)
+            }
+        }
+        for _ in 0..<3000 {
+            let sample = value(0)
+            #expect(JSONValue.parse(Array(sample.text.utf8)) == sample, "\(sample.text)")
+        }
+    }
+
+    @Test func numbersLiteralsEscapesAndWhiteSpace() {
+        #expect(JSONValue.parse(Array(#" {"a" : [1, -2, 3.5, 1e3, 16.0, 12345678901234567890, true, false, null]} "#.utf8))
+                == ["a": [1, -2, 3.5, 1000.0, 16.0, 12345678901234567890.0, true, false, .null]])
+        #expect(JSONValue.parse(Array(#""\u00e9\ud83d\ude00\n\"\\\/""#.utf8)) == "é😀\n\"\\/")
+        #expect(JSONValue.parse(Array(#"{"k":1,"k":2}"#.utf8)) == ["k": 2])  // a key given twice: the last
+        #expect(JSONValue.parse(Array("[]".utf8)) == [])
+    }
+
+    @Test func refusesWhatIsNotJSON() {
+        for text in ["", " ", "{", "[1,]", "{\"a\":}", "{a:1}", "01", "1.", "-", "tru", "nul", "\"\\x\"", "\"open", "[1] 2", "{} {}",
+                     "1e999", "[\"\u{01}\"]", String(repeating: "[", count: 100) + String(repeating: "]", count: 100)] {
+            #expect(JSONValue.parse(Array(text.utf8)) == nil, "\(text)")
+        }
+    }
+}
