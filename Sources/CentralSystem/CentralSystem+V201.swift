@@ -294,58 +294,93 @@ extension CentralSystem {
     }
 
     /// Places the event in its transaction (events apply in seqNo order, nothing after Ended moves the transaction's
-    /// state); an accepted token of a remote start is used up by the transaction it started.
+    /// state) and gives it the transaction's meter start; an accepted token of a remote start is used up by the
+    /// transaction it started. A new transaction, a meter start learned and an end are saved before the answer.
     private func place(_ event: inout TransactionEvent201, station: String, accepted: Bool) {
-        state.withLock { state in
-            let placed = state.transactions201[station, default: Transactions201()].place(event)
+        let save = state.withLock { state -> StateSave? in
+            let placed = state.transactions201[station, default: Transactions201()].place(event, station: station)
             event.applies = placed.applies
             event.transactionEVSE = placed.evse
+            event.meterStart = placed.meterStart
             if accepted, placed.applies, let token = event.idToken?.lowercased(), state.remoteStartTags[station]?[token] != nil {
                 state.remoteStartTags[station]?.removeValue(forKey: token)
             }
+            guard !placed.changes.isEmpty else { return nil }
+            state.revision += 1
+            var save = StateSave(revision: state.revision)
+            save.transactions201 = placed.changes.map { StateSave.OpenTransaction201(station: station, id: $0.id, transaction: $0.record) }
+            return save
         }
+        // Logged, not refused, when the store fails: the event's publications are in the outbox regardless; what is
+        // lost is what orders the transaction's events after a restart.
+        if let save { saveLogged(save, station: station) }
+    }
+
+    /// The OCPP 2.0.1 transactions not ended, of every station (for the bridge's start-up).
+    public var activeTransactions201: [Transaction201] {
+        state.withLock { $0.transactions201.values.flatMap { $0.open.values } }.sorted { $0.startedAt < $1.startedAt }
     }
 }
 
-/// A 2.0.1 station's transactions as the central system orders their events: the highest seqNo applied per open
-/// transaction, and the ids of the last ones ended (an event for one of those changes nothing).
+/// A 2.0.1 station's transactions as the central system orders their events: each open one's record (the highest
+/// seqNo applied, its EVSE, token and meter start), and the ids of the last ones ended (an event for one of those
+/// changes nothing).
 struct Transactions201: Sendable {
-    struct Open: Sendable {
-        var highestSeqNo: Int
-        var evse: Int?
-        var idToken: String?
-    }
-
-    var open: [String: Open] = [:]
+    var open: [String: Transaction201] = [:]
     /// The last ended ids, oldest first, at most ``endedKept``.
     var ended: [String] = []
     static let endedKept = 32
     /// Open transactions kept per station at most: a charger that starts transactions and never ends them does not
-    /// grow this without bound (the oldest is forgotten).
+    /// grow this without bound (the one that started first is forgotten).
     static let openKept = 64
 
-    /// Whether the event applies, and the transaction's EVSE.
-    mutating func place(_ event: TransactionEvent201) -> (applies: Bool, evse: Int?) {
+    struct Placement {
+        var applies: Bool
+        var evse: Int?
+        /// The transaction's meter start as known after the event.
+        var meterStart: Double?
+        /// The records to save: a new or changed one, or nil for one ended or forgotten.
+        var changes: [(id: String, record: Transaction201?)] = []
+    }
+
+    mutating func place(_ event: TransactionEvent201, station: String) -> Placement {
         let id = event.transactionId
-        if ended.contains(id) { return (false, event.evse) }
-        var transaction = open[id] ?? Open(highestSeqNo: -1, evse: event.evse, idToken: event.idToken)
-        if transaction.evse == nil { transaction.evse = event.evse }
-        if transaction.idToken == nil { transaction.idToken = event.idToken }
+        if ended.contains(id) { return Placement(applies: false, evse: event.evse) }
+        let known = open[id]
+        var transaction = known ?? Transaction201(station: station, id: id, evse: event.evse, idToken: event.idToken, meterStart: nil,
+                                                  startedAt: event.timestamp, highestSeqNo: -1)
+        var changed = known == nil
+        if transaction.evse == nil, event.evse != nil {
+            transaction.evse = event.evse
+            changed = true
+        }
+        if transaction.idToken == nil, event.idToken != nil {
+            transaction.idToken = event.idToken
+            changed = true
+        }
         if event.eventType == .ended {
             open.removeValue(forKey: id)
             ended.append(id)
             if ended.count > Self.endedKept { ended.removeFirst(ended.count - Self.endedKept) }
-            return (true, transaction.evse)
+            let start = transaction.meterStart ?? event.energy(.transactionBegin)
+            return Placement(applies: true, evse: transaction.evse, meterStart: start, changes: known == nil ? [] : [(id, nil)])
         }
         guard event.seqNo > transaction.highestSeqNo else {
-            open[id] = transaction
-            return (false, transaction.evse)
+            return Placement(applies: false, evse: transaction.evse, meterStart: transaction.meterStart)
         }
         transaction.highestSeqNo = event.seqNo
-        if open[id] == nil, open.count >= Self.openKept, let oldest = open.keys.sorted().first {
-            open.removeValue(forKey: oldest)
+        if transaction.meterStart == nil, let start = event.energy(.transactionBegin) ?? event.energy(nil) {
+            // Transaction.Begin's reading, else the first one the transaction reports.
+            transaction.meterStart = start
+            changed = true
+        }
+        var placement = Placement(applies: true, evse: transaction.evse, meterStart: transaction.meterStart)
+        if known == nil, open.count >= Self.openKept, let oldest = open.values.min(by: { $0.startedAt < $1.startedAt }) {
+            open.removeValue(forKey: oldest.id)
+            placement.changes.append((oldest.id, nil))
         }
         open[id] = transaction
-        return (true, transaction.evse)
+        if changed { placement.changes.append((id, transaction)) }
+        return placement
     }
 }

@@ -93,7 +93,12 @@ public final class CentralSystem: Sendable {
         self.store = store
         self.logger = logger
         self.now = now
-        self.state = Mutex(State(persisted: try store.load()))
+        var loaded = State(persisted: try store.load())
+        for transaction in loaded.persisted.transactions201.values {
+            loaded.transactions201[transaction.station, default: Transactions201()].open[transaction.id] = transaction
+        }
+        loaded.persisted.transactions201 = [:]  // kept in `transactions201` from here on
+        self.state = Mutex(loaded)
         self.forgottenAtStart = store.forgottenStations
         if !forgottenAtStart.isEmpty {
             logger.notice("Forgot the stations an earlier version kept from a handshake alone", metadata: [

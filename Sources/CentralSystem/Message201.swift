@@ -94,6 +94,16 @@ public struct TransactionEvent201: Sendable {
     public var applies: Bool
     /// The EVSE the transaction runs on, from this event or an earlier one of the same transaction.
     public var transactionEVSE: Int?
+    /// The transaction's meter start (Wh) as known after this event: its Transaction.Begin reading, else the first
+    /// reading it reported (kept across restarts).
+    public var meterStart: Double?
+
+    /// The energy register's reading (the whole charger's, Wh) of the given context, or of any context.
+    public func energy(_ context: ReadingContext?) -> Double? {
+        samples.last {
+            $0.measurand == .energyActiveImportRegister && $0.phase == nil && (context == nil || $0.context == context)
+        }?.value
+    }
 
     public init(eventType: EventType, transactionId: String, seqNo: Int, timestamp: Date, triggerReason: String,
                 offline: Bool = false, evse: Int? = nil, connector: Int? = nil, chargingState: String? = nil,

@@ -9,12 +9,47 @@ public struct PersistedState: Codable, Sendable, Hashable {
     public var stations: [String: StationRecord]
     /// Transactions started and not yet stopped, by transaction id.
     public var activeTransactions: [Int: Transaction]
+    /// OCPP 2.0.1 stations' open transactions (the charger's ids), by ``Transaction201/key``.
+    public var transactions201: [String: Transaction201]
 
-    public init(lastTransactionID: Int = 0, stations: [String: StationRecord] = [:], activeTransactions: [Int: Transaction] = [:]) {
+    public init(lastTransactionID: Int = 0, stations: [String: StationRecord] = [:], activeTransactions: [Int: Transaction] = [:],
+                transactions201: [String: Transaction201] = [:]) {
         self.lastTransactionID = lastTransactionID
         self.stations = stations
         self.activeTransactions = activeTransactions
+        self.transactions201 = transactions201
     }
+}
+
+/// An OCPP 2.0.1 transaction the charger has not ended, as kept across restarts: what orders its events and what its
+/// session energy counts from.
+public struct Transaction201: Codable, Sendable, Hashable {
+    public var station: String
+    /// The charger's own id.
+    public var id: String
+    public var evse: Int?
+    public var idToken: String?
+    /// The energy register at its start, Wh: the Started event's Transaction.Begin reading, else its first reading.
+    public var meterStart: Double?
+    /// The time of its first event.
+    public var startedAt: Date
+    /// The highest seqNo applied. Kept as of the last save (at the start, when the meter start is learned): after a
+    /// restart, events above it apply.
+    public var highestSeqNo: Int
+
+    public init(station: String, id: String, evse: Int?, idToken: String?, meterStart: Double?, startedAt: Date, highestSeqNo: Int) {
+        self.station = station
+        self.id = id
+        self.evse = evse
+        self.idToken = idToken
+        self.meterStart = meterStart
+        self.startedAt = startedAt
+        self.highestSeqNo = highestSeqNo
+    }
+
+    /// Its key in ``PersistedState/transactions201``: the station and the id.
+    public var key: String { Self.key(station: station, id: id) }
+    public static func key(station: String, id: String) -> String { "\(station)\u{1F}\(id)" }
 }
 
 /// Per-station settings and last known state, kept across restarts.
@@ -184,10 +219,23 @@ public struct StateSave: Sendable, Hashable {
         }
     }
 
+    /// An OCPP 2.0.1 open transaction (``Transaction201``); nil when it ended.
+    public struct OpenTransaction201: Sendable, Hashable {
+        public var station: String
+        public var id: String
+        public var transaction: Transaction201?
+        public init(station: String, id: String, transaction: Transaction201?) {
+            self.station = station
+            self.id = id
+            self.transaction = transaction
+        }
+    }
+
     /// Increases with every save the central system makes (1, 2, ...).
     public var revision: UInt64
     public var stations: [Station]
     public var transactions: [ActiveTransaction]
+    public var transactions201: [OpenTransaction201] = []
     /// The last transaction id handed out, when it changed.
     public var lastTransactionID: Int?
     /// The store's stations and active transactions are replaced by these (a whole state).
@@ -206,10 +254,12 @@ public struct StateSave: Sendable, Hashable {
 
     /// All of `state`, replacing what the store holds.
     public static func everything(_ state: PersistedState) -> StateSave {
-        StateSave(
+        var save = StateSave(
             revision: 0, stations: state.stations.map { Station(id: $0.key, record: $0.value) },
             transactions: state.activeTransactions.map { ActiveTransaction(id: $0.key, transaction: $0.value) },
             lastTransactionID: state.lastTransactionID, replacesAll: true)
+        save.transactions201 = state.transactions201.values.map { OpenTransaction201(station: $0.station, id: $0.id, transaction: $0) }
+        return save
     }
 }
 

@@ -91,6 +91,9 @@ final class EventSink: Sendable {
             for transaction in centralSystem.activeTransactions {
                 shard(transaction.station).models.withLock { $0.state.restore(transaction) }
             }
+            for transaction in centralSystem.activeTransactions201 {
+                shard(transaction.station).models.withLock { $0.state.restore(transaction) }
+            }
             publisher.publish([Publication(topic: topics.bridgeState, payload: "online")])
             publisher.publish([Publication(topic: topics.bridgeInfo, payload: JSONValue.object(configuration.info).text)])
             publisher.publish(initialState())

@@ -80,7 +80,7 @@ extension StationStateModel {
         if event.applies, event.eventType != .ended, !ours {
             // The first event of a transaction that applies (Started, or an Updated whose Started was lost).
             current.transactionID = event.transactionId
-            current.meterStart = Self.energy(event.samples, context: .transactionBegin)
+            current.meterStart = event.meterStart
             current.finished = false
             out.connector(evse, StateParameter.transactionId, event.transactionId, kept: true)
             out.connector(evse, StateParameter.meterStartTimestamp, OCPPDateTime.format(event.timestamp), kept: true)
@@ -102,11 +102,10 @@ extension StationStateModel {
             out.connector(evse, StateParameter.chargingState, chargingState)
         }
         update(out.stationID, evse) { $0.v201 = current }
-        // A reading of the transaction's first event is its meter start when Transaction.Begin was not sent.
-        if event.applies, transactionIsCurrent, current.meterStart == nil, event.eventType != .ended,
-           let first = Self.energy(event.samples, context: nil) {
-            update(out.stationID, evse) { $0.v201?.meterStart = first }
-            out.connector(evse, StateParameter.meterStart, StateValue.number(first), kept: true)
+        // The meter start learned later (the transaction's first reading, when Transaction.Begin was not sent).
+        if event.applies, transactionIsCurrent, current.meterStart == nil, event.eventType != .ended, let start = event.meterStart {
+            update(out.stationID, evse) { $0.v201?.meterStart = start }
+            out.connector(evse, StateParameter.meterStart, StateValue.number(start), kept: true)
         }
         // An event that does not apply is left out whole, its readings too (they would be older, or after the end).
         if event.applies {
@@ -114,10 +113,10 @@ extension StationStateModel {
         }
         if event.applies, event.eventType == .ended, transactionIsCurrent || current.transactionID == nil {
             let last = stations[out.stationID]?.connectors[evse]?.v201
-            let stop = Self.energy(event.samples, context: .transactionEnd) ?? Self.energy(event.samples, context: nil) ?? last?.lastEnergy
+            let stop = event.energy(.transactionEnd) ?? event.energy(nil) ?? last?.lastEnergy
             if let stop {
                 out.connector(evse, StateParameter.meterStop, StateValue.number(stop), kept: true)
-                if let start = last?.meterStart {
+                if let start = last?.meterStart ?? event.meterStart {
                     out.connector(evse, StateParameter.sessionEnergy, StateValue.number(stop - start), kept: true)
                 }
             }
@@ -194,10 +193,13 @@ extension StationStateModel {
         }
     }
 
-    /// The energy register's reading (the whole charger's, Wh) of the given context, or of any context.
-    static func energy(_ samples: [MeterSample], context: ReadingContext?) -> Double? {
-        samples.last {
-            $0.measurand == .energyActiveImportRegister && $0.phase == nil && (context == nil || $0.context == context)
-        }?.value
+    /// Remembers an OCPP 2.0.1 transaction that was open before the gateway restarted: later readings count its
+    /// session energy from its meter start, and its next event is not taken for a new transaction.
+    mutating func restore(_ transaction: Transaction201) {
+        update(transaction.station, transaction.evse ?? 1) {
+            $0.v201 = $0.v201 ?? V201()
+            $0.v201!.transactionID = transaction.id
+            $0.v201!.meterStart = transaction.meterStart
+        }
     }
 }

@@ -10,7 +10,7 @@ import MQTTBridge
 /// database becomes. A change of a row format is a new schema version with a step of its own.
 extension SQLiteStore {
     /// The version this code reads and writes (`PRAGMA user_version`).
-    static let schemaVersion = 9
+    static let schemaVersion = 10
 
     func migrate(importing directory: String) throws {
         let version = try database.userVersion
@@ -31,6 +31,7 @@ extension SQLiteStore {
             if version < 7 { forgottenStations = try Self.migrateToVersion7(database) }
             if version < 8 { try Self.migrateToVersion8(database) }
             if version < 9 { try Self.migrateToVersion9(database) }
+            if version < 10 { try Self.migrateToVersion10(database) }
             // A new database brings in the file store's data. The schema is today's by now, so today's writers are
             // the right ones here.
             if let legacy { try importFiles(legacy) }
@@ -161,6 +162,16 @@ extension SQLiteStore {
             CREATE TABLE IF NOT EXISTS relay_tags (
                 station TEXT NOT NULL, tag TEXT NOT NULL, status TEXT NOT NULL, expiry INTEGER, parent TEXT,
                 PRIMARY KEY (station, tag));
+            """)
+    }
+
+    /// Version 10: OCPP 2.0.1 stations' open transactions (issue 24), under the charger's own (text) ids: what orders
+    /// their events and what their session energy counts from survive a restart.
+    private static func migrateToVersion10(_ database: SQLiteDatabase) throws {
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS transactions_201 (
+                station TEXT NOT NULL, id TEXT NOT NULL, evse INTEGER, id_token TEXT, meter_start REAL, started_at INTEGER NOT NULL,
+                highest_seq_no INTEGER NOT NULL, PRIMARY KEY (station, id));
             """)
     }
 

@@ -18,7 +18,7 @@ extension SQLiteStore {
     /// Writes `save` (inside a transaction).
     func write(_ save: StateSave) throws {
         if save.replacesAll {
-            try database.execute("DELETE FROM stations; DELETE FROM connector_status; DELETE FROM active_transactions;")
+            try database.execute("DELETE FROM stations; DELETE FROM connector_status; DELETE FROM active_transactions; DELETE FROM transactions_201;")
         }
         if let last = save.lastTransactionID {
             // Never lowered by a save that arrives late.
@@ -35,6 +35,18 @@ extension SQLiteStore {
                                   .int(Int64(transaction.meterStart)), .int(Self.millis(transaction.startedAt)), .init(transaction.provider)])
             } else {
                 try database.run("DELETE FROM active_transactions WHERE id = ?", [.int(Int64(active.id))])
+            }
+        }
+        for open in save.transactions201 {
+            if let transaction = open.transaction {
+                try database.run("""
+                    INSERT OR REPLACE INTO transactions_201 (station, id, evse, id_token, meter_start, started_at, highest_seq_no)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """, [.text(open.station), .text(open.id), transaction.evse.map { .int(Int64($0)) } ?? .null, .init(transaction.idToken),
+                          transaction.meterStart.map { .double($0) } ?? .null, .int(Self.millis(transaction.startedAt)),
+                          .int(Int64(transaction.highestSeqNo))])
+            } else {
+                try database.run("DELETE FROM transactions_201 WHERE station = ? AND id = ?", [.text(open.station), .text(open.id)])
             }
         }
     }
@@ -77,6 +89,11 @@ extension SQLiteStore {
             state.activeTransactions[id] = Transaction(
                 id: id, station: row.text(1) ?? "", connectorId: row.int(2) ?? 0, idTag: row.text(3) ?? "",
                 meterStart: row.int(4) ?? 0, startedAt: Self.date(row.int(5) ?? 0), provider: row.text(6))
+        }
+        try database.run("SELECT station, id, evse, id_token, meter_start, started_at, highest_seq_no FROM transactions_201") { row in
+            let transaction = Transaction201(station: row.text(0) ?? "", id: row.text(1) ?? "", evse: row.int(2), idToken: row.text(3),
+                                             meterStart: row.double(4), startedAt: Self.date(row.int(5) ?? 0), highestSeqNo: row.int(6) ?? -1)
+            state.transactions201[transaction.key] = transaction
         }
         return state
     }

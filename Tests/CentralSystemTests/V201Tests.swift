@@ -65,23 +65,49 @@ import Testing
 
     @Test func transactionEventsApplyInSeqNoOrderAndNothingRevivesAnEndedOne() {
         var transactions = Transactions201()
-        func event(_ type: TransactionEvent201.EventType, _ id: String, _ seqNo: Int, evse: Int? = 1) -> TransactionEvent201 {
-            TransactionEvent201(eventType: type, transactionId: id, seqNo: seqNo, timestamp: someDate, triggerReason: "x", evse: evse)
+        func event(_ type: TransactionEvent201.EventType, _ id: String, _ seqNo: Int, evse: Int? = 1, wh: Double? = nil,
+                   at: Date = someDate) -> TransactionEvent201 {
+            TransactionEvent201(eventType: type, transactionId: id, seqNo: seqNo, timestamp: at, triggerReason: "x", evse: evse,
+                                samples: wh.map { [MeterSample(timestamp: someDate, measurand: .energyActiveImportRegister, value: $0, rawValue: "")] } ?? [])
         }
-        #expect(transactions.place(event(.started, "t", 0)) == (true, 1))
-        #expect(transactions.place(event(.updated, "t", 2, evse: nil)) == (true, 1))  // the EVSE carried on
-        #expect(transactions.place(event(.updated, "t", 1)).applies == false)  // older than one applied
-        #expect(transactions.place(event(.updated, "t", 2)).applies == false)  // a duplicate
-        #expect(transactions.place(event(.ended, "t", 3)).applies)
-        #expect(transactions.place(event(.updated, "t", 4)).applies == false)
-        #expect(transactions.place(event(.ended, "t", 3)).applies == false)
+        func place(_ event: TransactionEvent201) -> Transactions201.Placement { transactions.place(event, station: "CS") }
+        let started = place(event(.started, "t", 0))
+        #expect(started.applies && started.evse == 1 && started.meterStart == nil && started.changes.map(\.id) == ["t"])  // new: saved
+        let updated = place(event(.updated, "t", 2, evse: nil, wh: 1500))
+        #expect(updated.applies && updated.evse == 1)  // the EVSE carried on
+        #expect(updated.meterStart == 1500 && updated.changes.first?.record?.meterStart == 1500)  // its first reading: saved
+        #expect(place(event(.updated, "t", 3, wh: 1600)).changes.isEmpty)  // nothing new to keep: no write per reading
+        #expect(place(event(.updated, "t", 1)).applies == false)  // older than one applied
+        #expect(place(event(.updated, "t", 3)).applies == false)  // a duplicate
+        let ended = place(event(.ended, "t", 4))
+        #expect(ended.applies && ended.meterStart == 1500 && ended.changes.count == 1 && ended.changes[0].record == nil)
+        #expect(place(event(.updated, "t", 5)).applies == false)
+        #expect(place(event(.ended, "t", 4)).applies == false)
         // Another transaction starts at 0 again.
-        #expect(transactions.place(event(.started, "u", 0)).applies)
-        // Bounded: a charger that never ends its transactions does not grow the table without limit.
-        for index in 0..<200 { _ = transactions.place(event(.started, "x\(index)", 0)) }
+        #expect(place(event(.started, "u", 0)).applies)
+        // Bounded: a charger that never ends its transactions does not grow the table without limit; the one that
+        // started first goes (and leaves the store).
+        for index in 0..<200 { _ = place(event(.started, "x\(index)", 0, at: someDate.addingTimeInterval(Double(index + 1)))) }
         #expect(transactions.open.count == Transactions201.openKept)
-        for index in 0..<100 { _ = transactions.place(event(.ended, "y\(index)", 0)) }
+        #expect(transactions.open["u"] == nil && transactions.open["x199"] != nil)
+        for index in 0..<100 { _ = place(event(.ended, "y\(index)", 0)) }
         #expect(transactions.ended.count == Transactions201.endedKept)
+    }
+
+    /// Schema 10: an open 2.0.1 transaction survives a restart: its events keep their order and its meter start.
+    @Test func openTransactionsSurviveARestart() async throws {
+        let store = InMemoryStateStore()
+        let central = try CentralSystem.make(store: store)
+        let link = await connect201(central)
+        _ = try await answer(central, #"[2,"t0","TransactionEvent",{"eventType":"Started","timestamp":"2026-01-01T00:00:00Z","triggerReason":"Authorized","seqNo":0,"transactionInfo":{"transactionId":"T9"},"evse":{"id":2,"connectorId":1},"meterValue":[{"timestamp":"2026-01-01T00:00:00Z","sampledValue":[{"value":4.5,"context":"Transaction.Begin","unitOfMeasure":{"unit":"kWh"}}]}]}]"#, link)
+        let restarted = try CentralSystem.make(store: store)
+        let kept = restarted.activeTransactions201
+        #expect(kept.map(\.id) == ["T9"] && kept.first?.meterStart == 4500 && kept.first?.evse == 2 && kept.first?.highestSeqNo == 0)
+        #expect(restarted.openTransactions201(of: "CS1").map(\.evse) == [2])
+        let again = await connect201(restarted)
+        _ = try await answer(restarted, #"[2,"t1","TransactionEvent",{"eventType":"Ended","timestamp":"2026-01-01T01:00:00Z","triggerReason":"StopAuthorized","seqNo":1,"transactionInfo":{"transactionId":"T9"}}]"#, again)
+        #expect(restarted.activeTransactions201.isEmpty)
+        #expect(try store.load().transactions201.isEmpty)
     }
 
     @Test func theMultiplierAndKiloUnitsAreApplied() {

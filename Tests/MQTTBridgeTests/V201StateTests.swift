@@ -22,9 +22,11 @@ import Testing
 
     private func event(_ type: TransactionEvent201.EventType, _ seqNo: Int, state: String? = nil, samples: [MeterSample] = [],
                        applies: Bool = true, stopped: String? = nil) -> TransactionEvent201 {
-        TransactionEvent201(eventType: type, transactionId: "T1", seqNo: seqNo, timestamp: t0, triggerReason: "x", evse: 2, connector: 1,
-                            chargingState: state, stoppedReason: stopped, idToken: type == .started ? "tag" : nil,
-                            idTokenType: type == .started ? "ISO14443" : nil, samples: samples, applies: applies)
+        var event = TransactionEvent201(eventType: type, transactionId: "T1", seqNo: seqNo, timestamp: t0, triggerReason: "x", evse: 2, connector: 1,
+                                        chargingState: state, stoppedReason: stopped, idToken: type == .started ? "tag" : nil,
+                                        idTokenType: type == .started ? "ISO14443" : nil, samples: samples, applies: applies)
+        event.meterStart = 1000  // the central system's word on it (Transactions201)
+        return event
     }
 
     @Test mutating func statusIsDerivedFromTheConnectorStatusAndTheChargingState() {
@@ -47,6 +49,15 @@ import Testing
         out = apply(.statusNotification(evse: 2, connector: 1, status: "Available"))
         #expect(out["\(c2)/status"] == "Available" && out["\(c2)/plugged"] == "OFF")
         #expect(StationStateModel.status(.init(connectorStatus: "Faulted")) == .faulted)
+    }
+
+    /// A transaction open before a restart goes on: its readings count from its meter start, and its next event does
+    /// not make it a new one (no new meter_start_timestamp).
+    @Test mutating func aRestoredTransactionGoesOn() {
+        model.restore(Transaction201(station: "CS", id: "T1", evse: 2, idToken: "tag", meterStart: 1000, startedAt: t0, highestSeqNo: 3))
+        let out = apply(.transactionEvent(event(.updated, 4, state: "Charging", samples: [energy(1700, t0)])))
+        #expect(out["ocpp/CS/connector/2/state/session_energy"] == "700")
+        #expect(out["ocpp/CS/connector/2/state/meter_start_timestamp"] == nil && out["ocpp/CS/connector/2/state/transaction_id"] == nil)
     }
 
     @Test func commandsIn201FormAreCheckedAgainstTheSchemaAndKeepTheirName() throws {

@@ -24,11 +24,13 @@ public final class InMemoryStateStore: StateStore, @unchecked Sendable {
             if save.replacesAll {
                 state.stations = [:]
                 state.activeTransactions = [:]
+                state.transactions201 = [:]
             }
             for station in save.stations where revisions.isNewer(station.id, in: save) {
                 state.stations[station.id] = station.record
             }
             for active in save.transactions { state.activeTransactions[active.id] = active.transaction }
+            for open in save.transactions201 { state.transactions201[Transaction201.key(station: open.station, id: open.id)] = open.transaction }
             if let last = save.lastTransactionID { state.lastTransactionID = max(last, save.replacesAll ? last : state.lastTransactionID) }
         }
     }

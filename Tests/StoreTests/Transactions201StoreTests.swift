@@ -1,0 +1,36 @@
+import CentralSystem
+import Foundation
+import Testing
+
+@testable import Store
+
+/// Schema 10: OCPP 2.0.1 stations' open transactions survive a reopen, and leave with their end.
+@Suite struct Transactions201StoreTests {
+    @Test func openTransactionsSurviveAReopenAndLeaveWhenEnded() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("t201-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let started = Date(timeIntervalSince1970: 1_795_269_090.5)
+        let first = Transaction201(station: "CS1", id: "a-1", evse: 2, idToken: "tag", meterStart: 1234.5, startedAt: started, highestSeqNo: 3)
+        let second = Transaction201(station: "CS1", id: "a-2", evse: nil, idToken: nil, meterStart: nil, startedAt: started, highestSeqNo: 0)
+        do {
+            let store = try SQLiteStore(directory: dir)
+            var save = StateSave(revision: 1)
+            save.transactions201 = [.init(station: "CS1", id: "a-1", transaction: first), .init(station: "CS1", id: "a-2", transaction: second)]
+            try store.save(save)
+        }
+        do {
+            let reopened = try SQLiteStore(directory: dir)
+            #expect(try reopened.load().transactions201 == [first.key: first, second.key: second])
+            var ended = StateSave(revision: 2)
+            ended.transactions201 = [.init(station: "CS1", id: "a-1", transaction: nil)]
+            try reopened.save(ended)
+        }
+        do {
+            let store = try SQLiteStore(directory: dir)
+            #expect(try store.load().transactions201 == [second.key: second])
+            // A whole state replaces them too.
+            try store.save(PersistedState())
+        }
+        #expect(try SQLiteStore(directory: dir).load().transactions201.isEmpty)
+    }
+}
