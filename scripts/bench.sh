@@ -14,6 +14,7 @@
 #   relay1000   c1000 with every charger relayed (RELAY_URL) to a local upstream central system that answers at once
 #               (ocpp-loadgen --serve-upstream): compare its CPU per MeterValues with c1000's
 #   relay1000-2sec   relay1000 with two secondary central systems as well (RELAY_SECONDARY_URLS)
+#   relay1000-v201   relay1000 with OCPP 2.0.1 chargers (the upstream speaks 2.0.1 too)
 #   c1000-console    c1000 with the web console open: one event stream (/api/events) reading the live state
 #   c1000-v201  c1000 with OCPP 2.0.1 chargers (readings in TransactionEvent; issue 24): compare with c1000
 #   c1000-steady, c1000-steady-skip   c1000 with current and voltage holding still (--steady), without and with
@@ -153,6 +154,11 @@ for step in "${steps[@]}"; do
             loadgen relay1000-2sec --chargers 1000 --rate 1 --duration 30 --settle 10
             gateway_env=() ;;
         c1000-v201) loadgen c1000-v201 --chargers 1000 --rate 1 --duration 30 --settle 10 --ocpp 2.0.1 ;;
+        relay1000-v201)
+            start_upstream
+            gateway_env=(RELAY_URL="$upstream_url/ocpp" RELAY_AUTH=none)
+            loadgen relay1000-v201 --chargers 1000 --rate 1 --duration 30 --settle 10 --ocpp 2.0.1
+            gateway_env=() ;;
         c1000-steady) loadgen c1000-steady --chargers 1000 --rate 1 --duration 30 --settle 10 --steady ;;
         c1000-steady-skip)
             gateway_env=(MQTT_SKIP_UNCHANGED=true)

@@ -5,8 +5,9 @@ import NIOPosix
 import NIOWebSocket
 import OCPP
 
-/// A central system for the relay benchmark step: it takes any station on any path (subprotocol `ocpp1.6`) and
-/// answers every CALL at once with a fixed, schema-valid answer, so that what is measured is the relaying gateway,
+/// A central system for the relay benchmark steps: it takes any station on any path (subprotocol `ocpp1.6`, or
+/// `ocpp2.0.1` when that is what the gateway offers) and answers every CALL at once with a fixed, schema-valid answer
+/// (BootNotification, Heartbeat and Authorize answers have the same fields in both versions; TransactionEvent's is `{}`), so that what is measured is the relaying gateway,
 /// not the upstream. Loopback only.
 public enum BenchUpstream {
     /// Listens on `host:port` until the process ends.
@@ -22,9 +23,11 @@ public enum BenchUpstream {
             .childChannelInitializer { channel in
                 let upgrader = NIOWebSocketServerUpgrader(
                     maxFrameSize: 1 << 20,
-                    shouldUpgrade: { channel, _ in
+                    shouldUpgrade: { channel, head in
+                        // The charger's version, as a relaying gateway offers it (2.0.1's answers here have 1.6's shapes).
+                        let offered = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map { $0.lowercased() }
                         var headers = HTTPHeaders()
-                        headers.add(name: "Sec-WebSocket-Protocol", value: "ocpp1.6")
+                        headers.add(name: "Sec-WebSocket-Protocol", value: offered.contains("ocpp1.6") || offered.isEmpty ? "ocpp1.6" : "ocpp2.0.1")
                         return channel.eventLoop.makeSucceededFuture(headers)
                     },
                     upgradePipelineHandler: { channel, _ in
