@@ -10,7 +10,7 @@ extension CentralSystem {
         state.withLock { $0.connected[station]?.info.version }
     }
 
-    /// OCPP 2.0.1: the station's open transactions (the charger's ids) with their EVSEs, oldest first by id.
+    /// OCPP 2.0.1: the station's open transactions (the charger's ids) with their EVSEs, in the order of their ids.
     public func openTransactions201(of station: String) -> [(evse: Int, id: String)] {
         state.withLock { state in
             (state.transactions201[station]?.open ?? [:]).compactMap { id, open in open.evse.map { ($0, id) } }.sorted { $0.id < $1.id }
@@ -24,7 +24,7 @@ extension CentralSystem {
         }
         guard version == .v201 else {
             return .failure(CommandError(.invalidRequest,
-                "\(CommandNames.snakeCase(action)) with these arguments is an OCPP 2.0.1 call, and station '\(station)' speaks OCPP 1.6"))
+                "\(SpecNames.snakeCase(action)) with these arguments is an OCPP 2.0.1 call, and station '\(station)' speaks OCPP 1.6"))
         }
         guard let json = JSONValue.parse(payload.bytes) else { return .failure(CommandError(.invalidRequest, "payload is not JSON")) }
         let result = await call201(action, json, session: session).map { RawJSON(validatedBytes: Data($0.text.utf8)) }

@@ -158,7 +158,7 @@ extension MeterSample {
                     phase: sampled["phase"]?.stringValue.flatMap(Phase.init(rawValue:)),
                     location: sampled["location"]?.stringValue.flatMap(Location.init(rawValue:)),
                     context: sampled["context"]?.stringValue.flatMap(ReadingContext.init(rawValue:)),
-                    unit: unit, value: value, rawValue: StateNumber.format(number)))
+                    unit: unit, value: value, rawValue: String(number)))
             }
         }
         return samples
@@ -167,13 +167,5 @@ extension MeterSample {
     /// The schema's default unit is Wh; it only makes sense for energy.
     private static func defaultUnit201(_ measurand: Measurand) -> UnitOfMeasure? {
         measurand.rawValue.hasPrefix("Energy.Active") ? .wh : nil
-    }
-}
-
-/// Numbers as text, without a trailing `.0`.
-enum StateNumber {
-    static func format(_ value: Double) -> String {
-        if value.rounded() == value, abs(value) < 1e15 { return String(Int(value)) }
-        return String(value)
     }
 }

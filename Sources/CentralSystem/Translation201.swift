@@ -167,7 +167,7 @@ enum Translation201 {
             for field in ["retries", "retryInterval"] { body[field] = payload[field] }
             return call("UpdateFirmware", body)
         default:
-            return fail("\(CommandNames.snakeCase(action)) has no OCPP 2.0.1 translation: send the 2.0.1 action by its name (docs/ocpp201.md)")
+            return fail("\(SpecNames.snakeCase(action)) has no OCPP 2.0.1 translation: send the 2.0.1 action by its name (docs/ocpp201.md)")
         }
     }
 
@@ -219,22 +219,6 @@ enum Translation201 {
             keys.append(.object(out))
         }
         return ["configurationKey": .array(keys)]
-    }
-}
-
-/// Names as MQTT commands write them.
-enum CommandNames {
-    static func snakeCase(_ name: String) -> String {
-        var out = ""
-        for character in name {
-            if character.isUppercase {
-                if !out.isEmpty { out.append("_") }
-                out.append(contentsOf: character.lowercased())
-            } else {
-                out.append(character)
-            }
-        }
-        return out
     }
 }
 

@@ -42,19 +42,7 @@ public enum MeterValuesFrame {
         out += #","meterValue":[{"timestamp":""#.utf8
         out += timestamp.utf8
         out += #"","sampledValue":["#.utf8
-        sample(&out, String(reading.energyWh), measurand: "Energy.Active.Import.Register", phase: nil, unit: "Wh")
-        out.append(UInt8(ascii: ","))
-        sample(&out, String(reading.powerW), measurand: "Power.Active.Import", phase: nil, unit: "W")
-        let currents = [reading.currentDeciA.0, reading.currentDeciA.1, reading.currentDeciA.2]
-        for (phase, value) in zip(["L1", "L2", "L3"], currents) {
-            out.append(UInt8(ascii: ","))
-            sample(&out, tenths(value), measurand: "Current.Import", phase: phase, unit: "A")
-        }
-        let voltages = [reading.voltageDeciV.0, reading.voltageDeciV.1, reading.voltageDeciV.2]
-        for (phase, value) in zip(["L1-N", "L2-N", "L3-N"], voltages) {
-            out.append(UInt8(ascii: ","))
-            sample(&out, tenths(value), measurand: "Voltage", phase: phase, unit: "V")
-        }
+        samples(of: reading, &out, sample)
         out += "]}]}]".utf8
         return out
     }
@@ -77,21 +65,27 @@ public enum MeterValuesFrame {
         out += #"","chargingState":"Charging"},"meterValue":[{"timestamp":""#.utf8
         out += timestamp.utf8
         out += #"","sampledValue":["#.utf8
-        sample201(&out, String(reading.energyWh), measurand: "Energy.Active.Import.Register", phase: nil, unit: "Wh")
-        out.append(UInt8(ascii: ","))
-        sample201(&out, String(reading.powerW), measurand: "Power.Active.Import", phase: nil, unit: "W")
-        let currents = [reading.currentDeciA.0, reading.currentDeciA.1, reading.currentDeciA.2]
-        for (phase, value) in zip(["L1", "L2", "L3"], currents) {
-            out.append(UInt8(ascii: ","))
-            sample201(&out, tenths(value), measurand: "Current.Import", phase: phase, unit: "A")
-        }
-        let voltages = [reading.voltageDeciV.0, reading.voltageDeciV.1, reading.voltageDeciV.2]
-        for (phase, value) in zip(["L1-N", "L2-N", "L3-N"], voltages) {
-            out.append(UInt8(ascii: ","))
-            sample201(&out, tenths(value), measurand: "Voltage", phase: phase, unit: "V")
-        }
+        samples(of: reading, &out, sample201)
         out += "]}]}]".utf8
         return out
+    }
+
+    /// The reading's eight sampled values, comma-separated, each written by `sample` (1.6's or 2.0.1's form).
+    private static func samples(
+        of reading: MeterReading, _ out: inout [UInt8],
+        _ sample: (_ out: inout [UInt8], _ value: String, _ measurand: String, _ phase: String?, _ unit: String) -> Void
+    ) {
+        sample(&out, String(reading.energyWh), "Energy.Active.Import.Register", nil, "Wh")
+        out.append(UInt8(ascii: ","))
+        sample(&out, String(reading.powerW), "Power.Active.Import", nil, "W")
+        for (phase, value) in zip(["L1", "L2", "L3"], [reading.currentDeciA.0, reading.currentDeciA.1, reading.currentDeciA.2]) {
+            out.append(UInt8(ascii: ","))
+            sample(&out, tenths(value), "Current.Import", phase, "A")
+        }
+        for (phase, value) in zip(["L1-N", "L2-N", "L3-N"], [reading.voltageDeciV.0, reading.voltageDeciV.1, reading.voltageDeciV.2]) {
+            out.append(UInt8(ascii: ","))
+            sample(&out, tenths(value), "Voltage", phase, "V")
+        }
     }
 
     private static func sample201(_ out: inout [UInt8], _ value: String, measurand: String, phase: String?, unit: String) {

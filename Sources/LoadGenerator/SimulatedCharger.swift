@@ -84,18 +84,7 @@ public final class SimulatedCharger: ChannelInboundHandler {
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         run.connected.add(1, ordering: .relaxed)
-        if plan.v201 {
-            send201("BootNotification", ["chargingStation": ["vendorName": "ocpp-gateway", "model": "loadgen",
-                                                             "serialNumber": .string(String(stationID.suffix(25))), "firmwareVersion": "1.0"],
-                                         "reason": "PowerUp"])
-            return
-        }
-        let request = BootNotificationRequest(
-            chargePointVendor: "ocpp-gateway", chargePointModel: "loadgen",
-            chargePointSerialNumber: try? CiString25(stationID.count <= 25 ? stationID : String(stationID.suffix(25))),
-            firmwareVersion: "1.0"
-        )
-        send(request)
+        send(.boot)
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
@@ -213,27 +202,23 @@ public final class SimulatedCharger: ChannelInboundHandler {
 
     /// Moves the session on once no CALL is outstanding.
     private func advanceAfterAnswer() {
-        if plan.v201 {
-            advance201()
-            return
-        }
         switch stage {
         case .booting:
             stage = .announcing
-            send(StatusNotificationRequest(connectorId: 1, errorCode: .noError, status: .available))
+            send(.available)
         case .announcing:
             if plan.mode == .meter {
                 stage = .authorizing
-                send(AuthorizeRequest(idTag: tag))
+                send(.authorize)
             } else {
                 becomeReady()
             }
         case .authorizing:
             stage = .starting
-            send(StartTransactionRequest(connectorId: 1, idTag: tag, meterStart: Int(meterStart), timestamp: Date()))
+            send(.start)
         case .starting:
             stage = .charging
-            send(StatusNotificationRequest(connectorId: 1, errorCode: .noError, status: .charging))
+            send(.charging)
         case .charging:
             // A charger's first readings make the gateway announce their Home Assistant entities (six discovery
             // configs here): a one-time cost per charger, like the connect's. It is paid before the charger counts
@@ -246,7 +231,7 @@ public final class SimulatedCharger: ChannelInboundHandler {
             if finishing {
                 if plan.mode == .meter {
                     stage = .stopping
-                    send(StopTransactionRequest(transactionId: transactionID, meterStop: Int(reading.energyWh), timestamp: Date(), idTag: tag, reason: .local))
+                    send(.stop)
                 } else {
                     close()
                 }
@@ -256,7 +241,7 @@ public final class SimulatedCharger: ChannelInboundHandler {
             }
         case .stopping:
             stage = .releasing
-            send(StatusNotificationRequest(connectorId: 1, errorCode: .noError, status: .available))
+            send(.available)
         case .releasing:
             close()
         case .done:
@@ -264,15 +249,35 @@ public final class SimulatedCharger: ChannelInboundHandler {
         }
     }
 
-    /// The same session in OCPP 2.0.1's messages.
-    private func advance201() {
-        let token: JSONValue = ["idToken": .string(plan.idTag), "type": "ISO14443"]
-        func status(_ value: String) -> JSONValue {
-            ["timestamp": .string(now201()), "connectorStatus": .string(value), "evseId": 1, "connectorId": 1]
+    /// The session's messages other than readings.
+    private enum Step {
+        case boot, available, authorize, start, charging, stop
+    }
+
+    /// A step in the charger's version: 1.6's typed requests, or 2.0.1's (the transaction in TransactionEvents).
+    private func send(_ step: Step) {
+        guard plan.v201 else {
+            switch step {
+            case .boot:
+                send(BootNotificationRequest(
+                    chargePointVendor: "ocpp-gateway", chargePointModel: "loadgen",
+                    chargePointSerialNumber: try? CiString25(stationID.count <= 25 ? stationID : String(stationID.suffix(25))),
+                    firmwareVersion: "1.0"))
+            case .available: send(StatusNotificationRequest(connectorId: 1, errorCode: .noError, status: .available))
+            case .authorize: send(AuthorizeRequest(idTag: tag))
+            case .start: send(StartTransactionRequest(connectorId: 1, idTag: tag, meterStart: Int(meterStart), timestamp: Date()))
+            case .charging: send(StatusNotificationRequest(connectorId: 1, errorCode: .noError, status: .charging))
+            case .stop:
+                send(StopTransactionRequest(transactionId: transactionID, meterStop: Int(reading.energyWh), timestamp: Date(), idTag: tag, reason: .local))
+            }
+            return
         }
-        func event(_ type: String, _ trigger: String, _ info: JSONValue, extra: [String: JSONValue] = [:]) -> JSONValue {
+        let token: JSONValue = ["idToken": .string(plan.idTag), "type": "ISO14443"]
+        func event(_ type: String, _ trigger: String, _ info: [String: JSONValue], extra: [String: JSONValue] = [:]) -> JSONValue {
+            var info = info
+            info["transactionId"] = .string(transactionID201)
             var body: [String: JSONValue] = ["eventType": .string(type), "timestamp": .string(now201()), "triggerReason": .string(trigger),
-                                             "seqNo": .int(seqNo), "transactionInfo": info]
+                                             "seqNo": .int(seqNo), "transactionInfo": .object(info)]
             body.merge(extra) { _, new in new }
             seqNo += 1
             return .object(body)
@@ -280,54 +285,25 @@ public final class SimulatedCharger: ChannelInboundHandler {
         func energy(_ context: String) -> JSONValue {
             [["timestamp": .string(now201()), "sampledValue": [["value": .int(Int(reading.energyWh)), "context": .string(context)]]]]
         }
-        switch stage {
-        case .booting:
-            stage = .announcing
-            send201("StatusNotification", status("Available"))
-        case .announcing:
-            if plan.mode == .meter {
-                stage = .authorizing
-                send201("Authorize", ["idToken": token])
-            } else {
-                becomeReady()
-            }
-        case .authorizing:
-            stage = .starting
+        switch step {
+        case .boot:
+            send201("BootNotification", ["chargingStation": ["vendorName": "ocpp-gateway", "model": "loadgen",
+                                                             "serialNumber": .string(String(stationID.suffix(25))), "firmwareVersion": "1.0"],
+                                         "reason": "PowerUp"])
+        case .available:
+            send201("StatusNotification", ["timestamp": .string(now201()), "connectorStatus": "Available", "evseId": 1, "connectorId": 1])
+        case .authorize:
+            send201("Authorize", ["idToken": token])
+        case .start:
             transactionID201 = "\(stationID)-\(Int(Date().timeIntervalSince1970))"
             seqNo = 0
-            send201("TransactionEvent", event("Started", "Authorized", ["transactionId": .string(transactionID201)], extra: [
+            send201("TransactionEvent", event("Started", "Authorized", [:], extra: [
                 "idToken": token, "evse": ["id": 1, "connectorId": 1], "meterValue": energy("Transaction.Begin"),
             ]))
-        case .starting:
-            stage = .charging
-            send201("TransactionEvent", event("Updated", "ChargingStateChanged",
-                                              ["transactionId": .string(transactionID201), "chargingState": "Charging"]))
         case .charging:
-            stage = .warmingUp
-            sendMeterValues(measured: false)
-        case .warmingUp:
-            becomeReady()
-        case .ready:
-            if finishing {
-                if plan.mode == .meter {
-                    stage = .stopping
-                    send201("TransactionEvent", event("Ended", "StopAuthorized",
-                                                      ["transactionId": .string(transactionID201), "stoppedReason": "Local"],
-                                                      extra: ["meterValue": energy("Transaction.End")]))
-                } else {
-                    close()
-                }
-            } else if saturating || ticksWaiting > 0 {
-                ticksWaiting = max(0, ticksWaiting - 1)
-                sendMeterValues()
-            }
-        case .stopping:
-            stage = .releasing
-            send201("StatusNotification", status("Available"))
-        case .releasing:
-            close()
-        case .done:
-            break
+            send201("TransactionEvent", event("Updated", "ChargingStateChanged", ["chargingState": "Charging"]))
+        case .stop:
+            send201("TransactionEvent", event("Ended", "StopAuthorized", ["stoppedReason": "Local"], extra: ["meterValue": energy("Transaction.End")]))
         }
     }
 

@@ -90,18 +90,7 @@ public enum CommandParser {
     }
 
     /// `RemoteStartTransaction` -> `remote_start_transaction`, `connectorId` -> `connector_id`.
-    public static func snakeCase(_ name: String) -> String {
-        var out = ""
-        for character in name {
-            if character.isUppercase {
-                if !out.isEmpty { out.append("_") }
-                out.append(contentsOf: character.lowercased())
-            } else {
-                out.append(character)
-            }
-        }
-        return out
-    }
+    public static func snakeCase(_ name: String) -> String { SpecNames.snakeCase(name) }
 
     public static func parse(_ payload: [UInt8]) -> Result<Command, CommandRejection> {
         func reject(_ code: CommandResultCode, _ message: String, name: String? = nil, requestID: String? = nil) -> Result<Command, CommandRejection> {

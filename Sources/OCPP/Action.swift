@@ -100,3 +100,20 @@ public protocol OCPPRequest: Codable, Hashable, Sendable {
 
 /// A response message: the payload of a CALLRESULT.
 public protocol OCPPResponse: Codable, Hashable, Sendable {}
+
+/// How commands name the spec's actions and fields.
+public enum SpecNames {
+    /// `RemoteStartTransaction` -> `remote_start_transaction`, `connectorId` -> `connector_id`.
+    public static func snakeCase(_ name: String) -> String {
+        var out = ""
+        for character in name {
+            if character.isUppercase {
+                if !out.isEmpty { out.append("_") }
+                out.append(contentsOf: character.lowercased())
+            } else {
+                out.append(character)
+            }
+        }
+        return out
+    }
+}

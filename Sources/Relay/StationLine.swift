@@ -72,8 +72,8 @@ final class StationLine: Sendable {
     /// The station's id tag rewrite (`id_tags` of `RELAY_STATIONS_FILE`): the charger's tag to the upstream's.
     let idTags: [String: String]
     let logger: Logger
-    private let now: @Sendable () -> Date
-    private let localVerdict: @Sendable (String) -> AuthorizationStatus
+    let now: @Sendable () -> Date
+    let localVerdict: @Sendable (String) -> AuthorizationStatus
     /// The OCPP version of the station's charger, which its messages (and the upstream connection) speak.
     let version: OCPPVersion
 
@@ -291,109 +291,21 @@ final class StationLine: Sendable {
         return nil
     }
 
-    // MARK: The link
-
-    /// A charger connected: the line serves its connection from now on (the returned generation), the upstream away
-    /// until ``linkUp(_:)`` (past the grace period still, if it was when the last connection ended).
-    func open() -> UInt64 {
-        let tickets = state.withLock { state -> [RelayTicket] in
-            // An earlier connection's messages waiting for an answer get none: that connection is being closed.
-            let tickets = state.entries.compactMap(\.ticket)
-            state.entries.removeAll { $0.ticket != nil }
-            state.closed = false
-            state.generation += 1
-            // An upstream away past the grace period stays so for the next connection: its charger is answered at once.
-            if state.link != .away { state.link = .down }
-            state.inFlight = nil
-            state.waker = nil
-            return tickets
-        }
-        for ticket in tickets { ticket.resolve(nil) }
-        return state.withLock { $0.generation }
-    }
-
-    func linkUp(_ generation: UInt64) {
-        state.withLock { state in
-            if state.generation == generation, !state.closed { state.link = .up }
-        }
-    }
-
-    /// The upstream went away: the pump stops taking messages (they wait).
-    func linkDown(_ generation: UInt64) {
-        state.withLock { state in
-            guard state.generation == generation else { return }
-            if state.link == .up { state.link = .down }
-            state.waker = nil
-        }
-    }
-
-    /// The upstream stayed away past the grace period: the gateway answers in its place from now on, starting with the
-    /// messages waiting for it, and owes it a boot when it is back.
-    func goAway(_ generation: UInt64) {
-        let answered = state.withLock { state -> [(RelayTicket, Frame)] in
-            guard state.generation == generation, state.link == .down, !state.closed else { return [] }
-            state.link = .away
-            var answered: [(RelayTicket, Frame)] = []
-            var index = 0
-            while index < state.entries.count {
-                guard let ticket = state.entries[index].ticket else {
-                    index += 1
-                    continue
-                }
-                let entry = state.entries[index]
-                let answer = standInAnswer(entry.call, entry.action, entry.standIn, &state)
-                answered.append((ticket, answer.frame))
-                if answer.queued {
-                    var kept = entry
-                    kept.ticket = nil
-                    kept.localTransaction = answer.localTransaction
-                    keep(&kept, &state)
-                    // keep() may have dropped an older entry to make room: find this one again.
-                    if let at = state.entries.firstIndex(where: { $0.id == kept.id }) {
-                        state.entries[at] = kept
-                        index = at + 1
-                    }
-                } else {
-                    state.entries.remove(at: index)
-                }
-            }
-            state.standIn.facts.bootOwed = true
-            saveFacts(state)
-            return answered
-        }
-        for (ticket, frame) in answered { ticket.resolve(frame) }
-    }
-
-    /// The charger's connection ended: messages waiting for an answer get none (the charger sends them again); kept
-    /// messages stay, in memory and in the store, for its next connection.
-    func close(_ generation: UInt64) {
-        let tickets = state.withLock { state -> [RelayTicket] in
-            guard state.generation == generation else { return [] }
-            state.closed = true
-            if state.link == .up { state.link = .down }
-            state.waker = nil
-            let tickets = state.entries.compactMap(\.ticket)
-            state.entries.removeAll { $0.ticket != nil }
-            return tickets
-        }
-        for ticket in tickets { ticket.resolve(nil) }
-    }
-
     // MARK: Inside the lock
 
-    private func append(_ entry: Entry, _ state: inout State) {
+    func append(_ entry: Entry, _ state: inout State) {
         state.entries.append(entry)
         state.nextID += 1
     }
 
     /// The waker to call after an append: the link is up and nothing is in flight.
-    private func waker(_ state: State) -> (@Sendable () -> Void)? {
+    func waker(_ state: State) -> (@Sendable () -> Void)? {
         state.link == .up && state.inFlight == nil ? state.waker : nil
     }
 
     /// The answer in the upstream's place: 1.6's from ``StandIn``; 2.0.1's the gateway's own (`given`), with what the
     /// upstream said of the token before, and a TransactionEvent kept for the upstream.
-    private func standInAnswer(_ call: Call, _ action: RelayAction, _ given: Frame?, _ state: inout State) -> StandIn.Answer {
+    func standInAnswer(_ call: Call, _ action: RelayAction, _ given: Frame?, _ state: inout State) -> StandIn.Answer {
         switch action {
         case .v16(let action):
             return state.standIn.answer(call, action: action, now: now(), localVerdict: localVerdict)
@@ -416,7 +328,7 @@ final class StationLine: Sendable {
     }
 
     /// Answers a message in the upstream's place; a start or stop is kept for it.
-    private func standIn(_ call: Call, _ action: RelayAction, _ given: Frame?, _ state: inout State) -> Frame {
+    func standIn(_ call: Call, _ action: RelayAction, _ given: Frame?, _ state: inout State) -> Frame {
         let answer = standInAnswer(call, action, given, &state)
         if answer.queued {
             var entry = Entry(id: state.nextID, call: call, action: action, localTransaction: answer.localTransaction)
@@ -429,7 +341,7 @@ final class StationLine: Sendable {
 
     /// Writes an entry to the store, making room first when the queue is at its bound: the oldest reading goes, or
     /// the oldest message that is not a transaction's start or stop; those never go.
-    private func keep(_ entry: inout Entry, _ state: inout State) {
+    func keep(_ entry: inout Entry, _ state: inout State) {
         if state.stored >= limit {
             let droppable = state.entries.firstIndex { $0.sequence != nil && $0.id != state.inFlight && $0.action.isReading }
                 ?? state.entries.firstIndex {
@@ -459,7 +371,7 @@ final class StationLine: Sendable {
         }
     }
 
-    private func remove(at index: Int, _ state: inout State) {
+    func remove(at index: Int, _ state: inout State) {
         let entry = state.entries.remove(at: index)
         guard let sequence = entry.sequence else { return }
         state.stored -= 1
