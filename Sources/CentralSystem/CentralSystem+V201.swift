@@ -297,23 +297,49 @@ extension CentralSystem {
     /// state) and gives it the transaction's meter start; an accepted token of a remote start is used up by the
     /// transaction it started. A new transaction, a meter start learned and an end are saved before the answer.
     private func place(_ event: inout TransactionEvent201, station: String, accepted: Bool) {
-        let save = state.withLock { state -> StateSave? in
-            let placed = state.transactions201[station, default: Transactions201()].place(event, station: station)
+        let moment = now()
+        let (save, ended) = state.withLock { state -> (StateSave?, Transaction201?) in
+            let provider = event.idToken.map { Self.provider(of: $0, station: station, at: moment, in: state) } ?? "charger"
+            let placed = state.transactions201[station, default: Transactions201()].place(event, station: station, provider: provider)
             event.applies = placed.applies
             event.transactionEVSE = placed.evse
             event.meterStart = placed.meterStart
             if accepted, placed.applies, let token = event.idToken?.lowercased(), state.remoteStartTags[station]?[token] != nil {
                 state.remoteStartTags[station]?.removeValue(forKey: token)
             }
-            guard !placed.changes.isEmpty else { return nil }
+            guard !placed.changes.isEmpty else { return (nil, placed.ended) }
             state.revision += 1
             var save = StateSave(revision: state.revision)
             save.transactions201 = placed.changes.map { StateSave.OpenTransaction201(station: station, id: $0.id, transaction: $0.record) }
-            return save
+            return (save, placed.ended)
         }
         // Logged, not refused, when the store fails: the event's publications are in the outbox regardless; what is
-        // lost is what orders the transaction's events after a restart.
+        // lost is what orders the transaction's events after a restart, or its line in the history.
         if let save { saveLogged(save, station: station) }
+        if let ended { recordEnded201(ended, event) }
+    }
+
+    /// An ended 2.0.1 transaction into the history (`/api/transactions`, under the charger's id), with its meter
+    /// readings in whole Wh: Ended's Transaction.End reading, else its last, else the last one the transaction reported.
+    private func recordEnded201(_ transaction: Transaction201, _ event: TransactionEvent201) {
+        guard let stop = event.energy(.transactionEnd) ?? event.energy(nil) ?? transaction.lastEnergy, stop.isFinite,
+              abs(stop) < 9e15 else {
+            stationLogger(transaction.station).notice("A 2.0.1 transaction ended without any energy reading: not in the history", metadata: [
+                "ocpp.transaction_id": "\(transaction.id)",
+            ])
+            return
+        }
+        do {
+            try store.record(CompletedTransaction(
+                id: 0, station: transaction.station, connectorId: transaction.evse, idTag: transaction.idToken,
+                meterStart: transaction.meterStart.flatMap { $0.isFinite && abs($0) < 9e15 ? Int($0.rounded()) : nil },
+                meterStop: Int(stop.rounded()), startedAt: transaction.startedAt, stoppedAt: event.timestamp,
+                stopReason: event.stoppedReason ?? "Local", provider: transaction.provider, chargerTransactionId: transaction.id))
+        } catch {
+            stationLogger(transaction.station).error("Cannot record an ended transaction in the history", metadata: [
+                "ocpp.transaction_id": "\(transaction.id)", "error": "\(error)",
+            ])
+        }
     }
 
     /// The OCPP 2.0.1 transactions not ended, of every station (for the bridge's start-up).
@@ -341,14 +367,17 @@ struct Transactions201: Sendable {
         var meterStart: Double?
         /// The records to save: a new or changed one, or nil for one ended or forgotten.
         var changes: [(id: String, record: Transaction201?)] = []
+        /// The transaction the event ended, as it was (for the history).
+        var ended: Transaction201?
     }
 
-    mutating func place(_ event: TransactionEvent201, station: String) -> Placement {
+    /// - Parameter provider: who started the transaction, if the event starts one here.
+    mutating func place(_ event: TransactionEvent201, station: String, provider: String = "charger") -> Placement {
         let id = event.transactionId
         if ended.contains(id) { return Placement(applies: false, evse: event.evse) }
         let known = open[id]
         var transaction = known ?? Transaction201(station: station, id: id, evse: event.evse, idToken: event.idToken, meterStart: nil,
-                                                  startedAt: event.timestamp, highestSeqNo: -1)
+                                                  startedAt: event.timestamp, highestSeqNo: -1, provider: provider)
         var changed = known == nil
         if transaction.evse == nil, event.evse != nil {
             transaction.evse = event.evse
@@ -362,13 +391,15 @@ struct Transactions201: Sendable {
             open.removeValue(forKey: id)
             ended.append(id)
             if ended.count > Self.endedKept { ended.removeFirst(ended.count - Self.endedKept) }
-            let start = transaction.meterStart ?? event.energy(.transactionBegin)
-            return Placement(applies: true, evse: transaction.evse, meterStart: start, changes: known == nil ? [] : [(id, nil)])
+            if transaction.meterStart == nil { transaction.meterStart = event.energy(.transactionBegin) }
+            return Placement(applies: true, evse: transaction.evse, meterStart: transaction.meterStart, changes: known == nil ? [] : [(id, nil)],
+                             ended: transaction)
         }
         guard event.seqNo > transaction.highestSeqNo else {
             return Placement(applies: false, evse: transaction.evse, meterStart: transaction.meterStart)
         }
         transaction.highestSeqNo = event.seqNo
+        if let energy = event.energy(nil) { transaction.lastEnergy = energy }  // kept in memory; saved with the next save
         if transaction.meterStart == nil, let start = event.energy(.transactionBegin) ?? event.energy(nil) {
             // Transaction.Begin's reading, else the first one the transaction reports.
             transaction.meterStart = start

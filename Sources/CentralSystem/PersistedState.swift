@@ -36,8 +36,16 @@ public struct Transaction201: Codable, Sendable, Hashable {
     /// The highest seqNo applied. Kept as of the last save (at the start, when the meter start is learned): after a
     /// restart, events above it apply.
     public var highestSeqNo: Int
+    /// Who started it (``Transaction/provider``).
+    public var provider: String?
+    /// The last energy register reading (Wh), for the history's meter stop when Ended carries none (kept as of the
+    /// last save).
+    public var lastEnergy: Double?
 
-    public init(station: String, id: String, evse: Int?, idToken: String?, meterStart: Double?, startedAt: Date, highestSeqNo: Int) {
+    public init(station: String, id: String, evse: Int?, idToken: String?, meterStart: Double?, startedAt: Date, highestSeqNo: Int,
+                provider: String? = nil, lastEnergy: Double? = nil) {
+        self.provider = provider
+        self.lastEnergy = lastEnergy
         self.station = station
         self.id = id
         self.evse = evse
@@ -139,7 +147,10 @@ public struct Transaction: Codable, Sendable, Hashable {
 
 /// A transaction that has ended, as the history keeps it.
 public struct CompletedTransaction: Codable, Sendable, Hashable {
+    /// The central system's id (0 for an OCPP 2.0.1 transaction: ``chargerTransactionId`` is its id).
     public var id: Int
+    /// OCPP 2.0.1: the charger's own transaction id.
+    public var chargerTransactionId: String?
     public var station: String
     /// nil for a transaction the gateway did not see start (started before its data was lost, or elsewhere).
     public var connectorId: Int?
@@ -155,10 +166,14 @@ public struct CompletedTransaction: Codable, Sendable, Hashable {
     /// Wh charged, when the start is known.
     public var energy: Int? { meterStart.map { meterStop - $0 } }
 
+    /// The id as the history shows it: the charger's for OCPP 2.0.1, else the central system's.
+    public var displayID: String { chargerTransactionId ?? String(id) }
+
     public init(
         id: Int, station: String, connectorId: Int?, idTag: String?, meterStart: Int?, meterStop: Int,
-        startedAt: Date?, stoppedAt: Date, stopReason: String, provider: String? = nil
+        startedAt: Date?, stoppedAt: Date, stopReason: String, provider: String? = nil, chargerTransactionId: String? = nil
     ) {
+        self.chargerTransactionId = chargerTransactionId
         self.provider = provider
         self.id = id
         self.station = station

@@ -146,7 +146,7 @@ struct AdminAPI: Sendable {
                 let start: String = t.meterStart.map(String.init) ?? ""
                 let energy: String = t.energy.map(String.init) ?? ""
                 let money: String = amount(t).map { String($0) } ?? ""
-                let fields: [String] = [String(t.id), t.station, connector, t.idTag ?? "", date(t.startedAt), date(t.stoppedAt), start,
+                let fields: [String] = [t.displayID, t.station, connector, t.idTag ?? "", date(t.startedAt), date(t.stoppedAt), start,
                                         String(t.meterStop), energy, t.stopReason, t.provider ?? "", money]
                 out += fields.map(Self.csvField).joined(separator: ",") + "\n"
             }
@@ -155,7 +155,8 @@ struct AdminAPI: Sendable {
         let items: [JSONValue] = history.map { t in
             func optional(_ value: Int?) -> JSONValue { value.map { .int($0) } ?? .null }
             return .object([
-                "transaction_id": .int(t.id), "station": .string(t.station), "connector_id": optional(t.connectorId),
+                // OCPP 2.0.1's ids are the charger's strings.
+                "transaction_id": t.chargerTransactionId.map { .string($0) } ?? .int(t.id), "station": .string(t.station), "connector_id": optional(t.connectorId),
                 "id_tag": t.idTag.map { .string($0) } ?? .null, "started_at": t.startedAt.map { .string(OCPPDateTime.format($0)) } ?? .null,
                 "stopped_at": .string(date(t.stoppedAt)), "meter_start_wh": optional(t.meterStart), "meter_stop_wh": .int(t.meterStop),
                 "energy_wh": optional(t.energy), "stop_reason": .string(t.stopReason),

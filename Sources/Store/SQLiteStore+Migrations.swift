@@ -166,13 +166,17 @@ extension SQLiteStore {
     }
 
     /// Version 10: OCPP 2.0.1 stations' open transactions (issue 24), under the charger's own (text) ids: what orders
-    /// their events and what their session energy counts from survive a restart.
+    /// their events and what their session energy counts from survive a restart; and the history's column for a 2.0.1
+    /// transaction's id (its `id` is 0).
     private static func migrateToVersion10(_ database: SQLiteDatabase) throws {
         try database.execute("""
             CREATE TABLE IF NOT EXISTS transactions_201 (
                 station TEXT NOT NULL, id TEXT NOT NULL, evse INTEGER, id_token TEXT, meter_start REAL, started_at INTEGER NOT NULL,
-                highest_seq_no INTEGER NOT NULL, PRIMARY KEY (station, id));
+                highest_seq_no INTEGER NOT NULL, provider TEXT, last_energy REAL, PRIMARY KEY (station, id));
             """)
+        var present = false
+        try database.run("SELECT 1 FROM pragma_table_info('transactions') WHERE name = 'charger_transaction_id'") { _ in present = true }
+        if !present { try database.execute("ALTER TABLE transactions ADD COLUMN charger_transaction_id TEXT;") }
     }
 
     /// Version 9: who started each transaction (issue 22: `charger`, `mqtt`, or a relayed backend), open and ended;

@@ -40,11 +40,11 @@ extension SQLiteStore {
         for open in save.transactions201 {
             if let transaction = open.transaction {
                 try database.run("""
-                    INSERT OR REPLACE INTO transactions_201 (station, id, evse, id_token, meter_start, started_at, highest_seq_no)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT OR REPLACE INTO transactions_201 (station, id, evse, id_token, meter_start, started_at, highest_seq_no,
+                    provider, last_energy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [.text(open.station), .text(open.id), transaction.evse.map { .int(Int64($0)) } ?? .null, .init(transaction.idToken),
                           transaction.meterStart.map { .double($0) } ?? .null, .int(Self.millis(transaction.startedAt)),
-                          .int(Int64(transaction.highestSeqNo))])
+                          .int(Int64(transaction.highestSeqNo)), .init(transaction.provider), transaction.lastEnergy.map { .double($0) } ?? .null])
             } else {
                 try database.run("DELETE FROM transactions_201 WHERE station = ? AND id = ?", [.text(open.station), .text(open.id)])
             }
@@ -90,9 +90,10 @@ extension SQLiteStore {
                 id: id, station: row.text(1) ?? "", connectorId: row.int(2) ?? 0, idTag: row.text(3) ?? "",
                 meterStart: row.int(4) ?? 0, startedAt: Self.date(row.int(5) ?? 0), provider: row.text(6))
         }
-        try database.run("SELECT station, id, evse, id_token, meter_start, started_at, highest_seq_no FROM transactions_201") { row in
+        try database.run("SELECT station, id, evse, id_token, meter_start, started_at, highest_seq_no, provider, last_energy FROM transactions_201") { row in
             let transaction = Transaction201(station: row.text(0) ?? "", id: row.text(1) ?? "", evse: row.int(2), idToken: row.text(3),
-                                             meterStart: row.double(4), startedAt: Self.date(row.int(5) ?? 0), highestSeqNo: row.int(6) ?? -1)
+                                             meterStart: row.double(4), startedAt: Self.date(row.int(5) ?? 0), highestSeqNo: row.int(6) ?? -1,
+                                             provider: row.text(7), lastEnergy: row.double(8))
             state.transactions201[transaction.key] = transaction
         }
         return state
@@ -105,18 +106,20 @@ extension SQLiteStore {
     func insert(_ t: CompletedTransaction) throws {
         // A stop the charger sends again (its answer was lost) has the same station, id and time: kept once.
         try database.run("""
-            INSERT INTO transactions (id, station, connector_id, id_tag, meter_start, meter_stop, started_at, stopped_at, stop_reason, provider)
-            SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
-            WHERE NOT EXISTS (SELECT 1 FROM transactions WHERE station = ?2 AND stopped_at = ?8 AND id = ?1)
+            INSERT INTO transactions (id, station, connector_id, id_tag, meter_start, meter_stop, started_at, stopped_at, stop_reason, provider,
+                                      charger_transaction_id)
+            SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11
+            WHERE NOT EXISTS (SELECT 1 FROM transactions WHERE station = ?2 AND stopped_at = ?8 AND id = ?1
+                              AND charger_transaction_id IS ?11)
             """, [.int(Int64(t.id)), .text(t.station), .init(t.connectorId), .init(t.idTag), .init(t.meterStart),
                   .int(Int64(t.meterStop)), t.startedAt.map { .int(Self.millis($0)) } ?? .null, .int(Self.millis(t.stoppedAt)),
-                  .text(t.stopReason), .init(t.provider)])
+                  .text(t.stopReason), .init(t.provider), .init(t.chargerTransactionId)])
     }
 
     public func history(station: String?, since: Date?) throws -> [CompletedTransaction] {
         try locked {
             var out: [CompletedTransaction] = []
-            var sql = "SELECT id, station, connector_id, id_tag, meter_start, meter_stop, started_at, stopped_at, stop_reason, provider FROM transactions WHERE stopped_at >= ?"
+            var sql = "SELECT id, station, connector_id, id_tag, meter_start, meter_stop, started_at, stopped_at, stop_reason, provider, charger_transaction_id FROM transactions WHERE stopped_at >= ?"
             var values: [SQLiteDatabase.Value] = [.int(since.map(Self.millis) ?? Int64.min)]
             if let station {
                 sql += " AND station = ?"
@@ -126,7 +129,8 @@ extension SQLiteStore {
                 out.append(CompletedTransaction(
                     id: row.int(0) ?? 0, station: row.text(1) ?? "", connectorId: row.int(2), idTag: row.text(3),
                     meterStart: row.int(4), meterStop: row.int(5) ?? 0, startedAt: row.int(6).map(Self.date),
-                    stoppedAt: Self.date(row.int(7) ?? 0), stopReason: row.text(8) ?? "", provider: row.text(9)))
+                    stoppedAt: Self.date(row.int(7) ?? 0), stopReason: row.text(8) ?? "", provider: row.text(9),
+                    chargerTransactionId: row.text(10)))
             }
             return out
         }

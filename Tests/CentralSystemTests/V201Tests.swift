@@ -108,6 +108,22 @@ import Testing
         _ = try await answer(restarted, #"[2,"t1","TransactionEvent",{"eventType":"Ended","timestamp":"2026-01-01T01:00:00Z","triggerReason":"StopAuthorized","seqNo":1,"transactionInfo":{"transactionId":"T9"}}]"#, again)
         #expect(restarted.activeTransactions201.isEmpty)
         #expect(try store.load().transactions201.isEmpty)
+        // Into the history under the charger's id; Ended carried no reading: the last one kept (the start's) is its stop.
+        #expect(try store.history(station: "CS1", since: nil).map { [$0.displayID, "\($0.meterStart ?? -1)", "\($0.meterStop)"] } == [["T9", "4500", "4500"]])
+    }
+
+    @Test func anEndedTransactionGoesIntoTheHistoryUnderTheChargersId() async throws {
+        let store = InMemoryStateStore()
+        let central = try CentralSystem.make(store: store)
+        let link = await connect201(central)
+        _ = try await answer(central, #"[2,"t0","TransactionEvent",{"eventType":"Started","timestamp":"2026-01-01T00:00:00Z","triggerReason":"Authorized","seqNo":0,"transactionInfo":{"transactionId":"H1"},"idToken":{"idToken":"TAG-1","type":"ISO14443"},"evse":{"id":1,"connectorId":1},"meterValue":[{"timestamp":"2026-01-01T00:00:00Z","sampledValue":[{"value":1000.4,"context":"Transaction.Begin"}]}]}]"#, link)
+        _ = try await answer(central, #"[2,"t1","TransactionEvent",{"eventType":"Updated","timestamp":"2026-01-01T00:30:00Z","triggerReason":"MeterValuePeriodic","seqNo":1,"transactionInfo":{"transactionId":"H1"},"meterValue":[{"timestamp":"2026-01-01T00:30:00Z","sampledValue":[{"value":1800}]}]}]"#, link)
+        _ = try await answer(central, #"[2,"t2","TransactionEvent",{"eventType":"Ended","timestamp":"2026-01-01T01:00:00Z","triggerReason":"EVCommunicationLost","seqNo":2,"transactionInfo":{"transactionId":"H1","stoppedReason":"EVDisconnected"}}]"#, link)
+        let history = try store.history(station: "CS1", since: nil)
+        #expect(history == [CompletedTransaction(
+            id: 0, station: "CS1", connectorId: 1, idTag: "TAG-1", meterStart: 1000, meterStop: 1800, startedAt: OCPPDateTime.parse("2026-01-01T00:00:00Z"),
+            stoppedAt: OCPPDateTime.parse("2026-01-01T01:00:00Z")!, stopReason: "EVDisconnected", provider: "charger", chargerTransactionId: "H1")])
+        #expect(history.first?.displayID == "H1" && history.first?.energy == 800)
     }
 
     @Test func theMultiplierAndKiloUnitsAreApplied() {

@@ -128,6 +128,11 @@ def test_a_remote_start_charges_and_stops_like_a_1_6_charger(start_gateway, watc
     found = configs(live, f"{base_path}/ha", node)
     device = next(iter(found.values()))["device"]
     assert device["manufacturer"] == "Acme Energy" and device["model"] == "W201"
+    # The history: under the charger's id, with who started it.
+    with urllib.request.urlopen(f"http://127.0.0.1:{gateway.admin_port}/api/transactions?station=CS1", timeout=5) as response:
+        history = json.load(response)
+    assert [(t["transaction_id"], t["connector_id"], t["meter_start_wh"], t["meter_stop_wh"], t["energy_wh"], t["stop_reason"], t["provider"])
+            for t in history] == [("tx-1", 1, 10000, 13000, 3000, "Remote", "mqtt")]
     for entity in ("sensor/{n}/energy", "sensor/{n}/session_energy", "sensor/{n}/status", "binary_sensor/{n}/charging",
                    "button/{n}/remote_start", "number/{n}/max_current", "switch/{n}/charging_enabled"):
         assert f"{base_path}/ha/{entity.format(n=node)}/config" in found, entity

@@ -33,4 +33,19 @@ import Testing
         }
         #expect(try SQLiteStore(directory: dir).load().transactions201.isEmpty)
     }
+
+    @Test func theHistoryKeepsA201TransactionsOwnIdOnce() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("h201-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try SQLiteStore(directory: dir)
+        let stopped = Date(timeIntervalSince1970: 1_795_269_090)
+        let ended = CompletedTransaction(id: 0, station: "CS1", connectorId: 1, idTag: "t", meterStart: 10, meterStop: 30, startedAt: nil,
+                                         stoppedAt: stopped, stopReason: "Local", provider: "charger", chargerTransactionId: "abc")
+        var other = ended
+        other.chargerTransactionId = "def"  // another transaction that stopped in the same millisecond
+        try store.record(ended)
+        try store.record(ended)  // the charger sent its Ended again
+        try store.record(other)
+        #expect(try store.history(station: "CS1", since: nil).map(\.chargerTransactionId) == ["abc", "def"])
+    }
 }

@@ -38,7 +38,8 @@ public final class InMemoryStateStore: StateStore, @unchecked Sendable {
     public func record(_ transaction: CompletedTransaction) throws {
         lock.withLock {
             // A repeated stop (same station, id and time) is kept once, as in the SQLite store.
-            if !completed.contains(where: { $0.id == transaction.id && $0.station == transaction.station && $0.stoppedAt == transaction.stoppedAt }) {
+            if !completed.contains(where: { $0.id == transaction.id && $0.chargerTransactionId == transaction.chargerTransactionId
+                && $0.station == transaction.station && $0.stoppedAt == transaction.stoppedAt }) {
                 completed.append(transaction)
             }
         }
