@@ -7,26 +7,16 @@ import Testing
 /// cost); it must read back what `text` writes and refuse what is not JSON.
 @Suite struct JSONValueParseTests {
     @Test func readsBackWhatItWrites() {
-        var generator = SystemRandomNumberGenerator()
-        let characters = Array("aZ09 _-./:\"\\é€😀\n\r\t\u{01}\u{08}\u{0C}\u{1F}\u{7F}")
-        func string() -> String { String((0..<Int.random(in: 0...6, using: &generator)).map { _ in characters.randomElement(using: &generator)! }) }
-        func value(_ depth: Int) -> JSONValue {
-            switch Int.random(in: 0...(depth > 2 ? 5 : 7), using: &generator) {
-            case 0: return .null
-            case 1: return .bool(Bool.random(using: &generator))
-            case 2: return .int(Int.random(in: Int.min...Int.max, using: &generator))
-            case 3: return .double([0.5, -2.25, 1e-7, 3.5e20, 0.1, 230.4, -0.001].randomElement(using: &generator)!)
-            case 4, 5: return .string(string())
-            case 6: return .array((0..<Int.random(in: 0...3, using: &generator)).map { _ in value(depth + 1) })
-            default:
-                var members: [String: JSONValue] = [:]
-                for _ in 0..<Int.random(in: 0...4, using: &generator) { members[string()] = value(depth + 1) }
-                return .object(members)
-            }
-        }
+        var random = RandomJSON(doubles: [0.5, -2.25, 1e-7, 3.5e20, 0.1, 230.4, -0.001], integers: Int.min...Int.max)
         for _ in 0..<3000 {
-            let sample = value(0)
+            let sample = random.value()
             #expect(JSONValue.parse(Array(sample.text.utf8)) == sample, "\(sample.text)")
+        }
+    }
+
+    @Test func largeIntegersStayIntegers() {
+        for number in [Int.max, Int.min, 0, -1, 9_007_199_254_740_993] {
+            #expect(JSONValue.parse(Array(String(number).utf8)) == .int(number))
         }
     }
 
