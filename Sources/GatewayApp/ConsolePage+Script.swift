@@ -134,7 +134,8 @@ extension ConsolePage {
           const c = card(station);
           const connected = s["state/connection_state"] === "CONNECTED";
           pill(c.conn, connected ? "connected" : "disconnected", connected ? "ok" : "");
-          const facts = [s["state/charge_point_vendor"], s["state/charge_point_model"], s["state/firmware_version"] && "firmware " + s["state/firmware_version"]]
+          const facts = [s["state/charge_point_vendor"], s["state/charge_point_model"], s["state/firmware_version"] && "firmware " + s["state/firmware_version"],
+                         s["state/ocpp_version"] && "OCPP " + s["state/ocpp_version"]]
             .filter(Boolean).join(" · ");
           $(".meta", c.node).textContent = (facts ? facts + " · " : "") + "last seen " + ago(s["state/last_seen"]);
 

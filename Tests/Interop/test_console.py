@@ -188,7 +188,7 @@ def screenshot(browser, name):
 
 def test_the_console_shows_two_chargers_live_and_a_control_reaches_the_charger(gateway, chargers, browser):
     logged_in(browser, gateway)
-    garage = wait_text(browser, lambda b: card(b, "Garage"), "Acme · Wallbox · firmware 1.2.3")
+    garage = wait_text(browser, lambda b: card(b, "Garage"), "Acme · Wallbox · firmware 1.2.3 · OCPP 1.6")
     assert "connected" in garage
     wait_text(browser, lambda b: card(b, "Carport"), "Volta · Duo")
 
