@@ -35,7 +35,7 @@ extension CentralSystem {
                 emit(.message(station: link.station, .v201(.authorize(idToken: token, type: call.payload.string(at: ["idToken", "type"]) ?? "",
                                                                       status: status))))
             }
-            upstreamRelay?.answered201(call, answer: result.payload, station: link.station)
+            upstreamRelay?.answered201(call, station: link.station)
             OCPPMetrics.received(action: call.action, outcome: "ok")
             return FrameCodec.encode(.callResult(CallResult(messageID: call.messageID, payload: result.payload)))
         case .callError(let error):
@@ -106,7 +106,7 @@ extension CentralSystem {
             OCPPMetrics.received(action: Self.chargerActions201.contains(call.action) ? call.action : "unknown", outcome: "error")
             OCPPMetrics.callError(error.code.rawValue, direction: "sent")
         } else {
-            OCPPMetrics.received(action: call.action, outcome: "ok")
+            answeredCounters[call.action]?.increment()  // made once, as 1.6's: every charger action has one
         }
         return .handled(reply: FrameCodec.encode(answer))
     }
@@ -304,6 +304,7 @@ extension CentralSystem {
             event.applies = placed.applies
             event.transactionEVSE = placed.evse
             event.meterStart = placed.meterStart
+            event.meterStop = placed.ended.flatMap { event.energy(.transactionEnd) ?? event.energy(nil) ?? $0.lastEnergy }
             if accepted, placed.applies, let token = event.idToken?.lowercased(), state.remoteStartTags[station]?[token] != nil {
                 state.remoteStartTags[station]?.removeValue(forKey: token)
             }
@@ -322,8 +323,7 @@ extension CentralSystem {
     /// An ended 2.0.1 transaction into the history (`/api/transactions`, under the charger's id), with its meter
     /// readings in whole Wh: Ended's Transaction.End reading, else its last, else the last one the transaction reported.
     private func recordEnded201(_ transaction: Transaction201, _ event: TransactionEvent201) {
-        guard let stop = event.energy(.transactionEnd) ?? event.energy(nil) ?? transaction.lastEnergy, stop.isFinite,
-              abs(stop) < 9e15 else {
+        guard let stop = event.meterStop, stop.isFinite, abs(stop) < 9e15 else {
             stationLogger(transaction.station).notice("A 2.0.1 transaction ended without any energy reading: not in the history", metadata: [
                 "ocpp.transaction_id": "\(transaction.id)",
             ])

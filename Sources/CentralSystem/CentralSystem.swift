@@ -45,7 +45,7 @@ public final class CentralSystem: Sendable {
 
     /// The counters of answered charger messages, by action, made once: making one per message went through the
     /// metrics factory's lock and its dictionary every time.
-    private let answeredCounters: [String: Counter] = OCPPMetrics.receivedCounters(outcome: "ok")
+    let answeredCounters: [String: Counter] = OCPPMetrics.receivedCounters(outcome: "ok")
 
     struct State {
         var persisted: PersistedState

@@ -97,6 +97,9 @@ public struct TransactionEvent201: Sendable {
     /// The transaction's meter start (Wh) as known after this event: its Transaction.Begin reading, else the first
     /// reading it reported (kept across restarts).
     public var meterStart: Double?
+    /// For an Ended event: the transaction's meter stop (Wh), as the history has it: Ended's Transaction.End reading,
+    /// else its last reading, else the last one the transaction reported in its events.
+    public var meterStop: Double?
 
     /// The energy register's reading (the whole charger's, Wh) of the given context, or of any context.
     public func energy(_ context: ReadingContext?) -> Double? {

@@ -1,5 +1,6 @@
 import Metrics
 import OCPP
+import OCPP201
 
 /// The central system's metrics (docs/operations.md lists them). No-ops until a metrics backend is bootstrapped.
 enum OCPPMetrics {
@@ -18,9 +19,9 @@ enum OCPPMetrics {
     /// The counters of ``received(action:outcome:)`` for every action a charger may send, with one outcome, made
     /// now (so they are listed, at 0, from the start).
     static func receivedCounters(outcome: String) -> [String: Counter] {
-        Dictionary(uniqueKeysWithValues: Action.allCases.filter { $0.initiator != .centralSystem }.map {
-            ($0.rawValue, receivedCounter(action: $0.rawValue, outcome: outcome))
-        })
+        // 1.6's and 2.0.1's (the names they share are one series).
+        let names = Set(Action.allCases.filter { $0.initiator != .centralSystem }.map(\.rawValue)).union(MessageSchemas201.chargerInitiated)
+        return Dictionary(uniqueKeysWithValues: names.map { ($0, receivedCounter(action: $0, outcome: outcome)) })
     }
 
     /// A CALL to a charger and how it ended; the round trip of answered calls.

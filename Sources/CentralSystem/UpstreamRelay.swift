@@ -34,8 +34,9 @@ public protocol UpstreamRelay: Sendable {
     func submit201(_ call: Call, standIn: Frame, station: String) -> RelayTicket?
     /// OCPP 2.0.1: a message the gateway answered itself, passed on to the upstream in order and durably.
     func mirror201(_ call: Call, station: String)
-    /// OCPP 2.0.1: a message the relay answered was answered with `answer` (for the secondaries).
-    func answered201(_ call: Call, answer: RawJSON, station: String)
+    /// OCPP 2.0.1: a message the relay answered was answered (it goes to the secondaries now: a secondary gets the
+    /// charger's messages in the order the charger had them answered).
+    func answered201(_ call: Call, station: String)
 }
 
 /// The answer to a message handed to the upstream (``UpstreamRelay/submit(_:action:station:)``): given once,

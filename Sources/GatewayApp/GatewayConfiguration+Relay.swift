@@ -61,14 +61,11 @@ extension GatewayConfiguration {
         var denied: Set<String> = []
         for name in reader.raw(Settings.relayDeniedActions).split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) })
         where !name.isEmpty {
-            let (actionName, key) = RelayConfiguration.splitKey(name)
-            guard let action = Action.allCases.first(where: { $0.rawValue.caseInsensitiveCompare(actionName) == .orderedSame }),
-                action.initiator != .chargePoint, key == nil || (action == .changeConfiguration && (1...50).contains(key!.count))
-            else {
+            guard let (action, key) = RelayConfiguration.centralSystemAction(name) else {
                 throw ConfigurationError(variable: Settings.relayDeniedActions.name, value: reader.raw(Settings.relayDeniedActions),
-                                         expected: "OCPP 1.6 actions a central system sends, or ChangeConfiguration:<key>, comma-separated ('\(name)' is not one)")
+                                         expected: "OCPP 1.6 or 2.0.1 actions a central system sends, or ChangeConfiguration:<key>, comma-separated ('\(name)' is not one)")
             }
-            denied.insert(key.map { "\(action.rawValue):\($0)" } ?? action.rawValue)
+            denied.insert(key.map { "\(action):\($0)" } ?? action)
         }
         let secondariesAlias = reader.values[Self.secondariesAlias]?.trimmingCharacters(in: .whitespaces) ?? ""
         let (secondariesVariable, secondariesText) = !reader.raw(Settings.relaySecondaryURLs).isEmpty

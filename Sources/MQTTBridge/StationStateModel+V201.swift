@@ -113,7 +113,8 @@ extension StationStateModel {
         }
         if event.applies, event.eventType == .ended, transactionIsCurrent || current.transactionID == nil {
             let last = stations[out.stationID]?.connectors[evse]?.v201
-            let stop = event.energy(.transactionEnd) ?? event.energy(nil) ?? last?.lastEnergy
+            // The central system's word (the history's), else the last reading published here (a MeterValues').
+            let stop = event.meterStop ?? last?.lastEnergy
             if let stop {
                 out.connector(evse, StateParameter.meterStop, StateValue.number(stop), kept: true)
                 if let start = last?.meterStart ?? event.meterStart {

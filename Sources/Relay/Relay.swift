@@ -222,7 +222,7 @@ public final class Relay: UpstreamRelay {
         for secondary in relayStations.secondaries { secondary.line.mirror(call, action: .v201(call.action)) }
     }
 
-    public func answered201(_ call: Call, answer: RawJSON, station: String) {
+    public func answered201(_ call: Call, station: String) {
         for secondary in stations.withLock({ $0[station]?.secondaries }) ?? [] { secondary.line.mirror(call, action: .v201(call.action)) }
     }
 

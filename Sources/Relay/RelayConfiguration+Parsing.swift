@@ -51,12 +51,7 @@ extension RelayConfiguration {
         var rights: [String: Right] = [:]
         for (name, value) in object {
             // `ChangeConfiguration:<key>`: the right for one configuration key.
-            let (actionName, key) = splitKey(name)
-            // 1.6's actions, and 2.0.1's (for 2.0.1 chargers) by their spec names.
-            let known = Action.allCases.filter { $0.initiator != .chargePoint }.map(\.rawValue) + MessageSchemas201.centralSystemInitiated
-            guard let action = known.first(where: { $0.caseInsensitiveCompare(actionName) == .orderedSame }),
-                key == nil || (action == Action.changeConfiguration.rawValue && (1...50).contains(key!.count))
-            else {
+            guard let (action, key) = centralSystemAction(name) else {
                 throw UpstreamURL.Invalid(description: "OCPP 1.6 or 2.0.1 actions a central system sends in \(place), or ChangeConfiguration:<key> ('\(name)' is not one)")
             }
             guard let text = value as? String, let right = Right(rawValue: text.lowercased()) else {
@@ -68,6 +63,18 @@ extension RelayConfiguration {
             rights[key.map { "\(action):\($0)" } ?? action] = right
         }
         return rights
+    }
+
+    /// A central system's action as rights and denials name it (any case): 1.6's, or 2.0.1's (for 2.0.1 chargers) by
+    /// its spec name, with a configuration key for ChangeConfiguration (`ChangeConfiguration:<key>`); nil for
+    /// anything else. Returns the spec's spelling.
+    public static func centralSystemAction(_ name: String) -> (action: String, key: String?)? {
+        let (actionName, key) = splitKey(name)
+        let known = Action.allCases.filter { $0.initiator != .chargePoint }.map(\.rawValue) + MessageSchemas201.centralSystemInitiated
+        guard let action = known.first(where: { $0.caseInsensitiveCompare(actionName) == .orderedSame }),
+              key == nil || (action == Action.changeConfiguration.rawValue && (1...50).contains(key!.count))
+        else { return nil }
+        return (action, key)
     }
 
     /// `ChangeConfiguration:HeartbeatInterval` → (`ChangeConfiguration`, `HeartbeatInterval`); no colon: no key.

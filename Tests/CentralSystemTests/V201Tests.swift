@@ -26,6 +26,33 @@ import Testing
         #expect(MessageSchemas201.chargerInitiated.count == 25)
     }
 
+    /// Every message a 2.0.1 charger may send, in its golden form (every field, from the shipped fixtures), is
+    /// answered with a CALLRESULT that fits the action's response schema, and each of its faults with a CALLERROR:
+    /// nothing is NotImplemented, nothing answered wrongly.
+    @Test func everyChargerMessageIsAnsweredSchemaValidAndEveryFaultRefused() async throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("OCPP201Tests/Fixtures")
+        let central = try CentralSystem.make()
+        let link = await connect201(central)
+        for action in MessageSchemas201.chargerInitiated.sorted() {
+            let fixture = try #require(JSONValue.parse(Array(try Data(contentsOf: fixtures.appendingPathComponent("\(action)Request.json")))))
+            let golden = try #require(fixture["golden"])
+            let reply = try await central.exchange("[2,\"g\",\"\(action)\",\(golden.text)]", on: link)
+            guard case .callResult(let result) = reply else {
+                Issue.record("\(action): \(reply)")
+                continue
+            }
+            #expect(MessageSchemas201.shared.check(action, .response, json: result.payload.bytes) == .fits, "\(action)")
+            for fault in fixture["faults"]?.arrayValue ?? [] {
+                let payload = try #require(fault["payload"])
+                guard case .callError = try await central.exchange("[2,\"f\",\"\(action)\",\(payload.text)]", on: link) else {
+                    Issue.record("\(action): a fault was answered: \(payload.text)")
+                    continue
+                }
+            }
+        }
+    }
+
     @Test func bootHeartbeatAuthorizeAndStatusAreAnsweredSchemaValid() async throws {
         let central = try CentralSystem.make()
         let link = await connect201(central)

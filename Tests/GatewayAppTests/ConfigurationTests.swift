@@ -54,6 +54,13 @@ import Testing
         var clash = keys
         clash["RELAY_DENIED_ACTIONS"] = "ChangeConfiguration:HeartbeatInterval"
         #expect(throws: ConfigurationError.self) { try load(clash) }
+        // Issue 24: 2.0.1's names too (for 2.0.1 chargers), in any case, kept in the spec's spelling; rights likewise.
+        let v201 = ["RELAY_URL": "ws://main/ocpp", "RELAY_DENIED_ACTIONS": "setvariables, RequestStartTransaction",
+                    "RELAY_SECONDARY_URLS": "ws://sec/x", "RELAY_SECONDARY_RIGHTS": "RequestStopTransaction=forward"]
+        let relay = try #require(try load(v201).relay)
+        #expect(relay.denies("SetVariables", key: nil) && relay.denies("RequestStartTransaction", key: nil) && !relay.denies("Reset", key: nil))
+        #expect(relay.secondaries.first?.forwards("RequestStopTransaction") == true)
+        #expect(relay.secondaries.first?.forwards("GetVariables") == true && relay.secondaries.first?.forwards("SetVariables") == false)
     }
 
     @Test func theMirroringProxysNamesWorkAndTheGatewaysOwnWin() throws {
