@@ -83,6 +83,11 @@ public struct StationRecord: Codable, Sendable, Hashable {
         self.connectors = connectors
         self.currentLimit = currentLimit
     }
+
+    /// A status of a connector (an EVSE for OCPP 2.0.1) above 1 was kept: the station has more than one.
+    public var hasSeveralConnectors: Bool {
+        connectors?.keys.contains { $0 > 1 } ?? false
+    }
 }
 
 /// The current limit the gateway set on a charger (the MQTT `max_current` control's TxDefaultProfile).

@@ -160,7 +160,7 @@ public enum Gateway {
             "mqtt.broker": "\(mqttConfiguration.brokerDescription)", "mqtt.client_id": "\(mqttConfiguration.clientID)",
             "mqtt.base_path": "\(configuration.bridge.topics.basePath)",
             "mqtt.use_station_name": "\(configuration.bridge.topics.useStationName)",
-            "mqtt.connector_1_topics": "\(configuration.bridge.topics.connectorOneTopics)",
+            "mqtt.connector_1_topics": "\(configuration.bridge.topics.connectorOneTopics.rawValue)",
             "gateway.event_loop_threads": "\(configuration.eventLoopThreads)",
             "gateway.file_descriptors": "\(descriptors.map(String.init) ?? "unknown")",
             "ocpp.versions": "\(configuration.server.versions.map(\.rawValue).joined(separator: ","))",

@@ -232,12 +232,22 @@ public struct GatewayConfiguration: Sendable {
             backups: try reader.integer(Settings.logBackupCount, in: 0...1000, expected: "a number of files from 0 to 1000"))
     }
 
+    /// `MQTT_CONNECTOR_1_TOPICS`: `auto`, or a boolean (`true` as before 0.9).
+    private static func connectorOneTopics(_ reader: SettingsReader) throws(ConfigurationError) -> TopicLayout.ConnectorOneTopics {
+        if reader.raw(Settings.mqttConnectorOneTopics).lowercased() == "auto" { return .severalConnectors }
+        do {
+            return try reader.boolean(Settings.mqttConnectorOneTopics) ? .always : .never
+        } catch {
+            throw ConfigurationError(variable: error.variable, value: error.value, expected: "auto, true or false")
+        }
+    }
+
     private static func bridgeConfiguration(_ reader: SettingsReader) throws(ConfigurationError) -> MQTTBridgeConfiguration {
         let maxCurrent = try reader.number(Settings.maxCurrent, in: 1...1000, expected: "amperes from 1 to 1000")
         let step = try reader.number(Settings.currentStep, in: 0.1...maxCurrent, expected: "amperes from 0.1 to OCPP_MAX_CURRENT")
         let topics = TopicLayout(basePath: try reader.string(Settings.mqttBasePath),
                                  useStationName: try reader.boolean(Settings.mqttUseStationName),
-                                 connectorOneTopics: try reader.boolean(Settings.mqttConnectorOneTopics))
+                                 connectorOneTopics: try connectorOneTopics(reader))
         let discovery = try reader.boolean(Settings.haDiscovery)
             ? DiscoveryConfiguration(prefix: try reader.string(Settings.haDiscoveryPrefix), statusTopic: try reader.string(Settings.haStatusTopic))
             : nil
@@ -281,7 +291,7 @@ public struct GatewayConfiguration: Sendable {
             "mqtt": .object([
                 "broker": .string(mqtt.brokerDescription), "client_id": .string(clientID),
                 "base_path": .string(bridge.topics.basePath), "use_station_name": .bool(bridge.topics.useStationName),
-                "connector_1_topics": .bool(bridge.topics.connectorOneTopics), "skip_unchanged": .bool(bridge.skipUnchanged),
+                "connector_1_topics": .string(bridge.topics.connectorOneTopics.rawValue), "skip_unchanged": .bool(bridge.skipUnchanged),
                 "qos": .int(bridge.qos), "authenticated": .bool(mqtt.username != nil), "tls": .bool(mqtt.tls != nil),
             ]),
             "home_assistant": .object([

@@ -61,8 +61,8 @@ public enum Settings {
     public static let mqttBasePath = Setting(name: "MQTT_BASEPATH", defaultValue: "ocpp/test", help: "Root of every topic")
     public static let mqttUseStationName = Setting(name: "MQTT_USESTATIONNAME", defaultValue: "false",
         help: "Put each station under MQTT_BASEPATH/<station>; off, every station shares MQTT_BASEPATH (ocpp2mqtt's layout)")
-    public static let mqttConnectorOneTopics = Setting(name: "MQTT_CONNECTOR_1_TOPICS", defaultValue: "true",
-        help: "Also publish connector 1's state under <S>/connector/1/state/; false: only on the flat <S>/state/ topics (half the publications of a one-connector charger)")
+    public static let mqttConnectorOneTopics = Setting(name: "MQTT_CONNECTOR_1_TOPICS", defaultValue: "auto",
+        help: "Connector 1's state is on the flat <S>/state/ topics; also under <S>/connector/1/state/: auto for stations with several connectors, true always, false never")
     public static let mqttSkipUnchanged = Setting(name: "MQTT_SKIP_UNCHANGED", defaultValue: "false",
         help: "Do not publish a meter reading's value (voltage, current, ...) again when it equals the last one published; the last value still goes out after every reconnect")
     public static let mqttQoS = Setting(name: "MQTT_QOS", defaultValue: "1", help: "QoS of everything published: 0, 1 or 2")

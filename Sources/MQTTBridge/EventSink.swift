@@ -69,6 +69,7 @@ final class EventSink: Sendable {
         let mark = shard(event.station).models.withLock { models in
             let state = models.state.update(event, at: now())
             var mark = publisher.stage(state.publications)
+            if !state.copies.isEmpty { mark = publisher.stageCopies(state.copies) ?? mark }
             if !connectState.isEmpty { mark = publisher.stage(connectState) ?? mark }
             return publisher.stage(models.discovery?.apply(event, state: state) ?? []) ?? mark
         }
@@ -93,6 +94,9 @@ final class EventSink: Sendable {
             }
             for transaction in centralSystem.activeTransactions201 {
                 shard(transaction.station).models.withLock { $0.state.restore(transaction) }
+            }
+            for (station, record) in centralSystem.stationRecords where record.hasSeveralConnectors {
+                shard(station).models.withLock { $0.state.noteSeveralConnectors(station) }
             }
             publisher.publish([Publication(topic: topics.bridgeState, payload: "online")])
             publisher.publish([Publication(topic: topics.bridgeInfo, payload: JSONValue.object(configuration.info).text)])
@@ -183,6 +187,7 @@ final class EventSink: Sendable {
         guard let record else { return [] }
         var out: [Publication] = []
         var stationTopics = StationStateTopics(topics, station)
+        stationTopics.severalConnectors = record.hasSeveralConnectors
         func add(_ parameter: String, _ value: String?) {
             guard let value else { return }
             out.append(Publication(topic: stationTopics.state(parameter), payload: value))

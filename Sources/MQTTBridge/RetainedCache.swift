@@ -35,6 +35,11 @@ struct RetainedCache {
         retained.sorted { $0.value.order < $1.value.order }.map { ($0.key, $0.value.payload) }
     }
 
+    /// The latest payload of `topic`, nil when none is held.
+    func payload(of topic: String) -> String? {
+        retained[topic]?.payload
+    }
+
     /// Keeps `payload` as the latest of `topic` (a retained publication's; `cached` and `slot` as the publication's).
     /// An empty payload clears the topic, and an uncached one (a discovery config) is not held.
     mutating func remember(_ topic: String, _ payload: String, cached: Bool, slot: RetainedSlot?) {

@@ -221,6 +221,15 @@ final class StatePublisher: Sendable {
         }
     }
 
+    /// Stages, for each pair, the payload held last for `from` as a retained publication on `to` (nothing for a topic
+    /// with none); see ``stage(_:)``.
+    func stageCopies(_ copies: [(from: String, to: String)]) -> UInt64? {
+        let publications = state.withLock { state in
+            copies.compactMap { copy in state.retained.payload(of: copy.from).map { Publication(topic: copy.to, payload: $0) } }
+        }
+        return stage(publications)
+    }
+
     /// Returns once every entry staged up to `mark` is in the outbox (the kept ones written to the store) and
     /// handed to the MQTT client as the window allows.
     ///

@@ -20,7 +20,7 @@ extension StationStateModel {
             out.station(StateParameter.heartbeat, "ON")
             seen(&out, now, force: true)
         case .statusNotification(let evse, let connector, let status):
-            out.update.connector = evse
+            focus(on: evse, &out)
             update(out.stationID, evse) {
                 $0.v201 = $0.v201 ?? V201()
                 $0.v201!.connectorStatus = status
@@ -43,7 +43,7 @@ extension StationStateModel {
             applyTransactionEvent(event, &out)
             seen(&out, now)
         case .meterValues(let evse, let samples):
-            out.update.connector = evse
+            focus(on: evse, &out)
             publishReadings(samples, evse: evse, transaction: nil, &out)
             seen(&out, now)
         case .notifyEvent(let data):
@@ -74,7 +74,7 @@ extension StationStateModel {
             // No EVSE named yet (the charger leaves it out of later events): nothing to place it on.
             return
         }
-        out.update.connector = evse
+        focus(on: evse, &out)
         var current = stations[out.stationID]?.connectors[evse]?.v201 ?? V201()
         let ours = current.transactionID == event.transactionId
         if event.applies, event.eventType != .ended, !ours {

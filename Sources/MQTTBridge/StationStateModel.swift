@@ -15,6 +15,9 @@ struct StationStateModel {
     struct Station {
         var connectors: [Int: Connector] = [:]
         var lastSeenPublished: Date?
+        /// A status, transaction or reading of connector (EVSE) 2 or above was seen, now or before a restart: with
+        /// `MQTT_CONNECTOR_1_TOPICS=auto`, connector 1 then has its `connector/1` copy.
+        var severalConnectors = false
     }
 
     struct Connector {
@@ -48,6 +51,31 @@ struct StationStateModel {
         self.topics = topics
     }
 
+    /// Remembers that `station` has connectors above 1 (a status of one kept from before a restart), without copying
+    /// anything: what is on the broker was published under that layout.
+    mutating func noteSeveralConnectors(_ station: String) {
+        stations[station, default: Station()].severalConnectors = true
+    }
+
+    /// The event is about `connector`. The first time a station shows a connector above 1, connector 1's values get
+    /// their `connector/1` copy when the layout wants one for such stations: what was published on the flat topics
+    /// is copied there, and its meter topics are made anew with both.
+    mutating func focus(on connector: Int, _ out: inout Output) {
+        out.update.connector = connector
+        guard connector > 1, !out.topics.severalConnectors else { return }
+        let station = out.stationID
+        stations[station, default: Station()].severalConnectors = true
+        out.topics.severalConnectors = true
+        guard out.topics.connectorOneCopy, let one = stations[station]?.connectors[1] else { return }
+        var copied = StateParameter.perConnector + one.meterTopics.keys.filter { $0 >= 0 }.sorted().map(Self.parameterName)
+        if one.transactionID != nil || one.v201?.transactionID != nil { copied.append(StateParameter.idTag) }
+        for parameter in copied {
+            let (topic, flat) = out.topics.connectorState(parameter, connector: 1)
+            if let flat { out.update.copies.append((from: flat, to: topic)) }
+        }
+        stations[station]?.connectors[1]?.meterTopics = [:]
+    }
+
     /// Remembers a transaction that was open before the gateway restarted, for session energy.
     mutating func restore(_ transaction: Transaction) {
         update(transaction.station, transaction.connectorId) {
@@ -69,6 +97,9 @@ struct StationStateModel {
         /// A MeterValues' parameters (``Parameter/id``s: no string to retain), one per parameter, in the order of
         /// their first sample. ``StationStateModel/parameterName(_:)`` names them.
         var meterParameters: [Int] = []
+        /// Retained topics to publish again on other topics, with the payload published last on the first: connector
+        /// 1's values, copied under `connector/1` when the station turns out to have several connectors.
+        var copies: [(from: String, to: String)] = []
     }
 
     /// The publications of `event`.
@@ -79,6 +110,7 @@ struct StationStateModel {
     /// The publications of `event`, with what discovery needs to know of it.
     mutating func update(_ event: CentralSystemEvent, at now: Date) -> Update {
         var out = Output(topics: topics, station: event.station)
+        out.topics.severalConnectors = stations[event.station]?.severalConnectors ?? false
         switch event {
         case .connected(_, let info):
             out.station(StateParameter.connectionState, "CONNECTED")
@@ -145,7 +177,7 @@ struct StationStateModel {
         case .statusNotification(let request):
             let connector = request.connectorId
             let previous = stations[out.stationID]?.connectors[connector]?.status
-            out.update.connector = connector
+            focus(on: connector, &out)
             update(out.stationID, connector) { $0.status = request.status }
             out.connector(connector, StateParameter.status, request.status.rawValue)
             out.connector(connector, StateParameter.errorCode, request.errorCode.rawValue)
@@ -169,7 +201,7 @@ struct StationStateModel {
             seen(&out, now)
         case .startTransaction(let request, let response):
             let connector = request.connectorId
-            out.update.connector = connector
+            focus(on: connector, &out)
             update(out.stationID, connector) {
                 $0.transactionID = response.transactionId
                 $0.meterStart = request.meterStart
@@ -185,7 +217,7 @@ struct StationStateModel {
             let connector = transaction?.connectorId ?? connectorOf(transaction: request.transactionId, station: out.stationID) ?? 1
             let meterStart = transaction?.meterStart
                 ?? stations[out.stationID]?.connectors[connector].flatMap { $0.transactionID == request.transactionId ? $0.meterStart : nil }
-            out.update.connector = connector
+            focus(on: connector, &out)
             out.connector(connector, StateParameter.meterStop, String(request.meterStop), kept: true)
             out.connector(connector, StateParameter.meterStopTimestamp, OCPPDateTime.format(request.timestamp), kept: true)
             out.connector(connector, StateParameter.meterStopReason, (request.reason ?? .local).rawValue, kept: true)
@@ -233,7 +265,7 @@ struct StationStateModel {
 
     private mutating func applyMeterValues(_ request: MeterValuesRequest, _ samples: [MeterSample], _ out: inout Output) {
         let connector = request.connectorId
-        out.update.connector = connector
+        focus(on: connector, &out)
         let (readings, energy) = Self.readings(samples, &out)
         // The connector's state changed in place: one lookup per level, no copy of it to write back.
         let stationID = out.stationID

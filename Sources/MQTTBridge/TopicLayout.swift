@@ -6,11 +6,22 @@ public struct TopicLayout: Sendable, Hashable {
     /// `MQTT_BASEPATH` without leading or trailing slashes.
     public let basePath: String
     public let useStationName: Bool
-    /// Whether connector 1's state is also published under `<S>/connector/1/state/…` (`MQTT_CONNECTOR_1_TOPICS`).
+    /// When connector 1's state is also published under `<S>/connector/1/state/…` (`MQTT_CONNECTOR_1_TOPICS`).
     /// It is always on the flat `<S>/state/…` topics.
-    public let connectorOneTopics: Bool
+    public let connectorOneTopics: ConnectorOneTopics
 
-    public init(basePath: String, useStationName: Bool, connectorOneTopics: Bool = true) {
+    /// When connector 1's state has a `connector/1` copy besides the flat topics.
+    public enum ConnectorOneTopics: String, Sendable, Hashable {
+        /// Always (`true`; the default before 0.9).
+        case always = "true"
+        /// For stations with more than one connector (or EVSE), known from a status, transaction or reading of
+        /// connector 2 or above (`auto`, the default): a one-connector charger publishes each value once.
+        case severalConnectors = "auto"
+        /// Never (`false`).
+        case never = "false"
+    }
+
+    public init(basePath: String, useStationName: Bool, connectorOneTopics: ConnectorOneTopics = .severalConnectors) {
         self.basePath = basePath.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
         self.useStationName = useStationName
         self.connectorOneTopics = connectorOneTopics
@@ -153,6 +164,9 @@ public struct TopicLayout: Sendable, Hashable {
 public struct StationStateTopics {
     public let layout: TopicLayout
     public let station: String
+    /// The station is known to have more than one connector: with `MQTT_CONNECTOR_1_TOPICS=auto`, connector 1's state
+    /// then has its `connector/1` copy.
+    public var severalConnectors = false
     private var prefixes: [(connector: Int?, prefix: String)] = []
 
     public init(_ layout: TopicLayout, _ station: String) {
@@ -166,10 +180,20 @@ public struct StationStateTopics {
     }
 
     /// Where a connector parameter is published, in this order: `<S>/connector/<n>/state/<parameter>`, and
-    /// `<S>/state/<parameter>` for connector 1 (only there when the layout's `connectorOneTopics` is off).
+    /// `<S>/state/<parameter>` for connector 1 (only there when connector 1 has no `connector/1` copy:
+    /// ``connectorOneCopy``).
     public mutating func connectorState(_ parameter: String, connector: Int) -> (String, String?) {
         guard connector == 1 else { return (state(parameter, connector: connector), nil) }
-        return layout.connectorOneTopics ? (state(parameter, connector: 1), state(parameter)) : (state(parameter), nil)
+        return connectorOneCopy ? (state(parameter, connector: 1), state(parameter)) : (state(parameter), nil)
+    }
+
+    /// Whether connector 1's state goes under `connector/1` as well as on the flat topics.
+    public var connectorOneCopy: Bool {
+        switch layout.connectorOneTopics {
+        case .always: true
+        case .severalConnectors: severalConnectors
+        case .never: false
+        }
     }
 
     private mutating func prefix(_ connector: Int?) -> String {

@@ -131,10 +131,15 @@ import Testing
         #expect(throws: ConfigurationError.self) { try load(["ADMIN_TRUSTED_ADDRESSES": "supervisor"]) }
     }
 
-    @Test func connectorOneTopicsAreOnUnlessTurnedOff() throws {
-        #expect(try load([:]).bridge.topics.connectorOneTopics)
-        #expect(try load(["MQTT_CONNECTOR_1_TOPICS": "false"]).bridge.topics.connectorOneTopics == false)
-        #expect(throws: ConfigurationError.self) { try load(["MQTT_CONNECTOR_1_TOPICS": "sometimes"]) }
+    @Test func connectorOneTopicsAreForSeveralConnectorsUnlessSet() throws {
+        #expect(try load([:]).bridge.topics.connectorOneTopics == .severalConnectors)
+        #expect(try load(["MQTT_CONNECTOR_1_TOPICS": "AUTO"]).bridge.topics.connectorOneTopics == .severalConnectors)
+        #expect(try load(["MQTT_CONNECTOR_1_TOPICS": "true"]).bridge.topics.connectorOneTopics == .always)
+        #expect(try load(["MQTT_CONNECTOR_1_TOPICS": "on"]).bridge.topics.connectorOneTopics == .always)
+        #expect(try load(["MQTT_CONNECTOR_1_TOPICS": "false"]).bridge.topics.connectorOneTopics == .never)
+        #expect(throws: ConfigurationError(variable: "MQTT_CONNECTOR_1_TOPICS", value: "sometimes", expected: "auto, true or false")) {
+            try load(["MQTT_CONNECTOR_1_TOPICS": "sometimes"])
+        }
     }
 
     @Test func eventLoopThreadsAreHalfTheCoresUnlessSet() throws {

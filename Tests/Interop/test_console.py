@@ -365,7 +365,7 @@ def test_the_event_stream_starts_with_every_station_then_sends_changes(gateway, 
         while time.monotonic() < deadline:
             event = next_event()
             assert "reset" not in event
-            if event["stations"].get("Carport", {}).get("connector/1/state/power_active_import") == "1234":
+            if event["stations"].get("Carport", {}).get("state/power_active_import") == "1234":
                 assert "Garage" not in event["stations"] or "state/charge_point_vendor" not in event["stations"]["Garage"]
                 break
         else:

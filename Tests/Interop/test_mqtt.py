@@ -408,6 +408,67 @@ def test_a_restarted_gateway_republishes_what_it_knows_of_stations_that_are_away
         second.stop()
 
 
+def test_connector_1_gets_its_own_topics_once_a_second_connector_shows(start_gateway, own_broker, base_path, tmp_path):
+    """MQTT_CONNECTOR_1_TOPICS=auto (the default): a one-connector charger publishes each value once, on the flat
+    topics. When the station reports connector 2, connector 1's values published so far are copied under connector/1,
+    its later values go to both; after a restart (the broker having forgotten everything) the station has both from
+    the start, and a one-connector station still has none."""
+    from conftest import Watcher
+    s, single = f"{base_path}/CP1", f"{base_path}/CP9"
+    first = start_gateway(on=own_broker, data_dir=tmp_path)
+    live = Watcher(own_broker, f"{base_path}/#")
+    try:
+        async def visit():
+            async with connected(first.url("CP9")) as cp:
+                await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Preparing"))
+            async with connected(first.url("CP1")) as cp:
+                await cp.call(call.BootNotification(charge_point_vendor="Acme", charge_point_model="Twin"))
+                await cp.call(call.StatusNotification(connector_id=0, error_code="NoError", status="Available"))
+                await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging"))
+                await cp.call(meter([{"value": "1500", "unit": "Wh"},
+                                     {"value": "16", "measurand": "Current.Import", "phase": "L1", "unit": "A"}]))
+                await cp.call(call.StatusNotification(connector_id=2, error_code="NoError", status="Available"))
+                await cp.call(meter([{"value": "1600", "unit": "Wh"}]))
+
+        run(visit())
+        assert live.wait(f"{s}/connector/1/state/energy_active_import_register", "1600") == "1600"
+        first.wait_for_log("Station disconnected")
+    finally:
+        live.close()
+    topics = [t for t, _, _ in live.messages]
+    mark = topics.index(f"{s}/connector/2/state/status")
+    # Nothing under connector/1 before connector 2 showed; then the copies, with the values published last.
+    assert not any("/connector/1/" in t for t in topics[:mark])
+    copies = {}
+    for t, p, _ in live.messages[mark:]:
+        if "/connector/1/" in t:
+            copies.setdefault(t, p)  # the first: the disconnect sets the flows to 0 later
+    assert copies[f"{s}/connector/1/state/status"] == "Charging"
+    assert copies[f"{s}/connector/1/state/current_import_l1"] == "16"
+    assert f"{s}/connector/1/state/last_seen" not in copies and f"{s}/connector/1/state/charge_point_model" not in copies
+    assert live.latest(f"{s}/state/energy_active_import_register") == "1600"
+    assert not any(t.startswith(f"{single}/connector/1/") for t in topics)
+    assert first.stop() == 0
+
+    own_broker.restart()  # no persistence: the broker has forgotten everything
+    again = Watcher(own_broker, f"{base_path}/#")
+    second = start_gateway(on=own_broker, data_dir=tmp_path)
+    try:
+        # The kept statuses say CP1 has two connectors: its republished state has connector 1 under both.
+        assert again.wait(f"{s}/connector/1/state/status", "Charging", timeout=20) == "Charging"
+        assert again.wait(f"{s}/state/status", "Charging") == "Charging"
+        assert again.wait(f"{single}/state/status", "Preparing") == "Preparing"
+        async def back():
+            async with connected(second.url("CP1")) as cp:
+                await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Finishing"))
+        run(back())
+        assert again.wait(f"{s}/connector/1/state/status", "Finishing") == "Finishing"
+        assert not any(t.startswith(f"{single}/connector/1/") for t, _, _ in again.messages)
+    finally:
+        again.close()
+        second.stop()
+
+
 def test_connector_1_topics_can_be_left_out(start_gateway, own_broker, base_path, tmp_path):
     """MQTT_CONNECTOR_1_TOPICS=false: connector 1 only on the flat topics, also in what a restart republishes;
     connector 2 keeps its own."""

@@ -66,7 +66,7 @@ def test_a_remote_start_charges_and_stops_like_a_1_6_charger(start_gateway, watc
     live = watch(f"{base_path}/#")
     subscribed(watch, base_path)
     s = f"{base_path}/CS1"
-    c1 = f"{s}/connector/1/state"
+    c1 = f"{s}/state"  # EVSE 1 of a one-EVSE station: the flat topics only (MQTT_CONNECTOR_1_TOPICS=auto)
 
     async def session():
         async with connected201(gateway.url("CS1")) as cs:
@@ -141,7 +141,7 @@ def test_a_remote_start_charges_and_stops_like_a_1_6_charger(start_gateway, watc
 def test_events_apply_in_seq_no_order_and_an_offline_backlog_keeps_its_time(start_gateway, watch, base_path):
     gateway = start_gateway()
     live = watch(f"{base_path}/#")
-    c1 = f"{base_path}/CS1/connector/1/state"
+    c1 = f"{base_path}/CS1/state"
     tag = {"id_token": "TAG-OK", "type": "ISO14443"}
 
     async def session():
@@ -354,7 +354,7 @@ def test_a_transaction_goes_on_across_a_gateway_restart(start_gateway, watch, ba
     """Schema 10: the open transaction is kept: after the restart its session energy counts from where it started, it
     is not taken for a new one, and its events keep their order."""
     live = watch(f"{base_path}/#")
-    c1 = f"{base_path}/CS1/connector/1/state"
+    c1 = f"{base_path}/CS1/state"
     tag = {"id_token": "TAG-OK", "type": "ISO14443"}
     gateway = start_gateway()
 

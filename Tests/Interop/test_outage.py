@@ -95,7 +95,8 @@ def test_a_hung_broker_never_stops_the_charger_and_a_full_outbox_drops_nothing(o
     dropped its oldest tenth before, readings the charger had been told were kept), Heartbeats are still answered,
     and the charger sends the unanswered reading again, as OCPP has it do. When the broker thaws the outbox drains,
     the resent reading is answered, and every reading arrives, in order."""
-    gateway = start_gateway(env={"HA_DISCOVERY": "false", "OUTBOX_MAX_MESSAGES": "400"}, on=own_broker)
+    gateway = start_gateway(env={"HA_DISCOVERY": "false", "OUTBOX_MAX_MESSAGES": "400", "MQTT_CONNECTOR_1_TOPICS": "true"},
+                            on=own_broker)
     watch(f"{base_path}/bridge/state", on=own_broker).wait(f"{base_path}/bridge/state", "online")
     topic = f"{base_path}/CP1/state/energy_active_import_register"
     readings = watch(topic, on=own_broker)

@@ -60,7 +60,7 @@ def test_the_upstream_answers_boot_tokens_and_transactions_and_sees_everything_i
                                            meter=energy(500, context="Transaction.Begin"))
             assert started.id_token_info["status"] == "Accepted"
             await cs.transaction("Updated", "rtx-1", 1, charging_state="Charging", meter=energy(900))
-            await in_thread(mqtt.wait, f"{s}/connector/1/state/session_energy", "400")
+            await in_thread(mqtt.wait, f"{s}/state/session_energy", "400")
             await in_thread(mqtt.wait, f"{s}/relay/state", "connected")
             await in_thread(upstream.wait, lambda e: e[0] == "RA" and e[1] == "TransactionEvent" and e[2]["seq_no"] == 1)
 
@@ -68,7 +68,7 @@ def test_the_upstream_answers_boot_tokens_and_transactions_and_sees_everything_i
     assert upstream.actions("RA") == ["BootNotification", "StatusNotification", "Authorize", "Authorize", "TransactionEvent", "TransactionEvent"]
     _, _, boot = upstream.wait(lambda e: e[0] == "RA" and e[1] == "BootNotification")
     assert boot["charging_station"]["vendor_name"] == "Acme Energy"
-    assert mqtt.wait(f"{s}/connector/1/state/transaction_id", "rtx-1")
+    assert mqtt.wait(f"{s}/state/transaction_id", "rtx-1")
     assert mqtt.wait(f"{s}/state/ocpp_version", "2.0.1")
 
 
@@ -116,7 +116,7 @@ def test_an_outage_is_answered_here_and_the_transaction_replayed_in_order(gatewa
                 await cs.transaction("Updated", "otx-1", 1, charging_state="Charging", meter=energy(300))
                 await cs.transaction("Ended", "otx-1", 2, trigger="StopAuthorized", stopped_reason="Local",
                                      meter=energy(400, context="Transaction.End"))
-                await in_thread(mqtt.wait, f"{s}/connector/1/state/meter_stop", "400")
+                await in_thread(mqtt.wait, f"{s}/state/meter_stop", "400")
                 await in_thread(mqtt.wait, f"{s}/relay/queue", "3", after=mark)
             finally:
                 upstream.come_back()

@@ -8,7 +8,8 @@ import Testing
 /// Golden tables: an event in, the exact publications out.
 @Suite struct StationStateModelTests {
     let t0 = Date(timeIntervalSince1970: 1_795_269_090)  // 2026-11-21T13:51:30Z
-    var model = StationStateModel(topics: TopicLayout(basePath: "ocpp", useStationName: true))
+    /// `MQTT_CONNECTOR_1_TOPICS=true`: connector 1 always has both copies (the auto default: below).
+    var model = StationStateModel(topics: TopicLayout(basePath: "ocpp", useStationName: true, connectorOneTopics: .always))
 
     private func table(_ publications: [Publication]) -> [String] {
         publications.map { "\($0.topic) \($0.payload)" }
@@ -127,7 +128,7 @@ import Testing
 
     /// `MQTT_CONNECTOR_1_TOPICS=false`: connector 1 on the flat topics only; connectors 0 and 2 keep theirs.
     @Test func connectorOneOnTheFlatTopicsOnly() {
-        var model = StationStateModel(topics: TopicLayout(basePath: "ocpp", useStationName: true, connectorOneTopics: false))
+        var model = StationStateModel(topics: TopicLayout(basePath: "ocpp", useStationName: true, connectorOneTopics: .never))
         let status = StatusNotificationRequest(connectorId: 1, errorCode: .noError, status: .charging)
         #expect(table(model.apply(.message(station: "CP1", .statusNotification(status)), at: t0)) == [
             "ocpp/CP1/state/status Charging", "ocpp/CP1/state/error_code NoError", "ocpp/CP1/state/connector_id 1",
@@ -149,6 +150,48 @@ import Testing
             .filter { !$0.hasPrefix("ocpp/CP1/connector/0/state/") } == ["ocpp/CP1/state/availability Operative"])
         let unavailable = StatusNotificationRequest(connectorId: 0, errorCode: .noError, status: .unavailable)
         #expect(table(model.apply(.message(station: "CP1", .statusNotification(unavailable)), at: t0 + 4)).contains("ocpp/CP1/state/availability Inoperative"))
+    }
+
+    /// `MQTT_CONNECTOR_1_TOPICS=auto` (the default): a one-connector charger's values go on the flat topics once. When
+    /// the station shows a second connector, connector 1's values published so far are copied under `connector/1`
+    /// (its status, transaction and readings, nothing station-wide), and from then on it has both.
+    @Test func connectorOneIsCopiedOnceASecondConnectorShows() {
+        var model = StationStateModel(topics: TopicLayout(basePath: "ocpp", useStationName: true))
+        func apply(_ message: ChargePointMessage, at seconds: TimeInterval = 0) -> StationStateModel.Update {
+            model.update(.message(station: "CP1", message), at: t0 + seconds)
+        }
+        let values = [MeterValue(timestamp: t0, sampledValue: [SampledValue(value: "1600", unit: .wh)])]
+        let readings = MeterValuesRequest(connectorId: 1, transactionId: 7, meterValue: values)
+        let start = StartTransactionRequest(connectorId: 1, idTag: "TAG", meterStart: 1000, timestamp: t0)
+        #expect(table(apply(.statusNotification(StatusNotificationRequest(connectorId: 1, errorCode: .noError, status: .charging))).publications)
+            .allSatisfy { !$0.contains("/connector/") })
+        #expect(table(apply(.startTransaction(start, StartTransactionResponse(idTagInfo: IdTagInfo(status: .accepted), transactionId: 7))).publications)
+            .allSatisfy { !$0.contains("/connector/") })
+        #expect(table(apply(.meterValues(readings, samples: MeterSample.normalise(values))).publications) == [
+            "ocpp/CP1/state/energy_active_import_register 1600", "ocpp/CP1/state/session_energy 600",
+        ])
+        // Connector 0 is the whole charger, not a second connector.
+        let whole = apply(.statusNotification(StatusNotificationRequest(connectorId: 0, errorCode: .noError, status: .available)))
+        #expect(whole.copies.isEmpty)
+        let second = apply(.statusNotification(StatusNotificationRequest(connectorId: 2, errorCode: .noError, status: .available)), at: 1)
+        #expect(table(second.publications).allSatisfy { $0.hasPrefix("ocpp/CP1/connector/2/state/") })
+        let copied = second.copies.map { "\($0.from) -> \($0.to)" }
+        for parameter in ["status", "transaction_id", "meter_start", "session_energy", "energy_active_import_register", "id_tag"] {
+            #expect(copied.contains("ocpp/CP1/state/\(parameter) -> ocpp/CP1/connector/1/state/\(parameter)"))
+        }
+        #expect(!copied.contains { $0.hasPrefix("ocpp/CP1/state/last_seen") || $0.contains("/connector/0/") || $0.contains("/connector/2/") })
+        // Only once; and connector 1's readings now go on both topics.
+        #expect(apply(.statusNotification(StatusNotificationRequest(connectorId: 3, errorCode: .noError, status: .available)), at: 2).copies.isEmpty)
+        #expect(table(apply(.meterValues(readings, samples: MeterSample.normalise(values)), at: 3).publications) == [
+            "ocpp/CP1/connector/1/state/energy_active_import_register 1600", "ocpp/CP1/state/energy_active_import_register 1600",
+            "ocpp/CP1/connector/1/state/session_energy 600", "ocpp/CP1/state/session_energy 600",
+        ])
+        // A station known from before a restart to have several connectors has both from its first event, nothing copied.
+        var restarted = StationStateModel(topics: TopicLayout(basePath: "ocpp", useStationName: true))
+        restarted.noteSeveralConnectors("CP1")
+        let first = restarted.update(.message(station: "CP1", .statusNotification(StatusNotificationRequest(connectorId: 1, errorCode: .noError, status: .available))), at: t0)
+        #expect(table(first.publications).contains("ocpp/CP1/connector/1/state/status Available"))
+        #expect(restarted.update(.message(station: "CP1", .statusNotification(StatusNotificationRequest(connectorId: 2, errorCode: .noError, status: .available))), at: t0).copies.isEmpty)
     }
 
     /// A three-phase charger that reports only phases also gets the whole charger's values, the way an electrician

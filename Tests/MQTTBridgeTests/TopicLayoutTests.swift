@@ -42,9 +42,13 @@ import Testing
     /// An event's topics, built from per-station prefixes, for every kind of base path; and the connector-1 rule.
     @Test(arguments: [("/ocpp/chargers/", true, "ocpp/chargers/CP1/"), ("ocpp", false, "ocpp/"), ("", true, "CP1/"), ("", false, "")])
     func stationStateTopics(basePath: String, useStationName: Bool, root: String) {
-        for connectorOneTopics in [true, false] {
+        for (connectorOneTopics, several) in [(TopicLayout.ConnectorOneTopics.always, false), (.never, true), (.severalConnectors, false),
+                                              (.severalConnectors, true)] {
             let layout = TopicLayout(basePath: basePath, useStationName: useStationName, connectorOneTopics: connectorOneTopics)
             var topics = StationStateTopics(layout, "CP1")
+            topics.severalConnectors = several
+            let copy = connectorOneTopics == .always || (connectorOneTopics == .severalConnectors && several)
+            #expect(topics.connectorOneCopy == copy)
             for parameter in ["status", "current_import_l1"] {
                 #expect(topics.state(parameter) == root + "state/" + parameter)
                 #expect(layout.state("CP1", parameter) == root + "state/" + parameter)
@@ -55,9 +59,9 @@ import Testing
             }
             #expect(topics.connectorState("power", connector: 0) == (root + "connector/0/state/power", nil))
             #expect(topics.connectorState("power", connector: 2) == (root + "connector/2/state/power", nil))
-            // Connector 1 on the flat topic, and also under connector/1 unless the layout leaves that out.
+            // Connector 1 on the flat topic, and also under connector/1 when the layout (and the station) asks for it.
             #expect(topics.connectorState("power", connector: 1)
-                == (connectorOneTopics ? (root + "connector/1/state/power", root + "state/power") : (root + "state/power", nil)))
+                == (copy ? (root + "connector/1/state/power", root + "state/power") : (root + "state/power", nil)))
         }
     }
 
