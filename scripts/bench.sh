@@ -10,7 +10,8 @@
 #   c10000      10,000 chargers, 1 MeterValues/s each, settling 20 s (issue 25's target; not in the default ladder)
 #   idle10000   10,000 connected idle chargers                (memory per charger)
 #   saturation  200 chargers sending back to back, 30 s       (the ceiling)
-#   c5000-flat saturation-flat   the same with MQTT_CONNECTOR_1_TOPICS=false (9 publications per MeterValues, not 18)
+#   c5000-both saturation-both   the same with MQTT_CONNECTOR_1_TOPICS=true: connector 1's topics twice, flat and under
+#               connector/1 (18 publications per MeterValues, not 9), the default layout before 0.9.0
 #   relay1000   c1000 with every charger relayed (RELAY_URL) to a local upstream central system that answers at once
 #               (ocpp-loadgen --serve-upstream): compare its CPU per MeterValues with c1000's
 #   relay1000-2sec   relay1000 with two secondary central systems as well (RELAY_SECONDARY_URLS)
@@ -20,7 +21,11 @@
 #   c1000-steady, c1000-steady-skip   c1000 with current and voltage holding still (--steady), without and with
 #               MQTT_SKIP_UNCHANGED=true: what skipping unchanged readings saves the gateway and the broker
 # Results go to bench-results/<time>/ (one JSON per step, results.md with the table). Not part of the test suite.
+# GATEWAY_ENV="NAME=value ..." adds settings to every step's gateway (MQTT_CONNECTOR_1_TOPICS=false for an older build's
+# one-copy layout, say).
 # GATEWAY_BIN=path runs another gateway binary (an older build, to compare) with the same load generator.
+# PERF_AFTER=S PERF_SECONDS=N records a profile of the gateway (perf record -e cpu-clock -g) for N seconds, starting S
+# seconds after the step's gateway started (into the metering window), to bench-results/<time>/<step>.perf.data.
 # BROKER_TCP_NODELAY=true starts mosquitto with set_tcp_nodelay true (Nagle off on its side; its default is false,
 # which is what the ladder runs since the eighth round).
 set -euo pipefail
@@ -35,7 +40,7 @@ bin=.build/release
 gateway_bin="${GATEWAY_BIN:-$bin/ocpp-gateway}"
 
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(light commands c1 c100 c1000 c5000 idle10000 saturation c5000-flat saturation-flat relay1000 relay1000-2sec)
+[ ${#steps[@]} -eq 0 ] && steps=(light commands c1 c100 c1000 c5000 idle10000 saturation c5000-both saturation-both relay1000 relay1000-2sec)
 out="bench-results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 work=$(mktemp -d)
@@ -90,7 +95,7 @@ start() {  # a fresh broker and gateway
     LISTEN_ADDR=127.0.0.1 LISTEN_PORT=$ocpp_port ADMIN_ADDR=127.0.0.1 ADMIN_PORT=0 \
         MQTT_HOSTNAME=127.0.0.1 MQTT_PORT=$mqtt_port MQTT_USESTATIONNAME=true \
         AUTHORIZED_TAG_ID_LIST='["LOADGEN"]' DATA_DIR="$work/data" LOG_LEVEL=warning \
-        env "${gateway_env[@]}" "$gateway_bin" > "$work/gateway.log" 2>&1 &
+        env ${GATEWAY_ENV:-} "${gateway_env[@]}" "$gateway_bin" > "$work/gateway.log" 2>&1 &
     gateway_pid=$!
     wait_for_port "$ocpp_port" "$gateway_pid" ocpp-gateway
     if [ -n "${after_start:-}" ]; then $after_start; fi
@@ -116,6 +121,11 @@ loadgen() {  # STEP ARGS...
     shift
     echo "== $step: ocpp-loadgen $*"
     start
+    if [ -n "${PERF_SECONDS:-}" ]; then
+        # A delay into the metering window, not a synchronisation: the profile is an aid, not a measurement.
+        (sleep "${PERF_AFTER:-30}" && perf record -q -e cpu-clock -F 999 -g -p "$gateway_pid" -o "$out/$step.perf.data" \
+            -- sleep "$PERF_SECONDS" > /dev/null 2>&1) &
+    fi
     "$bin/ocpp-loadgen" --gateway "127.0.0.1:$ocpp_port" --mqtt "127.0.0.1:$mqtt_port" \
         --gateway-pid "$gateway_pid" --broker-pid "$broker_pid" --json "$out/$step.json" "$@" \
         || echo "   ($step was not clean: see the failures above)"
@@ -131,13 +141,13 @@ for step in "${steps[@]}"; do
         c1000) loadgen c1000 --chargers 1000 --rate 1 --duration 30 --settle 10 ;;
         c5000) loadgen c5000 --chargers 5000 --rate 1 --duration 60 --settle 10 ;;
         c10000) loadgen c10000 --chargers 10000 --rate 1 --duration 60 --settle 20 ;;
-        c5000-flat)
-            gateway_env=(MQTT_CONNECTOR_1_TOPICS=false)
-            loadgen c5000-flat --chargers 5000 --rate 1 --duration 60 --settle 10
+        c5000-both)
+            gateway_env=(MQTT_CONNECTOR_1_TOPICS=true)
+            loadgen c5000-both --chargers 5000 --rate 1 --duration 60 --settle 10
             gateway_env=() ;;
-        saturation-flat)
-            gateway_env=(MQTT_CONNECTOR_1_TOPICS=false)
-            loadgen saturation-flat --chargers 200 --rate 0 --duration 30
+        saturation-both)
+            gateway_env=(MQTT_CONNECTOR_1_TOPICS=true)
+            loadgen saturation-both --chargers 200 --rate 0 --duration 30
             gateway_env=() ;;
         idle10000) loadgen idle10000 --mode idle --chargers 10000 --duration 15 ;;
         saturation) loadgen saturation --chargers 200 --rate 0 --duration 30 ;;

@@ -1,5 +1,5 @@
 /// The gateway's version, in logs, `<base>/bridge/info` and Home Assistant's origin block.
-public let gatewayVersion = "0.8.0"
+public let gatewayVersion = "0.9.0"
 
 /// One environment variable the gateway reads.
 public struct Setting: Sendable, Hashable {
