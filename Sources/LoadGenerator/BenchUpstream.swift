@@ -6,9 +6,10 @@ import NIOWebSocket
 import OCPP
 
 /// A central system for the relay benchmark steps: it takes any station on any path (subprotocol `ocpp1.6`, or
-/// `ocpp2.0.1` when that is what the gateway offers) and answers every CALL at once with a fixed, schema-valid answer
-/// (BootNotification, Heartbeat and Authorize answers have the same fields in both versions; TransactionEvent's is `{}`), so that what is measured is the relaying gateway,
-/// not the upstream. Loopback only.
+/// `ocpp2.0.1` when that is what the gateway offers) and answers every CALL at once with a fixed answer, schema-valid
+/// in the connection's version (BootNotification and Heartbeat answers have the same fields in both; Authorize's
+/// differ; TransactionEvent's is `{}`), so that what is measured is the relaying gateway, not the upstream. Loopback
+/// only.
 public enum BenchUpstream {
     /// Listens on `host:port` until the process ends.
     public static func serve(host: String, port: Int) async throws {
@@ -24,17 +25,16 @@ public enum BenchUpstream {
                 let upgrader = NIOWebSocketServerUpgrader(
                     maxFrameSize: 1 << 20,
                     shouldUpgrade: { channel, head in
-                        // The charger's version, as a relaying gateway offers it (2.0.1's answers here have 1.6's shapes).
-                        let offered = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map { $0.lowercased() }
+                        // The charger's version, as a relaying gateway offers it.
                         var headers = HTTPHeaders()
-                        headers.add(name: "Sec-WebSocket-Protocol", value: offered.contains("ocpp1.6") || offered.isEmpty ? "ocpp1.6" : "ocpp2.0.1")
+                        headers.add(name: "Sec-WebSocket-Protocol", value: speaks201(head) ? "ocpp2.0.1" : "ocpp1.6")
                         return channel.eventLoop.makeSucceededFuture(headers)
                     },
-                    upgradePipelineHandler: { channel, _ in
+                    upgradePipelineHandler: { channel, head in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandlers(
                                 NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: 1 << 20),
-                                Answerer())
+                                Answerer(v201: speaks201(head)))
                         }
                     })
                 return channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
@@ -44,11 +44,22 @@ public enum BenchUpstream {
         try await channel.closeFuture.get()
     }
 
+    /// Whether the connection speaks OCPP 2.0.1: offered without 1.6.
+    static func speaks201(_ head: HTTPRequestHead) -> Bool {
+        let offered = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map { $0.lowercased() }
+        return !offered.contains("ocpp1.6") && offered.contains("ocpp2.0.1")
+    }
+
     /// Answers each CALL; ignores the rest.
     final class Answerer: ChannelInboundHandler {
         typealias InboundIn = WebSocketFrame
         typealias OutboundOut = WebSocketFrame
+        private let v201: Bool
         private var transaction = 0
+
+        init(v201: Bool) {
+            self.v201 = v201
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let frame = unwrapInboundIn(data)
@@ -59,7 +70,7 @@ public enum BenchUpstream {
                 switch call.action {
                 case "BootNotification": payload = #"{"status":"Accepted","currentTime":"2027-01-01T00:00:00Z","interval":300}"#
                 case "Heartbeat": payload = #"{"currentTime":"2027-01-01T00:00:00Z"}"#
-                case "Authorize": payload = #"{"idTagInfo":{"status":"Accepted"}}"#
+                case "Authorize": payload = v201 ? #"{"idTokenInfo":{"status":"Accepted"}}"# : #"{"idTagInfo":{"status":"Accepted"}}"#
                 case "StartTransaction":
                     transaction += 1
                     payload = #"{"transactionId":\#(transaction),"idTagInfo":{"status":"Accepted"}}"#

@@ -90,3 +90,27 @@ def test_chargers_speaking_2_0_1_send_their_readings_in_transaction_events(start
     # Boot, status, authorize, Started, Updated (Charging) and the warm-up before; Ended and status after.
     assert report["other_rtt"]["count"] == 3 * 8
     gateway.wait_for_log("ocpp.event_type=Ended")
+
+
+def test_relayed_chargers_of_both_versions_are_answered_by_the_bench_upstream(start_gateway, broker, base_path, tmp_path):
+    """The relay steps of the ladder: the load generator's bench upstream (--serve-upstream) answers what the gateway
+    passes on in the charger's version (a 2.0.1 Authorize's answer has other fields than 1.6's), so the run is clean."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    upstream = subprocess.Popen([str(LOADGEN), "--serve-upstream", f"127.0.0.1:{port}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "listening" in upstream.stderr.readline()
+        gateway = start_gateway(env={"AUTHORIZED_TAG_ID_LIST": '["LOADGEN"]', "RELAY_URL": f"ws://127.0.0.1:{port}/ocpp",
+                                     "RELAY_AUTH": "none"})
+        for version in ("1.6", "2.0.1"):
+            result, report = run_loadgen(gateway, broker, base_path, tmp_path,
+                                         "--ocpp", version, "--prefix", f"v{version}-", "--chargers", "2", "--rate", "2",
+                                         "--duration", "2")
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert report["clean"] and report["call_errors"] == 0 and report["lost"] == 0, report["failures"]
+    finally:
+        upstream.terminate()
+        upstream.wait(timeout=10)
