@@ -62,15 +62,21 @@ def read_packet(sock):
     if not first:
         raise ConnectionError("the broker closed the connection")
     length, shift = 0, 0
-    while True:
-        byte = sock.recv(1)[0]
+    for _ in range(4):  # MQTT's remaining length has at most four bytes
+        data = sock.recv(1)
+        if not data:
+            raise ConnectionError("the broker closed the connection mid-packet")
+        byte = data[0]
         length += (byte & 0x7F) << shift
         shift += 7
         if not byte & 0x80:
             break
     body = b""
     while len(body) < length:
-        body += sock.recv(length - len(body))
+        chunk = sock.recv(length - len(body))
+        if not chunk:
+            raise ConnectionError("the broker closed the connection mid-packet")
+        body += chunk
     return first[0], body
 
 
@@ -109,12 +115,13 @@ def run(mode, stations, seconds, subscriber):
                     raise
                 time.sleep(0.05)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.settimeout(10)  # a broker that stops answering ends the run instead of hanging it
         sock.sendall(connect(version, "cost-probe"))
         kind, body = read_packet(sock)
         assert kind == 0x20 and body[1] == 0, f"CONNACK refused: {body!r}"
         probe = None
         if subscriber:  # as the load generator's probe: one subscription to every station's energy topic
-            probe = socket.create_connection(("127.0.0.1", port))
+            probe = socket.create_connection(("127.0.0.1", port), timeout=10)
             probe.sendall(connect(4, "cost-probe-sub"))
             read_packet(probe)
             probe.sendall(packet(0x82, (1).to_bytes(2, "big") + string("bench/+/state/energy_active_import_register") + b"\x01"))
